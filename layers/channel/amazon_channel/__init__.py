@@ -1,0 +1,1 @@
+"""Amazon sales channel for Adobe Commerce: the shared package deployed as a Lambda layer."""

@@ -1,0 +1,53 @@
+"""Named errors. Their class names are also the Step Functions error names used in Retry/Catch."""
+
+
+class ChannelError(Exception):
+    """Base of the channel's own errors."""
+
+
+class TransientError(ChannelError):
+    """Worth retrying: throttling, a 5xx, a timeout, a version conflict."""
+
+
+class PermanentError(ChannelError):
+    """Retrying will not help: park the input and note why."""
+
+
+class VersionConflict(TransientError):
+    """The order changed under us; reload and try again."""
+
+
+class AmazonThrottled(TransientError):
+    """SP-API answered 429 after the client's own retries."""
+
+
+class AmazonUnavailable(TransientError):
+    """SP-API answered 5xx or could not be reached."""
+
+
+class AmazonRejected(PermanentError):
+    """SP-API answered 4xx other than 429."""
+
+
+class CommerceUnavailable(TransientError):
+    """Commerce answered 5xx or could not be reached."""
+
+
+class CommerceRejected(PermanentError):
+    """Commerce answered 4xx: the order is parked with the reason in its notes."""
+
+
+class CustomerAlreadyExists(CommerceRejected):
+    """Commerce already has a customer with that email in the website."""
+
+
+class UnknownStore(PermanentError):
+    """The notification names a seller or marketplace that is not connected."""
+
+
+class InvalidNotification(PermanentError):
+    """Malformed, unknown type or version, missing fields, unknown status, oversized."""
+
+
+class OrderNotFound(PermanentError):
+    """The channel has no record of the order."""

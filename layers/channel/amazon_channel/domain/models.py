@@ -1,0 +1,282 @@
+"""The merchant's orders as the channel sees them: Amazon orders, channel orders, Commerce orders.
+
+Money is `Decimal`, serialised as a string with two places. Timestamps are ISO-8601 UTC strings
+(`2026-11-26T10:00:00Z`), which sort in time order as text.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+
+class ChannelStatus(StrEnum):
+    """The status the sales channel holds for an Amazon order (the Orders view's Status column)."""
+
+    PENDING = "Pending"
+    UNSHIPPED = "Unshipped"
+    PARTIALLY_SHIPPED = "PartiallyShipped"
+    SHIPPED = "Shipped"
+    CANCELED = "Canceled"
+    ERROR = "Error"
+
+
+class AmazonStatus(StrEnum):
+    """Amazon's order status, as `ORDER_CHANGE` names it."""
+
+    PENDING = "Pending"
+    PENDING_AVAILABILITY = "PendingAvailability"
+    UNSHIPPED = "Unshipped"
+    PARTIALLY_SHIPPED = "PartiallyShipped"
+    SHIPPED = "Shipped"
+    CANCELED = "Canceled"
+    UNFULFILLABLE = "Unfulfillable"
+    INVOICE_UNCONFIRMED = "InvoiceUnconfirmed"
+
+
+Fulfillment = Literal["MFN", "AFN"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Money(Model):
+    amount: Decimal
+    currency: str = "USD"
+
+    @field_serializer("amount")
+    def _amount(self, v: Decimal) -> str:
+        return f"{v:.2f}"
+
+
+class StoreSettings(Model):
+    """The four order settings of the Adobe extension that the channel honours, per store."""
+
+    import_orders: bool = True
+    customer_creation: Literal["guest", "create"] = "guest"
+    order_number_source: Literal["commerce", "amazon"] = "commerce"
+    import_fba_orders: bool = True
+
+
+class StoreConfig(Model):
+    """One connected Amazon store: a seller account, its marketplaces and its Commerce target."""
+
+    seller_id: str
+    marketplace_ids: list[str]
+    settings: StoreSettings = Field(default_factory=StoreSettings)
+    commerce_website_id: int = 1
+    commerce_store_id: int = 1
+    connected_at: str = "1970-01-01T00:00:00Z"
+
+
+class Address(Model):
+    name: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    phone: str | None = None
+
+
+class AmazonOrderItem(Model):
+    order_item_id: str
+    sku: str
+    title: str | None = None
+    qty: int
+    unit_price: Decimal
+    line_tax: Decimal = Decimal("0")
+    shipping_price: Decimal = Decimal("0")
+    shipping_tax: Decimal = Decimal("0")
+
+
+class AmazonPackage(Model):
+    """A package Amazon shipped (FBA), from `getOrder` includedData=PACKAGES."""
+
+    carrier: str | None = None
+    tracking_number: str | None = None
+    items: list[tuple[str, int]] = Field(default_factory=list)  # (order_item_id, qty)
+
+
+class AmazonOrder(Model):
+    """The full order as `getOrder` (v2026-01-01) returns it, reduced to what the channel uses."""
+
+    amazon_order_id: str
+    marketplace_id: str
+    fulfillment: Fulfillment
+    status: AmazonStatus
+    purchase_date: str
+    last_updated: str
+    currency: str = "USD"
+    buyer_name: str | None = None
+    buyer_email: str | None = None
+    ship_to: Address | None = None
+    items: list[AmazonOrderItem]
+    packages: list[AmazonPackage] = Field(default_factory=list)
+    request_id: str | None = None
+
+
+class OrderLine(Model):
+    """One line of the channel order, as `ORDER_CHANGE` summarises it."""
+
+    order_item_id: str
+    sku: str
+    qty: int
+    qty_shipped: int = 0
+    buyer_requested_cancel: bool = False
+
+
+class OrderChange(Model):
+    """An Amazon-side change of an order, from a notification or from order sync."""
+
+    amazon_order_id: str
+    seller_id: str
+    marketplace_id: str
+    status: AmazonStatus
+    fulfillment: Fulfillment
+    changed_at: str  # Amazon's own timestamp of the change
+    purchase_date: str | None = None
+    lines: list[OrderLine] = Field(default_factory=list)
+    source: str = "notification"  # notification | sync | replay
+    notification_id: str | None = None
+
+
+class CommerceRef(Model):
+    """What the channel knows of the Commerce order it created."""
+
+    order_id: int
+    increment_id: str
+    status: str
+    customer_id: int | None = None
+    customer_is_guest: bool = True
+    customer_email: str | None = None
+
+
+class ShipmentRecord(Model):
+    """A Commerce shipment of the order, and whether Amazon has had it confirmed."""
+
+    commerce_shipment_id: int
+    carrier: str
+    tracking_number: str
+    lines: list[tuple[str, int]]  # (order_item_id, qty)
+    package_reference_id: str
+    confirmed_at: str | None = None
+    amazon_request_id: str | None = None
+
+
+class ChannelOrder(Model):
+    """The channel's copy of an Amazon order. Stored with a version for conditional writes."""
+
+    amazon_order_id: str
+    seller_id: str
+    marketplace_id: str
+    fulfillment: Fulfillment
+    amazon_status: AmazonStatus
+    amazon_status_at: str
+    channel_status: ChannelStatus
+    purchase_date: str | None = None
+    lines: list[OrderLine] = Field(default_factory=list)
+    notes: str = ""
+    details: AmazonOrder | None = None
+    commerce: CommerceRef | None = None
+    shipments: list[ShipmentRecord] = Field(default_factory=list)
+    task_token: str | None = None
+    workflow_started: bool = False
+    version: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def visible(self) -> bool:
+        """Pending orders are kept but not shown in the Orders view (seed, MFN step 1)."""
+        return self.channel_status != ChannelStatus.PENDING
+
+
+class HistoryEntry(Model):
+    """One line of an order's append-only history."""
+
+    at: str
+    kind: str  # status | step | error | stale | duplicate | sp-api | commerce | ...
+    message: str
+    data: dict = Field(default_factory=dict)
+    request_id: str | None = None
+
+
+class CommerceCustomer(Model):
+    id: int | None = None
+    email: str
+    firstname: str
+    lastname: str
+    website_id: int = 1
+    store_id: int = 1
+
+
+class CommerceOrderLine(Model):
+    sku: str
+    name: str
+    qty: int
+    price: Decimal  # Amazon's unit price, not the catalog's
+    tax: Decimal  # tax for the whole line
+    amazon_order_item_id: str
+
+
+class CommerceOrderDraft(Model):
+    """The Commerce order to create, with Amazon's prices, and no emails to the buyer."""
+
+    amazon_order_id: str
+    increment_id: str | None = None  # None = Commerce numbering
+    store_id: int = 1
+    currency: str = "USD"
+    customer_id: int | None = None
+    customer_is_guest: bool = True
+    customer_email: str
+    customer_firstname: str
+    customer_lastname: str
+    billing_address: Address
+    shipping_address: Address
+    lines: list[CommerceOrderLine]
+    shipping_amount: Decimal
+    shipping_tax: Decimal
+    status: str = "processing"
+
+    @property
+    def grand_total(self) -> Decimal:
+        total = sum((ln.price * ln.qty + ln.tax for ln in self.lines), Decimal("0"))
+        return total + self.shipping_amount + self.shipping_tax
+
+
+class CommerceOrderRef(Model):
+    order_id: int
+    increment_id: str
+    status: str
+    customer_id: int | None = None
+    customer_is_guest: bool = True
+    customer_email: str | None = None
+
+
+class CommerceShipment(Model):
+    """A shipment of a Commerce order: its tracks and items (by SKU and Commerce order item)."""
+
+    id: int | None = None
+    order_id: int
+    carrier: str
+    tracking_number: str
+    items: list[tuple[str, int]]  # (sku, qty)
+    notify: bool = False
+
+
+class PackageConfirmation(Model):
+    """One `confirmShipment` call: one package of one order."""
+
+    amazon_order_id: str
+    marketplace_id: str
+    package_reference_id: str
+    carrier_code: str
+    tracking_number: str
+    ship_date: str
+    items: list[tuple[str, int]]  # (order_item_id, qty)
