@@ -1,5 +1,18 @@
-"""Placeholder: replaced by the real handler."""
+"""MFN workflow task (.waitForTaskToken): keep the task token on the order until the merchant ships."""
+
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import AwaitShipmentsInput
+from amazon_channel.domain.mfn_workflow import await_shipments
+
+logger, tracer = runtime.logger, runtime.tracer
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def handler(event, context):
-    return event
+    request = parse(event=event, model=AwaitShipmentsInput)
+    woke = await_shipments(request.order.amazon_order_id, request.task_token, runtime.ports())
+    logger.info("Waiting for shipments", extra={"amazon_order_id": request.order.amazon_order_id, "woke_at_once": woke})
+    return {"registered": True, "woke_at_once": woke}

@@ -1,5 +1,45 @@
-"""Placeholder: replaced by the real handler."""
+"""Commerce shipment intake: the merchant shipped in Commerce; record it and wake the order's workflow.
+
+Records are Adobe I/O Events cloud events that EventBridge delivered to SQS; each is parsed out
+of its EventBridge envelope. Bad events are parked with their reason; the batch goes on.
+"""
+
+import json
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
+
+from amazon_channel import runtime
+from amazon_channel.contracts import CommerceShipmentSaved
+from amazon_channel.domain.errors import PermanentError
+from amazon_channel.domain.shipments import record_commerce_shipment
+
+logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict | None:
+    try:
+        envelope = json.loads(record.body)
+        event = parse(event=envelope, model=CommerceShipmentSaved, envelope=EventBridgeEnvelope)
+        outcome = record_commerce_shipment(event.data.value.order_id, event.data.value.entity_id, runtime.ports())
+    except (ValueError, ValidationError, PermanentError) as e:
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+        logger.warning("Commerce event parked", extra={"reason": reason, "message_id": record.message_id})
+        metrics.add_metric(name="CommerceEventsParked", unit=MetricUnit.Count, value=1)
+        runtime.parking().park(record.body, reason=reason, source="commerce-shipments")
+        return None
+    logger.info("Commerce shipment handled", extra={"result": outcome.result, "amazon_order_id": outcome.amazon_order_id,
+                                                     "replay": envelope.get("replay-name")})
+    return {"result": outcome.result}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event, context):
-    return event
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,5 +1,18 @@
-"""Placeholder: replaced by the real handler."""
+"""MFN workflow task: every item shipped and synced; the order ends Shipped / complete."""
+
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import WorkflowState
+from amazon_channel.domain.mfn_workflow import complete_order
+
+logger, tracer = runtime.logger, runtime.tracer
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def handler(event, context):
-    return event
+    state = parse(event=event, model=WorkflowState)
+    result = complete_order(state.amazon_order_id, runtime.ports())
+    logger.info("Order complete", extra={"amazon_order_id": state.amazon_order_id, **result})
+    return {**event, **result}

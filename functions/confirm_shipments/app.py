@@ -1,5 +1,18 @@
-"""Placeholder: replaced by the real handler."""
+"""MFN workflow task: confirm each new Commerce shipment to Amazon as one package (confirmShipment)."""
+
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import WorkflowState
+from amazon_channel.domain.mfn_workflow import confirm_shipments
+
+logger, tracer = runtime.logger, runtime.tracer
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def handler(event, context):
-    return event
+    state = parse(event=event, model=WorkflowState)
+    result = confirm_shipments(state.amazon_order_id, runtime.ports())
+    logger.info("Shipments confirmed", extra={"amazon_order_id": state.amazon_order_id, **result})
+    return {**{k: v for k, v in event.items() if k != "wake"}, **result}

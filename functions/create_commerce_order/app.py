@@ -1,5 +1,21 @@
-"""Placeholder: replaced by the real handler."""
+"""MFN workflow task: create the Commerce order with Amazon's prices, exactly once."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import WorkflowState
+from amazon_channel.domain.mfn_workflow import create_commerce_order
+
+logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event, context):
-    return event
+    state = parse(event=event, model=WorkflowState)
+    result = create_commerce_order(state.amazon_order_id, state.customer_id, runtime.ports())
+    logger.info("Commerce order ready", extra={"amazon_order_id": state.amazon_order_id, **result})
+    metrics.add_metric(name="CommerceOrdersCreated", unit=MetricUnit.Count, value=1)
+    return {**event, **result}

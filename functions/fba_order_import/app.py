@@ -1,5 +1,64 @@
-"""Placeholder: replaced by the real handler."""
+"""FBA order import: an Amazon-shipped order becomes a complete Commerce order, once.
+
+Records are the channel's own `FbaOrderShipped` events, delivered by EventBridge to SQS and parsed
+out of their EventBridge envelope. Idempotent per Amazon order (Powertools Idempotency), so
+concurrent or repeated events never create a second Commerce order.
+"""
+
+import json
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
+
+from amazon_channel import runtime
+from amazon_channel.contracts import ChannelOrderEvent
+from amazon_channel.domain.errors import PermanentError
+from amazon_channel.domain.fba_import import import_fba_order
+
+logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+processor = BatchProcessor(event_type=EventType.SQS)
+_idempotency = IdempotencyConfig(event_key_jmespath="amazon_order_id", expires_after_seconds=24 * 3600)
+_import_once = None
 
 
+def _import(order: ChannelOrderEvent) -> dict:
+    return {"result": import_fba_order(order.amazon_order_id, runtime.ports())}
+
+
+def _import_order_once(order: ChannelOrderEvent) -> dict:
+    global _import_once
+    if _import_once is None:
+        _import_once = idempotent_function(
+            data_keyword_argument="order", persistence_store=runtime.idempotency_store(), config=_idempotency
+        )(_import)
+    return _import_once(order=order)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict | None:
+    try:
+        envelope = json.loads(record.body)
+        order = parse(event=envelope, model=ChannelOrderEvent, envelope=EventBridgeEnvelope)
+        outcome = _import_order_once(order=order)
+    except (ValueError, ValidationError, PermanentError) as e:
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+        logger.warning("FBA import event parked", extra={"reason": reason, "message_id": record.message_id})
+        metrics.add_metric(name="FbaEventsParked", unit=MetricUnit.Count, value=1)
+        runtime.parking().park(record.body, reason=reason, source="fba-order-import")
+        return None
+    logger.info("FBA order handled", extra={"amazon_order_id": order.amazon_order_id, **outcome,
+                                            "replay": envelope.get("replay-name")})
+    metrics.add_metric(name="FbaOrdersImported", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event, context):
-    return event
+    _idempotency.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,5 +1,73 @@
-"""Placeholder: replaced by the real handler."""
+"""Order notification intake: Amazon's ORDER_CHANGE notifications from SQS into the channel.
+
+A batch is processed record by record with partial batch responses: a transient failure (a
+throttle, a conflict) returns that record to the queue, to be retried and, after
+maxReceiveCount, moved to the dead-letter queue. A message that can never succeed (malformed,
+unknown type or status, unconnected store, oversized) is parked in the dead-letter queue at once
+with its reason, and the rest of the batch goes on.
+"""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+from amazon_channel import runtime
+from amazon_channel.contracts import OrderChangeNotification, parse_notification
+from amazon_channel.domain.errors import PermanentError
+from amazon_channel.domain.intake import IntakePorts, record_order_change
+
+logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+processor = BatchProcessor(event_type=EventType.SQS)
+_idempotency = IdempotencyConfig(event_key_jmespath="NotificationMetadata.NotificationId", expires_after_seconds=7 * 24 * 3600)
+_record_once = None
 
 
+def _record(notification: OrderChangeNotification) -> dict:
+    ports = runtime.ports()
+    outcome = record_order_change(
+        notification.to_order_change(),
+        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
+    )
+    return {"result": outcome.result, "channel_status": outcome.channel_status, "workflow_started": outcome.workflow_started}
+
+
+def _record_notification_once(notification: OrderChangeNotification) -> dict:
+    """Each NotificationId is applied once; a redelivery returns the first outcome."""
+    global _record_once
+    if _record_once is None:
+        _record_once = idempotent_function(
+            data_keyword_argument="notification",
+            persistence_store=runtime.idempotency_store(),
+            config=_idempotency,
+        )(_record)
+    return _record_once(notification=notification)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict | None:
+    replay = (record.message_attributes.get("replay-name") or {}).get("stringValue") if record.message_attributes else None
+    try:
+        notification = parse_notification(record.body)
+        outcome = _record_notification_once(notification=notification)
+    except PermanentError as e:
+        logger.warning("Notification parked", extra={"reason": str(e), "message_id": record.message_id})
+        metrics.add_metric(name="NotificationsParked", unit=MetricUnit.Count, value=1)
+        runtime.parking().park(record.body, reason=f"{type(e).__name__}: {e}", source="order-notifications")
+        return None
+    logger.info(
+        "Notification applied",
+        extra={"amazon_order_id": notification.Payload.OrderChangeNotification.AmazonOrderId,
+               "status": notification.Payload.OrderChangeNotification.Summary.OrderStatus,
+               "replay": replay, **outcome},
+    )
+    metrics.add_metric(name="NotificationsApplied", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event, context):
-    return event
+    _idempotency.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

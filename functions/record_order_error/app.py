@@ -1,5 +1,22 @@
-"""Placeholder: replaced by the real handler."""
+"""MFN workflow Catch: the order shows Error, with the reason in its notes, and a metric fires."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import WorkflowError, WorkflowState
+from amazon_channel.domain.mfn_workflow import record_order_error
+
+logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event, context):
-    return event
+    state = parse(event=event, model=WorkflowState)
+    error = WorkflowError.model_validate(event.get("error") or {})
+    result = record_order_error(state.amazon_order_id, error.Error, error.Cause, runtime.ports())
+    logger.error("Order workflow failed", extra={"amazon_order_id": state.amazon_order_id, "error": error.Error})
+    metrics.add_metric(name="OrdersBlocked", unit=MetricUnit.Count, value=1)
+    return {**event, **result}

@@ -1,5 +1,18 @@
-"""Placeholder: replaced by the real handler."""
+"""MFN workflow task: guest checkout, or the buyer's Commerce customer account (reused or created)."""
+
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import WorkflowState
+from amazon_channel.domain.mfn_workflow import resolve_order_customer
+
+logger, tracer = runtime.logger, runtime.tracer
 
 
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def handler(event, context):
-    return event
+    state = parse(event=event, model=WorkflowState)
+    result = resolve_order_customer(state.amazon_order_id, runtime.ports())
+    logger.info("Customer resolved", extra={"amazon_order_id": state.amazon_order_id, "guest": result["customer_id"] is None})
+    return {**event, **result}

@@ -254,6 +254,7 @@ class CommerceOrderRef(Model):
     order_id: int
     increment_id: str
     status: str
+    amazon_order_id: str | None = None  # the order's ext_order_id
     customer_id: int | None = None
     customer_is_guest: bool = True
     customer_email: str | None = None

@@ -1,0 +1,84 @@
+"""The channel's AWS messaging adapters: its event bus, its workflow, and its parking queue."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+EVENT_SOURCE = "amazon-channel"
+
+
+class EventBridgePublisher:
+    """`EventPublisher` on the channel's custom bus."""
+
+    def __init__(self, bus_name: str, client):
+        self.bus = bus_name
+        self.client = client
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        result = self.client.put_events(
+            Entries=[{
+                "Source": EVENT_SOURCE,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail, default=str),
+                "EventBusName": self.bus,
+            }]
+        )
+        if result.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused {detail_type}: {result['Entries']}")
+
+
+def execution_name(amazon_order_id: str) -> str:
+    """One execution per Amazon order: a second start with this name is a no-op."""
+    return "mfn-" + re.sub(r"[^A-Za-z0-9_-]", "_", amazon_order_id)[:70]
+
+
+class StepFunctionsWorkflows:
+    """`WorkflowStarter` on the merchant-fulfilled state machine."""
+
+    def __init__(self, state_machine_arn: str, client):
+        self.arn = state_machine_arn
+        self.client = client
+
+    def start(self, amazon_order_id: str, payload: dict[str, Any]) -> bool:
+        try:
+            self.client.start_execution(
+                stateMachineArn=self.arn,
+                name=execution_name(amazon_order_id),
+                input=json.dumps(payload, sort_keys=True),
+            )
+            return True
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return False
+            raise
+
+    def wake(self, task_token: str, output: dict[str, Any]) -> bool:
+        try:
+            self.client.send_task_success(taskToken=task_token, output=json.dumps(output))
+            return True
+        except ClientError as e:
+            if e.response["Error"]["Code"] in ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut"):
+                return False
+            raise
+
+
+class SqsParking:
+    """`NotificationParking`: the message goes to a dead-letter queue with its reason attached."""
+
+    def __init__(self, queue_url: str, client):
+        self.queue_url = queue_url
+        self.client = client
+
+    def park(self, body: str, reason: str, source: str) -> None:
+        self.client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=body,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:1000]},
+                "source": {"DataType": "String", "StringValue": source},
+            },
+        )

@@ -1,0 +1,448 @@
+"""Adobe Commerce (Magento 2.4) through its REST API: the `CommerceStore` port, on urllib3 only.
+
+Every call goes to `{base_url}/rest/V1/...` with `Authorization: Bearer <integration token>`.
+
+REST endpoints used, and the ACL resource of the integration that each needs (Magento 2.4
+`webapi.xml`; System > Extensions > Integrations > API):
+
+| call | endpoint | ACL resource |
+|---|---|---|
+| find_customer | GET  /V1/customers/search?searchCriteria... (email, website_id) | Magento_Customer::customer |
+| create_customer | POST /V1/customers `{"customer": {...}}` | Magento_Customer::manage |
+| find_order_by_amazon_id | GET /V1/orders?searchCriteria... (ext_order_id) | Magento_Sales::actions_view |
+| get_order | GET /V1/orders/{id} | Magento_Sales::actions_view |
+| create_order (catalog check) | GET /V1/products/{sku} | Magento_Catalog::products |
+| create_order (catalog check) | GET /V1/stockItems/{sku} | Magento_CatalogInventory::cataloginventory |
+| create_order | POST /V1/orders `{"entity": {...}}` (salesOrderRepositoryV1 save) | Magento_Sales::create |
+| create_order | POST /V1/order/{id}/invoice (salesInvoiceOrderV1) | Magento_Sales::invoice |
+| ship_order | POST /V1/order/{id}/ship (salesShipOrderV1) | Magento_Sales::ship |
+| get_shipment, ship_order (recheck) | GET /V1/shipment/{id}, GET /V1/shipments?searchCriteria... | Magento_Sales::shipment |
+| add_comment, create_order (custom status) | POST /V1/orders/{id}/comments | Magento_Sales::comment |
+
+(Releases before 2.3 guarded all Sales routes with the single resource Magento_Sales::sales.)
+
+Behaviour:
+- 5xx, 429 and connection errors are retried with exponential backoff, then `CommerceUnavailable`.
+  A POST that may have taken effect is never blindly repeated: the client first re-reads Commerce
+  (order by ext_order_id, invoiced quantities, shipments by tracking number).
+- Other 4xx raise `CommerceRejected` with Commerce's message, placeholders filled in.
+- `salesOrderRepositoryV1` save stores the order exactly as given (Amazon's prices are kept) but
+  does not check the catalog nor reserve stock, so `create_order` checks each SKU first (exists,
+  enabled, in stock for the quantity) and refuses with a message naming the SKU.
+- The order is paid on Amazon: the invoice is registered with an offline capture
+  (`capture: false`, the online gateway is not involved) and no email goes to the buyer
+  (`send_email: false`, `notify: false`, comments not notified).
+- Logs name the method, the route and the status only: never emails, names, addresses or bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from decimal import Decimal
+from typing import Any, Callable
+from urllib.parse import quote, urlencode
+
+import urllib3
+
+from ..domain.errors import CommerceRejected, CommerceUnavailable, CustomerAlreadyExists
+from ..domain.models import (
+    Address,
+    CommerceCustomer,
+    CommerceOrderDraft,
+    CommerceOrderRef,
+    CommerceShipment,
+)
+
+log = logging.getLogger(__name__)
+
+_CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}
+_CLOSED_STATES = {"canceled", "closed", "holded"}
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _render(message: str, parameters: Any) -> str:
+    """Fill Magento's `%1` / `%name` placeholders."""
+    if isinstance(parameters, dict):
+        for key, value in parameters.items():
+            message = message.replace(f"%{key}", str(value))
+    elif isinstance(parameters, list):
+        for n, value in reversed(list(enumerate(parameters, 1))):
+            message = message.replace(f"%{n}", str(value))
+    return message
+
+
+def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: int | None = None) -> list:
+    """searchCriteria query parameters: filters inside a group are OR-ed, groups are AND-ed."""
+    params: list[tuple[str, str]] = []
+    for g, filters in enumerate(filter_groups):
+        for f, (field, value, condition) in enumerate(filters):
+            prefix = f"searchCriteria[filterGroups][{g}][filters][{f}]"
+            params += [(f"{prefix}[field]", field), (f"{prefix}[value]", str(value)),
+                       (f"{prefix}[conditionType]", condition)]
+    if page_size:
+        params += [("searchCriteria[pageSize]", str(page_size)), ("searchCriteria[currentPage]", "1")]
+    return params
+
+
+def _money(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))
+
+
+def _split_name(name: str | None) -> tuple[str | None, str | None]:
+    parts = (name or "").split()
+    if not parts:
+        return None, None
+    if len(parts) == 1:
+        return parts[0], None
+    return " ".join(parts[:-1]), parts[-1]
+
+
+class CommerceRestClient:
+    """`CommerceStore` over Adobe Commerce REST with an integration access token."""
+
+    def __init__(self, base_url: str, token: Callable[[], str], http: urllib3.PoolManager | None = None,
+                 max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep, *,
+                 payment_method: str = "checkmo", shipping_method: str = "flatrate_flatrate",
+                 shipping_description: str = "Amazon - Merchant Fulfilled", timeout: float = 20.0,
+                 backoff_base: float = 0.5, backoff_max: float = 8.0):
+        base = base_url.rstrip("/")
+        self._root = base if base.endswith("/rest") else base + "/rest"
+        self._token = token
+        self._http = http or urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout))
+        self._max_attempts = max(1, max_attempts)
+        self._sleep = sleep
+        self._payment_method = payment_method
+        self._shipping_method = shipping_method
+        self._shipping_description = shipping_description
+        self._timeout = timeout
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+
+    # ------------------------------------------------------------------ HTTP
+    def _once(self, method: str, path: str, *, query: list | None = None, body: Any = None) -> Any:
+        """One HTTP exchange. Raises `_Transient` (retry-worthy) or `CommerceRejected`."""
+        url = f"{self._root}{path}"
+        if query:
+            url += "?" + urlencode(query)
+        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        try:
+            resp = self._http.request(method, url, body=data, headers=headers, retries=False,
+                                      timeout=urllib3.Timeout(connect=5.0, read=self._timeout))
+        except urllib3.exceptions.HTTPError as e:
+            log.warning("commerce %s %s failed: %s", method, path.split("?")[0], type(e).__name__)
+            raise _Transient(f"Commerce could not be reached ({type(e).__name__})") from None
+        status = resp.status
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except ValueError:
+            payload = None
+        log.debug("commerce %s %s -> %s", method, path, status)
+        if 200 <= status < 300:
+            return payload
+        message = ""
+        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+            message = _render(payload["message"], payload.get("parameters"))
+        if status >= 500 or status == 429:
+            log.warning("commerce %s %s -> %s", method, path, status)
+            raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
+        log.info("commerce %s %s rejected with %s", method, path, status)
+        error = CommerceRejected(f"Commerce refused {method} {path} ({status}): {message or 'no message'}")
+        error.status = status  # type: ignore[attr-defined]
+        error.commerce_message = message  # type: ignore[attr-defined]
+        raise error
+
+    def _retrying(self, attempt_fn: Callable[[], Any], recheck: Callable[[], Any] | None = None) -> Any:
+        """Run `attempt_fn`, retrying transient failures with backoff.
+
+        Before repeating a call that may already have taken effect, `recheck()` looks at Commerce:
+        a non-None answer is taken as the result.
+        """
+        last = "Commerce unavailable"
+        for attempt in range(self._max_attempts):
+            if attempt:
+                self._sleep(min(self._backoff_base * 2 ** (attempt - 1), self._backoff_max))
+                if recheck is not None:
+                    try:
+                        found = recheck()
+                    except _Transient as e:
+                        last = e.reason
+                        continue
+                    if found is not None:
+                        return found
+            try:
+                return attempt_fn()
+            except _Transient as e:
+                last = e.reason
+        raise CommerceUnavailable(f"{last} (after {self._max_attempts} attempts)")
+
+    def _get(self, path: str, query: list | None = None) -> Any:
+        return self._retrying(lambda: self._once("GET", path, query=query))
+
+    # ------------------------------------------------------------------ customers
+    @staticmethod
+    def _customer(c: dict) -> CommerceCustomer:
+        return CommerceCustomer(id=int(c["id"]), email=c["email"], firstname=c.get("firstname") or "",
+                                lastname=c.get("lastname") or "", website_id=int(c.get("website_id") or 1),
+                                store_id=int(c.get("store_id") or 1))
+
+    def find_customer(self, email: str, website_id: int) -> CommerceCustomer | None:
+        query = _search_query([[("email", email, "eq")], [("website_id", website_id, "eq")]], page_size=1)
+        result = self._get("/V1/customers/search", query)
+        items = (result or {}).get("items") or []
+        return self._customer(items[0]) if items else None
+
+    def create_customer(self, customer: CommerceCustomer) -> CommerceCustomer:
+        body = {"customer": {"email": customer.email, "firstname": customer.firstname,
+                             "lastname": customer.lastname, "website_id": customer.website_id,
+                             "store_id": customer.store_id}}
+        try:
+            created = self._retrying(lambda: self._once("POST", "/V1/customers", body=body),
+                                     recheck=lambda: self._recheck_customer(customer))
+        except CommerceRejected as e:
+            if "already exists" in str(e):
+                raise CustomerAlreadyExists(str(e)) from None
+            raise
+        return created if isinstance(created, CommerceCustomer) else self._customer(created)
+
+    def _recheck_customer(self, customer: CommerceCustomer) -> CommerceCustomer | None:
+        query = _search_query([[("email", customer.email, "eq")], [("website_id", customer.website_id, "eq")]], 1)
+        items = (self._once("GET", "/V1/customers/search", query=query) or {}).get("items") or []
+        return self._customer(items[0]) if items else None
+
+    # ------------------------------------------------------------------ orders
+    @staticmethod
+    def _ref(o: dict) -> CommerceOrderRef:
+        customer_id = o.get("customer_id")
+        return CommerceOrderRef(order_id=int(o["entity_id"]), increment_id=str(o["increment_id"]),
+                                status=str(o.get("status") or ""),
+                                customer_id=int(customer_id) if customer_id not in (None, "") else None,
+                                customer_is_guest=bool(int(o.get("customer_is_guest") or 0)),
+                                customer_email=o.get("customer_email"))
+
+    def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict | None:
+        query = _search_query([[("ext_order_id", amazon_order_id, "eq")]])
+        if once:
+            result = self._once("GET", "/V1/orders", query=query)
+        else:
+            result = self._get("/V1/orders", query)
+        items = [o for o in (result or {}).get("items") or [] if o.get("ext_order_id") == amazon_order_id]
+        return min(items, key=lambda o: int(o["entity_id"])) if items else None
+
+    def find_order_by_amazon_id(self, amazon_order_id: str) -> CommerceOrderRef | None:
+        order = self._find_order_raw(amazon_order_id)
+        return self._ref(order) if order else None
+
+    def _get_order_raw(self, order_id: int) -> dict:
+        return self._get(f"/V1/orders/{int(order_id)}")
+
+    def get_order(self, order_id: int) -> CommerceOrderRef:
+        return self._ref(self._get_order_raw(order_id))
+
+    def create_order(self, draft: CommerceOrderDraft) -> CommerceOrderRef:
+        """Create (or resume creating) the invoiced Commerce order of an Amazon order.
+
+        Idempotent: an order whose ext_order_id is the Amazon order id is reused, and invoiced
+        only if it is not yet. Calling again after any failure finishes the job.
+        """
+        order = self._find_order_raw(draft.amazon_order_id)
+        if order is None:
+            self._check_catalog(draft)
+            entity = self._order_entity(draft)
+            order = self._retrying(lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
+                                   recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True))
+            log.info("commerce order %s created for an Amazon order", order.get("entity_id"))
+        order_id = int(order["entity_id"])
+        if self._needs_invoice(order):
+            self._retrying(
+                lambda: self._once("POST", f"/V1/order/{order_id}/invoice",
+                                   body={"capture": False, "notify": False}),
+                recheck=lambda: True if not self._needs_invoice(
+                    self._once("GET", f"/V1/orders/{order_id}")) else None)
+            order = self._get_order_raw(order_id)
+        wanted = (draft.status or "").strip()
+        if wanted and wanted not in ("pending", "processing", "complete") and order.get("status") != wanted \
+                and order.get("state") not in _CLOSED_STATES and order.get("state") != "complete":
+            self.add_comment(order_id, f"Imported from Amazon order {draft.amazon_order_id}.", status=wanted)
+            order = self._get_order_raw(order_id)
+        return self._ref(order)
+
+    @staticmethod
+    def _needs_invoice(order: dict) -> bool:
+        if order.get("state") in _CLOSED_STATES or order.get("state") == "complete":
+            return False
+        return any(Decimal(str(i.get("qty_invoiced") or 0))
+                   < Decimal(str(i.get("qty_ordered") or 0)) - Decimal(str(i.get("qty_canceled") or 0))
+                   for i in order.get("items") or [] if not i.get("parent_item_id"))
+
+    def _check_catalog(self, draft: CommerceOrderDraft) -> None:
+        """Refuse, naming the SKU, a line Commerce cannot supply (the order save would not check)."""
+        wanted: dict[str, int] = {}
+        for line in draft.lines:
+            wanted[line.sku] = wanted.get(line.sku, 0) + line.qty
+        for sku, qty in wanted.items():
+            enc = quote(sku, safe="")
+            try:
+                product = self._get(f"/V1/products/{enc}")
+            except CommerceRejected as e:
+                if getattr(e, "status", None) == 404:
+                    raise CommerceRejected(f'Product "{sku}" cannot be ordered: not found.') from None
+                raise
+            if int(product.get("status") or 1) != 1:
+                raise CommerceRejected(f'Product "{sku}" cannot be ordered: disabled.')
+            stock = self._get(f"/V1/stockItems/{enc}")
+            manage = stock.get("manage_stock", True) is not False
+            if manage and (not stock.get("is_in_stock")
+                           or (not stock.get("backorders") and Decimal(str(stock.get("qty") or 0)) < qty)):
+                raise CommerceRejected(f'Product "{sku}" cannot be ordered: insufficient stock.')
+
+    def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict:
+        first, last = _split_name(a.name)
+        street = [s for s in (a.line1, a.line2) if s] or ["N/A"]
+        out = {
+            "address_type": kind,
+            "firstname": first or draft.customer_firstname,
+            "lastname": last or draft.customer_lastname,
+            "street": street,
+            "city": a.city or "N/A",
+            "postcode": a.postcode or "",
+            "country_id": a.country or "US",
+            "telephone": a.phone or "N/A",
+            "email": draft.customer_email,
+        }
+        if a.region:
+            out["region"] = a.region
+        return out
+
+    def _order_entity(self, draft: CommerceOrderDraft) -> dict:
+        items, subtotal, line_tax, qty_total = [], Decimal(0), Decimal(0), 0
+        for ln in draft.lines:
+            row = ln.price * ln.qty
+            subtotal += row
+            line_tax += ln.tax
+            qty_total += ln.qty
+            unit_incl = (row + ln.tax) / ln.qty if ln.qty else ln.price
+            items.append({
+                "sku": ln.sku, "name": ln.name, "product_type": "simple", "store_id": draft.store_id,
+                "qty_ordered": ln.qty, "price": _money(ln.price), "base_price": _money(ln.price),
+                "original_price": _money(ln.price), "base_original_price": _money(ln.price),
+                "price_incl_tax": _money(unit_incl), "base_price_incl_tax": _money(unit_incl),
+                "tax_amount": _money(ln.tax), "base_tax_amount": _money(ln.tax),
+                "row_total": _money(row), "base_row_total": _money(row),
+                "row_total_incl_tax": _money(row + ln.tax), "base_row_total_incl_tax": _money(row + ln.tax),
+                "ext_order_item_id": ln.amazon_order_item_id,
+            })
+        tax = line_tax + draft.shipping_tax
+        grand = draft.grand_total
+        entity: dict[str, Any] = {
+            "ext_order_id": draft.amazon_order_id,
+            "store_id": draft.store_id,
+            "state": "new", "status": "pending",
+            "customer_email": draft.customer_email,
+            "customer_firstname": draft.customer_firstname,
+            "customer_lastname": draft.customer_lastname,
+            "customer_is_guest": 1 if draft.customer_is_guest else 0,
+            "customer_group_id": 0 if draft.customer_is_guest else 1,
+            "base_currency_code": draft.currency, "order_currency_code": draft.currency,
+            "global_currency_code": draft.currency, "store_currency_code": draft.currency,
+            "base_to_global_rate": 1, "base_to_order_rate": 1, "store_to_base_rate": 1, "store_to_order_rate": 1,
+            "subtotal": _money(subtotal), "base_subtotal": _money(subtotal),
+            "subtotal_incl_tax": _money(subtotal + line_tax), "base_subtotal_incl_tax": _money(subtotal + line_tax),
+            "shipping_amount": _money(draft.shipping_amount), "base_shipping_amount": _money(draft.shipping_amount),
+            "shipping_tax_amount": _money(draft.shipping_tax), "base_shipping_tax_amount": _money(draft.shipping_tax),
+            "shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
+            "base_shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
+            "shipping_description": self._shipping_description,
+            "tax_amount": _money(tax), "base_tax_amount": _money(tax),
+            "discount_amount": 0, "base_discount_amount": 0,
+            "grand_total": _money(grand), "base_grand_total": _money(grand),
+            "total_qty_ordered": qty_total, "total_item_count": len(items),
+            "items": items,
+            "billing_address": self._address(draft.billing_address, draft, "billing"),
+            "payment": {"method": self._payment_method, "amount_ordered": _money(grand),
+                        "base_amount_ordered": _money(grand),
+                        "additional_information": ["Amazon", draft.amazon_order_id]},
+            "extension_attributes": {"shipping_assignments": [{"shipping": {
+                "address": self._address(draft.shipping_address, draft, "shipping"),
+                "method": self._shipping_method}}]},
+            "send_email": False,
+        }
+        if draft.increment_id:
+            entity["increment_id"] = draft.increment_id
+        if not draft.customer_is_guest and draft.customer_id is not None:
+            entity["customer_id"] = draft.customer_id
+        return entity
+
+    # ------------------------------------------------------------------ shipments
+    def ship_order(self, order_id: int, shipment: CommerceShipment) -> int:
+        order = self._get_order_raw(order_id)
+        remaining: dict[str, list[list]] = {}
+        for it in order.get("items") or []:
+            if it.get("parent_item_id"):
+                continue
+            left = (Decimal(str(it.get("qty_ordered") or 0)) - Decimal(str(it.get("qty_shipped") or 0))
+                    - Decimal(str(it.get("qty_canceled") or 0)))
+            remaining.setdefault(it["sku"], []).append([int(it["item_id"]), left])
+        items: list[dict] = []
+        for sku, qty in shipment.items:
+            candidates = remaining.get(sku)
+            if not candidates:
+                raise CommerceRejected(f'Commerce order {order.get("increment_id")} has no item "{sku}" to ship.')
+            need = Decimal(qty)
+            for cand in candidates:  # the same SKU on several lines: fill them in order
+                take = min(need, cand[1]) if cand is not candidates[-1] else need
+                if take > 0:
+                    items.append({"order_item_id": cand[0], "qty": float(take)})
+                    cand[1] -= take
+                    need -= take
+                if need <= 0:
+                    break
+        code = shipment.carrier.strip().lower()
+        track = {"track_number": shipment.tracking_number, "title": shipment.carrier,
+                 "carrier_code": code if code in _CARRIER_NAMES else "custom"}
+        body = {"items": items, "notify": bool(shipment.notify), "appendComment": False, "tracks": [track]}
+        result = self._retrying(
+            lambda: self._once("POST", f"/V1/order/{int(order_id)}/ship", body=body),
+            recheck=lambda: self._shipment_with_tracking(order_id, shipment.tracking_number))
+        return int(result)
+
+    def _shipment_with_tracking(self, order_id: int, tracking_number: str) -> int | None:
+        query = _search_query([[("order_id", int(order_id), "eq")]])
+        for s in (self._once("GET", "/V1/shipments", query=query) or {}).get("items") or []:
+            if any(t.get("track_number") == tracking_number for t in s.get("tracks") or []):
+                return int(s["entity_id"])
+        return None
+
+    def get_shipment(self, shipment_id: int) -> CommerceShipment:
+        s = self._get(f"/V1/shipment/{int(shipment_id)}")
+        tracks = s.get("tracks") or []
+        track = tracks[-1] if tracks else {}
+        code = str(track.get("carrier_code") or "")
+        carrier = _CARRIER_NAMES.get(code.lower()) or track.get("title") or code
+        items: list[tuple[str, int]] = []
+        for it in s.get("items") or []:
+            qty = int(Decimal(str(it.get("qty") or 0)))
+            if qty > 0:
+                items.append((str(it["sku"]), qty))
+        return CommerceShipment(id=int(s["entity_id"]), order_id=int(s["order_id"]), carrier=carrier,
+                                tracking_number=str(track.get("track_number") or ""), items=items,
+                                notify=False)
+
+    # ------------------------------------------------------------------ comments
+    def add_comment(self, order_id: int, comment: str, status: str | None = None) -> None:
+        history: dict[str, Any] = {"comment": comment, "is_customer_notified": 0, "is_visible_on_front": 0,
+                                   "parent_id": int(order_id)}
+        if status:
+            history["status"] = status
+        self._retrying(lambda: self._once("POST", f"/V1/orders/{int(order_id)}/comments",
+                                          body={"statusHistory": history}))

@@ -1,0 +1,125 @@
+"""Channel orders in DynamoDB: one state item per order, versioned, and append-only history items.
+
+Item layout (table keys `pk`, `sk`):
+- state: `pk=ORDER#<AmazonOrderId>`, `sk=STATE`, `version` (number), `doc` (the order as JSON),
+  `channel_status`, and, only while the order is visible in the Orders view,
+  `view_pk=STORE#<SellerId>` / `view_sk=<purchase date>#<AmazonOrderId>` (the `OrdersView` index).
+- history: `pk=ORDER#<AmazonOrderId>`, `sk=HISTORY#<at>#<n>`, written with `attribute_not_exists`,
+  never updated.
+Every state write is a transaction: the state conditioned on the version read, plus the history.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from botocore.exceptions import ClientError
+
+from ..domain.errors import VersionConflict
+from ..domain.models import ChannelOrder, HistoryEntry
+
+
+def _pk(amazon_order_id: str) -> str:
+    return f"ORDER#{amazon_order_id}"
+
+
+class DynamoDbOrderStore:
+    """`OrderStore` on a DynamoDB table, through a low-level boto3 client."""
+
+    def __init__(self, table_name: str, client):
+        self.table = table_name
+        self.client = client
+
+    def get(self, amazon_order_id: str) -> ChannelOrder | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": _pk(amazon_order_id)}, "sk": {"S": "STATE"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        return ChannelOrder.model_validate_json(item["doc"]["S"])
+
+    def put_new(self, order: ChannelOrder, history: list[HistoryEntry]) -> bool:
+        try:
+            self._write(order, history, condition="attribute_not_exists(pk)", values=None)
+            return True
+        except VersionConflict:
+            return False
+
+    def save(self, order: ChannelOrder, history: list[HistoryEntry]) -> None:
+        self._write(
+            order,
+            history,
+            condition="version = :expected",
+            values={":expected": {"N": str(order.version - 1)}},
+        )
+
+    def append_history(self, amazon_order_id: str, entries: list[HistoryEntry]) -> None:
+        if not entries:
+            return
+        self.client.transact_write_items(
+            TransactItems=[self._history_put(amazon_order_id, e) for e in entries]
+        )
+
+    def history(self, amazon_order_id: str) -> list[HistoryEntry]:
+        entries: list[HistoryEntry] = []
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :h)",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(amazon_order_id)}, ":h": {"S": "HISTORY#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            entries += [HistoryEntry.model_validate_json(i["doc"]["S"]) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return entries
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _write(self, order: ChannelOrder, history: list[HistoryEntry], condition: str, values) -> None:
+        state = {
+            "pk": {"S": _pk(order.amazon_order_id)},
+            "sk": {"S": "STATE"},
+            "version": {"N": str(order.version)},
+            "doc": {"S": order.model_dump_json()},
+            "channel_status": {"S": order.channel_status.value},
+            "amazon_status": {"S": order.amazon_status.value},
+            "updated_at": {"S": order.updated_at},
+        }
+        if order.visible:
+            state["view_pk"] = {"S": f"STORE#{order.seller_id}"}
+            state["view_sk"] = {"S": f"{order.purchase_date or order.created_at}#{order.amazon_order_id}"}
+        put = {"Put": {"TableName": self.table, "Item": state, "ConditionExpression": condition}}
+        if values:
+            put["Put"]["ExpressionAttributeValues"] = values
+        items = [put] + [self._history_put(order.amazon_order_id, e) for e in history]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
+            if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in reasons:
+                raise VersionConflict(f"order {order.amazon_order_id} changed concurrently") from None
+            if code == "TransactionCanceledException":
+                raise VersionConflict(f"order {order.amazon_order_id}: transaction canceled {reasons}") from None
+            raise
+
+    def _history_put(self, amazon_order_id: str, e: HistoryEntry) -> dict:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    "pk": {"S": _pk(amazon_order_id)},
+                    "sk": {"S": f"HISTORY#{e.at}#{uuid.uuid4().hex[:8]}"},
+                    "kind": {"S": e.kind},
+                    "doc": {"S": e.model_dump_json()},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+
+def dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -1,0 +1,419 @@
+"""The channel's Selling Partner API client: Orders v2026-01-01 (searchOrders, getOrder) and v0
+confirmShipment, signed in with Login with Amazon (LWA).
+
+Why a thin client rather than python-amazon-sp-api: that library does cover Orders v2026-01-01
+(its `Orders(version='2026-01-01')` client, added in 2026), but it depends on `requests` (absent from
+the Lambda python3.13 runtime, where only boto3/botocore/urllib3 sit beside our layer), it is a large
+package covering every SP-API section, its endpoints come from its own marketplace table (pointing it
+at the local simulator means working around that), and its retry/throttling logic is per process,
+while ours must share a rate budget across concurrently running functions (`rate_budget.py`). We use
+three operations; a typed ~300-line client on `urllib3` keeps the layer small and the behaviour
+(retries, 403 refresh, rate budget, no PII in logs) explicit and tested against the simulator.
+
+No PII is logged: only operation, order id, HTTP status, Amazon request id and timings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from decimal import Decimal
+from typing import Any, Callable
+from urllib.parse import quote, urlencode
+
+import urllib3
+
+from ..domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
+from ..domain.models import Address, AmazonOrder, AmazonOrderItem, AmazonPackage, AmazonStatus, PackageConfirmation
+
+log = logging.getLogger(__name__)
+
+# operationId -> (method, path template, documented rate per second, burst)
+OPERATIONS: dict[str, tuple[str, str, float, int]] = {
+    "searchOrders": ("GET", "/orders/2026-01-01/orders", 0.0056, 20),
+    "getOrder": ("GET", "/orders/2026-01-01/orders/{orderId}", 0.5, 30),
+    "confirmShipment": ("POST", "/orders/v0/orders/{orderId}/shipmentConfirmation", 2.0, 10),
+}
+INCLUDED_DATA = "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES"
+
+STATUS = {
+    "PENDING": AmazonStatus.PENDING,
+    "PENDING_AVAILABILITY": AmazonStatus.PENDING_AVAILABILITY,
+    "UNSHIPPED": AmazonStatus.UNSHIPPED,
+    "PARTIALLY_SHIPPED": AmazonStatus.PARTIALLY_SHIPPED,
+    "SHIPPED": AmazonStatus.SHIPPED,
+    "CANCELLED": AmazonStatus.CANCELED,
+    "UNFULFILLABLE": AmazonStatus.UNFULFILLABLE,
+}
+FULFILLED_BY = {"MERCHANT": "MFN", "AMAZON": "AFN"}
+
+TOKEN_MARGIN = 60.0  # refresh the access token this many seconds before it expires
+
+# LWA access tokens, shared by every client in the process (a warm Lambda sandbox reuses them):
+# (client_id, seller_id) -> (access_token, expires_at on time.monotonic()).
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def clear_token_cache() -> None:
+    with _TOKENS_LOCK:
+        _TOKENS.clear()
+
+
+class _Reply:
+    __slots__ = ("status", "headers", "data")
+
+    def __init__(self, status: int, headers: Any, data: bytes):
+        self.status, self.headers, self.data = status, headers, data
+
+    def json(self) -> Any:
+        return json.loads(self.data) if self.data else None
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("x-amzn-RequestId")
+
+
+class SellingPartnerClient:
+    """Implements the `Marketplace` port (plus `search_orders`). Thread-safe."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        lwa_token_url: str,
+        credentials: Callable[[], dict],
+        rate_budget: Any = None,
+        http: urllib3.PoolManager | None = None,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        max_wait: float = 60.0,
+        base_delay: float = 0.5,
+        max_delay: float = 20.0,
+        timeout: urllib3.Timeout | None = None,
+    ):
+        self.endpoint = endpoint.rstrip("/")
+        self.lwa_token_url = lwa_token_url
+        self.credentials = credentials
+        self.rate_budget = rate_budget
+        self.http = http or urllib3.PoolManager(num_pools=4, maxsize=4)
+        self.max_attempts = max(1, max_attempts)
+        self.sleep = sleep
+        self.max_wait = max_wait  # the longest single wait (rate budget or Retry) before giving up
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.timeout = timeout or urllib3.Timeout(connect=3.05, read=20.0)
+
+    # ------------------------------------------------------------------ Marketplace port
+    def get_order(self, seller_id: str, amazon_order_id: str) -> AmazonOrder:
+        reply = self._call(
+            "getOrder", seller_id, {"orderId": amazon_order_id}, query={"includedData": INCLUDED_DATA}
+        )
+        return to_amazon_order(reply.json()["order"], reply.request_id)
+
+    def search_orders(
+        self,
+        seller_id: str,
+        *,
+        last_updated_after: str,
+        marketplace_ids: list[str],
+        pagination_token: str | None = None,
+        max_results: int = 100,
+    ) -> tuple[list[AmazonOrder], str | None]:
+        query: dict[str, Any] = {
+            "lastUpdatedAfter": last_updated_after,
+            "marketplaceIds": ",".join(marketplace_ids),
+            "maxResultsPerPage": str(max_results),
+            "includedData": INCLUDED_DATA,
+        }
+        if pagination_token:
+            query["paginationToken"] = pagination_token
+        reply = self._call("searchOrders", seller_id, {}, query=query)
+        body = reply.json()
+        orders = [to_amazon_order(o, reply.request_id) for o in body.get("orders", [])]
+        return orders, (body.get("pagination") or {}).get("nextToken")
+
+    def confirm_shipment(self, seller_id: str, confirmation: PackageConfirmation) -> str:
+        body = {
+            "marketplaceId": confirmation.marketplace_id,
+            "packageDetail": {
+                "packageReferenceId": confirmation.package_reference_id,
+                "carrierCode": confirmation.carrier_code,
+                "trackingNumber": confirmation.tracking_number,
+                "shipDate": confirmation.ship_date,
+                "orderItems": [{"orderItemId": oid, "quantity": qty} for oid, qty in confirmation.items],
+            },
+        }
+        reply = self._call("confirmShipment", seller_id, {"orderId": confirmation.amazon_order_id}, body=body)
+        return reply.request_id or ""
+
+    # ------------------------------------------------------------------ transport
+    def _call(
+        self,
+        operation: str,
+        seller_id: str,
+        path_params: dict[str, str],
+        *,
+        query: dict[str, Any] | None = None,
+        body: dict | None = None,
+    ) -> _Reply:
+        method, template, rate, burst = OPERATIONS[operation]
+        path = template.format(**{k: quote(v, safe="") for k, v in path_params.items()})
+        url = self.endpoint + path + ("?" + urlencode(query, safe=",") if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        order_id = path_params.get("orderId")
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            self._take_budget(seller_id, operation, rate, burst)
+            headers = {
+                "x-amz-access-token": self._access_token(seller_id),
+                "user-agent": "amazon-channel/1.0 (Language=Python)",
+                "accept": "application/json",
+            }
+            if data is not None:
+                headers["content-type"] = "application/json"
+            try:
+                r = self.http.request(
+                    method, url, body=data, headers=headers, retries=False, redirect=False, timeout=self.timeout
+                )
+                reply = _Reply(r.status, r.headers, r.data)
+            except urllib3.exceptions.HTTPError as e:
+                log.warning("sp-api %s order=%s connection error: %s", operation, order_id, type(e).__name__)
+                if attempt >= self.max_attempts:
+                    raise AmazonUnavailable(f"{operation}: SP-API unreachable ({type(e).__name__})") from e
+                self._pause(operation, self._backoff(attempt))
+                continue
+            log.info(
+                "sp-api %s order=%s status=%s request_id=%s", operation, order_id, reply.status, reply.request_id
+            )
+            if 200 <= reply.status < 300:
+                return reply
+            if reply.status == 403 and not refreshed:
+                # An expired or revoked access token: exchange the refresh token again, once.
+                refreshed = True
+                attempt -= 1
+                self._forget_token(seller_id)
+                continue
+            if reply.status == 429 or reply.status >= 500:
+                if attempt >= self.max_attempts:
+                    raise self._error(operation, reply)
+                wait = self._backoff(attempt)
+                limit = _rate_limit(reply)
+                if reply.status == 429 and limit:
+                    wait = max(wait, 1.0 / limit)
+                if wait > self.max_wait:
+                    raise self._error(operation, reply)
+                self._pause(operation, wait)
+                continue
+            raise self._error(operation, reply)
+
+    def _error(self, operation: str, reply: _Reply) -> Exception:
+        code, message = _first_error(reply)
+        text = f"{operation} answered {reply.status} {code}: {message}"
+        if reply.status == 429:
+            err: Exception = AmazonThrottled(text)
+        elif reply.status >= 500:
+            err = AmazonUnavailable(text)
+        else:
+            err = AmazonRejected(text)
+        err.status = reply.status  # type: ignore[attr-defined]
+        err.code = code  # type: ignore[attr-defined]
+        err.amazon_message = message  # type: ignore[attr-defined]
+        err.request_id = reply.request_id  # type: ignore[attr-defined]
+        return err
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter: half fixed, half random."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _pause(self, operation: str, seconds: float) -> None:
+        if seconds > 0:
+            log.info("sp-api %s waiting %.2fs before retrying", operation, seconds)
+            self.sleep(seconds)
+
+    def _take_budget(self, seller_id: str, operation: str, rate: float, burst: int) -> None:
+        if self.rate_budget is None:
+            return
+        waited = 0.0
+        while (wait := self.rate_budget.acquire(f"{seller_id}#{operation}", rate, burst)) > 0:
+            if waited + wait > self.max_wait:
+                err = AmazonThrottled(f"{operation}: the shared rate budget needs {wait:.1f}s more")
+                err.retry_after = wait  # type: ignore[attr-defined]
+                raise err
+            self.sleep(wait)
+            waited += wait
+
+    # ------------------------------------------------------------------ Login with Amazon
+    def _cache_key(self, seller_id: str, creds: dict | None = None) -> tuple[str, str]:
+        creds = creds if creds is not None else self.credentials()
+        return (str(creds.get("client_id")), seller_id)
+
+    def _forget_token(self, seller_id: str) -> None:
+        key = self._cache_key(seller_id)
+        with _TOKENS_LOCK:
+            _TOKENS.pop(key, None)
+
+    def _access_token(self, seller_id: str) -> str:
+        creds = self.credentials()
+        key = self._cache_key(seller_id, creds)
+        with _TOKENS_LOCK:
+            cached = _TOKENS.get(key)
+            if cached and cached[1] > time.monotonic():
+                return cached[0]
+        refresh_token = (creds.get("refresh_tokens") or {}).get(seller_id)
+        if not refresh_token:
+            raise AmazonRejected(f"no SP-API refresh token for seller {seller_id}")
+        form = urlencode(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": creds.get("client_id", ""),
+                "client_secret": creds.get("client_secret", ""),
+            }
+        ).encode()
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                r = self.http.request(
+                    "POST",
+                    self.lwa_token_url,
+                    body=form,
+                    headers={"content-type": "application/x-www-form-urlencoded;charset=UTF-8"},
+                    retries=False,
+                    redirect=False,
+                    timeout=self.timeout,
+                )
+            except urllib3.exceptions.HTTPError as e:
+                if attempt >= self.max_attempts:
+                    raise AmazonUnavailable(f"LWA unreachable ({type(e).__name__})") from e
+                self._pause("lwa", self._backoff(attempt))
+                continue
+            if r.status == 200:
+                payload = json.loads(r.data)
+                token = payload["access_token"]
+                expires_at = time.monotonic() + float(payload.get("expires_in", 3600)) - TOKEN_MARGIN
+                with _TOKENS_LOCK:
+                    _TOKENS[key] = (token, expires_at)
+                log.info("lwa token exchanged for seller %s", seller_id)
+                return token
+            if r.status == 429 or r.status >= 500:
+                if attempt >= self.max_attempts:
+                    raise AmazonUnavailable(f"LWA answered {r.status}")
+                self._pause("lwa", self._backoff(attempt))
+                continue
+            try:
+                err = json.loads(r.data)
+            except ValueError:
+                err = {}
+            raise AmazonRejected(f"LWA answered {r.status} {err.get('error', 'error')}: {err.get('error_description', '')}")
+        raise AmazonUnavailable("LWA: no answer")  # pragma: no cover
+
+
+# ---------------------------------------------------------------------- mapping
+def _rate_limit(reply: _Reply) -> float | None:
+    try:
+        value = float(reply.headers.get("x-amzn-RateLimit-Limit") or 0)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _first_error(reply: _Reply) -> tuple[str, str]:
+    try:
+        body = reply.json()
+        err = (body.get("errors") or [{}])[0]
+        return str(err.get("code", "Unknown")), str(err.get("message", ""))
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return "Unknown", reply.data[:200].decode("utf-8", "replace")
+
+
+def _amount(m: dict | None) -> Decimal | None:
+    if not m or m.get("amount") in (None, ""):
+        return None
+    return Decimal(str(m["amount"]))
+
+
+def _breakdown(item: dict, kind: str) -> dict | None:
+    for b in (item.get("proceeds") or {}).get("breakdowns") or []:
+        if b.get("type") == kind:
+            return b
+    return None
+
+
+def _detail(b: dict | None, subtype: str) -> Decimal:
+    for d in (b or {}).get("detailedBreakdowns") or []:
+        if d.get("subtype") == subtype:
+            return _amount(d.get("value")) or Decimal("0")
+    return Decimal("0")
+
+
+def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
+    """Map a v2026-01-01 `Order` to the domain's `AmazonOrder`."""
+    fulfillment = o.get("fulfillment") or {}
+    raw_status = fulfillment.get("fulfillmentStatus")
+    if raw_status not in STATUS:
+        raise AmazonRejected(f"order {o.get('orderId')}: unknown fulfillmentStatus {raw_status!r}")
+    currency = None
+    items = []
+    for it in o.get("orderItems") or []:
+        product = it.get("product") or {}
+        unit = (product.get("price") or {}).get("unitPrice") or {}
+        currency = currency or unit.get("currencyCode")
+        tax = _breakdown(it, "TAX")
+        shipping = _breakdown(it, "SHIPPING")
+        items.append(
+            AmazonOrderItem(
+                order_item_id=it["orderItemId"],
+                sku=product.get("sellerSku") or "",
+                title=product.get("title"),
+                qty=int(it.get("quantityOrdered", 0)),
+                unit_price=_amount(unit) or Decimal("0"),
+                line_tax=_detail(tax, "ITEM"),
+                shipping_price=_amount((shipping or {}).get("subtotal")) or Decimal("0"),
+                shipping_tax=_detail(tax, "SHIPPING"),
+            )
+        )
+    buyer = o.get("buyer") or {}
+    addr = (o.get("recipient") or {}).get("deliveryAddress")
+    ship_to = None
+    if addr:
+        ship_to = Address(
+            name=addr.get("name"),
+            line1=addr.get("addressLine1"),
+            line2=addr.get("addressLine2"),
+            city=addr.get("city"),
+            region=addr.get("stateOrRegion"),
+            postcode=addr.get("postalCode"),
+            country=addr.get("countryCode"),
+            phone=addr.get("phone"),
+        )
+    packages = [
+        AmazonPackage(
+            carrier=p.get("carrier"),
+            tracking_number=p.get("trackingNumber"),
+            items=[(pi["orderItemId"], int(pi["quantity"])) for pi in p.get("packageItems") or []],
+        )
+        for p in o.get("packages") or []
+    ]
+    channel = o.get("salesChannel") or {}
+    currency = currency or ((o.get("proceeds") or {}).get("grandTotal") or {}).get("currencyCode") or "USD"
+    return AmazonOrder(
+        amazon_order_id=o["orderId"],
+        marketplace_id=channel.get("marketplaceId") or "",
+        fulfillment=FULFILLED_BY.get(fulfillment.get("fulfilledBy") or "MERCHANT", "MFN"),  # type: ignore[arg-type]
+        status=STATUS[raw_status],
+        purchase_date=o["createdTime"],
+        last_updated=o["lastUpdatedTime"],
+        currency=currency,
+        buyer_name=buyer.get("buyerName"),
+        buyer_email=buyer.get("buyerEmail"),
+        ship_to=ship_to,
+        items=items,
+        packages=packages,
+        request_id=request_id,
+    )

@@ -1,0 +1,172 @@
+"""The shapes of what arrives at the handlers, as pydantic models the Powertools parser checks.
+
+- `OrderChangeNotification`: Amazon's `ORDER_CHANGE` (schema OrderChangeNotification.json, v1.0).
+- `CommerceShipmentSaved`: the Adobe I/O Events cloud event for a Commerce shipment save.
+- `ChannelOrderEvent`: the channel's own events on its bus (e.g. `FbaOrderShipped`).
+- `WorkflowState`: the merchant-fulfilled workflow's state, passed to every task.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .domain.clock import normalize
+from .domain.errors import InvalidNotification
+from .domain.models import AmazonStatus, OrderChange, OrderLine
+
+MAX_NOTIFICATION_BYTES = 256 * 1024  # SQS's own limit; anything larger was not sent by Amazon
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NotificationItem(_Open):
+    OrderItemId: str
+    SellerSKU: str
+    Quantity: int = Field(ge=0)
+    QuantityShipped: int = Field(default=0, ge=0)
+    IsBuyerRequestedCancel: bool = False
+
+
+class NotificationSummary(_Open):
+    MarketplaceId: str = Field(min_length=1)
+    OrderStatus: AmazonStatus
+    PurchaseDate: str | None = None
+    FulfillmentType: Literal["AFN", "MFN"]
+    OrderItems: list[NotificationItem]
+
+
+class NotificationTrigger(_Open):
+    TimeOfOrderChange: str | None = None
+    ChangeReason: str
+
+
+class OrderChangePayloadBody(_Open):
+    NotificationLevel: Literal["OrderItemLevel", "OrderLevel"]
+    SellerId: str = Field(min_length=1)
+    AmazonOrderId: str = Field(pattern=r"^\d{3}-\d{7}-\d{7}$")
+    OrderChangeType: Literal["BuyerRequestedChange", "DeliveryTipChange", "OrderStatusChange"]
+    OrderChangeTrigger: NotificationTrigger
+    Summary: NotificationSummary
+
+
+class OrderChangePayload(_Open):
+    OrderChangeNotification: OrderChangePayloadBody
+
+
+class NotificationMetadata(_Open):
+    ApplicationId: str
+    SubscriptionId: str
+    PublishTime: str
+    NotificationId: str = Field(min_length=1)
+
+
+class OrderChangeNotification(_Open):
+    NotificationVersion: Literal["1.0"]
+    NotificationType: Literal["ORDER_CHANGE"]
+    PayloadVersion: Literal["1.0"]
+    EventTime: str
+    Payload: OrderChangePayload
+    NotificationMetadata: NotificationMetadata
+
+    @field_validator("EventTime")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        return normalize(v)
+
+    def to_order_change(self, source: str = "notification") -> OrderChange:
+        body = self.Payload.OrderChangeNotification
+        changed = body.OrderChangeTrigger.TimeOfOrderChange
+        return OrderChange(
+            amazon_order_id=body.AmazonOrderId,
+            seller_id=body.SellerId,
+            marketplace_id=body.Summary.MarketplaceId,
+            status=body.Summary.OrderStatus,
+            fulfillment=body.Summary.FulfillmentType,
+            changed_at=normalize(changed) if changed else self.EventTime,
+            purchase_date=normalize(body.Summary.PurchaseDate) if body.Summary.PurchaseDate else None,
+            lines=[
+                OrderLine(
+                    order_item_id=i.OrderItemId,
+                    sku=i.SellerSKU,
+                    qty=i.Quantity,
+                    qty_shipped=i.QuantityShipped,
+                    buyer_requested_cancel=i.IsBuyerRequestedCancel,
+                )
+                for i in body.Summary.OrderItems
+            ],
+            source=source,
+            notification_id=self.NotificationMetadata.NotificationId,
+        )
+
+
+def parse_notification(body: str) -> OrderChangeNotification:
+    """Parse an SQS message body as `ORDER_CHANGE`, or raise `InvalidNotification` saying why."""
+    if len(body.encode()) > MAX_NOTIFICATION_BYTES:
+        raise InvalidNotification(f"oversized payload: {len(body.encode())} bytes")
+    try:
+        return OrderChangeNotification.model_validate_json(body)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        kind = first["type"]
+        if kind == "json_invalid":
+            raise InvalidNotification(f"malformed JSON: {first['msg']}") from None
+        if where in ("NotificationType", "NotificationVersion", "PayloadVersion"):
+            raise InvalidNotification(f"unsupported notification {where}: {first.get('input')!r}") from None
+        if where.endswith("OrderStatus"):
+            raise InvalidNotification(f"unknown order status {first.get('input')!r}") from None
+        if kind == "missing":
+            raise InvalidNotification(f"missing field {where}") from None
+        raise InvalidNotification(f"invalid field {where}: {first['msg']}") from None
+    except ValueError as e:
+        raise InvalidNotification(f"invalid notification: {e}") from None
+
+
+class ShipmentValue(_Open):
+    entity_id: int
+    order_id: int
+
+
+class ShipmentData(_Open):
+    value: ShipmentValue
+
+
+class CommerceShipmentSaved(_Open):
+    """`com.adobe.commerce.observer.sales_order_shipment_save_after`, as Adobe I/O Events sends it."""
+
+    specversion: str = "1.0"
+    id: str
+    type: Literal["com.adobe.commerce.observer.sales_order_shipment_save_after"]
+    source: str
+    time: str | None = None
+    data: ShipmentData
+
+
+class ChannelOrderEvent(_Open):
+    amazon_order_id: str
+    seller_id: str
+    marketplace_id: str
+
+
+class WorkflowState(_Open):
+    """The MFN workflow's state. Tasks read the order id and return additions to the state."""
+
+    model_config = ConfigDict(extra="allow")
+    amazon_order_id: str
+    seller_id: str
+    marketplace_id: str
+    customer_id: int | None = None
+
+
+class AwaitShipmentsInput(_Open):
+    order: WorkflowState
+    task_token: str = Field(min_length=1)
+
+
+class WorkflowError(_Open):
+    Error: str = "Unknown"
+    Cause: str = ""

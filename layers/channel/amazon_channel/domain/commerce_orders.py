@@ -1,0 +1,100 @@
+"""Creating the Commerce order for an Amazon order, exactly once, with Amazon's prices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .customers import Buyer, buyer_for
+from .errors import CustomerAlreadyExists
+from .models import (
+    Address,
+    AmazonOrder,
+    CommerceCustomer,
+    CommerceOrderDraft,
+    CommerceOrderLine,
+    StoreConfig,
+)
+from .ports import CommerceStore
+
+PLACEHOLDER_ADDRESS = Address(
+    name="Amazon Customer", line1="Address withheld by Amazon", city="Seattle", region="WA",
+    postcode="98109", country="US", phone="0000000000",
+)
+
+
+class CustomerChoice(Buyer):
+    """The buyer plus the Commerce customer account the order is placed for (None = guest)."""
+
+    customer_id: int | None = None
+
+    @property
+    def is_guest(self) -> bool:
+        return self.customer_id is None
+
+
+def resolve_customer(details: AmazonOrder, store: StoreConfig, commerce: CommerceStore) -> CustomerChoice:
+    """Guest checkout, or the buyer's Commerce account: reused if it exists, created once if not.
+
+    Placeholder buyers (no email from Amazon) always check out as guests: an account for an
+    invented address would help nobody.
+    """
+    buyer = buyer_for(details.amazon_order_id, details.buyer_name, details.buyer_email)
+    if store.settings.customer_creation == "guest" or buyer.placeholder_email:
+        return CustomerChoice(**buyer.model_dump())
+    existing = commerce.find_customer(buyer.email, store.commerce_website_id)
+    if existing is None:
+        try:
+            existing = commerce.create_customer(
+                CommerceCustomer(
+                    email=buyer.email,
+                    firstname=buyer.firstname,
+                    lastname=buyer.lastname,
+                    website_id=store.commerce_website_id,
+                    store_id=store.commerce_store_id,
+                )
+            )
+        except CustomerAlreadyExists:
+            # Another order of the same buyer created it a moment ago: use that one.
+            existing = commerce.find_customer(buyer.email, store.commerce_website_id)
+            if existing is None:
+                raise
+    return CustomerChoice(
+        **buyer.model_dump(exclude={"firstname", "lastname"}),
+        firstname=existing.firstname,
+        lastname=existing.lastname,
+        customer_id=existing.id,
+    )
+
+
+def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoice, status: str) -> CommerceOrderDraft:
+    """The Commerce order as Amazon charged it: item prices, item tax and shipping, unrepriced."""
+    ship_to = details.ship_to or PLACEHOLDER_ADDRESS
+    if not ship_to.name:
+        ship_to = ship_to.model_copy(update={"name": f"{customer.firstname} {customer.lastname}"})
+    return CommerceOrderDraft(
+        amazon_order_id=details.amazon_order_id,
+        increment_id=details.amazon_order_id if store.settings.order_number_source == "amazon" else None,
+        store_id=store.commerce_store_id,
+        currency=details.currency,
+        customer_id=customer.customer_id,
+        customer_is_guest=customer.is_guest,
+        customer_email=customer.email,
+        customer_firstname=customer.firstname,
+        customer_lastname=customer.lastname,
+        billing_address=ship_to,
+        shipping_address=ship_to,
+        lines=[
+            CommerceOrderLine(
+                sku=item.sku,
+                name=item.title or item.sku,
+                qty=item.qty,
+                price=item.unit_price,
+                tax=item.line_tax,
+                amazon_order_item_id=item.order_item_id,
+            )
+            for item in details.items
+        ],
+        shipping_amount=sum((i.shipping_price for i in details.items), Decimal("0")),
+        shipping_tax=sum((i.shipping_tax for i in details.items), Decimal("0")),
+        status=status,
+    )

@@ -1,0 +1,84 @@
+"""Fulfilled by Amazon: once Amazon has shipped the order, import it as a `complete` Commerce order."""
+
+from __future__ import annotations
+
+from .commerce_orders import build_draft, resolve_customer
+from .errors import PermanentError
+from .models import ChannelOrder, ChannelStatus, CommerceRef, CommerceShipment
+from .orders import ChannelPorts, entry, load, mutate, store_of
+
+
+def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
+    """FBA steps 2-3. Returns what happened: imported | already-imported | disabled. Safe to repeat."""
+    order = load(ports.orders, amazon_order_id)
+    if order.fulfillment != "AFN":
+        raise PermanentError(f"order {amazon_order_id} is not fulfilled by Amazon")
+    if order.commerce is not None:
+        return "already-imported"
+    store = store_of(ports.stores, order)
+    if not (store.settings.import_orders and store.settings.import_fba_orders):
+        def note(o: ChannelOrder):
+            text = "FBA import disabled in the order settings: no Commerce order is created"
+            if o.notes == text:
+                return None
+            o.notes = text
+            return [entry("step", text)]
+
+        mutate(ports.orders, amazon_order_id, note)
+        return "disabled"
+
+    details = order.details
+    if details is None:
+        details = ports.marketplace.get_order(order.seller_id, amazon_order_id)
+
+        def keep(o: ChannelOrder):
+            if o.details is not None:
+                return None
+            o.details = details
+            return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]
+
+        mutate(ports.orders, amazon_order_id, keep)
+
+    customer = resolve_customer(details, store, ports.commerce)
+    ref = ports.commerce.create_order(build_draft(details, store, customer, status="processing"))
+    commerce_order = ports.commerce.get_order(ref.order_id)
+    if commerce_order.status != "complete":
+        # Amazon's packages become the Commerce shipments, which completes the order.
+        item_ids = {i.order_item_id: i.sku for i in details.items}
+        packages = details.packages or []
+        for package in packages or [None]:
+            items = (
+                [(item_ids[i], q) for i, q in package.items if i in item_ids]
+                if package and package.items
+                else [(i.sku, i.qty) for i in details.items]
+            )
+            ports.commerce.ship_order(
+                ref.order_id,
+                CommerceShipment(
+                    order_id=ref.order_id,
+                    carrier=(package.carrier if package and package.carrier else "Amazon"),
+                    tracking_number=(package.tracking_number if package and package.tracking_number else "FBA"),
+                    items=items,
+                ),
+            )
+        commerce_order = ports.commerce.get_order(ref.order_id)
+
+    def imported(o: ChannelOrder):
+        if o.commerce is not None:
+            return None
+        o.commerce = CommerceRef(
+            order_id=ref.order_id, increment_id=ref.increment_id, status=commerce_order.status,
+            customer_id=ref.customer_id, customer_is_guest=ref.customer_is_guest,
+            customer_email=ref.customer_email,
+        )
+        o.channel_status = ChannelStatus.SHIPPED
+        o.notes = f"Commerce order {ref.increment_id} created ({commerce_order.status})"
+        return [entry("commerce", o.notes, commerce_order_id=ref.order_id)]
+
+    order = mutate(ports.orders, amazon_order_id, imported)
+    ports.events.publish(
+        "CommerceOrderCreated",
+        {"amazon_order_id": amazon_order_id, "seller_id": order.seller_id,
+         "marketplace_id": order.marketplace_id, "commerce_increment_id": ref.increment_id},
+    )
+    return "imported"

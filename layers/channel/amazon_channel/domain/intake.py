@@ -1,0 +1,200 @@
+"""Order intake: apply an Amazon-side change of an order to the channel's copy of it.
+
+Notifications are delivered at least once and in any order, so every change is checked against
+Amazon's own timestamp of the last change the channel applied: an older change is recorded in
+the history as stale and moves nothing. Effects that follow a change (starting the MFN workflow,
+announcing an FBA shipment, waking a waiting workflow) are themselves idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .clock import now_iso
+from .errors import UnknownStore, VersionConflict
+from .models import AmazonStatus, ChannelOrder, ChannelStatus, HistoryEntry, OrderChange
+from .ports import EventPublisher, OrderStore, StoreDirectory, WorkflowStarter
+
+# How far along an Amazon order is. A change never moves an order to a lower rank.
+_RANK = {
+    AmazonStatus.PENDING: 0,
+    AmazonStatus.PENDING_AVAILABILITY: 0,
+    AmazonStatus.INVOICE_UNCONFIRMED: 1,
+    AmazonStatus.UNSHIPPED: 1,
+    AmazonStatus.PARTIALLY_SHIPPED: 2,
+    AmazonStatus.SHIPPED: 3,
+    AmazonStatus.CANCELED: 3,
+    AmazonStatus.UNFULFILLABLE: 3,
+}
+
+_CHANNEL_STATUS = {
+    AmazonStatus.PENDING: ChannelStatus.PENDING,
+    AmazonStatus.PENDING_AVAILABILITY: ChannelStatus.PENDING,
+    AmazonStatus.INVOICE_UNCONFIRMED: ChannelStatus.UNSHIPPED,
+    AmazonStatus.UNSHIPPED: ChannelStatus.UNSHIPPED,
+    AmazonStatus.PARTIALLY_SHIPPED: ChannelStatus.PARTIALLY_SHIPPED,
+    AmazonStatus.SHIPPED: ChannelStatus.SHIPPED,
+    AmazonStatus.CANCELED: ChannelStatus.CANCELED,
+    AmazonStatus.UNFULFILLABLE: ChannelStatus.CANCELED,
+}
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    """What intake did with one change, for logs, metrics and tests."""
+
+    result: str  # recorded | advanced | stale | duplicate | ignored
+    channel_status: ChannelStatus | None = None
+    workflow_started: bool = False
+    fba_import_announced: bool = False
+
+
+@dataclass
+class IntakePorts:
+    orders: OrderStore
+    stores: StoreDirectory
+    workflows: WorkflowStarter
+    events: EventPublisher
+
+
+def workflow_input(order: ChannelOrder) -> dict:
+    return {
+        "amazon_order_id": order.amazon_order_id,
+        "seller_id": order.seller_id,
+        "marketplace_id": order.marketplace_id,
+    }
+
+
+def record_order_change(change: OrderChange, ports: IntakePorts, attempts: int = 5) -> IntakeOutcome:
+    """Record `change` in the channel and start what it calls for. Safe to repeat."""
+    store = ports.stores.find(change.seller_id, change.marketplace_id)
+    if store is None:
+        raise UnknownStore(
+            f"seller {change.seller_id} / marketplace {change.marketplace_id} is not a connected store"
+        )
+    for _ in range(attempts):
+        try:
+            return _apply(change, ports)
+        except VersionConflict:
+            continue
+    raise VersionConflict(f"order {change.amazon_order_id} kept changing; retry later")
+
+
+def _apply(change: OrderChange, ports: IntakePorts) -> IntakeOutcome:
+    at = now_iso()
+    order = ports.orders.get(change.amazon_order_id)
+
+    if order is None:
+        if change.fulfillment == "AFN" and change.status != AmazonStatus.SHIPPED:
+            # FBA orders are imported only once Amazon has shipped them (seed, FBA step 2).
+            return IntakeOutcome(result="ignored")
+        order = ChannelOrder(
+            amazon_order_id=change.amazon_order_id,
+            seller_id=change.seller_id,
+            marketplace_id=change.marketplace_id,
+            fulfillment=change.fulfillment,
+            amazon_status=change.status,
+            amazon_status_at=change.changed_at,
+            channel_status=_CHANNEL_STATUS[change.status],
+            purchase_date=change.purchase_date,
+            lines=change.lines,
+            version=1,
+            created_at=at,
+            updated_at=at,
+        )
+        history = [_status_entry(at, change, None, order.channel_status)]
+        if not ports.orders.put_new(order, history):
+            raise VersionConflict("order was created concurrently")
+        return _follow_up(order, change, ports, result="recorded")
+
+    if change.changed_at < order.amazon_status_at or (
+        _RANK[change.status] < _RANK[order.amazon_status]
+    ):
+        ports.orders.append_history(
+            order.amazon_order_id,
+            [
+                HistoryEntry(
+                    at=at,
+                    kind="stale",
+                    message=f"Ignored stale {change.status} from {change.source} "
+                    f"(changed {change.changed_at}; order is {order.amazon_status} since {order.amazon_status_at})",
+                    data={"notification_id": change.notification_id},
+                )
+            ],
+        )
+        return IntakeOutcome(result="stale", channel_status=order.channel_status)
+
+    if change.status == order.amazon_status:
+        # The same status again: a redelivery, a replay or sync seeing what a notification showed.
+        # Follow-ups are still re-driven, since an earlier attempt may have died before them.
+        if change.changed_at > order.amazon_status_at or change.lines != order.lines:
+            order.amazon_status_at = max(order.amazon_status_at, change.changed_at)
+            order.lines = change.lines or order.lines
+            order.version += 1
+            order.updated_at = at
+            ports.orders.save(order, [])
+        return _follow_up(order, change, ports, result="duplicate")
+
+    previous = order.channel_status
+    order.amazon_status = change.status
+    order.amazon_status_at = change.changed_at
+    order.lines = change.lines or order.lines
+    if order.channel_status != ChannelStatus.ERROR or change.status == AmazonStatus.CANCELED:
+        order.channel_status = _forward(order.channel_status, _CHANNEL_STATUS[change.status])
+    order.version += 1
+    order.updated_at = at
+    ports.orders.save(order, [_status_entry(at, change, previous, order.channel_status)])
+    return _follow_up(order, change, ports, result="advanced")
+
+
+def _forward(current: ChannelStatus, proposed: ChannelStatus) -> ChannelStatus:
+    order_of = [
+        ChannelStatus.PENDING,
+        ChannelStatus.UNSHIPPED,
+        ChannelStatus.PARTIALLY_SHIPPED,
+        ChannelStatus.SHIPPED,
+    ]
+    if current in order_of and proposed in order_of:
+        return max(current, proposed, key=order_of.index)
+    return proposed
+
+
+def _status_entry(at: str, change: OrderChange, before: ChannelStatus | None, after: ChannelStatus) -> HistoryEntry:
+    return HistoryEntry(
+        at=at,
+        kind="status",
+        message=f"Amazon status {change.status} ({change.source}); channel status "
+        f"{before.value if before else 'new'} -> {after.value}",
+        data={
+            "amazon_status": change.status.value,
+            "changed_at": change.changed_at,
+            "notification_id": change.notification_id,
+            "source": change.source,
+        },
+    )
+
+
+def _follow_up(order: ChannelOrder, change: OrderChange, ports: IntakePorts, result: str) -> IntakeOutcome:
+    started = announced = False
+    if order.fulfillment == "MFN":
+        if order.amazon_status in (AmazonStatus.UNSHIPPED, AmazonStatus.PARTIALLY_SHIPPED) and (
+            order.channel_status != ChannelStatus.ERROR
+        ):
+            started = ports.workflows.start(order.amazon_order_id, workflow_input(order))
+            if started:
+                ports.orders.append_history(
+                    order.amazon_order_id,
+                    [HistoryEntry(at=now_iso(), kind="step", message="Merchant-fulfilled workflow started")],
+                )
+        elif order.amazon_status == AmazonStatus.CANCELED and order.task_token:
+            # The waiting workflow must end cleanly rather than wait for a shipment forever.
+            ports.workflows.wake(order.task_token, {"reason": "canceled"})
+    elif order.amazon_status == AmazonStatus.SHIPPED and order.commerce is None:
+        ports.events.publish("FbaOrderShipped", workflow_input(order))
+        announced = True
+    return IntakeOutcome(
+        result=result,
+        channel_status=order.channel_status,
+        workflow_started=started,
+        fba_import_announced=announced,
+    )

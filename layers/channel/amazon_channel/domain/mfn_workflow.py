@@ -1,0 +1,240 @@
+"""The merchant-fulfilled workflow's steps, from `Unshipped` to `Shipped`.
+
+Each step is one Step Functions task. Each reads the order's current state from the store and is
+safe to run again: a Lambda retry, a redelivered start or a replay finds the work done and
+returns what it returned the first time.
+"""
+
+from __future__ import annotations
+
+from .clock import now_iso
+from .commerce_orders import CustomerChoice, build_draft, resolve_customer
+from .customers import buyer_for
+from .errors import ChannelError, PermanentError
+from .models import AmazonStatus, ChannelOrder, ChannelStatus, CommerceRef, PackageConfirmation
+from .orders import ChannelPorts, entry, load, mutate, store_of
+
+
+def fetch_order_details(amazon_order_id: str, ports: ChannelPorts) -> dict:
+    """MFN step 3 begins: fetch the full order (prices, buyer) once, and keep it."""
+    order = load(ports.orders, amazon_order_id)
+    store = store_of(ports.stores, order)
+    if order.details is None:
+        details = ports.marketplace.get_order(order.seller_id, amazon_order_id)
+
+        def keep(o: ChannelOrder):
+            if o.details is not None:
+                return None
+            o.details = details
+            return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]
+
+        order = mutate(ports.orders, amazon_order_id, keep)
+    if not store.settings.import_orders:
+        def note(o: ChannelOrder):
+            if o.notes.startswith("Import disabled"):
+                return None
+            o.notes = "Import disabled in the order settings: no Commerce order is created"
+            return [entry("step", o.notes)]
+
+        mutate(ports.orders, amazon_order_id, note)
+    return {"import_enabled": store.settings.import_orders}
+
+
+def resolve_order_customer(amazon_order_id: str, ports: ChannelPorts) -> dict:
+    """MFN step 4: guest checkout, or the buyer's customer account (reused, or created once)."""
+    order = load(ports.orders, amazon_order_id)
+    if order.commerce is not None:
+        return {"customer_id": order.commerce.customer_id}
+    store = store_of(ports.stores, order)
+    choice = resolve_customer(_details(order), store, ports.commerce)
+    ports.orders.append_history(
+        amazon_order_id,
+        [entry("commerce", "Guest checkout" if choice.is_guest else "Customer account resolved",
+               customer_id=choice.customer_id)],
+    )
+    return {"customer_id": choice.customer_id}
+
+
+def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: ChannelPorts) -> dict:
+    """MFN step 3: the Commerce order, with Amazon's prices, created exactly once."""
+    order = load(ports.orders, amazon_order_id)
+    if order.commerce is None:
+        store = store_of(ports.stores, order)
+        details = _details(order)
+        buyer = buyer_for(amazon_order_id, details.buyer_name, details.buyer_email)
+        choice = CustomerChoice(**buyer.model_dump(), customer_id=customer_id)
+        draft = build_draft(details, store, choice, status="processing")
+        ref = ports.commerce.create_order(draft)
+
+        def keep(o: ChannelOrder):
+            if o.commerce is not None:
+                return None
+            o.commerce = CommerceRef(
+                order_id=ref.order_id, increment_id=ref.increment_id, status=ref.status,
+                customer_id=ref.customer_id, customer_is_guest=ref.customer_is_guest,
+                customer_email=ref.customer_email,
+            )
+            o.notes = f"Commerce order {ref.increment_id} created"
+            return [entry("commerce", o.notes, commerce_order_id=ref.order_id)]
+
+        order = mutate(ports.orders, amazon_order_id, keep)
+    assert order.commerce is not None
+    return {"commerce_order_id": order.commerce.order_id, "commerce_increment_id": order.commerce.increment_id}
+
+
+def await_shipments(amazon_order_id: str, task_token: str, ports: ChannelPorts) -> bool:
+    """MFN step 5: park the workflow's task token on the order until the merchant ships.
+
+    No lost wake-ups: a shipment or cancellation recorded before the token was stored wakes
+    the workflow at once. Returns True when it did.
+    """
+    def register(o: ChannelOrder):
+        o.task_token = task_token
+        return [entry("step", "Waiting for the merchant's shipments in Commerce")]
+
+    order = mutate(ports.orders, amazon_order_id, register)
+    if _has_work(order):
+        _wake(order, ports, "work was already waiting")
+        return True
+    return False
+
+
+def wake_if_waiting(order: ChannelOrder, ports: ChannelPorts, reason: str) -> None:
+    """Resume the order's waiting workflow, if there is one."""
+    if order.task_token:
+        _wake(order, ports, reason)
+
+
+def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
+    """MFN step 5: confirm each not-yet-confirmed Commerce shipment to Amazon, one package each."""
+    order = load(ports.orders, amazon_order_id)
+    if order.amazon_status == AmazonStatus.CANCELED or order.channel_status == ChannelStatus.CANCELED:
+        return {"all_shipped": False, "canceled": True}
+    for shipment in order.shipments:
+        if shipment.confirmed_at:
+            continue
+        request_id = ports.marketplace.confirm_shipment(
+            order.seller_id,
+            PackageConfirmation(
+                amazon_order_id=amazon_order_id,
+                marketplace_id=order.marketplace_id,
+                package_reference_id=shipment.package_reference_id,
+                carrier_code=shipment.carrier,
+                tracking_number=shipment.tracking_number,
+                ship_date=now_iso()[:19] + "Z",
+                items=shipment.lines,
+            ),
+        )
+
+        def confirmed(o: ChannelOrder, ref=shipment.package_reference_id, rid=request_id):
+            for s in o.shipments:
+                if s.package_reference_id == ref and not s.confirmed_at:
+                    s.confirmed_at = now_iso()
+                    s.amazon_request_id = rid
+                    shipped = _all_shipped(o)
+                    o.channel_status = ChannelStatus.SHIPPED if shipped else ChannelStatus.PARTIALLY_SHIPPED
+                    o.notes = f"Tracking {s.tracking_number} ({s.carrier}) synced to Amazon"
+                    return [entry("sp-api", f"Package {ref} confirmed to Amazon (confirmShipment)", rid,
+                                  tracking_number=s.tracking_number)]
+            return None
+
+        order = mutate(ports.orders, amazon_order_id, confirmed)
+        ports.events.publish(
+            "ShipmentConfirmedToAmazon",
+            {"amazon_order_id": amazon_order_id, "seller_id": order.seller_id,
+             "marketplace_id": order.marketplace_id, "package_reference_id": shipment.package_reference_id},
+        )
+
+    def clear_token(o: ChannelOrder):
+        if o.task_token is None:
+            return None
+        o.task_token = None
+        return []
+
+    order = mutate(ports.orders, amazon_order_id, clear_token)
+    return {"all_shipped": _all_shipped(order), "canceled": False}
+
+
+def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
+    """MFN step 5 ends: every item shipped and synced; the channel order is `Shipped`."""
+    order = load(ports.orders, amazon_order_id)
+    commerce_status = order.commerce.status if order.commerce else None
+    if order.commerce is not None:
+        commerce_status = ports.commerce.get_order(order.commerce.order_id).status
+
+    def done(o: ChannelOrder):
+        changed = o.channel_status != ChannelStatus.SHIPPED or (
+            o.commerce is not None and o.commerce.status != commerce_status
+        )
+        if not changed:
+            return None
+        o.channel_status = ChannelStatus.SHIPPED
+        if o.commerce is not None and commerce_status:
+            o.commerce.status = commerce_status
+        o.notes = "Shipped: every package confirmed to Amazon"
+        return [entry("step", o.notes, commerce_status=commerce_status)]
+
+    mutate(ports.orders, amazon_order_id, done)
+    return {"channel_status": ChannelStatus.SHIPPED.value, "commerce_status": commerce_status}
+
+
+def record_order_error(amazon_order_id: str, error: str, cause: str, ports: ChannelPorts) -> dict:
+    """The workflow failed: the order shows `Error` with the reason in its notes."""
+    reason = _reason(error, cause)
+
+    def failed(o: ChannelOrder):
+        o.channel_status = ChannelStatus.ERROR
+        o.notes = f"Could not be imported: {reason}"
+        o.task_token = None
+        return [entry("error", o.notes, error=error)]
+
+    mutate(ports.orders, amazon_order_id, failed)
+    return {"channel_status": ChannelStatus.ERROR.value, "notes": reason}
+
+
+def _reason(error: str, cause: str) -> str:
+    import json
+
+    try:
+        message = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        message = cause
+    return f"{error}: {message}"[:500]
+
+
+def _details(order: ChannelOrder):
+    if order.details is None:
+        raise PermanentError(f"order {order.amazon_order_id} has no details yet")
+    return order.details
+
+
+def _all_shipped(order: ChannelOrder) -> bool:
+    shipped: dict[str, int] = {}
+    for s in order.shipments:
+        if s.confirmed_at:
+            for item_id, qty in s.lines:
+                shipped[item_id] = shipped.get(item_id, 0) + qty
+    lines = order.details.items if order.details else []
+    return bool(lines) and all(shipped.get(i.order_item_id, 0) >= i.qty for i in lines)
+
+
+def _has_work(order: ChannelOrder) -> bool:
+    return order.amazon_status == AmazonStatus.CANCELED or any(not s.confirmed_at for s in order.shipments)
+
+
+def _wake(order: ChannelOrder, ports: ChannelPorts, reason: str) -> None:
+    if order.task_token and ports.workflows.wake(order.task_token, {"reason": reason}):
+        ports.orders.append_history(order.amazon_order_id, [entry("step", f"Workflow resumed: {reason}")])
+
+
+__all__ = [
+    "ChannelError",
+    "await_shipments",
+    "complete_order",
+    "confirm_shipments",
+    "create_commerce_order",
+    "fetch_order_details",
+    "record_order_error",
+    "resolve_order_customer",
+    "wake_if_waiting",
+]

@@ -1,0 +1,72 @@
+"""Reading and changing a channel order safely: load, change, conditional save, retry on conflict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .clock import now_iso
+from .errors import OrderNotFound, UnknownStore, VersionConflict
+from .models import ChannelOrder, HistoryEntry, StoreConfig
+from .ports import (
+    CommerceStore,
+    EventPublisher,
+    Marketplace,
+    OrderStore,
+    StoreDirectory,
+    WorkflowStarter,
+)
+
+
+@dataclass
+class ChannelPorts:
+    """Everything a workflow step may talk to."""
+
+    orders: OrderStore
+    stores: StoreDirectory
+    marketplace: Marketplace
+    commerce: CommerceStore
+    events: EventPublisher
+    workflows: WorkflowStarter
+
+
+def load(orders: OrderStore, amazon_order_id: str) -> ChannelOrder:
+    order = orders.get(amazon_order_id)
+    if order is None:
+        raise OrderNotFound(f"the channel has no order {amazon_order_id}")
+    return order
+
+
+def store_of(stores: StoreDirectory, order: ChannelOrder) -> StoreConfig:
+    store = stores.find(order.seller_id, order.marketplace_id)
+    if store is None:
+        raise UnknownStore(f"seller {order.seller_id} / marketplace {order.marketplace_id} is not connected")
+    return store
+
+
+Change = Callable[[ChannelOrder], list[HistoryEntry] | None]
+
+
+def mutate(orders: OrderStore, amazon_order_id: str, change: Change, attempts: int = 6) -> ChannelOrder:
+    """Apply `change` to the latest copy of the order and save it conditionally.
+
+    `change` edits the order in place and returns the history to append, or None when there is
+    nothing to do (then nothing is written). A concurrent writer makes us reload and re-apply.
+    """
+    for _ in range(attempts):
+        order = load(orders, amazon_order_id)
+        history = change(order)
+        if history is None:
+            return order
+        order.version += 1
+        order.updated_at = now_iso()
+        try:
+            orders.save(order, history)
+            return order
+        except VersionConflict:
+            continue
+    raise VersionConflict(f"order {amazon_order_id} kept changing; retry later")
+
+
+def entry(kind: str, message: str, request_id: str | None = None, **data) -> HistoryEntry:
+    return HistoryEntry(at=now_iso(), kind=kind, message=message, data=data, request_id=request_id)

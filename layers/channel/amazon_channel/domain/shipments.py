@@ -1,0 +1,90 @@
+"""The merchant ships in Commerce: record the shipment on the channel order and wake its workflow.
+
+The Commerce event is only a wake-up call. The shipment itself (items, carrier, tracking) is read
+back from Commerce, so a forged or replayed event cannot invent tracking data or ship twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import PermanentError
+from .mfn_workflow import wake_if_waiting
+from .models import ChannelOrder, CommerceShipment, ShipmentRecord
+from .orders import ChannelPorts, entry, mutate
+
+
+@dataclass(frozen=True)
+class ShipmentOutcome:
+    result: str  # recorded | duplicate | not-an-amazon-order | fba-order
+    amazon_order_id: str | None = None
+
+
+def record_commerce_shipment(commerce_order_id: int, shipment_id: int, ports: ChannelPorts) -> ShipmentOutcome:
+    """Record Commerce shipment `shipment_id` as a package to confirm to Amazon. Safe to repeat."""
+    commerce_order = ports.commerce.get_order(commerce_order_id)
+    amazon_order_id = commerce_order.amazon_order_id
+    if amazon_order_id is None:
+        return ShipmentOutcome(result="not-an-amazon-order")
+    order = ports.orders.get(amazon_order_id)
+    if order is None or order.commerce is None or order.commerce.order_id != commerce_order_id:
+        return ShipmentOutcome(result="not-an-amazon-order", amazon_order_id=amazon_order_id)
+    if order.fulfillment == "AFN":
+        # The channel created this shipment itself when importing the FBA order.
+        return ShipmentOutcome(result="fba-order", amazon_order_id=amazon_order_id)
+    if any(s.commerce_shipment_id == shipment_id for s in order.shipments):
+        return ShipmentOutcome(result="duplicate", amazon_order_id=amazon_order_id)
+
+    shipment = ports.commerce.get_shipment(shipment_id)
+    lines = _amazon_lines(order, shipment)
+
+    def add(o: ChannelOrder):
+        if any(s.commerce_shipment_id == shipment_id for s in o.shipments):
+            return None
+        o.shipments.append(
+            ShipmentRecord(
+                commerce_shipment_id=shipment_id,
+                carrier=shipment.carrier,
+                tracking_number=shipment.tracking_number,
+                lines=lines,
+                package_reference_id=str(shipment_id),
+            )
+        )
+        o.notes = f"Shipped in Commerce with tracking {shipment.tracking_number}; syncing to Amazon"
+        return [entry("commerce", f"Commerce shipment {shipment_id} recorded",
+                      carrier=shipment.carrier, tracking_number=shipment.tracking_number)]
+
+    order = mutate(ports.orders, amazon_order_id, add)
+    wake_if_waiting(order, ports, f"Commerce shipment {shipment_id}")
+    return ShipmentOutcome(result="recorded", amazon_order_id=amazon_order_id)
+
+
+def _amazon_lines(order: ChannelOrder, shipment: CommerceShipment) -> list[tuple[str, int]]:
+    """Map the shipment's SKUs and quantities onto Amazon order item ids.
+
+    A SKU that appears on several Amazon lines fills them in order, skipping what earlier
+    shipments already took.
+    """
+    if order.details is None:
+        raise PermanentError(f"order {order.amazon_order_id} has no details")
+    taken: dict[str, int] = {}
+    for s in order.shipments:
+        for item_id, qty in s.lines:
+            taken[item_id] = taken.get(item_id, 0) + qty
+    result: list[tuple[str, int]] = []
+    for sku, qty in shipment.items:
+        left = qty
+        for item in order.details.items:
+            if item.sku != sku or left <= 0:
+                continue
+            room = item.qty - taken.get(item.order_item_id, 0)
+            take = min(room, left)
+            if take > 0:
+                result.append((item.order_item_id, take))
+                taken[item.order_item_id] = taken.get(item.order_item_id, 0) + take
+                left -= take
+        if left > 0:
+            raise PermanentError(
+                f"Commerce shipment ships {qty} x {sku}, more than the Amazon order has left to ship"
+            )
+    return result

@@ -1,0 +1,129 @@
+"""Wiring for the Lambda handlers: Powertools observability, settings and adapters, built lazily.
+
+No boto3 client is created at import time: clients are made on first use (so moto, or a local
+endpoint given by AWS_ENDPOINT_URL, is in place by then) and kept for the warm container.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from .domain.orders import ChannelPorts
+
+# `sam local invoke --env-vars` can only set declared variables; the template declares this one
+# empty, and an empty endpoint means "the real AWS".
+if os.environ.get("AWS_ENDPOINT_URL") == "":
+    del os.environ["AWS_ENDPOINT_URL"]
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "amazon-channel"))
+tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "amazon-channel"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AmazonChannel"))
+
+_clients: dict[tuple, object] = {}
+
+
+def client(service: str):
+    """A boto3 client for `service`, one per endpoint and region, made on first use."""
+    import boto3
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    key = (service, endpoint, region)
+    if key not in _clients:
+        _clients[key] = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)
+    return _clients[key]
+
+
+def setting(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name) or default
+    if value is None:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+@cache
+def _secret(secret_id: str, _endpoint: str | None):
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
+
+
+def secret(secret_id: str) -> dict:
+    """A JSON secret from Secrets Manager, cached for five minutes (Powertools Parameters)."""
+    provider = _secret(secret_id, os.environ.get("AWS_ENDPOINT_URL"))
+    return provider.get(secret_id, transform="json", max_age=300)
+
+
+@cache
+def _store_directory(table: str, _endpoint: str | None):
+    from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
+
+    from .adapters.stores import ParameterStoreDirectory
+
+    return ParameterStoreDirectory(table, DynamoDBProvider(table_name=table, boto3_client=client("dynamodb")))
+
+
+@cache
+def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str, _aws: str | None):
+    from .adapters.rate_budget import DynamoDbRateBudget
+    from .adapters.sp_api import SellingPartnerClient
+
+    return SellingPartnerClient(
+        endpoint=endpoint,
+        lwa_token_url=lwa_url,
+        credentials=lambda: secret(secret_id),
+        rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb")),
+    )
+
+
+@cache
+def _commerce(base_url: str, secret_id: str, _aws: str | None):
+    from .adapters.commerce_rest import CommerceRestClient
+
+    return CommerceRestClient(base_url=base_url, token=lambda: secret(secret_id)["access_token"])
+
+
+def ports() -> ChannelPorts:
+    """The adapters for this invocation's configuration (cached per configuration)."""
+    from .adapters.aws_messaging import EventBridgePublisher, StepFunctionsWorkflows
+    from .adapters.dynamodb_orders import DynamoDbOrderStore
+
+    aws = os.environ.get("AWS_ENDPOINT_URL")
+    orders_table = setting("ORDERS_TABLE")
+    return ChannelPorts(
+        orders=DynamoDbOrderStore(orders_table, client("dynamodb")),
+        stores=_store_directory(setting("STORES_TABLE"), aws),
+        marketplace=_marketplace(
+            setting("SP_API_ENDPOINT", "https://sellingpartnerapi-na.amazon.com"),
+            setting("LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token"),
+            setting("SP_API_SECRET_ID"),
+            orders_table,
+            aws,
+        ),
+        commerce=_commerce(setting("COMMERCE_BASE_URL"), setting("COMMERCE_SECRET_ID"), aws),
+        events=EventBridgePublisher(setting("EVENT_BUS_NAME"), client("events")),
+        workflows=StepFunctionsWorkflows(setting("MFN_STATE_MACHINE_ARN", "unset"), client("stepfunctions")),
+    )
+
+
+def parking():
+    from .adapters.aws_messaging import SqsParking
+
+    return SqsParking(setting("PARKING_QUEUE_URL"), client("sqs"))
+
+
+def idempotency_store():
+    """Powertools idempotency records in the idempotency table."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE"), boto3_client=client("dynamodb"))
+
+
+def reset() -> None:
+    """Forget cached clients and adapters (the local stack calls this between stacks)."""
+    _clients.clear()
+    for f in (_secret, _store_directory, _marketplace, _commerce):
+        f.cache_clear()

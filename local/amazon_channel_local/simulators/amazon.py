@@ -1,0 +1,841 @@
+"""A simulated Amazon: Selling Partner API (Orders v2026-01-01 searchOrders/getOrder, v0
+confirmShipment), Login with Amazon, and ORDER_CHANGE notifications, on 127.0.0.1.
+
+The core (`SimulatedAmazon.handle`) is a plain function from a request to a response, so a control
+API or another transport can be added beside the stdlib HTTP server. Everything the simulator sends
+(responses and notifications) is validated against the official models, and incoming
+`confirmShipment` bodies are validated too, so a client that drifts from the model fails here.
+
+Thread-safety: state is guarded by one lock; the `notify` callback is always called outside the
+lock (it may call the simulator back over HTTP), so notifications of concurrent changes may be
+delivered out of order, as Amazon's are.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit, unquote
+
+from amazon_channel_local.sp_api_models import (
+    SchemaValidationError,
+    rate_plan,
+    validate_notification,
+    validate_query,
+    validate_request_body,
+    validate_response,
+)
+
+log = logging.getLogger(__name__)
+
+OPERATIONS = ("searchOrders", "getOrder", "confirmShipment")
+RATE_HEADER = {"searchOrders": "0.0056", "getOrder": "0.5", "confirmShipment": "2"}
+
+FULFILLMENT_STATUS = {
+    "Pending": "PENDING",
+    "PendingAvailability": "PENDING_AVAILABILITY",
+    "Unshipped": "UNSHIPPED",
+    "PartiallyShipped": "PARTIALLY_SHIPPED",
+    "Shipped": "SHIPPED",
+    "Canceled": "CANCELLED",
+    "Unfulfillable": "UNFULFILLABLE",
+}
+MARKETPLACES = {
+    "ATVPDKIKX0DER": ("Amazon.com", "USD"),
+    "A2EUQ1WTGCTBG2": ("Amazon.ca", "CAD"),
+    "A1AM78C64UM0Y8": ("Amazon.com.mx", "MXN"),
+    "A1F83G8C2ARO7P": ("Amazon.co.uk", "GBP"),
+    "A1PA6795UKMFR9": ("Amazon.de", "EUR"),
+}
+PLACEHOLDER_ADDRESS = {
+    "name": "Amazon Customer",
+    "line1": "410 Terry Ave N",
+    "city": "Seattle",
+    "region": "WA",
+    "postcode": "98109",
+    "country": "US",
+}
+ERROR_CODES = {
+    400: ("InvalidInput", "The input you have submitted is not valid. Please check your input and try again."),
+    403: ("Unauthorized", "Access to requested resource is denied."),
+    404: ("NotFound", "The resource specified does not exist."),
+    413: ("RequestEntityTooLarge", "The request size exceeded the maximum accepted size."),
+    415: ("UnsupportedMediaType", "The request payload is in an unsupported format."),
+    429: ("QuotaExceeded", "You exceeded your quota for the requested resource."),
+    500: ("InternalFailure", "We encountered an internal error. Please try again."),
+    503: ("ServiceUnavailable", "Service temporarily unavailable. Please try again."),
+}
+TOKEN_LIFETIME = 3600
+
+
+def iso(ts: datetime) -> str:
+    """UTC, millisecond precision, `Z` suffix: one format, so timestamps sort as text."""
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_ts(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+def money(amount: Decimal, currency: str) -> dict:
+    return {"amount": f"{amount:.2f}", "currencyCode": currency}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str | None = None, code: str | None = None):
+        dcode, dmsg = ERROR_CODES.get(status, ("InternalFailure", "Error."))
+        self.status = status
+        self.code = code or dcode
+        self.message = message or dmsg
+        super().__init__(f"{status} {self.code}: {self.message}")
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # dict -> JSON; None -> no body
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+    def json(self) -> Any:
+        return self.body
+
+
+@dataclass
+class _Item:
+    order_item_id: str
+    sku: str
+    title: str
+    qty: int
+    price: Decimal
+    tax: Decimal
+    shipped: int = 0
+
+
+@dataclass
+class _Package:
+    package_reference_id: str
+    carrier: str
+    tracking_number: str
+    ship_date: str
+    items: list[tuple[str, int]]  # (orderItemId, qty)
+    created: str
+
+
+@dataclass
+class _Order:
+    order_id: str
+    fulfillment: str  # MFN | AFN
+    marketplace: str
+    currency: str
+    buyer_name: str | None
+    buyer_email: str | None
+    ship_to: dict
+    items: list[_Item]
+    shipping_price: Decimal
+    shipping_tax: Decimal
+    purchase_date: str
+    status: str = "Pending"
+    last_updated: str = ""
+    packages: list[_Package] = field(default_factory=list)
+    confirmations: list[dict] = field(default_factory=list)
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class SimulatedAmazon:
+    """A faithful-enough Amazon for one seller. See the module docstring."""
+
+    def __init__(
+        self,
+        notify: Callable[[str], None] | None = None,
+        seller_id: str = "A1SIMSELLER0001",
+        clock: Callable[[], datetime] | None = None,
+        enforce_rate_limits: bool = True,
+    ):
+        self.notify = notify
+        self.seller_id = seller_id
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.enforce_rate_limits = enforce_rate_limits
+        self.client_id = "amzn1.application-oa2-client." + secrets.token_hex(16)
+        self.client_secret = "amzn1.oa2-cs.v1." + secrets.token_hex(32)
+        self.refresh_token = "Atzr|" + secrets.token_urlsafe(48)
+        self.application_id = "amzn1.sellerapps.app." + str(uuid.uuid4())
+        self.subscription_id = str(uuid.uuid4())
+        self._lock = threading.RLock()
+        self._orders: dict[str, _Order] = {}
+        self._next_item_id = 61_000_000_000_001
+        self._next_order_seq = 1
+        self._last_ts: datetime | None = None
+        self._access_tokens: dict[str, tuple[str, float]] = {}  # token -> (seller, expires monotonic)
+        self._buckets = {op: _Bucket(*rate_plan(op)) for op in OPERATIONS}
+        self._faults: dict[str, list[int]] = {op: [] for op in OPERATIONS}
+        self._counts: dict[str, Any] = {op: 0 for op in OPERATIONS}
+        self._counts["lwa_token"] = 0
+        self._counts["throttled"] = {op: 0 for op in OPERATIONS}
+        self._notifications: list[str] = []
+        self._lose_notifications = False
+        self.duplicate_confirmations = 0
+        self.deliveries = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "SimulatedAmazon":
+        if self._server is not None:
+            return self
+        sim = self
+
+        class Handler(_Handler):
+            simulator = sim
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.05), name="SimulatedAmazon", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "SimulatedAmazon":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("SimulatedAmazon is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def lwa_token_url(self) -> str:
+        return self.base_url + "/auth/o2/token"
+
+    @property
+    def credentials(self) -> dict:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "refresh_tokens": {self.seller_id: self.refresh_token},
+        }
+
+    # ------------------------------------------------------------------ scenario verbs
+    def place_order(self, spec: dict) -> str:
+        """A buyer places an order: it exists as Pending, and ORDER_CHANGE is sent. Returns its id."""
+        fulfillment = spec.get("fulfillment", "MFN")
+        if fulfillment not in ("MFN", "AFN"):
+            raise ValueError(f"fulfillment must be MFN or AFN, not {fulfillment!r}")
+        if not spec.get("items"):
+            raise ValueError("an order needs at least one item")
+        marketplace = spec.get("marketplace") or "ATVPDKIKX0DER"
+        currency = spec.get("currency") or MARKETPLACES.get(marketplace, ("", "USD"))[1]
+        buyer = spec.get("buyer") or {}
+        ship_to = {**PLACEHOLDER_ADDRESS, **{k: v for k, v in (spec.get("ship_to") or {}).items() if v is not None}}
+        shipping = spec.get("shipping") or {}
+        with self._lock:
+            order_id = spec.get("id") or self._new_order_id()
+            if order_id in self._orders:
+                raise ValueError(f"order {order_id} already exists")
+            items = []
+            for it in spec["items"]:
+                qty = int(it.get("qty", 1))
+                if qty < 1:
+                    raise ValueError(f"item {it.get('sku')}: qty must be at least 1")
+                items.append(
+                    _Item(
+                        order_item_id=str(self._next_item_id),
+                        sku=it["sku"],
+                        title=it.get("title") or f"Product {it['sku']}",
+                        qty=qty,
+                        price=Decimal(str(it["price"])),
+                        tax=Decimal(str(it.get("tax", "0.00"))),
+                    )
+                )
+                self._next_item_id += 1
+            ts = self._tick()
+            purchase = spec.get("purchase_date")
+            if isinstance(purchase, datetime):
+                purchase = iso(purchase)
+            order = _Order(
+                order_id=order_id,
+                fulfillment=fulfillment,
+                marketplace=marketplace,
+                currency=currency,
+                buyer_name=buyer.get("name"),
+                buyer_email=buyer.get("email"),
+                ship_to=ship_to,
+                items=items,
+                shipping_price=Decimal(str(shipping.get("price", "0.00"))),
+                shipping_tax=Decimal(str(shipping.get("tax", "0.00"))),
+                purchase_date=purchase or iso(ts),
+                status="Pending",
+                last_updated=iso(ts),
+            )
+            self._orders[order_id] = order
+            body = self._notification(order, ts)
+        self._deliver(body)
+        return order_id
+
+    def verify_payment(self, order_id: str) -> None:
+        """Amazon verified the payment: Pending -> Unshipped."""
+        self._transition(order_id, {"Pending"}, "Unshipped")
+
+    def cancel(self, order_id: str) -> None:
+        """The order is canceled (buyer or Amazon): Pending/Unshipped -> Canceled."""
+        self._transition(order_id, {"Pending", "Unshipped"}, "Canceled")
+
+    def ship(self, order_id: str, carrier: str = "AMZL_US", tracking_number: str | None = None) -> None:
+        """Amazon ships an FBA (AFN) order from its stock: Unshipped -> Shipped, one package."""
+        with self._lock:
+            order = self._order(order_id)
+            if order.fulfillment != "AFN":
+                raise ValueError(f"order {order_id} is merchant-fulfilled: Amazon does not ship it")
+            if order.status != "Unshipped":
+                raise ValueError(f"order {order_id} is {order.status}: Amazon cannot ship it")
+            ts = self._tick()
+            lines = [(it.order_item_id, it.qty - it.shipped) for it in order.items if it.qty > it.shipped]
+            for it in order.items:
+                it.shipped = it.qty
+            order.packages.append(
+                _Package(
+                    package_reference_id=str(len(order.packages) + 1),
+                    carrier=carrier,
+                    tracking_number=tracking_number or "TBA" + str(uuid.uuid4().int)[:12],
+                    ship_date=iso(ts),
+                    items=lines,
+                    created=iso(ts),
+                )
+            )
+            order.status = "Shipped"
+            order.last_updated = iso(ts)
+            body = self._notification(order, ts)
+        self._deliver(body)
+
+    def redeliver_notifications(self) -> None:
+        """Deliver again, in the same order, every notification sent so far (same NotificationId)."""
+        with self._lock:
+            bodies = list(self._notifications)
+        for body in bodies:
+            self._send(body)
+
+    def set_lose_notifications(self, enabled: bool) -> None:
+        """While enabled, changes happen but their notifications are lost (not recorded either)."""
+        with self._lock:
+            self._lose_notifications = enabled
+
+    def fail_next(self, operation_id: str, status: int, count: int = 1) -> None:
+        """Answer the next `count` calls of `operation_id` with `status` (an ErrorList body)."""
+        if operation_id not in self._faults:
+            raise ValueError(f"unknown operation {operation_id!r}")
+        with self._lock:
+            self._faults[operation_id].extend([status] * count)
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is now expired (the next SP-API call answers 403)."""
+        with self._lock:
+            self._access_tokens.clear()
+
+    # ------------------------------------------------------------------ inspection
+    def order_status(self, order_id: str) -> str:
+        with self._lock:
+            return self._order(order_id).status
+
+    def shipment_confirmations(self, order_id: str) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._order(order_id).confirmations)
+
+    @property
+    def call_counts(self) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._counts)
+
+    @property
+    def notifications_sent(self) -> list[str]:
+        """The JSON text of every distinct notification delivered (redeliveries not repeated)."""
+        with self._lock:
+            return list(self._notifications)
+
+    def order_view(self, order_id: str, included: list[str] | None = None) -> dict:
+        """The order as getOrder would answer it (no HTTP, no auth, no rate limit)."""
+        with self._lock:
+            return self._order_json(self._order(order_id), set(included or []))
+
+    # ------------------------------------------------------------------ internals: state
+    def _new_order_id(self) -> str:
+        seq = self._next_order_seq
+        self._next_order_seq += 1
+        return f"113-{seq:07d}-{secrets.randbelow(10**7):07d}"
+
+    def _order(self, order_id: str) -> _Order:
+        try:
+            return self._orders[order_id]
+        except KeyError:
+            raise ValueError(f"unknown order {order_id}") from None
+
+    def _tick(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(microsecond=(now.microsecond // 1000) * 1000)
+        if self._last_ts is not None and now <= self._last_ts:
+            now = self._last_ts + timedelta(milliseconds=1)
+        self._last_ts = now
+        return now
+
+    def _transition(self, order_id: str, allowed: set[str], new: str) -> None:
+        with self._lock:
+            order = self._order(order_id)
+            if order.status not in allowed:
+                raise ValueError(f"order {order_id} is {order.status}: cannot become {new}")
+            ts = self._tick()
+            order.status = new
+            order.last_updated = iso(ts)
+            body = self._notification(order, ts)
+        self._deliver(body)
+
+    def _notification(self, order: _Order, ts: datetime) -> str | None:
+        """Build (and record) the ORDER_CHANGE for the order's current state; None when lost."""
+        if self._lose_notifications:
+            return None
+        shipped = sum(it.shipped for it in order.items)
+        unshipped = sum(it.qty - it.shipped for it in order.items) if order.status != "Canceled" else 0
+        body = {
+            "NotificationVersion": "1.0",
+            "NotificationType": "ORDER_CHANGE",
+            "PayloadVersion": "1.0",
+            "EventTime": iso(ts),
+            "Payload": {
+                "OrderChangeNotification": {
+                    "NotificationLevel": "OrderLevel",
+                    "SellerId": self.seller_id,
+                    "AmazonOrderId": order.order_id,
+                    "OrderChangeType": "OrderStatusChange",
+                    "OrderChangeTrigger": {"TimeOfOrderChange": iso(ts), "ChangeReason": "OrderStatusChange"},
+                    "Summary": {
+                        "MarketplaceId": order.marketplace,
+                        "OrderStatus": order.status,
+                        "PurchaseDate": order.purchase_date,
+                        "DestinationPostalCode": order.ship_to.get("postcode"),
+                        "FulfillmentType": order.fulfillment,
+                        "OrderType": "StandardOrder",
+                        "NumberOfItemsShipped": shipped,
+                        "NumberOfItemsUnshipped": unshipped,
+                        "OrderItems": [
+                            {
+                                "OrderItemId": it.order_item_id,
+                                "SellerSKU": it.sku,
+                                "SupplySourceId": None,
+                                "OrderItemStatus": "Shipped" if it.shipped >= it.qty else "Unshipped",
+                                "Quantity": it.qty,
+                                "QuantityShipped": it.shipped,
+                                "IsBuyerRequestedCancel": False,
+                            }
+                            for it in order.items
+                        ],
+                    },
+                }
+            },
+            "NotificationMetadata": {
+                "ApplicationId": self.application_id,
+                "SubscriptionId": self.subscription_id,
+                "PublishTime": iso(ts),
+                "NotificationId": str(uuid.uuid4()),
+            },
+        }
+        validate_notification(body)
+        text = json.dumps(body, separators=(",", ":"))
+        self._notifications.append(text)
+        return text
+
+    def _deliver(self, body: str | None) -> None:
+        if body is not None:
+            self._send(body)
+
+    def _send(self, body: str) -> None:
+        with self._lock:
+            self.deliveries += 1
+        if self.notify is not None:
+            self.notify(body)
+
+    # ------------------------------------------------------------------ internals: JSON views
+    def _order_json(self, o: _Order, inc: set[str]) -> dict:
+        cur = o.currency
+        out: dict[str, Any] = {
+            "orderId": o.order_id,
+            "createdTime": o.purchase_date,
+            "lastUpdatedTime": o.last_updated,
+            "salesChannel": {
+                "channelName": "Amazon",
+                "marketplaceId": o.marketplace,
+                "marketplaceName": MARKETPLACES.get(o.marketplace, ("Amazon", ""))[0],
+            },
+        }
+        if "BUYER" in inc:
+            buyer = {}
+            if o.buyer_name:
+                buyer["buyerName"] = o.buyer_name
+            if o.buyer_email and o.fulfillment == "MFN":
+                buyer["buyerEmail"] = o.buyer_email
+            if buyer:
+                out["buyer"] = buyer
+        if "RECIPIENT" in inc:
+            a = o.ship_to
+            addr = {
+                k2: a[k1]
+                for k1, k2 in (
+                    ("name", "name"),
+                    ("line1", "addressLine1"),
+                    ("line2", "addressLine2"),
+                    ("city", "city"),
+                    ("region", "stateOrRegion"),
+                    ("postcode", "postalCode"),
+                    ("country", "countryCode"),
+                    ("phone", "phone"),
+                )
+                if a.get(k1)
+            }
+            out["recipient"] = {"deliveryAddress": addr}
+        if "PROCEEDS" in inc:
+            total = sum((it.price * it.qty + it.tax for it in o.items), Decimal("0"))
+            total += o.shipping_price + o.shipping_tax
+            out["proceeds"] = {"grandTotal": money(total, cur)}
+        if "FULFILLMENT" in inc:
+            out["fulfillment"] = {
+                "fulfillmentStatus": FULFILLMENT_STATUS[o.status],
+                "fulfilledBy": "MERCHANT" if o.fulfillment == "MFN" else "AMAZON",
+            }
+        items = []
+        for n, it in enumerate(o.items):
+            item: dict[str, Any] = {
+                "orderItemId": it.order_item_id,
+                "quantityOrdered": it.qty,
+                "product": {
+                    "sellerSku": it.sku,
+                    "title": it.title,
+                    "price": {"unitPrice": money(it.price, cur)},
+                },
+            }
+            if "PROCEEDS" in inc:
+                ship = o.shipping_price if n == 0 else Decimal("0")
+                ship_tax = o.shipping_tax if n == 0 else Decimal("0")
+                subtotal = it.price * it.qty
+                item["proceeds"] = {
+                    "proceedsTotal": money(subtotal + ship + it.tax + ship_tax, cur),
+                    "breakdowns": [
+                        {"type": "ITEM", "subtotal": money(subtotal, cur)},
+                        {"type": "SHIPPING", "subtotal": money(ship, cur)},
+                        {
+                            "type": "TAX",
+                            "subtotal": money(it.tax + ship_tax, cur),
+                            "detailedBreakdowns": [
+                                {"subtype": "ITEM", "value": money(it.tax, cur)},
+                                {"subtype": "SHIPPING", "value": money(ship_tax, cur)},
+                            ],
+                        },
+                    ],
+                }
+            if "FULFILLMENT" in inc:
+                unfulfilled = 0 if o.status == "Canceled" else it.qty - it.shipped
+                item["fulfillment"] = {"quantityFulfilled": it.shipped, "quantityUnfulfilled": unfulfilled}
+            items.append(item)
+        out["orderItems"] = items
+        if "PACKAGES" in inc and o.packages:
+            out["packages"] = [
+                {
+                    "packageReferenceId": p.package_reference_id,
+                    "createdTime": p.created,
+                    "packageStatus": {"status": "SHIPPED"},
+                    "carrier": p.carrier,
+                    "shipTime": p.ship_date,
+                    "trackingNumber": p.tracking_number,
+                    "packageItems": [{"orderItemId": i, "quantity": q} for i, q in p.items],
+                }
+                for p in o.packages
+            ]
+        return out
+
+    # ------------------------------------------------------------------ HTTP core
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        """Answer one HTTP request. Transport-independent; the HTTP server only adapts it."""
+        parts = urlsplit(target)
+        path = parts.path.rstrip("/") or "/"
+        query = parse_qs(parts.query, keep_blank_values=True)
+        hdrs = {k.lower(): v for k, v in headers.items()}
+        if path == "/auth/o2/token" and method == "POST":
+            return self._lwa(body)
+        route = self._route(method, path)
+        if route is None:
+            return Response(404, {"errors": [{"code": "NotFound", "message": f"No route for {method} {path}"}]},
+                            {"x-amzn-RequestId": str(uuid.uuid4())})
+        op, order_id = route
+        resp = self._call(op, order_id, query, hdrs, body)
+        resp.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        resp.headers.setdefault("x-amzn-RateLimit-Limit", RATE_HEADER[op])
+        if resp.status == 429:
+            with self._lock:
+                self._counts["throttled"][op] += 1
+        validate_response(op, resp.status, resp.body)  # the simulator never sends off-model bodies
+        return resp
+
+    @staticmethod
+    def _route(method: str, path: str) -> tuple[str, str | None] | None:
+        seg = [unquote(s) for s in path.strip("/").split("/")]
+        if method == "GET" and seg[:3] == ["orders", "2026-01-01", "orders"]:
+            if len(seg) == 3:
+                return "searchOrders", None
+            if len(seg) == 4:
+                return "getOrder", seg[3]
+        if method == "POST" and len(seg) == 5 and seg[:3] == ["orders", "v0", "orders"] and seg[4] == "shipmentConfirmation":
+            return "confirmShipment", seg[3]
+        return None
+
+    def _lwa(self, body: bytes) -> Response:
+        with self._lock:
+            self._counts["lwa_token"] += 1
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "refresh_token":
+            return Response(400, {"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token"})
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return Response(400, {"error": "invalid_grant", "error_description": "Client authentication failed"})
+        if form.get("refresh_token") != self.refresh_token:
+            return Response(400, {"error": "invalid_grant", "error_description": "The request has an invalid grant parameter : refresh_token"})
+        token = "Atza|" + secrets.token_urlsafe(48)
+        with self._lock:
+            self._access_tokens[token] = (self.seller_id, time.monotonic() + TOKEN_LIFETIME)
+        return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
+                              "refresh_token": self.refresh_token})
+
+    def _call(self, op: str, order_id: str | None, query: dict, hdrs: dict, body: bytes) -> Response:
+        with self._lock:
+            self._counts[op] += 1
+            token = hdrs.get("x-amz-access-token")
+            grant = self._access_tokens.get(token or "")
+            if grant is None or grant[1] < time.monotonic():
+                msg = "Access to requested resource is denied." if grant is None else "The access token you provided has expired."
+                return _error(403, msg, "Unauthorized")
+            if self._faults[op]:
+                return _error(self._faults[op].pop(0))
+            if self.enforce_rate_limits and not self._buckets[op].take():
+                return _error(429)
+        try:
+            if op == "searchOrders":
+                return self._search(query)
+            if op == "getOrder":
+                return self._get(order_id or "", query)
+            return self._confirm(order_id or "", body)
+        except ApiError as e:
+            return _error(e.status, e.message, e.code)
+
+    def _included(self, op: str, query: dict) -> tuple[dict, set[str]]:
+        try:
+            params = validate_query(op, query)
+        except SchemaValidationError as e:
+            raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
+        return params, set(params.get("includedData", []))
+
+    def _get(self, order_id: str, query: dict) -> Response:
+        _, inc = self._included("getOrder", {k: v for k, v in query.items()})
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise ApiError(404, f"Order {order_id} not found.")
+            return Response(200, {"order": self._order_json(order, inc)})
+
+    def _search(self, query: dict) -> Response:
+        params, inc = self._included("searchOrders", query)
+        created_after, updated_after = params.get("createdAfter"), params.get("lastUpdatedAfter")
+        if (created_after is None) == (updated_after is None):
+            raise ApiError(400, "Exactly one of createdAfter and lastUpdatedAfter is required.")
+        if created_after and "lastUpdatedBefore" in params or updated_after and "createdBefore" in params:
+            raise ApiError(400, "createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore.")
+        size = params.get("maxResultsPerPage", 100)
+        if not 1 <= size <= 100:
+            raise ApiError(400, "maxResultsPerPage must be between 1 and 100.")
+        by_created = created_after is not None
+        field_ = "purchase_date" if by_created else "last_updated"
+        after = parse_ts(created_after or updated_after)
+        with self._lock:
+            clock_now = self.clock()
+            if clock_now.tzinfo is None:
+                clock_now = clock_now.replace(tzinfo=timezone.utc)
+            now = iso(max(clock_now, self._last_ts or clock_now))
+            before_s = params.get("createdBefore" if by_created else "lastUpdatedBefore") or now
+            cursor: tuple[str, str] | None = None
+            if "paginationToken" in params:
+                try:
+                    tok = json.loads(base64.urlsafe_b64decode(params["paginationToken"].encode()))
+                    before_s, cursor = tok["b"], (tok["k"][0], tok["k"][1])
+                except Exception:
+                    raise ApiError(400, "Invalid paginationToken.") from None
+            before = parse_ts(before_s)
+            statuses = set(params.get("fulfillmentStatuses", [])) or None
+            markets = set(params.get("marketplaceIds", [])) or None
+            by = set(params.get("fulfilledBy", [])) or None
+            rows = []
+            for o in self._orders.values():
+                at = parse_ts(getattr(o, field_))
+                if not after <= at <= before:
+                    continue
+                if statuses and FULFILLMENT_STATUS[o.status] not in statuses:
+                    continue
+                if markets and o.marketplace not in markets:
+                    continue
+                if by and ("MERCHANT" if o.fulfillment == "MFN" else "AMAZON") not in by:
+                    continue
+                key = (iso(at), o.order_id)
+                if cursor is not None and key <= cursor:
+                    continue
+                rows.append((key, o))
+            rows.sort(key=lambda r: r[0])
+            page, more = rows[:size], len(rows) > size
+            body: dict[str, Any] = {"orders": [self._order_json(o, inc) for _, o in page]}
+            if more:
+                tok = {"b": before_s, "k": list(page[-1][0])}
+                body["pagination"] = {"nextToken": base64.urlsafe_b64encode(json.dumps(tok).encode()).decode()}
+            body["createdBefore" if by_created else "lastUpdatedBefore"] = iso(before)
+            return Response(200, body)
+
+    def _confirm(self, order_id: str, raw: bytes) -> Response:
+        try:
+            payload = json.loads(raw or b"null")
+        except ValueError:
+            raise ApiError(400, "The request body is not valid JSON.") from None
+        try:
+            validate_request_body("confirmShipment", payload)
+        except SchemaValidationError as e:
+            raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
+        detail = payload["packageDetail"]
+        ref = detail["packageReferenceId"]
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise ApiError(404, f"Order {order_id} not found.")
+            if payload["marketplaceId"] != order.marketplace:
+                raise ApiError(400, f"Order {order_id} was not placed in marketplace {payload['marketplaceId']}.")
+            if order.fulfillment != "MFN":
+                raise ApiError(400, f"Order {order_id} is fulfilled by Amazon; it cannot be confirmed by the seller.")
+            if any(c["package_reference_id"] == ref for c in order.confirmations):
+                self.duplicate_confirmations += 1
+                raise ApiError(400, f"Package {ref} of order {order_id} was already confirmed.")
+            if not (ref.isdigit() and int(ref) > 0):
+                raise ApiError(400, "Invalid packageReferenceId: only positive numeric values are supported.")
+            if order.status not in ("Unshipped", "PartiallyShipped"):
+                raise ApiError(400, f"Order {order_id} is {order.status}; shipment cannot be confirmed.")
+            by_id = {it.order_item_id: it for it in order.items}
+            wanted: dict[str, int] = {}
+            for line in detail["orderItems"]:
+                item = by_id.get(line["orderItemId"])
+                if item is None:
+                    raise ApiError(400, f"Invalid orderItemId {line['orderItemId']} for order {order_id}.")
+                if line["quantity"] < 1:
+                    raise ApiError(400, f"Invalid quantity for orderItemId {line['orderItemId']}.")
+                wanted[item.order_item_id] = wanted.get(item.order_item_id, 0) + line["quantity"]
+            if not wanted:
+                raise ApiError(400, "orderItems must not be empty.")
+            for oid, qty in wanted.items():
+                item = by_id[oid]
+                if qty > item.qty - item.shipped:
+                    raise ApiError(400, f"Quantity {qty} of orderItemId {oid} exceeds the {item.qty - item.shipped} still unshipped.")
+            ts = self._tick()
+            for oid, qty in wanted.items():
+                by_id[oid].shipped += qty
+            order.confirmations.append(
+                {
+                    "carrier": detail["carrierCode"],
+                    "tracking_number": detail["trackingNumber"],
+                    "items": [{"sku": by_id[oid].sku, "qty": qty} for oid, qty in wanted.items()],
+                    "package_reference_id": ref,
+                    "ship_date": detail["shipDate"],
+                }
+            )
+            order.packages.append(
+                _Package(ref, detail["carrierCode"], detail["trackingNumber"], iso(parse_ts(detail["shipDate"])),
+                         list(wanted.items()), iso(ts))
+            )
+            order.status = "Shipped" if all(it.shipped >= it.qty for it in order.items) else "PartiallyShipped"
+            order.last_updated = iso(ts)
+            note = self._notification(order, ts)
+        try:
+            self._deliver(note)
+        except Exception:  # the change happened; a failing subscriber does not undo it
+            log.exception("ORDER_CHANGE delivery failed for %s", order_id)
+        return Response(204, None)
+
+
+def _error(status: int, message: str | None = None, code: str | None = None) -> Response:
+    e = ApiError(status, message, code)
+    return Response(status, {"errors": [{"code": e.code, "message": e.message}]})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulator: SimulatedAmazon
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed ACKs
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            resp = self.simulator.handle(self.command, self.path, dict(self.headers.items()), body)
+        except Exception:
+            log.exception("SimulatedAmazon failed on %s %s", self.command, self.path)
+            resp = _error(500)
+            resp.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        data = b"" if resp.body is None else json.dumps(resp.body).encode()
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        if data:
+            self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_PUT = _serve
+    do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet; requests can carry PII
+        log.debug("SimulatedAmazon: " + format, *args)

@@ -1,0 +1,805 @@
+"""A simulated Adobe Commerce (Magento 2) store: the REST endpoints the channel uses, on 127.0.0.1.
+
+Shapes follow Magento 2.4's REST API (snake_case fields, decimals as JSON numbers, errors as
+`{"message": "...", "parameters": ...}` with `%1` / `%name` placeholders). Both `/rest/V1/...`
+and `/rest/<store_code>/V1/...` are accepted. Calls need `Authorization: Bearer <access_token>`.
+
+Endpoints: customers search/create, orders search/get/save, invoiceOrder, shipOrder, shipment
+get/search, order comments, products and stock items by SKU. Every shipment save (through
+`POST /V1/order/{id}/ship` or `merchant_ship`) emits the Adobe I/O event
+`com.adobe.commerce.observer.sales_order_shipment_save_after` as an EventBridge PutEvents entry.
+
+Deliberate simplification: `POST /V1/orders` here refuses unknown, disabled or out-of-stock SKUs
+and decrements stock; the real `salesOrderRepositoryV1` save does neither, which is why the
+channel's client checks the catalog itself before saving.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+EVENT_TYPE = "com.adobe.commerce.observer.sales_order_shipment_save_after"
+EVENT_SOURCE = "aws.partner/adobe.io/sim-org/sim-registration"
+PROVIDER_ID = "6f1c2a4e-9b1d-4c57-8a0e-3d2f5b7c9e11"
+
+NOT_FOUND = "The entity that was requested doesn't exist. Verify the entity and try again."
+PRODUCT_NOT_FOUND = "The product that was requested doesn't exist. Verify the product and try again."
+NO_ROUTE = "Request does not match any route."
+UNAUTHORIZED = "The consumer isn't authorized to access %resources."
+DUPLICATE_CUSTOMER = "A customer with the same email address already exists in an associated website."
+REQUIRED = '"%fieldName" is required. Enter and try again.'
+CANNOT_INVOICE = "The order does not allow an invoice to be created."
+SHIP_ERRORS = "Shipment Document Validation Error(s):\n%1"
+CANNOT_ORDER = 'Product "%1" cannot be ordered: %2.'
+
+_PATH = re.compile(r"^/rest(?:/(?!V1/)[A-Za-z0-9_]+)?(/V1/.*)$")
+_FILTER = re.compile(r"^searchCriteria\[filter_?[gG]roups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(\w+)\]$")
+_CARRIER_CODES = {"ups": "ups", "usps": "usps", "fedex": "fedex", "dhl": "dhl"}
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str, parameters: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.parameters = [] if parameters is None else parameters
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dec(value: Any, field: str = "value") -> Decimal:
+    try:
+        return Decimal(str(value if value is not None else 0))
+    except InvalidOperation:
+        raise _HttpError(400, 'The "%1" value\'s type is invalid.', [field]) from None
+
+
+def _num(d: Decimal) -> float | int:
+    """Magento serialises decimals as JSON numbers."""
+    return int(d) if d == d.to_integral_value() and abs(d) < 10**15 else float(d)
+
+
+def _money(d: Decimal) -> str:
+    return f"{d:.2f}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return _num(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _parse_search(query: list[tuple[str, str]]) -> dict[str, Any]:
+    groups: dict[int, dict[int, dict[str, str]]] = {}
+    page_size = current_page = None
+    for key, value in query:
+        m = _FILTER.match(key)
+        if m:
+            g, f, attr = int(m.group(1)), int(m.group(2)), m.group(3)
+            attr = {"conditionType": "condition_type"}.get(attr, attr)
+            groups.setdefault(g, {}).setdefault(f, {})[attr] = value
+        elif key == "searchCriteria[pageSize]":
+            page_size = int(value)
+        elif key == "searchCriteria[currentPage]":
+            current_page = int(value)
+    filter_groups = []
+    for g in sorted(groups):
+        filters = []
+        for f in sorted(groups[g]):
+            flt = groups[g][f]
+            if "field" not in flt:
+                raise _HttpError(400, REQUIRED, {"fieldName": "field"})
+            filters.append({"field": flt["field"], "value": flt.get("value", ""),
+                            "condition_type": flt.get("condition_type", "eq")})
+        filter_groups.append({"filters": filters})
+    criteria: dict[str, Any] = {"filter_groups": filter_groups}
+    if page_size is not None:
+        criteria["page_size"] = page_size
+    if current_page is not None:
+        criteria["current_page"] = current_page
+    return criteria
+
+
+def _matches(entity: dict, flt: dict, allowed: set[str]) -> bool:
+    field, value, cond = flt["field"], flt["value"], flt["condition_type"]
+    if field not in allowed:
+        raise _HttpError(400, 'Invalid attribute name: %1', [field])
+    actual = entity.get(field)
+    text = "" if actual is None else str(_num(actual) if isinstance(actual, Decimal) else actual)
+    if cond == "eq":
+        return text.casefold() == value.casefold()
+    if cond == "neq":
+        return text.casefold() != value.casefold()
+    if cond == "in":
+        return text.casefold() in [v.strip().casefold() for v in value.split(",")]
+    if cond == "like":
+        pattern = "^" + re.escape(value.casefold()).replace("%", ".*") + "$"
+        return re.match(pattern, text.casefold()) is not None
+    if cond == "null":
+        return actual is None
+    if cond == "notnull":
+        return actual is not None
+    raise _HttpError(400, 'Invalid condition type: %1', [cond])
+
+
+def _search(entities: list[dict], criteria: dict, allowed: set[str]) -> list[dict]:
+    found = [e for e in entities
+             if all(any(_matches(e, f, allowed) for f in g["filters"]) for g in criteria["filter_groups"])]
+    size = criteria.get("page_size")
+    if size:
+        page = max(criteria.get("current_page") or 1, 1)
+        found = found[(page - 1) * size: page * size]
+    return found
+
+
+class SimulatedCommerce:
+    """An Adobe Commerce store on 127.0.0.1 with merchant actions and inspection for tests."""
+
+    def __init__(self, on_event: Callable[[dict], None] | None = None,
+                 access_token: str = "sim-commerce-integration-token"):
+        self.on_event = on_event
+        self.access_token = access_token
+        self._lock = threading.RLock()
+        self._products: dict[str, dict] = {}
+        self._customers: list[dict] = []
+        self._orders: dict[int, dict] = {}
+        self._invoices: dict[int, dict] = {}
+        self._shipments: dict[int, dict] = {}
+        self._seq = {"product": 0, "customer": 0, "order": 0, "increment": 0, "item": 0, "address": 0,
+                     "invoice": 0, "shipment": 0, "track": 0, "history": 0}
+        self._faults: list[dict] = []
+        self._log: list[tuple[str, str, int]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> SimulatedCommerce:
+        if self._server is not None:
+            return self
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go out in two writes: without this, Nagle's algorithm and the
+                # peer's delayed ACK add ~40 ms to every response
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def _handle(self) -> None:
+                sim._dispatch(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sim-commerce", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+            self._thread = None
+
+    def __enter__(self) -> SimulatedCommerce:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("SimulatedCommerce is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _next(self, name: str) -> int:
+        self._seq[name] += 1
+        return self._seq[name]
+
+    # ------------------------------------------------------------------ setup and merchant actions
+    def set_product(self, sku: str, *, name: str | None = None, price: Any = None, qty: Any = None,
+                    enabled: bool | None = None) -> None:
+        with self._lock:
+            p = self._products.get(sku)
+            if p is None:
+                p = {"id": self._next("product"), "sku": sku, "name": sku, "price": Decimal("0.00"),
+                     "qty": Decimal("0"), "enabled": True}
+                self._products[sku] = p
+            if name is not None:
+                p["name"] = name
+            if price is not None:
+                p["price"] = Decimal(str(price))
+            if qty is not None:
+                p["qty"] = Decimal(str(qty))
+            if enabled is not None:
+                p["enabled"] = bool(enabled)
+
+    def add_customer(self, email: str, firstname: str, lastname: str, website_id: int = 1) -> int:
+        with self._lock:
+            return self._create_customer({"email": email, "firstname": firstname, "lastname": lastname,
+                                          "website_id": website_id})["id"]
+
+    def merchant_ship(self, *, ext_order_id: str, carrier: str, tracking_number: str,
+                      items: list[dict] | None = None) -> int:
+        """The merchant ships the order from the Commerce admin (Ship button, with a tracking number)."""
+        with self._lock:
+            order = self._order_by_ext(ext_order_id)
+            if order is None:
+                raise ValueError(f"No Commerce order has ext_order_id {ext_order_id!r}")
+            ship_items = []
+            for it in items or []:
+                matching = [i for i in order["items"] if i["sku"] == it["sku"]]
+                if not matching:
+                    raise ValueError(f"Order {order['increment_id']} has no item with SKU {it['sku']!r}")
+                ship_items.append({"order_item_id": matching[0]["item_id"], "qty": it["qty"]})
+            code = _CARRIER_CODES.get(carrier.strip().lower(), "custom")
+            tracks = [{"track_number": tracking_number, "title": carrier, "carrier_code": code}]
+            notify = order["_send_email"]
+            try:
+                shipment = self._ship(order, ship_items, tracks, notify=notify)
+            except _HttpError as e:
+                raise ValueError(_render(e.message, e.parameters)) from None
+            event = self._event(shipment)
+        self._emit(event)
+        return shipment["entity_id"]
+
+    def fail_next(self, method: str, path_prefix: str, status: int, count: int = 1, *,
+                  after_effect: bool = False) -> None:
+        """Answer the next `count` requests matching method and path prefix (`/V1/...` or the full
+        `/rest/...` path) with `status`. By default nothing is done; with `after_effect=True` the
+        request takes effect first and only its answer is lost (a timeout after commit)."""
+        with self._lock:
+            self._faults.append({"method": method.upper(), "prefix": path_prefix, "status": status,
+                                 "count": count, "after": after_effect})
+
+    # ------------------------------------------------------------------ inspection
+    def _summary(self, order: dict) -> dict:
+        shipments = [s for s in self._shipments.values() if s["order_id"] == order["entity_id"]]
+        return {
+            "order_id": order["entity_id"],
+            "increment_id": order["increment_id"],
+            "ext_order_id": order.get("ext_order_id"),
+            "state": order["state"],
+            "status": order["status"],
+            "customer_email": order.get("customer_email"),
+            "customer_is_guest": bool(order.get("customer_is_guest")),
+            "customer_id": order.get("customer_id"),
+            "grand_total": _money(order["grand_total"]),
+            "items": [{"sku": i["sku"], "qty": int(i["qty_ordered"]), "price": _money(i["price"])}
+                      for i in order["items"]],
+            "shipments": [{"carrier": (s["tracks"][0]["title"] or s["tracks"][0]["carrier_code"])
+                           if s["tracks"] else None,
+                           "tracking_number": s["tracks"][0]["track_number"] if s["tracks"] else None,
+                           "items": [{"sku": i["sku"], "qty": int(i["qty"])} for i in s["items"]]}
+                          for s in sorted(shipments, key=lambda s: s["entity_id"])],
+            "invoiced": any(inv["order_id"] == order["entity_id"] for inv in self._invoices.values()),
+            "emails_sent_to_customer": order["_emails"],
+        }
+
+    def orders(self) -> list[dict]:
+        with self._lock:
+            return [self._summary(o) for o in sorted(self._orders.values(), key=lambda o: o["entity_id"])]
+
+    def order_by_ext_id(self, amazon_order_id: str) -> dict | None:
+        with self._lock:
+            order = self._order_by_ext(amazon_order_id)
+            return None if order is None else self._summary(order)
+
+    def customers(self) -> list[dict]:
+        with self._lock:
+            return sorted(({"email": c["email"], "firstname": c["firstname"], "lastname": c["lastname"]}
+                           for c in self._customers), key=lambda c: c["email"])
+
+    def product(self, sku: str) -> dict | None:
+        with self._lock:
+            p = self._products.get(sku)
+            return None if p is None else {"sku": sku, "name": p["name"], "price": _money(p["price"]),
+                                            "qty": int(p["qty"]), "enabled": p["enabled"]}
+
+    @property
+    def order_count(self) -> int:
+        with self._lock:
+            return len(self._orders)
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return list(self._log)
+
+    # ------------------------------------------------------------------ HTTP plumbing
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(h.path)
+        path = unquote(split.path)
+        query = parse_qsl(split.query, keep_blank_values=True)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        events: list[dict] = []
+        try:
+            status, payload = self._serve(h.command, path, query, raw, h.headers.get("Authorization", ""), events)
+        except _HttpError as e:
+            status, payload = e.status, {"message": e.message, "parameters": e.parameters}
+        except Exception as e:  # noqa: BLE001 - a bug in the simulator shows as Magento's 500
+            status, payload = 500, {"message": f"Internal Error. Details are available in Magento log file. "
+                                               f"Report ID: webapi-{uuid.uuid4().hex[:13]}", "trace": repr(e)}
+        with self._lock:
+            self._log.append((h.command, split.path, status))
+        body = json.dumps(_jsonable(payload)).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+        for event in events:
+            self._emit(event)
+
+    def _emit(self, event: dict) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _serve(self, method: str, path: str, query: list, raw: bytes, auth: str,
+               events: list[dict]) -> tuple[int, Any]:
+        m = _PATH.match(path)
+        fault = self._take_fault(method, path, m.group(1) if m else None)
+        if fault is not None and not fault["after"]:
+            raise self._fault_error(fault)
+        if not m:
+            raise _HttpError(404, NO_ROUTE)
+        route, resource = self._route(method, m.group(1).rstrip("/"))
+        if auth != f"Bearer {self.access_token}":
+            raise _HttpError(401, UNAUTHORIZED, {"resources": resource})
+        body: Any = None
+        if method in ("POST", "PUT"):
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                raise _HttpError(400, "Decoding error: \nSyntax error") from None
+            if not isinstance(body, dict):
+                raise _HttpError(400, "Decoding error: \nSyntax error")
+        handler, args = route
+        with self._lock:  # serialise under the lock: the handlers return live state
+            result = _jsonable(handler(*args, query=query, body=body, events=events))
+        if fault is not None:
+            raise self._fault_error(fault)
+        return 200, result
+
+    def _take_fault(self, method: str, path: str, api_path: str | None) -> dict | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault["method"] == method and (path.startswith(fault["prefix"])
+                                                  or (api_path or "").startswith(fault["prefix"])):
+                    fault["count"] -= 1
+                    if fault["count"] <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    @staticmethod
+    def _fault_error(fault: dict) -> _HttpError:
+        if fault["status"] >= 500:
+            return _HttpError(fault["status"], "Internal Error. Details are available in Magento log file. "
+                                               f"Report ID: webapi-{uuid.uuid4().hex[:13]}")
+        return _HttpError(fault["status"], "Simulated failure")
+
+    def _route(self, method: str, path: str) -> tuple[tuple[Callable, tuple], str]:
+        table: list[tuple[str, str, Callable, str]] = [
+            ("GET", r"/V1/customers/search", self._h_customer_search, "Magento_Customer::customer"),
+            ("POST", r"/V1/customers", self._h_customer_create, "Magento_Customer::manage"),
+            ("GET", r"/V1/customers/(\d+)", self._h_customer_get, "Magento_Customer::customer"),
+            ("GET", r"/V1/orders", self._h_order_search, "Magento_Sales::actions_view"),
+            ("POST", r"/V1/orders", self._h_order_save, "Magento_Sales::create"),
+            ("GET", r"/V1/orders/(\d+)", self._h_order_get, "Magento_Sales::actions_view"),
+            ("POST", r"/V1/orders/(\d+)/comments", self._h_order_comment, "Magento_Sales::comment"),
+            ("POST", r"/V1/order/(\d+)/invoice", self._h_invoice, "Magento_Sales::invoice"),
+            ("POST", r"/V1/order/(\d+)/ship", self._h_ship, "Magento_Sales::ship"),
+            ("GET", r"/V1/shipment/(\d+)", self._h_shipment_get, "Magento_Sales::shipment"),
+            ("GET", r"/V1/shipments", self._h_shipment_search, "Magento_Sales::shipment"),
+            ("GET", r"/V1/products/([^/]+)", self._h_product_get, "Magento_Catalog::products"),
+            ("GET", r"/V1/stockItems/([^/]+)", self._h_stock_get, "Magento_CatalogInventory::cataloginventory"),
+        ]
+        for verb, pattern, handler, resource in table:
+            mm = re.fullmatch(pattern, path)
+            if mm and verb == method:
+                return (handler, mm.groups()), resource
+        raise _HttpError(404, NO_ROUTE)
+
+    # ------------------------------------------------------------------ customers
+    def _customer_json(self, c: dict) -> dict:
+        return {k: v for k, v in c.items()}
+
+    def _create_customer(self, data: dict) -> dict:
+        for field in ("email", "firstname", "lastname"):
+            if not str(data.get(field) or "").strip():
+                raise _HttpError(400, REQUIRED, {"fieldName": field})
+        email = str(data["email"]).strip()
+        if "@" not in email:
+            raise _HttpError(400, '"%fieldName" is not a valid email address.', {"fieldName": "email"})
+        website_id = int(data.get("website_id") or 1)
+        if any(c["email"].casefold() == email.casefold() and c["website_id"] == website_id
+               for c in self._customers):
+            raise _HttpError(400, DUPLICATE_CUSTOMER)
+        now = _now()
+        customer = {
+            "id": self._next("customer"), "group_id": int(data.get("group_id") or 1),
+            "created_at": now, "updated_at": now, "created_in": "Default Store View",
+            "email": email, "firstname": str(data["firstname"]), "lastname": str(data["lastname"]),
+            "store_id": int(data.get("store_id") or 1), "website_id": website_id, "addresses": [],
+            "disable_auto_group_change": 0, "extension_attributes": {"is_subscribed": False},
+        }
+        self._customers.append(customer)
+        return customer
+
+    def _h_customer_search(self, *, query, body, events) -> dict:
+        criteria = _parse_search(query)
+        items = _search(self._customers, criteria,
+                        {"email", "website_id", "id", "firstname", "lastname", "store_id", "group_id"})
+        return {"items": [self._customer_json(c) for c in items], "search_criteria": criteria,
+                "total_count": len(items)}
+
+    def _h_customer_create(self, *, query, body, events) -> dict:
+        data = body.get("customer")
+        if not isinstance(data, dict):
+            raise _HttpError(400, REQUIRED, {"fieldName": "customer"})
+        return self._customer_json(self._create_customer(data))
+
+    def _h_customer_get(self, customer_id: str, *, query, body, events) -> dict:
+        for c in self._customers:
+            if c["id"] == int(customer_id):
+                return self._customer_json(c)
+        raise _HttpError(404, "No such entity with %fieldName = %fieldValue",
+                         {"fieldName": "customerId", "fieldValue": int(customer_id)})
+
+    # ------------------------------------------------------------------ catalog
+    def _product_json(self, p: dict) -> dict:
+        return {"id": p["id"], "sku": p["sku"], "name": p["name"], "attribute_set_id": 4, "price": p["price"],
+                "status": 1 if p["enabled"] else 2, "visibility": 4, "type_id": "simple",
+                "extension_attributes": {"website_ids": [1], "stock_item": self._stock_json(p)}}
+
+    def _stock_json(self, p: dict) -> dict:
+        return {"item_id": p["id"], "product_id": p["id"], "stock_id": 1, "qty": p["qty"],
+                "is_in_stock": p["qty"] > 0, "is_qty_decimal": False, "manage_stock": True,
+                "min_qty": 0, "min_sale_qty": 1, "max_sale_qty": 10000, "backorders": 0}
+
+    def _h_product_get(self, sku: str, *, query, body, events) -> dict:
+        p = self._products.get(sku)
+        if p is None:
+            raise _HttpError(404, PRODUCT_NOT_FOUND)
+        return self._product_json(p)
+
+    def _h_stock_get(self, sku: str, *, query, body, events) -> dict:
+        p = self._products.get(sku)
+        if p is None:
+            raise _HttpError(404, PRODUCT_NOT_FOUND)
+        return self._stock_json(p)
+
+    # ------------------------------------------------------------------ orders
+    def _order_by_ext(self, ext_order_id: str) -> dict | None:
+        for o in sorted(self._orders.values(), key=lambda o: o["entity_id"]):
+            if o.get("ext_order_id") == ext_order_id:
+                return o
+        return None
+
+    def _get_order(self, order_id: int | str) -> dict:
+        order = self._orders.get(int(order_id))
+        if order is None:
+            raise _HttpError(404, NOT_FOUND)
+        return order
+
+    def _order_json(self, o: dict) -> dict:
+        out = dict(o)
+        out["status_histories"] = [dict(h) for h in o["status_histories"]]
+        out["items"] = [dict(i) for i in o["items"]]
+        return out
+
+    def _h_order_search(self, *, query, body, events) -> dict:
+        criteria = _parse_search(query)
+        items = _search(sorted(self._orders.values(), key=lambda o: o["entity_id"]), criteria,
+                        {"ext_order_id", "increment_id", "entity_id", "customer_email", "status", "state",
+                         "store_id", "customer_id"})
+        return {"items": [self._order_json(o) for o in items], "search_criteria": criteria,
+                "total_count": len(items)}
+
+    def _h_order_get(self, order_id: str, *, query, body, events) -> dict:
+        return self._order_json(self._get_order(order_id))
+
+    def _h_order_save(self, *, query, body, events) -> dict:
+        e = body.get("entity")
+        if not isinstance(e, dict):
+            raise _HttpError(400, REQUIRED, {"fieldName": "entity"})
+        if e.get("entity_id"):
+            raise _HttpError(400, "The simulator only saves new orders; entity_id must be absent.")
+        raw_items = e.get("items") or []
+        if not raw_items:
+            raise _HttpError(400, "Please specify order items.")
+        if not str(e.get("customer_email") or "").strip():
+            raise _HttpError(400, REQUIRED, {"fieldName": "customer_email"})
+        store_id = int(e.get("store_id") or 1)
+        increment_id = e.get("increment_id")
+        if increment_id:
+            increment_id = str(increment_id)
+            if any(o["increment_id"] == increment_id and o["store_id"] == store_id for o in self._orders.values()):
+                raise _HttpError(400, "Unique constraint violation found")
+        # The catalog must be able to supply every line (all checks before any stock moves).
+        wanted: dict[str, Decimal] = {}
+        for it in raw_items:
+            sku = str(it.get("sku") or "")
+            if not sku:
+                raise _HttpError(400, REQUIRED, {"fieldName": "sku"})
+            qty = _dec(it.get("qty_ordered"), "qty_ordered")
+            if qty <= 0:
+                raise _HttpError(400, 'The "%1" value\'s type is invalid.', ["qty_ordered"])
+            wanted[sku] = wanted.get(sku, Decimal(0)) + qty
+        for sku, qty in wanted.items():
+            p = self._products.get(sku)
+            if p is None:
+                raise _HttpError(400, CANNOT_ORDER, [sku, "not found"])
+            if not p["enabled"]:
+                raise _HttpError(400, CANNOT_ORDER, [sku, "disabled"])
+            if p["qty"] < qty:
+                raise _HttpError(400, CANNOT_ORDER, [sku, "insufficient stock"])
+        for sku, qty in wanted.items():
+            self._products[sku]["qty"] -= qty
+        if not increment_id:
+            while True:
+                increment_id = f"{self._next('increment'):09d}"
+                if not any(o["increment_id"] == increment_id for o in self._orders.values()):
+                    break
+        order_id = self._next("order")
+        now = _now()
+        items = []
+        for it in raw_items:
+            price = _dec(it.get("price"), "price")
+            qty = _dec(it.get("qty_ordered"))
+            item = {
+                "item_id": self._next("item"), "order_id": order_id, "store_id": store_id,
+                "sku": str(it["sku"]), "name": it.get("name") or self._products[str(it["sku"])]["name"],
+                "product_id": self._products[str(it["sku"])]["id"],
+                "product_type": it.get("product_type") or "simple",
+                "qty_ordered": qty, "qty_invoiced": Decimal(0), "qty_shipped": Decimal(0),
+                "qty_canceled": Decimal(0), "qty_refunded": Decimal(0),
+                "price": price, "base_price": _dec(it.get("base_price", price)),
+                "original_price": _dec(it.get("original_price", price)),
+                "tax_amount": _dec(it.get("tax_amount")), "base_tax_amount": _dec(it.get("base_tax_amount",
+                                                                                         it.get("tax_amount"))),
+                "row_total": _dec(it.get("row_total", price * qty)),
+                "base_row_total": _dec(it.get("base_row_total", it.get("row_total", price * qty))),
+                "created_at": now, "updated_at": now,
+            }
+            if it.get("ext_order_item_id") is not None:
+                item["ext_order_item_id"] = str(it["ext_order_item_id"])
+            for extra in ("price_incl_tax", "row_total_incl_tax", "tax_percent"):
+                if it.get(extra) is not None:
+                    item[extra] = _dec(it[extra])
+            items.append(item)
+        subtotal = _dec(e.get("subtotal", sum((i["row_total"] for i in items), Decimal(0))))
+        shipping = _dec(e.get("shipping_amount"))
+        tax = _dec(e.get("tax_amount"))
+        grand_total = _dec(e.get("grand_total", subtotal + shipping + tax))
+        currency = e.get("order_currency_code") or e.get("base_currency_code") or "USD"
+        send_email = e.get("send_email")
+        send_email = True if send_email is None else bool(send_email)
+        ext = e.get("extension_attributes") or {}
+        assignments = []
+        for a in ext.get("shipping_assignments") or []:
+            shipping_info = dict(a.get("shipping") or {})
+            if isinstance(shipping_info.get("address"), dict):
+                shipping_info["address"] = self._address(shipping_info["address"], order_id, "shipping")
+            assignments.append({"shipping": shipping_info, "items": [dict(i) for i in items]})
+        payment = dict(e.get("payment") or {})
+        if not payment.get("method"):
+            raise _HttpError(400, REQUIRED, {"fieldName": "payment.method"})
+        payment.update({"entity_id": order_id, "parent_id": order_id, "amount_ordered": grand_total,
+                        "base_amount_ordered": grand_total})
+        order = {
+            "entity_id": order_id, "increment_id": increment_id, "ext_order_id": e.get("ext_order_id"),
+            "store_id": store_id, "state": "new", "status": "pending",
+            "customer_email": str(e["customer_email"]), "customer_firstname": e.get("customer_firstname"),
+            "customer_lastname": e.get("customer_lastname"), "customer_id": e.get("customer_id"),
+            "customer_is_guest": 1 if int(e.get("customer_is_guest") or 0) else 0,
+            "customer_group_id": int(e.get("customer_group_id") or (0 if e.get("customer_is_guest") else 1)),
+            "base_currency_code": e.get("base_currency_code") or currency, "order_currency_code": currency,
+            "global_currency_code": e.get("global_currency_code") or currency,
+            "store_currency_code": e.get("store_currency_code") or currency,
+            "subtotal": subtotal, "base_subtotal": _dec(e.get("base_subtotal", subtotal)),
+            "shipping_amount": shipping, "base_shipping_amount": _dec(e.get("base_shipping_amount", shipping)),
+            "shipping_tax_amount": _dec(e.get("shipping_tax_amount")),
+            "base_shipping_tax_amount": _dec(e.get("base_shipping_tax_amount", e.get("shipping_tax_amount"))),
+            "shipping_description": e.get("shipping_description"),
+            "tax_amount": tax, "base_tax_amount": _dec(e.get("base_tax_amount", tax)),
+            "grand_total": grand_total, "base_grand_total": _dec(e.get("base_grand_total", grand_total)),
+            "total_qty_ordered": sum((i["qty_ordered"] for i in items), Decimal(0)),
+            "total_invoiced": Decimal(0), "total_paid": Decimal(0), "total_due": grand_total,
+            "created_at": now, "updated_at": now,
+            "items": items,
+            "billing_address": self._address(e.get("billing_address") or {}, order_id, "billing"),
+            "payment": payment,
+            "status_histories": [],
+            "extension_attributes": {"shipping_assignments": assignments},
+            "email_sent": 1 if send_email else 0, "send_email": send_email,
+            "_send_email": send_email, "_emails": 1 if send_email else 0,
+        }
+        self._orders[order_id] = order
+        return self._order_json(order)
+
+    def _address(self, a: dict, order_id: int, kind: str) -> dict:
+        out = dict(a)
+        out.update({"entity_id": self._next("address"), "parent_id": order_id, "address_type": kind})
+        return out
+
+    def _h_order_comment(self, order_id: str, *, query, body, events) -> bool:
+        order = self._get_order(order_id)
+        h = body.get("statusHistory")
+        if not isinstance(h, dict):
+            raise _HttpError(400, REQUIRED, {"fieldName": "statusHistory"})
+        notified = 1 if int(h.get("is_customer_notified") or 0) else 0
+        if h.get("status"):
+            order["status"] = str(h["status"])
+        order["status_histories"].insert(0, {
+            "entity_id": self._next("history"), "parent_id": order["entity_id"], "entity_name": "order",
+            "comment": h.get("comment"), "is_customer_notified": notified,
+            "is_visible_on_front": 1 if int(h.get("is_visible_on_front") or 0) else 0,
+            "status": order["status"], "created_at": _now()})
+        order["_emails"] += notified
+        order["updated_at"] = _now()
+        return True
+
+    # ------------------------------------------------------------------ invoices
+    def _h_invoice(self, order_id: str, *, query, body, events) -> int:
+        order = self._get_order(order_id)
+        open_items = [i for i in order["items"] if i["qty_invoiced"] < i["qty_ordered"] - i["qty_canceled"]]
+        if order["state"] in ("canceled", "closed", "complete", "holded", "payment_review") or not open_items:
+            raise _HttpError(400, CANNOT_INVOICE)
+        for i in open_items:
+            i["qty_invoiced"] = i["qty_ordered"] - i["qty_canceled"]
+        invoice_id = self._next("invoice")
+        self._invoices[invoice_id] = {"entity_id": invoice_id, "order_id": order["entity_id"],
+                                      "increment_id": f"{invoice_id:09d}", "state": 2,
+                                      "grand_total": order["grand_total"], "created_at": _now(),
+                                      "capture_case": "online" if body.get("capture") else "offline"}
+        order["total_invoiced"] = order["grand_total"]
+        order["total_paid"] = order["grand_total"]
+        order["total_due"] = Decimal(0)
+        order["payment"]["amount_paid"] = order["grand_total"]
+        self._update_state(order)
+        if body.get("notify"):
+            order["_emails"] += 1
+        return invoice_id
+
+    def _update_state(self, order: dict) -> None:
+        if order["state"] in ("canceled", "closed", "holded"):
+            return
+        active = [i for i in order["items"] if i["qty_ordered"] - i["qty_canceled"] > 0]
+        invoiced = all(i["qty_invoiced"] >= i["qty_ordered"] - i["qty_canceled"] for i in active)
+        shipped = all(i["qty_shipped"] >= i["qty_ordered"] - i["qty_canceled"] for i in active)
+        any_done = any(i["qty_invoiced"] > 0 or i["qty_shipped"] > 0 for i in active)
+        if invoiced and shipped:
+            order["state"] = order["status"] = "complete"
+        elif any_done:
+            order["state"] = order["status"] = "processing"
+        order["updated_at"] = _now()
+
+    # ------------------------------------------------------------------ shipments
+    def _ship(self, order: dict, items: list[dict], tracks: list[dict], *, notify: bool) -> dict:
+        if order["state"] in ("canceled", "closed", "holded", "complete"):
+            raise _HttpError(400, SHIP_ERRORS, ["The order does not allow a shipment to be created."])
+        by_id = {i["item_id"]: i for i in order["items"]}
+        remaining = {i["item_id"]: i["qty_ordered"] - i["qty_canceled"] - i["qty_shipped"] for i in order["items"]}
+        plan: dict[int, Decimal] = {}
+        if not items:
+            plan = {k: v for k, v in remaining.items() if v > 0}
+        else:
+            for it in items:
+                try:
+                    item_id = int(it.get("order_item_id"))
+                except (TypeError, ValueError):
+                    raise _HttpError(400, SHIP_ERRORS, ["The order item ID is required."]) from None
+                if item_id not in by_id:
+                    raise _HttpError(400, SHIP_ERRORS,
+                                     [f'The order item "{item_id}" does not belong to this order.'])
+                qty = _dec(it.get("qty"), "qty")
+                if qty < 0:
+                    raise _HttpError(400, SHIP_ERRORS, [f'We found an invalid quantity to ship for item '
+                                                        f'"{by_id[item_id]["sku"]}".'])
+                plan[item_id] = plan.get(item_id, Decimal(0)) + qty
+            for item_id, qty in plan.items():
+                if qty > remaining[item_id]:
+                    raise _HttpError(400, SHIP_ERRORS, [
+                        f'The quantity to ship for item "{by_id[item_id]["sku"]}" ({_num(qty)}) is more than '
+                        f'remains to ship ({_num(remaining[item_id])}).'])
+            plan = {k: v for k, v in plan.items() if v > 0}
+        if not plan:
+            raise _HttpError(400, SHIP_ERRORS, ["You can't create a shipment without products."])
+        for t in tracks:
+            if not str(t.get("track_number") or "").strip():
+                raise _HttpError(400, SHIP_ERRORS, ["Please enter a tracking number."])
+            if not str(t.get("carrier_code") or "").strip():
+                raise _HttpError(400, SHIP_ERRORS, ["Please enter a carrier code."])
+        shipment_id = self._next("shipment")
+        now = _now()
+        shipment = {
+            "entity_id": shipment_id, "order_id": order["entity_id"], "increment_id": f"{shipment_id:09d}",
+            "store_id": order["store_id"], "created_at": now, "updated_at": now,
+            "total_qty": sum(plan.values(), Decimal(0)), "email_sent": 1 if notify else 0,
+            "billing_address_id": order["billing_address"]["entity_id"],
+            "items": [], "tracks": [], "comments": [], "packages": [],
+        }
+        for item_id, qty in plan.items():
+            oi = by_id[item_id]
+            oi["qty_shipped"] += qty
+            shipment["items"].append({"entity_id": self._next("item"), "parent_id": shipment_id,
+                                      "order_item_id": item_id, "sku": oi["sku"], "name": oi["name"],
+                                      "product_id": oi["product_id"], "price": oi["price"], "qty": qty})
+        for t in tracks:
+            shipment["tracks"].append({"entity_id": self._next("track"), "parent_id": shipment_id,
+                                       "order_id": order["entity_id"], "track_number": str(t["track_number"]),
+                                       "title": t.get("title") or "", "carrier_code": str(t["carrier_code"]),
+                                       "created_at": now, "updated_at": now})
+        self._shipments[shipment_id] = shipment
+        self._update_state(order)
+        if notify:
+            order["_emails"] += 1
+        return shipment
+
+    def _event(self, shipment: dict) -> dict:
+        detail = {
+            "specversion": "1.0", "id": str(uuid.uuid4()), "type": EVENT_TYPE,
+            "source": f"urn:uuid:{PROVIDER_ID}",
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "data": {"value": {"entity_id": shipment["entity_id"], "order_id": shipment["order_id"],
+                               "increment_id": shipment["increment_id"], "created_at": shipment["created_at"],
+                               "store_id": shipment["store_id"]}},
+        }
+        return {"Source": EVENT_SOURCE, "DetailType": EVENT_TYPE, "Detail": json.dumps(detail)}
+
+    def _h_ship(self, order_id: str, *, query, body, events) -> int:
+        order = self._get_order(order_id)
+        shipment = self._ship(order, body.get("items") or [], body.get("tracks") or [],
+                              notify=bool(body.get("notify")))
+        events.append(self._event(shipment))
+        return shipment["entity_id"]
+
+    def _h_shipment_get(self, shipment_id: str, *, query, body, events) -> dict:
+        s = self._shipments.get(int(shipment_id))
+        if s is None:
+            raise _HttpError(404, NOT_FOUND)
+        return s
+
+    def _h_shipment_search(self, *, query, body, events) -> dict:
+        criteria = _parse_search(query)
+        items = _search(sorted(self._shipments.values(), key=lambda s: s["entity_id"]), criteria,
+                        {"order_id", "entity_id", "increment_id", "store_id"})
+        return {"items": items, "search_criteria": criteria, "total_count": len(items)}
+
+
+def _render(message: str, parameters: Any) -> str:
+    if isinstance(parameters, dict):
+        for k, v in parameters.items():
+            message = message.replace(f"%{k}", str(v))
+    elif isinstance(parameters, list):
+        for n, v in reversed(list(enumerate(parameters, 1))):
+            message = message.replace(f"%{n}", str(v))
+    return message
