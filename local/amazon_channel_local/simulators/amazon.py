@@ -781,7 +781,7 @@ class SimulatedAmazon:
                 by_id[oid].shipped += qty
             order.confirmations.append(
                 {
-                    "carrier": detail["carrierCode"],
+                    "carrier": detail.get("carrierName") if detail["carrierCode"] == "Other" else detail["carrierCode"],
                     "tracking_number": detail["trackingNumber"],
                     "items": [{"sku": by_id[oid].sku, "qty": qty} for oid, qty in wanted.items()],
                     "package_reference_id": ref,

@@ -228,7 +228,8 @@ class CommerceRestClient:
                                 status=str(o.get("status") or ""),
                                 customer_id=int(customer_id) if customer_id not in (None, "") else None,
                                 customer_is_guest=bool(int(o.get("customer_is_guest") or 0)),
-                                customer_email=o.get("customer_email"))
+                                customer_email=o.get("customer_email"),
+                                amazon_order_id=o.get("ext_order_id") or None)
 
     def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict | None:
         query = _search_query([[("ext_order_id", amazon_order_id, "eq")]])

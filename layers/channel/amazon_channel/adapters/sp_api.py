@@ -147,6 +147,8 @@ class SellingPartnerClient:
                 "orderItems": [{"orderItemId": oid, "quantity": qty} for oid, qty in confirmation.items],
             },
         }
+        if confirmation.carrier_name:
+            body["packageDetail"]["carrierName"] = confirmation.carrier_name
         reply = self._call("confirmShipment", seller_id, {"orderId": confirmation.amazon_order_id}, body=body)
         return reply.request_id or ""
 

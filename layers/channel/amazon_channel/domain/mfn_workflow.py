@@ -119,7 +119,8 @@ def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
                 amazon_order_id=amazon_order_id,
                 marketplace_id=order.marketplace_id,
                 package_reference_id=shipment.package_reference_id,
-                carrier_code=shipment.carrier,
+                carrier_code=carrier_code(shipment.carrier),
+                carrier_name=None if carrier_code(shipment.carrier) != "Other" else shipment.carrier,
                 tracking_number=shipment.tracking_number,
                 ship_date=now_iso()[:19] + "Z",
                 items=shipment.lines,
@@ -190,6 +191,18 @@ def record_order_error(amazon_order_id: str, error: str, cause: str, ports: Chan
 
     mutate(ports.orders, amazon_order_id, failed)
     return {"channel_status": ChannelStatus.ERROR.value, "notes": reason}
+
+
+# Amazon's CarrierCode values for the carriers Commerce knows by name; any other is "Other".
+AMAZON_CARRIER_CODES = {c.lower(): c for c in (
+    "UPS", "USPS", "FedEx", "DHL", "DHL eCommerce", "OnTrac", "LaserShip", "Amazon Shipping",
+    "Royal Mail", "Canada Post", "Deutsche Post", "Hermes", "DPD", "GLS", "Japan Post", "Yamato Transport",
+)}
+
+
+def carrier_code(carrier: str) -> str:
+    """Amazon's carrier code for a Commerce carrier title."""
+    return AMAZON_CARRIER_CODES.get(carrier.strip().lower(), "Other")
 
 
 def _reason(error: str, cause: str) -> str:

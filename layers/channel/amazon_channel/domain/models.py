@@ -277,7 +277,8 @@ class PackageConfirmation(Model):
     amazon_order_id: str
     marketplace_id: str
     package_reference_id: str
-    carrier_code: str
+    carrier_code: str  # Amazon's CarrierCode; "Other" with carrier_name for the rest
+    carrier_name: str | None = None
     tracking_number: str
     ship_date: str
     items: list[tuple[str, int]]  # (order_item_id, qty)

@@ -1,0 +1,376 @@
+"""Checks of the SAM template and the MFN state machine definition.
+
+Static checks read template.yaml with samtranslator's YAML loader (it understands the CloudFormation
+short tags). `sam validate --lint` and `sam build` run the SAM CLI of the project's venv.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+ASL_PATH = ROOT / "statemachines" / "mfn_order.asl.json"
+CONTRACTS_PATH = ROOT / "docs" / "contracts.md"
+VENV_BIN = Path(sys.executable).parent
+
+RETRIED_ERRORS = {
+    "TransientError",
+    "VersionConflict",
+    "AmazonThrottled",
+    "AmazonUnavailable",
+    "CommerceUnavailable",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return yaml_parse(TEMPLATE_PATH.read_text())
+
+
+@pytest.fixture(scope="module")
+def resources(template) -> dict:
+    return template["Resources"]
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict:
+    return json.loads(ASL_PATH.read_text())
+
+
+def _sam_env() -> dict:
+    env = dict(os.environ)
+    # The venv's bin first: `sam` itself, and a python3.13 for `sam build`'s runtime check.
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    env["SAM_CLI_TELEMETRY"] = "0"
+    return env
+
+
+def _sam() -> str:
+    sam = VENV_BIN / "sam"
+    if not sam.exists():
+        found = shutil.which("sam")
+        if not found:
+            pytest.skip("SAM CLI not installed")
+        return found
+    return str(sam)
+
+
+def _of_type(resources: dict, type_: str) -> dict:
+    return {k: v for k, v in resources.items() if v["Type"] == type_}
+
+
+def _ref(value) -> str | None:
+    """Logical id named by a Ref or GetAtt, else None."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            return att[0] if isinstance(att, list) else att.split(".", 1)[0]
+    return None
+
+
+def _contract_table(section_title: str) -> list[list[str]]:
+    """Rows (cells) of the first table under a `## ` section of docs/contracts.md."""
+    text = CONTRACTS_PATH.read_text()
+    section = text.split(f"## {section_title}", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|") and not re.match(r"^\|\s*-", line):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return rows[1:]  # without the header
+
+
+def _function_timeout(template: dict, function: dict) -> int:
+    return int(function["Properties"].get("Timeout", template["Globals"]["Function"]["Timeout"]))
+
+
+def _task_states(asl: dict) -> dict:
+    return {name: s for name, s in asl["States"].items() if s["Type"] == "Task"}
+
+
+# --------------------------------------------------------------------------- SAM CLI
+
+
+def test_sam_validate_lint_passes():
+    proc = subprocess.run(
+        [_sam(), "validate", "--lint", "--template-file", str(TEMPLATE_PATH)],
+        cwd=ROOT,
+        env=_sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "is a valid SAM Template" in output, output
+
+
+@pytest.mark.slow
+def test_sam_build_builds_functions_and_layer(tmp_path):
+    build_dir = tmp_path / "build"
+    proc = subprocess.run(
+        [
+            _sam(),
+            "build",
+            "--template-file",
+            str(TEMPLATE_PATH),
+            "--build-dir",
+            str(build_dir),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-cached",
+        ],
+        cwd=tmp_path,  # SAM writes .aws-sam/deps under the working directory: keep the repo clean
+
+        env=_sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    layer = build_dir / "ChannelLayer" / "python"
+    assert (layer / "amazon_channel" / "__init__.py").is_file()
+    assert (layer / "pydantic").is_dir()
+    assert (layer / "aws_lambda_powertools").is_dir()
+    for folder, logical_id in _contract_functions():
+        assert (build_dir / logical_id / "app.py").is_file(), logical_id
+
+
+# --------------------------------------------------------------------------- state machine
+
+
+def test_asl_is_jsonpath_and_well_formed(asl):
+    assert asl.get("QueryLanguage", "JSONPath") == "JSONPath"
+    assert asl["StartAt"] in asl["States"]
+    assert "mfn-<AmazonOrderId>" in asl["Comment"]
+    for name, state in asl["States"].items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Choices", [])]
+        targets += [c["Next"] for c in state.get("Catch", [])]
+        for target in filter(None, targets):
+            assert target in asl["States"], f"{name} -> {target}"
+        if state["Type"] not in ("Choice", "Succeed", "Fail"):
+            assert "Next" in state or state.get("End") is True, name
+
+
+def test_every_task_has_retry_and_catch(asl):
+    tasks = _task_states(asl)
+    assert tasks
+    for name, state in tasks.items():
+        assert state.get("Retry"), name
+        assert state.get("Catch"), name
+        catch_all = [c for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+        assert catch_all, name
+        expected = "Failed" if name == "RecordOrderError" else "RecordOrderError"
+        assert catch_all[0]["Next"] == expected, name
+        if name != "RecordOrderError":
+            assert catch_all[0]["ResultPath"] == "$.error", name
+        if state["Resource"].startswith("arn:aws:states:::lambda:invoke"):
+            retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+            assert RETRIED_ERRORS <= retried, name
+            assert state["Parameters"]["FunctionName"].startswith("${"), name
+
+
+def test_workflow_shape(asl):
+    states = asl["States"]
+    assert asl["StartAt"] == "FetchOrderDetails"
+    assert states["WaitForShipments"]["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert states["WaitForShipments"]["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert states["WaitForShipments"]["ResultPath"] == "$.wake"
+    assert states["AnnounceCommerceOrder"]["Resource"] == "arn:aws:states:::events:putEvents"
+    entry = states["AnnounceCommerceOrder"]["Parameters"]["Entries"][0]
+    assert entry["DetailType"] == "CommerceOrderCreated"
+    assert entry["Source"] == "amazon-channel"
+    assert states["Failed"] == {**states["Failed"], "Type": "Fail", "Error": "OrderWorkflowFailed"}
+    for name in ("FetchOrderDetails", "ResolveCustomer", "CreateCommerceOrder", "ConfirmShipmentsToAmazon",
+                 "CompleteOrder", "RecordOrderError"):
+        assert states[name]["Parameters"]["Payload.$"] == "$", name
+        assert states[name]["OutputPath"] == "$.Payload", name
+
+
+def test_every_placeholder_has_a_substitution(asl, resources):
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL_PATH.read_text()))
+    machine = resources["MfnOrderStateMachine"]["Properties"]
+    substitutions = set(machine["DefinitionSubstitutions"])
+    assert placeholders == substitutions
+    assert machine["DefinitionUri"] == "statemachines/mfn_order.asl.json"
+    assert machine["Type"] == "STANDARD"
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-mfn-order"}
+    assert machine["Tracing"] == {"Enabled": True}
+    log_group = _ref(machine["Logging"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"])
+    assert "RetentionInDays" in resources[log_group]["Properties"]
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def _contract_functions() -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in _contract_table("Functions")]
+
+
+def test_template_declares_every_contract_env_var(template):
+    names = set()
+    for row in _contract_table("Environment variables"):
+        names.update(re.findall(r"\b[A-Z][A-Z0-9_]+\b", row[0]))
+    assert "ORDERS_TABLE" in names and "AWS_ENDPOINT_URL" in names
+    declared = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    assert names <= declared, names - declared
+
+
+def test_functions_match_contracts(template, resources):
+    functions = _of_type(resources, "AWS::Serverless::Function")
+    contract = _contract_functions()
+    assert {logical_id for _, logical_id in contract} == set(functions)
+    for folder, logical_id in contract:
+        props = functions[logical_id]["Properties"]
+        assert props["CodeUri"].rstrip("/") == f"functions/{folder}"
+        assert (ROOT / "functions" / folder / "app.py").is_file()
+    glob = template["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.13"
+    assert glob["Handler"] == "app.handler"
+    assert glob["Layers"] == [{"Ref": "ChannelLayer"}]
+
+
+def test_every_function_has_log_group_with_retention_and_tracing(template, resources):
+    global_tracing = template["Globals"]["Function"].get("Tracing")
+    for logical_id, function in _of_type(resources, "AWS::Serverless::Function").items():
+        props = function["Properties"]
+        assert props.get("Tracing", global_tracing) == "Active", logical_id
+        log_group_id = _ref(props["LoggingConfig"]["LogGroup"])
+        log_group = resources[log_group_id]
+        assert log_group["Type"] == "AWS::Logs::LogGroup"
+        assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+        name = props["FunctionName"]["Fn::Sub"]
+        assert log_group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}, logical_id
+
+
+def test_state_machine_callers_have_least_privilege(resources):
+    def policies(logical_id):
+        return {k for p in resources[logical_id]["Properties"]["Policies"] for k in p}
+
+    assert "StepFunctionsExecutionPolicy" in policies("OrderNotificationIntakeFunction")
+    assert "StepFunctionsCallbackPolicy" in policies("AwaitShipmentsFunction")
+    assert "StepFunctionsCallbackPolicy" in policies("CommerceShipmentIntakeFunction")
+    for logical_id in _of_type(resources, "AWS::Serverless::Function"):
+        for policy in resources[logical_id]["Properties"]["Policies"]:
+            assert isinstance(policy, dict) and "Statement" not in policy, logical_id
+
+
+# --------------------------------------------------------------------------- queues and events
+
+
+def test_notifications_queue_policy_grants_selling_partner_account(resources):
+    policies = [
+        p for p in _of_type(resources, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": "NotificationsQueue"} in p["Properties"]["Queues"]
+    ]
+    assert len(policies) == 1
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    grant = [s for s in statements if s.get("Principal", {}).get("AWS") == "arn:aws:iam::437568002678:root"]
+    assert grant and grant[0]["Effect"] == "Allow"
+    assert {"sqs:SendMessage", "sqs:GetQueueAttributes"} <= set(grant[0]["Action"])
+
+
+def test_every_consumed_queue_has_dlq_and_long_enough_visibility(template, resources):
+    consumed = 0
+    for logical_id, function in _of_type(resources, "AWS::Serverless::Function").items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            consumed += 1
+            assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            queue = resources[_ref(event["Properties"]["Queue"])]["Properties"]
+            dlq = _ref(queue["RedrivePolicy"]["deadLetterTargetArn"])
+            assert resources[dlq]["Type"] == "AWS::SQS::Queue"
+            assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "NotificationsMaxReceiveCount"}
+            assert queue["VisibilityTimeout"] >= 6 * _function_timeout(template, function), logical_id
+    assert consumed == 3
+    for logical_id, queue in _of_type(resources, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, logical_id
+
+
+def test_parking_queue_is_the_notifications_dlq(template, resources):
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    dlq = _ref(resources["NotificationsQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+    assert env["PARKING_QUEUE_URL"] == {"Ref": dlq}
+
+
+def test_rules_target_queues_with_dlq_retry_and_scoped_queue_policy(resources):
+    rules = _of_type(resources, "AWS::Events::Rule")
+    assert set(rules) == {"FbaOrderShippedRule", "CommerceShipmentSavedRule", "CommerceOrderCreatedRule"}
+    queue_policies = _of_type(resources, "AWS::SQS::QueuePolicy").values()
+    for rule_id, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            queue_id = _ref(target["Arn"])
+            queue = resources[queue_id]["Properties"]
+            dlq_id = _ref(target["DeadLetterConfig"]["Arn"])
+            assert _ref(queue["RedrivePolicy"]["deadLetterTargetArn"]) == dlq_id, rule_id
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+            policy = [p for p in queue_policies if {"Ref": queue_id} in p["Properties"]["Queues"]]
+            assert policy, rule_id
+            assert {"Ref": dlq_id} in policy[0]["Properties"]["Queues"], rule_id
+            statement = policy[0]["Properties"]["PolicyDocument"]["Statement"][0]
+            assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+            assert _ref(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_id
+    shipment = rules["CommerceShipmentSavedRule"]["Properties"]["EventPattern"]
+    assert shipment["source"] == [{"prefix": "aws.partner/adobe.io"}]
+    assert shipment["detail-type"] == ["com.adobe.commerce.observer.sales_order_shipment_save_after"]
+
+
+def test_tables(resources):
+    def keys(props):
+        return {k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]}
+
+    orders = resources["OrdersTable"]["Properties"]
+    assert keys(orders) == {"pk": "HASH", "sk": "RANGE"}
+    (view,) = orders["GlobalSecondaryIndexes"]
+    assert view["IndexName"] == "OrdersView"
+    assert keys(view) == {"view_pk": "HASH", "view_sk": "RANGE"}
+    assert keys(resources["StoresTable"]["Properties"]) == {"id": "HASH"}
+    idempotency = resources["IdempotencyTable"]["Properties"]
+    assert keys(idempotency) == {"id": "HASH"}
+    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    for table in _of_type(resources, "AWS::DynamoDB::Table").values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_alarms_cover_every_dlq_and_failed_executions(resources):
+    alarms = [a["Properties"] for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()]
+    watched_queues = {
+        _ref(d["Value"]) for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        for d in a["Dimensions"]
+    }
+    dlqs = {
+        _ref(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        for q in _of_type(resources, "AWS::SQS::Queue").values() if "RedrivePolicy" in q["Properties"]
+    }
+    assert dlqs and dlqs <= watched_queues
+    assert any(a["MetricName"] == "ExecutionsFailed" for a in alarms)
+    assert any(a["MetricName"] == "OrdersBlocked" and a["Namespace"] == "AmazonChannel" for a in alarms)
+
+
+def test_outputs(template):
+    outputs = template["Outputs"]
+    for name in ("NotificationsQueueUrl", "NotificationsQueueArn", "ChannelEventBusName", "OrdersTableName",
+                 "StoresTableName", "IdempotencyTableName", "MfnOrderStateMachineArn"):
+        assert name in outputs, name
