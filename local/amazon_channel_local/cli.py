@@ -74,6 +74,7 @@ def _demo(log) -> int:
     from .player import play_file
 
     console = Console()
+    console = Console(width=max(console.width, 132))
     for path in DEMO_SCENARIOS:
         from .scenario import load
 

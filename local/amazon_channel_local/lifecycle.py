@@ -26,9 +26,9 @@ def lifecycle_tables(result: dict) -> list[Table]:
     tables = []
     for order in result["orders"]:
         table = Table(title=f"{order['amazon_order_id']} ({order['fulfillment']})", title_justify="left")
-        for column in ("moment", "Amazon status", "channel status", "in Orders view", "Commerce order",
-                       "Commerce status", "customer", "tracking synced to Amazon"):
-            table.add_column(column)
+        for column in ("moment", "Amazon", "channel", "shown", "Commerce #", "Commerce", "customer",
+                       "tracking synced to Amazon"):
+            table.add_column(column, overflow="fold")
         for label, snapshot in result.get("snapshots", {}).items():
             for earlier in snapshot["orders"]:
                 if earlier["amazon_order_id"] == order["amazon_order_id"]:

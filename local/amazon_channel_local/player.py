@@ -39,13 +39,10 @@ class Player:
 
     # -- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> Player:
-        from amazon_channel import runtime
-
         from .simulators.amazon import SimulatedAmazon
         from .simulators.commerce import SimulatedCommerce
         from .stack import LocalStack
 
-        runtime.reset()
         self.amazon = SimulatedAmazon(notify=self._deliver_notification, seller_id=DEFAULT_SELLER)
         self.commerce = SimulatedCommerce(on_event=self._deliver_commerce_event)
         self.amazon.start()

@@ -1,0 +1,287 @@
+"""In-process Lambda runtime: runs a function's real handler inside this process.
+
+One module per function (imported once, like a warm container), the function's environment
+(as moto resolved it from the template, plus overrides) set around each invocation, a fake
+LambdaContext, handler stdout/stderr sent to a log stream. Invocations are serialised with an
+RLock because ``os.environ`` and ``sys.stdout`` are process-global; nested invocations (a handler
+that invokes another function, or sends a task token that resumes a workflow) reuse the lock on
+the same thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from .template_loader import FunctionSpec
+
+
+class HandlerError(Exception):
+    """Raised by ``LambdaRuntime.invoke`` when a handler failed; ``payload`` is Lambda's error payload."""
+
+    def __init__(self, payload: dict, original: BaseException | None = None):
+        super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage')}")
+        self.payload = payload
+        self.original = original
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    timeout_s: float
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.aws_request_id.replace('-', '')}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _LogSink(io.TextIOBase):
+    """Process-wide stand-in for ``sys.stdout``/``sys.stderr`` while handlers run.
+
+    Loggers bind the stream they see when created (Powertools Logger binds ``sys.stdout`` once
+    per service name, process-wide), so handlers see this sink rather than one stack's log file;
+    it forwards to the log stream of the stack that is running now, and drops output otherwise.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: TextIO | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        target = self.target
+        if target is not None and not getattr(target, "closed", False):
+            target.write(s)
+        return len(s)
+
+    def flush(self) -> None:
+        target = self.target
+        if target is not None and not getattr(target, "closed", False):
+            target.flush()
+
+
+LOG_SINK = _LogSink()
+
+
+class LambdaRuntime:
+    def __init__(
+        self,
+        functions: dict[str, FunctionSpec],
+        layer_dirs: list[Path],
+        region: str,
+        environment_overrides: dict[str, str] | None,
+        log_stream: TextIO,
+    ):
+        self.functions = functions
+        self.layer_dirs = layer_dirs
+        self.region = region
+        self.environment_overrides = dict(environment_overrides or {})
+        self.log_stream = log_stream
+        self.lock = threading.RLock()
+        self.name_to_logical: dict[str, str] = {}  # physical function name -> logical id
+        self.invocations: list[dict] = []
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
+        self._modules: dict[str, Any] = {}
+        self._sys_path_added: list[str] = []
+
+    # -- setup -------------------------------------------------------------------------------
+    def install_layers(self) -> None:
+        """Put each layer's folder on sys.path (and its ``python/`` subfolder, Lambda's layout)."""
+        self._modules_before = set(sys.modules)
+        LOG_SINK.target = self.log_stream
+        for d in self.layer_dirs:
+            for p in (d / "python", d):
+                if p.is_dir() and str(p) not in sys.path:
+                    sys.path.insert(0, str(p))
+                    self._sys_path_added.append(str(p))
+
+    def uninstall_layers(self) -> None:
+        """Undo install_layers; forget code this runtime imported first (the next stack cold-starts)."""
+        roots = [str(d) + os.sep for d in self.layer_dirs] + [str(f.code_dir) + os.sep for f in self.functions.values()]
+        for name in set(sys.modules) - getattr(self, "_modules_before", set(sys.modules)):
+            f = getattr(sys.modules.get(name), "__file__", None) or ""
+            if name.startswith("_local_lambda_") or any(f.startswith(r) for r in roots):
+                sys.modules.pop(name, None)
+        self._modules.clear()
+        if LOG_SINK.target is self.log_stream:
+            LOG_SINK.target = None
+        for p in self._sys_path_added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(p)
+        self._sys_path_added.clear()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    # -- entry points ------------------------------------------------------------------------
+    def dispatch_moto(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        """Replacement of moto's ``LambdaFunction._invoke_lambda``."""
+        logical_id = self.name_to_logical.get(fn.function_name)
+        if logical_id is None or logical_id not in self.functions:
+            payload = {
+                "errorType": "Runtime.HandlerNotFound",
+                "errorMessage": f"no local code for function {fn.function_name}",
+                "stackTrace": [],
+            }
+            return json.dumps(payload), True, ""
+        if isinstance(event, (str, bytes)):
+            try:
+                event = json.loads(event or "{}")
+            except ValueError:
+                pass
+        result, error = self._run(logical_id, fn, event, source="lambda:invoke")
+        if error is not None:
+            return json.dumps(error), True, ""
+        try:
+            return json.dumps(result), False, ""
+        except (TypeError, ValueError) as e:
+            return json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(e), "stackTrace": []}), True, ""
+
+    def invoke(self, logical_id: str, fn: Any, event: Any, source: str) -> tuple[Any, dict | None, BaseException | None]:
+        return self._run(logical_id, fn, event, source, keep_exception=True)
+
+    # -- core --------------------------------------------------------------------------------
+    def _environment(self, fn: Any) -> dict[str, str]:
+        env = {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "_HANDLER": fn.handler or "",
+        }
+        env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+        env.update(self.environment_overrides)
+        return env
+
+    def _load(self, logical_id: str) -> Any:
+        if logical_id in self._modules:
+            return self._modules[logical_id]
+        spec = self.functions[logical_id]
+        module_name, _, _func = spec.handler.rpartition(".")
+        path = spec.code_dir / (module_name.replace(".", "/") + ".py")
+        unique = f"_local_lambda_{logical_id}_{module_name.replace('.', '_')}"
+        code_dir = str(spec.code_dir)
+        before = set(sys.modules)
+        sys.path.insert(0, code_dir)
+        try:
+            mspec = importlib.util.spec_from_file_location(unique, path)
+            if mspec is None or mspec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(mspec)
+            sys.modules[unique] = module
+            try:
+                mspec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(unique, None)
+                raise
+        finally:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(code_dir)
+            # sibling modules of this function's folder must not shadow another function's
+            for name in set(sys.modules) - before:
+                f = getattr(sys.modules.get(name), "__file__", None) or ""
+                if name != unique and f.startswith(code_dir + os.sep):
+                    sys.modules.pop(name, None)
+        self._modules[logical_id] = module
+        return module
+
+    def _run(
+        self, logical_id: str, fn: Any, event: Any, source: str, keep_exception: bool = False
+    ) -> tuple[Any, dict | None, BaseException | None] | tuple[Any, dict | None]:
+        spec = self.functions[logical_id]
+        started = time.perf_counter()
+        with self._count_lock:
+            self._in_flight += 1
+        result: Any = None
+        error: dict | None = None
+        exc: BaseException | None = None
+        try:
+            with self.lock:
+                saved_env = dict(os.environ)
+                env = self._environment(fn)
+                if not env.get("AWS_ENDPOINT_URL"):
+                    env.pop("AWS_ENDPOINT_URL", None)
+                    os.environ.pop("AWS_ENDPOINT_URL", None)
+                os.environ.update(env)
+                ctx = FakeLambdaContext(
+                    function_name=fn.function_name,
+                    memory_limit_in_mb=int(fn.memory_size or 128),
+                    invoked_function_arn=fn.function_arn,
+                    aws_request_id=str(uuid.uuid4()),
+                    timeout_s=float(fn.timeout or 3),
+                )
+                sys.path.insert(0, str(spec.code_dir))
+                try:
+                    LOG_SINK.target = self.log_stream
+                    with contextlib.redirect_stdout(LOG_SINK), contextlib.redirect_stderr(LOG_SINK):
+                        print(f"START RequestId: {ctx.aws_request_id} Function: {logical_id} Source: {source}")
+                        try:
+                            module = self._load(logical_id)
+                            handler = getattr(module, spec.handler.rpartition(".")[2])
+                            result = handler(event, ctx)
+                        except Exception as e:  # noqa: BLE001 - Lambda reports every exception
+                            exc = e
+                            error = {
+                                "errorType": type(e).__name__,
+                                "errorMessage": str(e),
+                                "stackTrace": traceback.format_tb(e.__traceback__),
+                            }
+                            print(f"[ERROR] {type(e).__name__}: {e}")
+                            traceback.print_exception(e, file=LOG_SINK)
+                        print(f"END RequestId: {ctx.aws_request_id}")
+                    with contextlib.suppress(Exception):
+                        self.log_stream.flush()
+                finally:
+                    with contextlib.suppress(ValueError):
+                        sys.path.remove(str(spec.code_dir))
+                    for k in list(os.environ):
+                        if k not in saved_env:
+                            del os.environ[k]
+                    for k, v in saved_env.items():
+                        if os.environ.get(k) != v:
+                            os.environ[k] = v
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
+            self.invocations.append(
+                {
+                    "logical_id": logical_id,
+                    "source": source,
+                    "ok": error is None,
+                    "error": error and f"{error['errorType']}: {error['errorMessage']}",
+                    "duration": time.perf_counter() - started,
+                }
+            )
+        if keep_exception:
+            return result, error, exc
+        return result, error
