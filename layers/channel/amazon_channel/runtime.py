@@ -63,7 +63,7 @@ def _store_directory(table: str, _endpoint: str | None):
 
     from .adapters.stores import ParameterStoreDirectory
 
-    return ParameterStoreDirectory(table, DynamoDBProvider(table_name=table, boto3_client=client("dynamodb")))
+    return ParameterStoreDirectory(table, DynamoDBProvider(table_name=table))
 
 
 @cache
