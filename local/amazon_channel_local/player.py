@@ -31,9 +31,10 @@ class NotSupportedYet(ScenarioError):
 class Player:
     """One embedded stack with its simulators, driven step by step."""
 
-    def __init__(self, scenario: Scenario, log_stream=None):
+    def __init__(self, scenario: Scenario, log_stream=None, time_scale: float = 1.0):
         self.scenario = scenario
         self.log_stream = log_stream
+        self.time_scale = time_scale  # LocalStack's: scales Step Functions Retry intervals and Wait states
         self.snapshots: dict[str, Any] = {}
         self._exit = ExitStack()
 
@@ -59,6 +60,7 @@ class Player:
                 "POWERTOOLS_METRICS_DISABLED": "true",
             },
             log_stream=self.log_stream,
+            time_scale=self.time_scale,
         )
         self.stack.start()
         self._exit.callback(self.stack.stop)
@@ -212,6 +214,9 @@ def play_file(path: str, log_stream=None) -> dict:
     from .scenario import load
 
     scenario = load(path)
+    for step in scenario.steps:
+        if step.do in NOT_YET:
+            raise NotSupportedYet(f"{scenario.path}: {step.where()}: {NOT_YET[step.do]}")
     with Player(scenario, log_stream=log_stream) as player:
         return player.play()
 

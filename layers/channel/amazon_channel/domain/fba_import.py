@@ -18,7 +18,8 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
     store = store_of(ports.stores, order)
     if not (store.settings.import_orders and store.settings.import_fba_orders):
         def note(o: ChannelOrder):
-            text = "FBA import disabled in the order settings: no Commerce order is created"
+            which = "Import" if not store.settings.import_orders else "FBA import"
+            text = f"{which} disabled in the order settings: no Commerce order is created"
             if o.notes == text:
                 return None
             o.notes = text

@@ -141,6 +141,10 @@ def _apply(change: OrderChange, ports: IntakePorts) -> IntakeOutcome:
     order.lines = change.lines or order.lines
     if order.channel_status != ChannelStatus.ERROR or change.status == AmazonStatus.CANCELED:
         order.channel_status = _forward(order.channel_status, _CHANNEL_STATUS[change.status])
+    if order.channel_status == ChannelStatus.CANCELED:
+        order.notes = "Canceled on Amazon" + (
+            f"; Commerce order {order.commerce.increment_id} is still open in Commerce" if order.commerce else ""
+        )
     order.version += 1
     order.updated_at = at
     ports.orders.save(order, [_status_entry(at, change, previous, order.channel_status)])
