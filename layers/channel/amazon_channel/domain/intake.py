@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .clock import now_iso
 from .errors import UnknownStore, VersionConflict
 from .models import AmazonStatus, ChannelOrder, ChannelStatus, HistoryEntry, OrderChange
+from .orders import mutate
 from .ports import EventPublisher, OrderStore, StoreDirectory, WorkflowStarter
 
 # How far along an Amazon order is. A change never moves an order to a lower rank.
@@ -181,15 +182,21 @@ def _status_entry(at: str, change: OrderChange, before: ChannelStatus | None, af
 def _follow_up(order: ChannelOrder, change: OrderChange, ports: IntakePorts, result: str) -> IntakeOutcome:
     started = announced = False
     if order.fulfillment == "MFN":
-        if order.amazon_status in (AmazonStatus.UNSHIPPED, AmazonStatus.PARTIALLY_SHIPPED) and (
-            order.channel_status != ChannelStatus.ERROR
+        if (
+            order.amazon_status in (AmazonStatus.UNSHIPPED, AmazonStatus.PARTIALLY_SHIPPED)
+            and order.channel_status != ChannelStatus.ERROR
+            and not order.workflow_started
         ):
+            # Starting twice is harmless (one execution name per order); the flag only spares calls.
             started = ports.workflows.start(order.amazon_order_id, workflow_input(order))
-            if started:
-                ports.orders.append_history(
-                    order.amazon_order_id,
-                    [HistoryEntry(at=now_iso(), kind="step", message="Merchant-fulfilled workflow started")],
-                )
+
+            def mark(o: ChannelOrder):
+                if o.workflow_started:
+                    return None
+                o.workflow_started = True
+                return [HistoryEntry(at=now_iso(), kind="step", message="Merchant-fulfilled workflow started")]
+
+            mutate(ports.orders, order.amazon_order_id, mark)
         elif order.amazon_status == AmazonStatus.CANCELED and order.task_token:
             # The waiting workflow must end cleanly rather than wait for a shipment forever.
             ports.workflows.wake(order.task_token, {"reason": "canceled"})
