@@ -6,7 +6,6 @@ of its EventBridge envelope. Bad events are parked with their reason; the batch 
 
 import json
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
@@ -28,10 +27,7 @@ def record_handler(record: SQSRecord) -> dict | None:
         event = parse(event=envelope, model=CommerceShipmentSaved, envelope=EventBridgeEnvelope)
         outcome = record_commerce_shipment(event.data.value.order_id, event.data.value.entity_id, runtime.ports())
     except (ValueError, ValidationError, PermanentError) as e:
-        reason = f"{type(e).__name__}: {str(e).splitlines()[0]}"
-        logger.warning("Commerce event parked", extra={"reason": reason, "message_id": record.message_id})
-        metrics.add_metric(name="CommerceEventsParked", unit=MetricUnit.Count, value=1)
-        runtime.parking().park(record.body, reason=reason, source="commerce-shipments")
+        runtime.park_bad_input(record.body, e, source="commerce-shipments", message_id=record.message_id)
         return None
     logger.info("Commerce shipment handled", extra={"result": outcome.result, "amazon_order_id": outcome.amazon_order_id,
                                                      "replay": envelope.get("replay-name")})

@@ -45,10 +45,7 @@ def record_handler(record: SQSRecord) -> dict | None:
         order = parse(event=envelope, model=ChannelOrderEvent, envelope=EventBridgeEnvelope)
         outcome = _import_order_once(order=order)
     except (ValueError, ValidationError, PermanentError) as e:
-        reason = f"{type(e).__name__}: {str(e).splitlines()[0]}"
-        logger.warning("FBA import event parked", extra={"reason": reason, "message_id": record.message_id})
-        metrics.add_metric(name="FbaEventsParked", unit=MetricUnit.Count, value=1)
-        runtime.parking().park(record.body, reason=reason, source="fba-order-import")
+        runtime.park_bad_input(record.body, e, source="fba-order-import", message_id=record.message_id)
         return None
     logger.info("FBA order handled", extra={"amazon_order_id": order.amazon_order_id, **outcome,
                                             "replay": envelope.get("replay-name")})

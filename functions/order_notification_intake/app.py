@@ -51,9 +51,7 @@ def record_handler(record: SQSRecord) -> dict | None:
         notification = parse_notification(record.body)
         outcome = _record_notification_once(notification=notification)
     except PermanentError as e:
-        logger.warning("Notification parked", extra={"reason": str(e), "message_id": record.message_id})
-        metrics.add_metric(name="NotificationsParked", unit=MetricUnit.Count, value=1)
-        runtime.parking().park(record.body, reason=f"{type(e).__name__}: {e}", source="order-notifications")
+        runtime.park_bad_input(record.body, e, source="order-notifications", message_id=record.message_id)
         return None
     logger.info(
         "Notification applied",

@@ -127,3 +127,13 @@ def reset() -> None:
     _clients.clear()
     for f in (_secret, _store_directory, _marketplace, _commerce):
         f.cache_clear()
+
+
+def park_bad_input(body: str, error: Exception, source: str, message_id: str) -> None:
+    """Input that can never succeed: log why, count it, and park it in the DLQ with its reason."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    logger.warning("Input parked", extra={"reason": reason, "source": source, "message_id": message_id})
+    metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=1)
+    parking().park(body, reason=reason, source=source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .commerce_orders import build_draft, resolve_customer
 from .errors import PermanentError
 from .models import ChannelOrder, ChannelStatus, CommerceRef, CommerceShipment
-from .orders import ChannelPorts, entry, load, mutate, store_of
+from .orders import ChannelPorts, ensure_details, entry, load, mutate, note_once, store_of
 
 
 def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
@@ -17,29 +17,11 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         return "already-imported"
     store = store_of(ports.stores, order)
     if not (store.settings.import_orders and store.settings.import_fba_orders):
-        def note(o: ChannelOrder):
-            which = "Import" if not store.settings.import_orders else "FBA import"
-            text = f"{which} disabled in the order settings: no Commerce order is created"
-            if o.notes == text:
-                return None
-            o.notes = text
-            return [entry("step", text)]
-
-        mutate(ports.orders, amazon_order_id, note)
+        which = "Import" if not store.settings.import_orders else "FBA import"
+        note_once(ports.orders, amazon_order_id, f"{which} disabled in the order settings: no Commerce order is created")
         return "disabled"
 
-    details = order.details
-    if details is None:
-        details = ports.marketplace.get_order(order.seller_id, amazon_order_id)
-
-        def keep(o: ChannelOrder):
-            if o.details is not None:
-                return None
-            o.details = details
-            return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]
-
-        mutate(ports.orders, amazon_order_id, keep)
-
+    details = ensure_details(order, ports)
     customer = resolve_customer(details, store, ports.commerce)
     ref = ports.commerce.create_order(build_draft(details, store, customer, status="processing"))
     commerce_order = ports.commerce.get_order(ref.order_id)

@@ -12,31 +12,16 @@ from .commerce_orders import CustomerChoice, build_draft, resolve_customer
 from .customers import buyer_for
 from .errors import ChannelError, PermanentError
 from .models import AmazonStatus, ChannelOrder, ChannelStatus, CommerceRef, PackageConfirmation
-from .orders import ChannelPorts, entry, load, mutate, store_of
+from .orders import ChannelPorts, ensure_details, entry, load, mutate, note_once, store_of
 
 
 def fetch_order_details(amazon_order_id: str, ports: ChannelPorts) -> dict:
     """MFN step 3 begins: fetch the full order (prices, buyer) once, and keep it."""
     order = load(ports.orders, amazon_order_id)
     store = store_of(ports.stores, order)
-    if order.details is None:
-        details = ports.marketplace.get_order(order.seller_id, amazon_order_id)
-
-        def keep(o: ChannelOrder):
-            if o.details is not None:
-                return None
-            o.details = details
-            return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]
-
-        order = mutate(ports.orders, amazon_order_id, keep)
+    ensure_details(order, ports)
     if not store.settings.import_orders:
-        def note(o: ChannelOrder):
-            if o.notes.startswith("Import disabled"):
-                return None
-            o.notes = "Import disabled in the order settings: no Commerce order is created"
-            return [entry("step", o.notes)]
-
-        mutate(ports.orders, amazon_order_id, note)
+        note_once(ports.orders, amazon_order_id, "Import disabled in the order settings: no Commerce order is created")
     return {"import_enabled": store.settings.import_orders}
 
 

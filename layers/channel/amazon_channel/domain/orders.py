@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .clock import now_iso
 from .errors import OrderNotFound, UnknownStore, VersionConflict
-from .models import ChannelOrder, HistoryEntry, StoreConfig
+from .models import AmazonOrder, ChannelOrder, HistoryEntry, StoreConfig
 from .ports import (
     CommerceStore,
     EventPublisher,
@@ -70,3 +70,30 @@ def mutate(orders: OrderStore, amazon_order_id: str, change: Change, attempts: i
 
 def entry(kind: str, message: str, request_id: str | None = None, **data) -> HistoryEntry:
     return HistoryEntry(at=now_iso(), kind=kind, message=message, data=data, request_id=request_id)
+
+
+def note_once(orders: OrderStore, amazon_order_id: str, text: str) -> None:
+    """Set the order's notes to `text` (the Orders view's latest action), unless it already says so."""
+
+    def note(o: ChannelOrder):
+        if o.notes == text:
+            return None
+        o.notes = text
+        return [entry("step", text)]
+
+    mutate(orders, amazon_order_id, note)
+
+
+def ensure_details(order: ChannelOrder, ports: ChannelPorts) -> AmazonOrder:
+    """The order's full details, fetched from Amazon (getOrder) at most once and kept."""
+    if order.details is not None:
+        return order.details
+    details = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
+
+    def keep(o: ChannelOrder):
+        if o.details is not None:
+            return None
+        o.details = details
+        return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]
+
+    return mutate(ports.orders, order.amazon_order_id, keep).details or details
