@@ -16,7 +16,7 @@ from .domain.clock import normalize
 from .domain.errors import InvalidNotification
 from .domain.models import AmazonStatus, OrderChange, OrderLine
 
-MAX_NOTIFICATION_BYTES = 256 * 1024  # SQS's own limit; anything larger was not sent by Amazon
+MAX_NOTIFICATION_BYTES = 256 * 1024  # far above any real ORDER_CHANGE; larger is not from Amazon
 
 
 class _Open(BaseModel):
@@ -169,4 +169,4 @@ class AwaitShipmentsInput(_Open):
 
 class WorkflowError(_Open):
     Error: str = "Unknown"
-    Cause: str = ""
+    Cause: str | None = ""  # moto's SendTaskFailure passes no cause

@@ -396,6 +396,7 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
         )
     packages = [
         AmazonPackage(
+            package_reference_id=p.get("packageReferenceId"),
             carrier=p.get("carrier"),
             tracking_number=p.get("trackingNumber"),
             items=[(pi["orderItemId"], int(pi["quantity"])) for pi in p.get("packageItems") or []],

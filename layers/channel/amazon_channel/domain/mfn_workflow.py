@@ -98,19 +98,7 @@ def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
     for shipment in order.shipments:
         if shipment.confirmed_at:
             continue
-        request_id = ports.marketplace.confirm_shipment(
-            order.seller_id,
-            PackageConfirmation(
-                amazon_order_id=amazon_order_id,
-                marketplace_id=order.marketplace_id,
-                package_reference_id=shipment.package_reference_id,
-                carrier_code=carrier_code(shipment.carrier),
-                carrier_name=None if carrier_code(shipment.carrier) != "Other" else shipment.carrier,
-                tracking_number=shipment.tracking_number,
-                ship_date=now_iso()[:19] + "Z",
-                items=shipment.lines,
-            ),
-        )
+        request_id = _confirm_package_once(order, shipment, ports)
 
         def confirmed(o: ChannelOrder, ref=shipment.package_reference_id, rid=request_id):
             for s in o.shipments:
@@ -141,6 +129,42 @@ def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
     return {"all_shipped": _all_shipped(order), "canceled": False}
 
 
+def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) -> str | None:
+    """Call confirmShipment for one package, never twice.
+
+    The attempt is written down before the call. If an earlier attempt may have reached Amazon
+    (the task died before recording the answer), Amazon's own packages are read first (getOrder,
+    only on this recovery path) and a package Amazon already has is not sent again.
+    """
+    ref = shipment.package_reference_id
+    if shipment.confirm_attempted_at:
+        on_amazon = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
+        if any(p.package_reference_id == ref for p in on_amazon.packages):
+            return on_amazon.request_id
+
+    def attempting(o: ChannelOrder):
+        for s in o.shipments:
+            if s.package_reference_id == ref and not s.confirm_attempted_at:
+                s.confirm_attempted_at = now_iso()
+                return []
+        return None
+
+    mutate(ports.orders, order.amazon_order_id, attempting)
+    return ports.marketplace.confirm_shipment(
+        order.seller_id,
+        PackageConfirmation(
+            amazon_order_id=order.amazon_order_id,
+            marketplace_id=order.marketplace_id,
+            package_reference_id=ref,
+            carrier_code=carrier_code(shipment.carrier),
+            carrier_name=None if carrier_code(shipment.carrier) != "Other" else shipment.carrier,
+            tracking_number=shipment.tracking_number,
+            ship_date=now_iso()[:19] + "Z",
+            items=shipment.lines,
+        ),
+    )
+
+
 def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
     """MFN step 5 ends: every item shipped and synced; the channel order is `Shipped`."""
     order = load(ports.orders, amazon_order_id)
@@ -164,7 +188,7 @@ def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
     return {"channel_status": ChannelStatus.SHIPPED.value, "commerce_status": commerce_status}
 
 
-def record_order_error(amazon_order_id: str, error: str, cause: str, ports: ChannelPorts) -> dict:
+def record_order_error(amazon_order_id: str, error: str, cause: str | None, ports: ChannelPorts) -> dict:
     """The workflow failed: the order shows `Error` with the reason in its notes."""
     reason = _reason(error, cause)
 
@@ -190,9 +214,11 @@ def carrier_code(carrier: str) -> str:
     return AMAZON_CARRIER_CODES.get(carrier.strip().lower(), "Other")
 
 
-def _reason(error: str, cause: str) -> str:
+def _reason(error: str, cause: str | None) -> str:
     import json
 
+    if not cause:
+        return error
     try:
         message = json.loads(cause).get("errorMessage", cause)
     except (ValueError, AttributeError):

@@ -96,8 +96,9 @@ class AmazonOrderItem(Model):
 
 
 class AmazonPackage(Model):
-    """A package Amazon shipped (FBA), from `getOrder` includedData=PACKAGES."""
+    """A package on Amazon's side, from `getOrder` includedData=PACKAGES (FBA, or confirmed MFN)."""
 
+    package_reference_id: str | None = None
     carrier: str | None = None
     tracking_number: str | None = None
     items: list[tuple[str, int]] = Field(default_factory=list)  # (order_item_id, qty)
@@ -165,6 +166,7 @@ class ShipmentRecord(Model):
     tracking_number: str
     lines: list[tuple[str, int]]  # (order_item_id, qty)
     package_reference_id: str
+    confirm_attempted_at: str | None = None  # set before calling Amazon: a retry then checks first
     confirmed_at: str | None = None
     amazon_request_id: str | None = None
 
