@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
-from amazon_channel.domain.errors import CustomerAlreadyExists, VersionConflict
+from amazon_channel.domain.errors import AmazonThrottled, CommerceRejected, CustomerAlreadyExists, VersionConflict
 from amazon_channel.domain.models import (
     AmazonOrder,
     AmazonOrderItem,
     AmazonStatus,
+    CancellationFeedResult,
     ChannelOrder,
+    ChannelStatus,
     CommerceCustomer,
     CommerceOrderDraft,
     CommerceOrderRef,
@@ -30,6 +32,7 @@ class InMemoryOrders:
     def __init__(self):
         self.items: dict[str, ChannelOrder] = {}
         self.log: dict[str, list[HistoryEntry]] = {}
+        self.marks: dict[tuple[str, str], int] = {}  # (seller, order id) -> the import attempt that failed
 
     def get(self, amazon_order_id):
         o = self.items.get(amazon_order_id)
@@ -48,6 +51,15 @@ class InMemoryOrders:
             raise VersionConflict("conflict")
         self.items[order.amazon_order_id] = copy.deepcopy(order)
         self.log.setdefault(order.amazon_order_id, []).extend(history)
+        if order.channel_status == ChannelStatus.ERROR and order.commerce is None:  # the blocked mark, as in DynamoDB
+            self.marks[(order.seller_id, order.amazon_order_id)] = order.import_attempt
+
+    def blocked(self, seller_id):
+        return [(oid, attempt) for (seller, oid), attempt in sorted(self.marks.items()) if seller == seller_id]
+
+    def forget_blocked(self, seller_id, amazon_order_id, attempt):
+        if self.marks.get((seller_id, amazon_order_id)) == attempt:
+            del self.marks[(seller_id, amazon_order_id)]
 
     def append_history(self, amazon_order_id, entries):
         self.log.setdefault(amazon_order_id, []).extend(entries)
@@ -65,12 +77,20 @@ class Stores:
             return self.store
         return None
 
+    def connected(self):
+        return [self.store]
+
 
 class Marketplace:
     def __init__(self):
         self.orders: dict[str, AmazonOrder] = {}
         self.get_calls = 0
         self.confirmations: list[PackageConfirmation] = []
+        self.search_calls: list[tuple[str, str | None]] = []  # (lastUpdatedAfter, paginationToken) per call
+        self.search_quota: int | None = None
+        self.cancellations: list = []  # the cancellation feeds sent
+        self.feeds: dict[str, str] = {}
+        self.feed_answer = "accepted"  # what Amazon makes of the next feeds: pending, accepted or refused
 
     def add(self, amazon_order_id, fulfillment="MFN", buyer_name="Ana Souza", buyer_email="ana@example.com",
             items=(("MUG-01", 2, "12.50", "2.00"),), shipping=("4.99", "0.00")):
@@ -91,9 +111,38 @@ class Marketplace:
         self.get_calls += 1
         return self.orders[amazon_order_id]
 
+    def search_orders(self, seller_id, *, last_updated_after, marketplace_ids, pagination_token=None, max_results=100):
+        """Pages of the orders updated at or after the time, oldest change first; the token is an offset.
+        `search_quota` (None = unlimited) is the number of calls left before AmazonThrottled."""
+        if self.search_quota is not None:
+            if self.search_quota <= 0:
+                raise AmazonThrottled("searchOrders: the shared rate budget needs 178.6s more")
+            self.search_quota -= 1
+        self.search_calls.append((last_updated_after, pagination_token))
+        found = sorted((o for o in self.orders.values()
+                        if o.last_updated >= last_updated_after and o.marketplace_id in marketplace_ids),
+                       key=lambda o: (o.last_updated, o.amazon_order_id))
+        start = int(pagination_token or 0)
+        page = found[start:start + max_results]
+        more = start + max_results < len(found)
+        return [o.model_copy(deep=True) for o in page], (str(start + max_results) if more else None)
+
     def confirm_shipment(self, seller_id, confirmation):
         self.confirmations.append(confirmation)
         return f"req-{len(self.confirmations)}"
+
+    def request_cancellation(self, seller_id, cancellation):
+        self.cancellations.append(cancellation)
+        feed_id = f"feed-{len(self.cancellations)}"
+        self.feeds[feed_id] = self.feed_answer
+        return feed_id
+
+    def cancellation_result(self, seller_id, feed_id):
+        answer = self.feeds[feed_id]
+        if answer == "pending":
+            return CancellationFeedResult(feed_id=feed_id, status="IN_PROGRESS")
+        return CancellationFeedResult(feed_id=feed_id, status="DONE", accepted=answer == "accepted",
+                                      message="" if answer == "accepted" else "The order is Shipped")
 
 
 class Commerce:
@@ -139,14 +188,43 @@ class Commerce:
         return self.shipments[shipment_id]
 
     def add_comment(self, order_id, comment, status=None):
-        pass
+        self.orders[order_id].setdefault("comments", []).append(comment)
+
+    def add_comment_once(self, order_id, comment):
+        if comment not in self.orders[order_id].get("comments", []):
+            self.add_comment(order_id, comment)
+
+    def cancel_order(self, order_id, comment):
+        o = self.orders[order_id]
+        if o.get("state") not in ("canceled", "closed"):
+            if o.get("shipped"):
+                raise CommerceRejected(f"Commerce order {o['increment']} has shipped items: it was not withdrawn")
+            o["state"] = o["status"] = "closed"  # invoiced: an offline credit memo of everything
+            o["withdrawn"] = sum(ln.qty for ln in o["draft"].lines)
+            o["cancel_calls"] = o.get("cancel_calls", 0) + 1
+        self.add_comment_once(order_id, comment)
+        return self._ref(order_id)
+
+    def merchant_withdraws(self, order_id, reason, qty=None, shipped=0):
+        """The merchant cancels (credit memo) in the Commerce admin, with the reason as a comment."""
+        o = self.orders[order_id]
+        ordered = sum(ln.qty for ln in o["draft"].lines)
+        if reason:
+            self.add_comment(order_id, reason)
+        o["shipped"] = shipped
+        o["withdrawn"] = ordered - shipped if qty is None else qty
+        o["state"] = o["status"] = "closed" if not shipped and o["withdrawn"] == ordered else "complete"
 
     def _ref(self, oid):
         o = self.orders[oid]
         d: CommerceOrderDraft = o["draft"]
+        mine = [c for c in o.get("comments", []) if not c.startswith(("Amazon channel:", "Imported from"))]
         return CommerceOrderRef(order_id=oid, increment_id=o["increment"], status=o["status"],
                                 amazon_order_id=d.amazon_order_id, customer_id=d.customer_id,
-                                customer_is_guest=d.customer_is_guest, customer_email=d.customer_email)
+                                customer_is_guest=d.customer_is_guest, customer_email=d.customer_email,
+                                state=o.get("state", "processing"), qty_ordered=sum(ln.qty for ln in d.lines),
+                                qty_shipped=o.get("shipped", 0), qty_withdrawn=o.get("withdrawn", 0),
+                                merchant_comment=mine[-1] if mine else None)
 
 
 class Events:
@@ -163,10 +241,11 @@ class Workflows:
         self.woken: list[str] = []
         self.used_tokens: set[str] = set()
 
-    def start(self, amazon_order_id, payload):
-        if amazon_order_id in self.started:
+    def start(self, amazon_order_id, payload, attempt=0):
+        name = amazon_order_id if not attempt else f"{amazon_order_id}-retry{attempt}"
+        if name in self.started:
             return False
-        self.started.add(amazon_order_id)
+        self.started.add(name)
         return True
 
     def wake(self, task_token, output):
@@ -180,3 +259,32 @@ class Workflows:
 def channel_ports(**settings) -> ChannelPorts:
     return ChannelPorts(orders=InMemoryOrders(), stores=Stores(**settings), marketplace=Marketplace(),
                         commerce=Commerce(), events=Events(), workflows=Workflows())
+
+
+class SyncState:
+    """The order sync's lease and state, in memory (`SyncStateStore`)."""
+
+    def __init__(self):
+        self.leases: dict[str, tuple[str, str]] = {}  # seller -> (owner, until)
+        self.states: dict = {}
+
+    def acquire_lease(self, seller_id, owner, now, until):
+        held = self.leases.get(seller_id)
+        if held and held[0] != owner and held[1] >= now:
+            return False
+        self.leases[seller_id] = (owner, until)
+        return True
+
+    def release_lease(self, seller_id, owner):
+        if self.leases.get(seller_id, ("",))[0] == owner:
+            del self.leases[seller_id]
+
+    def load(self, seller_id):
+        state = self.states.get(seller_id)
+        return state.model_copy(deep=True) if state else None
+
+    def save(self, state):
+        current = self.states.get(state.seller_id)
+        if (current.version if current else 0) != state.version - 1:
+            raise VersionConflict("sync state changed")
+        self.states[state.seller_id] = state.model_copy(deep=True)

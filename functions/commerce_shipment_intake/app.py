@@ -11,8 +11,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 
-from amazon_channel import runtime
+from amazon_channel import received, runtime
 from amazon_channel.contracts import CommerceShipmentSaved
+from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.shipments import record_commerce_shipment
 
@@ -22,13 +23,18 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict | None:
+    envelope, received_at = None, now_iso()
     try:
         envelope = json.loads(record.body)
         event = parse(event=envelope, model=CommerceShipmentSaved, envelope=EventBridgeEnvelope)
         outcome = record_commerce_shipment(event.data.value.order_id, event.data.value.entity_id, runtime.ports())
     except (ValueError, ValidationError, PermanentError) as e:
         runtime.park_bad_input(record.body, e, source="commerce-shipments", message_id=record.message_id)
+        received.note_replay(envelope, "CommerceShipmentIntake", "parked")
         return None
+    if not received.note_replay(envelope, "CommerceShipmentIntake", outcome.result, outcome.amazon_order_id) \
+            and outcome.result != "not-an-amazon-order":
+        received.keep_commerce_event(outcome.amazon_order_id, envelope, received_at)
     logger.info("Commerce shipment handled", extra={"result": outcome.result, "amazon_order_id": outcome.amazon_order_id,
                                                      "replay": envelope.get("replay-name")})
     return {"result": outcome.result}

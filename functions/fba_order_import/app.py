@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 
-from amazon_channel import runtime
+from amazon_channel import received, runtime
 from amazon_channel.contracts import ChannelOrderEvent
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.fba_import import import_fba_order
@@ -38,18 +38,30 @@ def _import_order_once(order: ChannelOrderEvent) -> dict:
     return _import_once(order=order)
 
 
+def _replayed_import(order: ChannelOrderEvent) -> dict | None:
+    """A replayed event for an order already imported: say so (within a day the idempotency
+    record would answer with the first delivery's "imported", which did not happen now)."""
+    current = runtime.ports().orders.get(order.amazon_order_id)
+    return {"result": "already-imported"} if current is not None and current.commerce is not None else None
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict | None:
+    envelope = None
     try:
         envelope = json.loads(record.body)
         order = parse(event=envelope, model=ChannelOrderEvent, envelope=EventBridgeEnvelope)
-        outcome = _import_order_once(order=order)
+        outcome = _replayed_import(order) if received.replay_name(envelope) else None
+        outcome = outcome or _import_order_once(order=order)
     except (ValueError, ValidationError, PermanentError) as e:
         runtime.park_bad_input(record.body, e, source="fba-order-import", message_id=record.message_id)
+        received.note_replay(envelope, "FbaOrderImport", "parked")
         return None
+    replay = received.note_replay(envelope, "FbaOrderImport", outcome["result"], order.amazon_order_id)
     logger.info("FBA order handled", extra={"amazon_order_id": order.amazon_order_id, **outcome,
-                                            "replay": envelope.get("replay-name")})
-    metrics.add_metric(name="FbaOrdersImported", unit=MetricUnit.Count, value=1)
+                                            "replay": replay})
+    if not replay:
+        metrics.add_metric(name="FbaOrdersImported", unit=MetricUnit.Count, value=1)
     return outcome
 
 

@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-from amazon_channel import runtime
+from amazon_channel import received, runtime
 from amazon_channel.contracts import OrderChangeNotification, parse_notification
+from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.intake import IntakePorts, record_order_change
 
@@ -23,16 +24,20 @@ _idempotency = IdempotencyConfig(event_key_jmespath="NotificationMetadata.Notifi
 _record_once = None
 
 
-def _record(notification: OrderChangeNotification) -> dict:
+def _record(notification: OrderChangeNotification, body: str | None = None) -> dict:
     ports = runtime.ports()
+    received_at = now_iso()
+    change = notification.to_order_change()
     outcome = record_order_change(
-        notification.to_order_change(),
+        change,
         IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
     )
+    if body is not None:  # kept as received, beside the order (amazon-channel export / trace)
+        received.keep_notification(change, body, received_at)
     return {"result": outcome.result, "channel_status": outcome.channel_status, "workflow_started": outcome.workflow_started}
 
 
-def _record_notification_once(notification: OrderChangeNotification) -> dict:
+def _record_notification_once(notification: OrderChangeNotification, body: str | None = None) -> dict:
     """Each NotificationId is applied once; a redelivery returns the first outcome."""
     global _record_once
     if _record_once is None:
@@ -41,7 +46,7 @@ def _record_notification_once(notification: OrderChangeNotification) -> dict:
             persistence_store=runtime.idempotency_store(),
             config=_idempotency,
         )(_record)
-    return _record_once(notification=notification)
+    return _record_once(notification=notification, body=body)
 
 
 @tracer.capture_method
@@ -49,7 +54,7 @@ def record_handler(record: SQSRecord) -> dict | None:
     replay = (record.message_attributes.get("replay-name") or {}).get("stringValue") if record.message_attributes else None
     try:
         notification = parse_notification(record.body)
-        outcome = _record_notification_once(notification=notification)
+        outcome = _record_notification_once(notification=notification, body=record.body)
     except PermanentError as e:
         runtime.park_bad_input(record.body, e, source="order-notifications", message_id=record.message_id)
         return None

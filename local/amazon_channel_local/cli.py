@@ -3,6 +3,12 @@
 Exit codes: 0 the scenario was played (whatever the orders' fate); 2 the scenario or the command
 line is invalid (message: the file and the step); 3 a step uses a verb whose behaviour is not
 built yet; 1 anything else went wrong (message, and the log file to read).
+The debugging commands (replay, export, redrive, trace, simulate --replay; `debugging/commands.py`)
+add: 2 also for an order, rule or queue the stack does not have; 4 the command ran and what it
+found needs a person (a replay that did not complete, messages that failed again, a reproduction
+whose history differs); 5 the stack cannot be reached.
+The Orders view commands (`orders list|show`; `orders_cli.py`) add: 2 also for a filter the API
+refuses (its 400 message) and for an order the channel does not have (its 404).
 """
 
 from __future__ import annotations
@@ -25,19 +31,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="play a scenario on the embedded local stack and write the result")
-    sim.add_argument("scenario", help="scenario file (shared/scenario-format.md, v1)")
+    sim.add_argument("scenario", nargs="?", help="scenario file (shared/scenario-format.md, v1)")
     sim.add_argument("--out", help="result file (default: standard output)")
     sim.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
+    sim.add_argument("--endpoint", help="send the steps to a running `amazon-channel local up` at this URL "
+                                        "(e.g. http://127.0.0.1:4566) instead of a new embedded stack")
     demo = sub.add_parser("demo", help="play the demo scenarios and print each order's lifecycle")
     demo.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
+    retry = sub.add_parser("retry", help="import a blocked (Error) order again at once, without waiting for the next sync")
+    retry.add_argument("order_id", help="the Amazon order id")
+    retry.add_argument("--scenario", required=True,
+                       help="the embedded stack to retry on: play this scenario first, then retry")
+    retry.add_argument("--out", help="write the retry outcome and the scenario's result here (default: standard output)")
+    retry.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
+    from .orders_cli import add_orders_parser
+
+    add_orders_parser(sub)  # orders list | orders show (the Orders view)
+    from .local_cli import add_local_parser
+
+    add_local_parser(sub)  # local up | down | status | env-json | hold | release
+    from .debugging.commands import COMMANDS as DEBUGGING, add_replay_option, register as add_debugging
+
+    add_replay_option(sim)  # simulate --replay ORDER.jsonl
+    add_debugging(sub)  # replay | export | redrive | trace
     args = parser.parse_args(argv)
+    if args.command in DEBUGGING or (args.command == "simulate" and (args.replay or not args.scenario)):
+        from .debugging.commands import run as run_debugging
+
+        return run_debugging(args)
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    if args.command == "local":
+        from .local_cli import run_local
+
+        return run_local(args)
+    if args.command == "simulate" and args.endpoint:
+        from .local_cli import simulate_remote
+
+        return simulate_remote(args.scenario, args.endpoint, args.out)
     log_path = args.log or os.path.join(tempfile.gettempdir(), f"amazon-channel-{os.getpid()}.log")
     try:
         with open(log_path, "a", encoding="utf-8") as log:
             if args.command == "simulate":
                 return _simulate(args.scenario, args.out, log)
+            if args.command == "retry":
+                return _retry(args.order_id, args.scenario, args.out, log)
+            if args.command == "orders":
+                from .orders_cli import run_orders
+
+                return run_orders(args, log)
             return _demo(log)
     except Exception as e:  # noqa: BLE001 - the one place that turns failures into a message
         from .player import NotSupportedYet
@@ -65,6 +107,36 @@ def _simulate(path: str, out: str | None, log) -> int:
     else:
         print(text)
     return EXIT_OK
+
+
+def _retry(order_id: str, path: str, out: str | None, log) -> int:
+    """Play the scenario on the embedded stack, then retry the order at once and settle."""
+    from .player import NotSupportedYet, Player
+    from .scenario import ScenarioError, load
+
+    scenario = load(path)
+    for step in scenario.steps:
+        if step.do in _not_yet():
+            raise NotSupportedYet(f"{scenario.path}: {step.where()}: {_not_yet()[step.do]}")
+    if order_id not in {o["id"] for o in scenario.orders}:
+        raise ScenarioError(f"{path}: retry: unknown order id {order_id!r} (the scenario never placed it)")
+    with Player(scenario, log_stream=log) as player:
+        player.play()
+        outcome = player.retry(order_id)
+        player.stack.settle()
+        result = {"retry": outcome, "result": player.result()}
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def _not_yet() -> dict:
+    from . import player
+
+    return getattr(player, "NOT_YET", {})
 
 
 def _demo(log) -> int:

@@ -11,6 +11,7 @@
   through the backends (``cfn_models.EXTRA_MODELS``: Secrets Manager secrets, SQS queue policies).
 * EventBridge: rules with Lambda or Step Functions targets made ``put_events`` raise
   ``NotImplementedError``; such targets are handed to ``deliver(kind, target_arn, event)``.
+* EventBridge: ``StartReplay`` ignored the time window and ``Destination.FilterArns``.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ class MotoPatches:
         self._set(events_models.Rule, "send_to_targets", send_to_targets)
 
         # EventBridge puts the whole event on an SQS target, `account` and `replay-name` included;
-        # moto's default input template drops both, and Powertools' EventBridge model needs `account`.
+        # moto's default input template drops `account` (Powertools' EventBridge model needs it).
+        # Replayed events skip the template in moto and keep `replay-name`.
         from moto.events.utils import EventTemplateParser
 
         self._set(
@@ -138,6 +140,32 @@ class MotoPatches:
                 '"version": "0",', '"version": "0", "account": "<account>",'
             ),
         )
+
+        # StartReplay: moto replays the whole archive to every rule of the bus; EventBridge replays
+        # only the events of the time window, and only to the rules in Destination.FilterArns.
+        def replay_events(replay: Any, archive: Any) -> None:
+            from moto.core.utils import unix_time
+            from moto.moto_api._internal import mock_random
+
+            backend = events_models.events_backends[replay.account_id][replay.region]
+            bus = backend.describe_event_bus(replay.destination["Arn"].split("/")[-1])
+            only = set(replay.destination.get("FilterArns") or [])
+            start, end = _epoch(replay.event_start_time), _epoch(replay.event_end_time)
+            for event in list(archive.events):
+                at = _epoch(event.get("time"))
+                if start is not None and at is not None and not start <= at <= end:
+                    continue
+                for rule in list(bus.rules.values()):
+                    if only and rule.arn not in only:
+                        continue
+                    rule.send_to_targets(
+                        dict(event, **{"id": str(mock_random.uuid4()), "replay-name": replay.name}),
+                        transform_input=False,
+                    )
+            replay.state = events_models.ReplayState.COMPLETED
+            replay.end_time = unix_time()
+
+        self._set(events_models.Replay, "replay_events", replay_events)
 
         if self._time_scale != 1.0:
             import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl
@@ -176,6 +204,23 @@ class _ScaledTime:
         import time
 
         return getattr(time, name)
+
+
+def _epoch(value: Any) -> float | None:
+    """A moto timestamp (epoch seconds, a datetime or ISO-8601 text) as epoch seconds."""
+    from datetime import datetime, timezone
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _target_input(target: dict, original_event: dict, transform_input: bool) -> Any:

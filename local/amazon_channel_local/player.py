@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,7 @@ from .scenario import Scenario, ScenarioError, Step
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SELLER = "A1SIMSELLER0001"
 DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"
-NOT_YET = {
-    "commerce.cancel": "merchant cancellation from Commerce is not implemented yet (issue 3)",
-    "poll": "the scheduled order sync is not implemented yet (issue 3)",
-}
+NOT_YET: dict[str, str] = {}  # verbs parsed but not built yet (refused with exit 3, never skipped)
 
 
 class NotSupportedYet(ScenarioError):
@@ -36,6 +34,8 @@ class Player:
         self.log_stream = log_stream
         self.time_scale = time_scale  # LocalStack's: scales Step Functions Retry intervals and Wait states
         self.snapshots: dict[str, Any] = {}
+        self.polls: list[dict] = []  # each `poll` step's sync report
+        self.connected_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._exit = ExitStack()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -70,6 +70,13 @@ class Player:
     def __exit__(self, *exc) -> None:
         self._exit.close()
 
+    @classmethod
+    def attached(cls, scenario: Scenario, stack, amazon, commerce, log_stream=None) -> Player:
+        """A player on a stack and simulators that already run (`amazon-channel local up`)."""
+        player = cls(scenario, log_stream=log_stream)
+        player.stack, player.amazon, player.commerce = stack, amazon, commerce
+        return player
+
     def _configure(self) -> None:
         sm = self.stack.client("secretsmanager")
         sm.put_secret_value(SecretId=self.stack.resources["SpApiCredentialsSecret"],
@@ -81,6 +88,9 @@ class Player:
             "seller_id": DEFAULT_SELLER,
             "marketplace_ids": marketplaces,
             "settings": self.scenario.settings,
+            # The store is connected as the scenario starts: an order with an earlier purchase_date
+            # was placed before it and is never imported.
+            "connected_at": self.connected_at,
         }
         self.stack.client("dynamodb").put_item(
             TableName=self.stack.resources["StoresTable"],
@@ -129,9 +139,18 @@ class Player:
                     self.stack.settle()
                     self.commerce.merchant_ship(ext_order_id=a["order_id"], carrier=a["carrier"],
                                                 tracking_number=a["tracking_number"], items=a.get("items"))
+                case "commerce.cancel":
+                    self.stack.settle()  # like commerce.ship: the merchant cancels an order Commerce has
+                    if self.commerce.order_by_ext_id(a["order_id"]) is None:
+                        raise ScenarioError(
+                            f"{self.scenario.path}: {step.where()}: Commerce has no order for Amazon order "
+                            f"{a['order_id']} (Pending or unimported orders are canceled in Seller Central)")
+                    self.commerce.merchant_cancel(ext_order_id=a["order_id"], reason=a["reason"])
                 case "catalog.set":
                     self.commerce.set_product(a["sku"], name=a.get("name"), price=a.get("price"),
                                               qty=a.get("qty"), enabled=a.get("enabled"))
+                case "poll":
+                    self.poll()
                 case "settle":
                     self.stack.settle()
                 case "snapshot":
@@ -142,6 +161,20 @@ class Player:
             if isinstance(e, ScenarioError):
                 raise
             raise ScenarioError(f"{self.scenario.path}: {step.where()}: {e}") from None
+
+    def poll(self) -> dict:
+        """The scheduled order sync runs now, through its function (its report is kept in `polls`)."""
+        from .sync_ops import poll
+
+        report = poll(self.stack)
+        self.polls.append(report)
+        return report
+
+    def retry(self, amazon_order_id: str) -> dict:
+        """`amazon-channel retry`: import a blocked order again at once."""
+        from .sync_ops import retry
+
+        return retry(self.stack, amazon_order_id)
 
     # -- the result -------------------------------------------------------------------------
     def result(self, with_snapshots: bool = True) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -87,7 +88,9 @@ def load(path: str | Path) -> Scenario:
     return parse(raw, path)
 
 
-def parse(raw: Any, path: str = "<scenario>") -> Scenario:
+def parse(raw: Any, path: str = "<scenario>", known_orders: Iterable[str] = ()) -> Scenario:
+    """Validate a scenario. `known_orders`: ids placed before it (on a running `local up` stack)."""
+
     def fail(where: str, message: str):
         raise ScenarioError(f"{path}: {where}: {message}")
 
@@ -131,7 +134,7 @@ def parse(raw: Any, path: str = "<scenario>") -> Scenario:
     if raw_steps is None:
         fail("top level", "missing field 'steps'")
     steps: list[Step] = []
-    placed: set[str] = set()
+    placed: set[str] = set(known_orders)
     for n, raw_step in enumerate(_list(raw_steps, "steps", fail), 1):
         if not isinstance(raw_step, dict):
             fail(f"step {n}", "a step is a JSON object")

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ class LocalStack:
     #: last history event of a RUNNING execution that waits on something outside the stack
     #: (a task token, an activity worker); any other (a Retry interval, a Wait state) is busy
     IDLE_EVENT_TYPES = frozenset({"TaskSubmitted", "ActivityScheduled", "ActivityStarted"})
+    #: ... and, while a task waits for a held function, a task that has started
+    HELD_TASK_EVENT_TYPES = frozenset({"TaskScheduled", "TaskStarted"})
     _active: LocalStack | None = None
 
     def __init__(
@@ -93,6 +96,12 @@ class LocalStack:
         self._state_machines: dict[str, str] = {}  # arn -> logical id
         self.start_seconds: float | None = None
         self._log_handler: logging.Handler | None = None
+        # functions the stack does not run itself while held (`amazon-channel local up --hold`):
+        # their queues are not polled, and a workflow task that invokes one waits for its release
+        self.held: set[str] = set()
+        self._hold = threading.Condition()
+        self._hold_waiters = 0
+        self._stopping = False
         self._saved_moto_propagate = True
         self._started = False
 
@@ -169,7 +178,7 @@ class LocalStack:
             tpl.functions, tpl.layer_dirs, self.region, self.environment_overrides, self._log_stream
         )
         self.runtime.install_layers()
-        self._patches = MotoPatches(self.runtime.dispatch_moto, self._deliver_later, self.time_scale)
+        self._patches = MotoPatches(self._dispatch_moto, self._deliver_later, self.time_scale)
         self._patches.apply()
 
         cfn = self.client("cloudformation")
@@ -258,6 +267,8 @@ class LocalStack:
             self._watched_queues[lid] = url
 
     def stop(self) -> None:
+        self._stopping = True
+        self.release()
         if self._patches is not None:
             self._patches.undo()
             self._patches = None
@@ -283,6 +294,7 @@ class LocalStack:
             with contextlib.suppress(Exception):
                 self._log_stream.close()
         self._started = False
+        self._stopping = False
         if LocalStack._active is self:
             LocalStack._active = None
 
@@ -322,6 +334,40 @@ class LocalStack:
             raise HandlerError(error)
         return result
 
+    # -- holding functions -------------------------------------------------------------------
+    def hold(self, *logical_ids: str) -> None:
+        """Stop running these functions in-process until released (run them yourself meanwhile)."""
+        unknown = [f for f in logical_ids if self.runtime is None or f not in self.runtime.functions]
+        if unknown:
+            raise KeyError(f"not a function of the stack: {', '.join(unknown)}")
+        with self._hold:
+            self.held.update(logical_ids)
+
+    def release(self, *logical_ids: str) -> None:
+        """Run these functions in-process again (all when none is named); waiting tasks go on."""
+        with self._hold:
+            if logical_ids:
+                self.held.difference_update(logical_ids)
+            else:
+                self.held.clear()
+            self._hold.notify_all()
+
+    def _dispatch_moto(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        assert self.runtime is not None
+        logical_id = self.runtime.name_to_logical.get(fn.function_name)
+        with self._hold:
+            if logical_id in self.held:
+                self._hold_waiters += 1
+                try:
+                    while logical_id in self.held and not self._stopping:
+                        self._hold.wait(0.5)
+                finally:
+                    self._hold_waiters -= 1
+                if self._stopping:
+                    error = {"errorType": "Runtime.ExitError", "errorMessage": "the local stack stopped", "stackTrace": []}
+                    return json.dumps(error), True, ""
+        return self.runtime.dispatch_moto(fn, event)
+
     # -- event delivery ----------------------------------------------------------------------
     def _deliver_later(self, kind: str, target_arn: str, event: dict) -> None:
         self._pending.append((kind, target_arn, event))
@@ -347,7 +393,8 @@ class LocalStack:
         """One round over every SQS event source mapping (and pending EventBridge targets)."""
         processed = self._run_pending()
         for poller in self._pollers:
-            processed += self._poll(poller)
+            if poller.function_logical_id not in self.held:
+                processed += self._poll(poller)
         return processed
 
     def _poll(self, p: _Poller) -> int:
@@ -425,7 +472,10 @@ class LocalStack:
     def _queue_backlog(self) -> dict[str, int]:
         sqs = self.client("sqs")
         busy = {}
+        held_queues = {p.queue_url for p in self._pollers if p.function_logical_id in self.held}
         for lid, url in self._watched_queues.items():
+            if url in held_queues:
+                continue  # its function is held: the messages wait for it
             a = sqs.get_queue_attributes(
                 QueueUrl=url,
                 AttributeNames=[
@@ -467,7 +517,8 @@ class LocalStack:
                 snapshot = (running, len(self.invocations))
                 same = same + 1 if snapshot == last else 0
                 last = snapshot
-                waiting = all(last_type in self.IDLE_EVENT_TYPES for _n, last_type in running.values())
+                idle = self.IDLE_EVENT_TYPES | (self.HELD_TASK_EVENT_TYPES if self._hold_waiters else frozenset())
+                waiting = all(last_type in idle for _n, last_type in running.values())
                 if waiting and same >= stable_checks - 1:
                     return
             if time.monotonic() > deadline:

@@ -258,19 +258,22 @@ def test_commerce_answering_400_on_order_creation_puts_the_order_in_error(player
     assert player.result()["commerce_order_count"] == orders_before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a 4xx on the invoice after the order was saved leaves an uninvoiced Commerce order behind "
-    "while the channel order shows Error with no Commerce order recorded (commerce_rest.create_order "
-    "does not undo or record the half-made order; record_order_error does not either)"))
 def test_commerce_refusing_the_invoice_leaves_no_half_made_order(player):
     orders_before = player.result()["commerce_order_count"]
+    mugs_before = player.commerce.product("MUG-01")["qty"]
     oid = a_paid_order(player)  # Given a paid order
     player.commerce.fail_next("POST", "/V1/order/", 400)  # When Commerce saves it but refuses the invoice
     player.stack.settle()
-    order = the_order(player, oid)  # Then it shows Error and no half-made Commerce order is left
+    order = the_order(player, oid)  # Then it shows Error, naming the refusal and what became of the saved order
     assert order["channel_status"] == "Error"
-    assert "(400)" in order["notes"]
-    assert player.result()["commerce_order_count"] == orders_before, "no partial Commerce order is left"
+    assert "(400)" in order["notes"] and "canceled so that no uninvoiced order is left" in order["notes"]
+    # And the order Commerce saved is not left open and unpaid (to be picked, shipped or exported as a
+    # sale): Magento cannot delete an order over REST, so it is canceled, with a comment saying why
+    assert player.result()["commerce_order_count"] == orders_before + 1
+    assert order["commerce_order"]["status"] == "canceled"
+    assert any("Commerce refused the invoice" in c for c in player.commerce.comments(oid))
+    assert player.commerce.product("MUG-01")["qty"] == mugs_before  # its stock is back
+    assert orders(player).get(oid).commerce is None  # a retry imports the Amazon order again
 
 
 def test_commerce_answering_503_twice_is_retried_and_the_order_is_created_once(player):

@@ -301,7 +301,7 @@ def test_every_consumed_queue_has_dlq_and_long_enough_visibility(template, resou
             assert resources[dlq]["Type"] == "AWS::SQS::Queue"
             assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "NotificationsMaxReceiveCount"}
             assert queue["VisibilityTimeout"] >= 6 * _function_timeout(template, function), logical_id
-    assert consumed == 3
+    assert consumed == 4
     for logical_id, queue in _of_type(resources, "AWS::SQS::Queue").items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, logical_id
 
@@ -314,7 +314,8 @@ def test_parking_queue_is_the_notifications_dlq(template, resources):
 
 def test_rules_target_queues_with_dlq_retry_and_scoped_queue_policy(resources):
     rules = _of_type(resources, "AWS::Events::Rule")
-    assert set(rules) == {"FbaOrderShippedRule", "CommerceShipmentSavedRule", "CommerceOrderCreatedRule"}
+    assert set(rules) == {"FbaOrderShippedRule", "CommerceShipmentSavedRule", "CommerceOrderCreatedRule",
+                          "CommerceOrderCanceledRule"}
     queue_policies = _of_type(resources, "AWS::SQS::QueuePolicy").values()
     for rule_id, rule in rules.items():
         for target in rule["Properties"]["Targets"]:
@@ -332,6 +333,11 @@ def test_rules_target_queues_with_dlq_retry_and_scoped_queue_policy(resources):
     shipment = rules["CommerceShipmentSavedRule"]["Properties"]["EventPattern"]
     assert shipment["source"] == [{"prefix": "aws.partner/adobe.io"}]
     assert shipment["detail-type"] == ["com.adobe.commerce.observer.sales_order_shipment_save_after"]
+    canceled = rules["CommerceOrderCanceledRule"]["Properties"]
+    assert canceled["EventBusName"] == rules["CommerceShipmentSavedRule"]["Properties"]["EventBusName"]
+    assert canceled["EventPattern"]["source"] == [{"prefix": "aws.partner/adobe.io"}]
+    assert canceled["EventPattern"]["detail-type"] == ["com.adobe.commerce.observer.order_cancel_after",
+                                                       "com.adobe.commerce.observer.sales_order_creditmemo_save_after"]
 
 
 def test_tables(resources):
@@ -340,9 +346,10 @@ def test_tables(resources):
 
     orders = resources["OrdersTable"]["Properties"]
     assert keys(orders) == {"pk": "HASH", "sk": "RANGE"}
-    (view,) = orders["GlobalSecondaryIndexes"]
-    assert view["IndexName"] == "OrdersView"
-    assert keys(view) == {"view_pk": "HASH", "view_sk": "RANGE"}
+    indexes = {i["IndexName"]: i for i in orders["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"OrdersView", "OrdersByStatus"}
+    assert keys(indexes["OrdersView"]) == {"view_pk": "HASH", "view_sk": "RANGE"}
+    assert keys(indexes["OrdersByStatus"]) == {"status_pk": "HASH", "status_sk": "RANGE"}
     assert keys(resources["StoresTable"]["Properties"]) == {"id": "HASH"}
     idempotency = resources["IdempotencyTable"]["Properties"]
     assert keys(idempotency) == {"id": "HASH"}

@@ -70,8 +70,8 @@ def test_a_guest_order_is_created_invoiced_at_amazons_prices_without_emails(clie
                               {"sku": "TEA-1KG", "qty": 1, "price": "28.00"}]
     assert order["grand_total"] == "53.91" == f"{draft().grand_total:.2f}"
     assert order["emails_sent_to_customer"] == 0
-    assert client.get_order(ref.order_id) == ref
-    assert client.find_order_by_amazon_id("111-0000001-0000001") == ref
+    assert same(client.get_order(ref.order_id), ref)
+    assert same(client.find_order_by_amazon_id("111-0000001-0000001"), ref)
     assert client.find_order_by_amazon_id("111-9999999-9999999") is None
 
 
@@ -83,7 +83,8 @@ def test_the_amazon_order_number_can_be_the_commerce_order_number(client):
 def test_creating_the_same_order_twice_gives_one_order(client, store):
     first = client.create_order(draft())
     second = client.create_order(draft())
-    assert first == second and store.order_count == 1
+    assert same(first, second) and store.order_count == 1
+    assert first.request_id != second.request_id  # each answer names the Commerce call behind it
 
 
 def test_a_crash_between_save_and_invoice_is_mended_by_calling_again(client, store, sleeps):
@@ -126,7 +127,7 @@ def test_customers_are_found_created_and_duplicates_named(client, store):
     assert client.find_customer("ana@example.com", 1) is None
     created = client.create_customer(CommerceCustomer(email="ana@example.com", firstname="Ana", lastname="Lima"))
     assert created.id is not None
-    assert client.find_customer("ana@example.com", 1) == created
+    assert same(client.find_customer("ana@example.com", 1), created)
     assert client.find_customer("ana@example.com", 2) is None
     with pytest.raises(CustomerAlreadyExists):
         client.create_customer(CommerceCustomer(email="ana@example.com", firstname="Ana", lastname="Lima"))
@@ -211,3 +212,8 @@ def test_errors_map_to_the_channels_named_errors(client, store, sleeps):
     nowhere = CommerceRestClient("http://127.0.0.1:9", token=lambda: "t", max_attempts=2, sleep=lambda s: None)
     with pytest.raises(CommerceUnavailable):
         nowhere.get_order(1)
+
+
+def same(a, b) -> bool:
+    """The same Commerce entity, whichever call (request id) answered."""
+    return a.model_dump(exclude={"request_id"}) == b.model_dump(exclude={"request_id"})

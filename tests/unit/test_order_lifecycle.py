@@ -129,7 +129,7 @@ def test_a_shipment_recorded_before_the_workflow_waits_is_not_lost():
     # Then it is woken at once
     assert woke and ports.workflows.woken == ["token-1"]
     # And the package is confirmed once, however often the step runs
-    assert mfn.confirm_shipments(ORDER, ports) == {"all_shipped": True, "canceled": False}
+    assert mfn.confirm_shipments(ORDER, ports) == {"all_shipped": True, "canceled": False, "cancel_on_amazon": False}
     mfn.confirm_shipments(ORDER, ports)
     assert len(ports.marketplace.confirmations) == 1
     confirmation = ports.marketplace.confirmations[0]

@@ -146,6 +146,42 @@ class CommerceShipmentSaved(_Open):
     data: ShipmentData
 
 
+ORDER_CANCELED = "com.adobe.commerce.observer.order_cancel_after"
+CREDIT_MEMO_SAVED = "com.adobe.commerce.observer.sales_order_creditmemo_save_after"
+
+
+class CancellationValue(_Open):
+    entity_id: int  # the order (order_cancel_after) or the credit memo (sales_order_creditmemo_save_after)
+    order_id: int | None = None  # the credit memo's order
+
+
+class CancellationData(_Open):
+    value: CancellationValue
+
+
+class CommerceOrderCanceled(_Open):
+    """The merchant withdrew a Commerce order, as Adobe I/O Events sends it: `order_cancel_after`
+    (Cancel, while something is left to invoice) or `sales_order_creditmemo_save_after` (a credit
+    memo: how Magento withdraws an invoiced order)."""
+
+    specversion: str = "1.0"
+    id: str
+    type: Literal["com.adobe.commerce.observer.order_cancel_after",
+                  "com.adobe.commerce.observer.sales_order_creditmemo_save_after"]
+    source: str
+    time: str | None = None
+    data: CancellationData
+
+    @property
+    def commerce_order_id(self) -> int:
+        value = self.data.value
+        if self.type == CREDIT_MEMO_SAVED:
+            if value.order_id is None:
+                raise ValueError("a credit memo event without order_id")
+            return value.order_id
+        return value.entity_id
+
+
 class ChannelOrderEvent(_Open):
     amazon_order_id: str
     seller_id: str
@@ -170,3 +206,17 @@ class AwaitShipmentsInput(_Open):
 class WorkflowError(_Open):
     Error: str = "Unknown"
     Cause: str | None = ""  # moto's SendTaskFailure passes no cause
+
+
+class OrderSyncRequest(_Open):
+    """What starts the order sync function: EventBridge Scheduler's fixed input (`schedule`), the
+    local `poll` verb, or an operator's `retry` of one blocked order (`amazon-channel retry`, or
+    `aws lambda invoke` with `{"trigger": "retry", "amazon_order_id": "..."}`)."""
+
+    trigger: Literal["schedule", "poll", "retry"] = "schedule"
+    amazon_order_id: str | None = Field(default=None, pattern=r"^\d{3}-\d{7}-\d{7}$")
+    seller_id: str | None = Field(default=None, min_length=1)  # only this store
+
+    def model_post_init(self, _context) -> None:
+        if self.trigger == "retry" and not self.amazon_order_id:
+            raise ValueError("a retry names the order: amazon_order_id is missing")

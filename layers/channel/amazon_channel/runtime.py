@@ -76,6 +76,9 @@ def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str,
         lwa_token_url=lwa_url,
         credentials=lambda: secret(secret_id),
         rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb")),
+        # A wait for the shared rate budget must end well within the function's timeout: beyond
+        # it the call fails as AmazonThrottled, which the workflow retries and the sync resumes.
+        max_wait=float(setting("SP_API_MAX_WAIT_SECONDS", "20")),
     )
 
 
@@ -106,6 +109,29 @@ def ports() -> ChannelPorts:
         commerce=_commerce(setting("COMMERCE_BASE_URL"), setting("COMMERCE_SECRET_ID"), aws),
         events=EventBridgePublisher(setting("EVENT_BUS_NAME"), client("events")),
         workflows=StepFunctionsWorkflows(setting("MFN_STATE_MACHINE_ARN", "unset"), client("stepfunctions")),
+    )
+
+
+def orders_view():
+    """The Orders view's adapters: index queries for pages, the order store for one order in full."""
+    from .adapters.dynamodb_order_queries import DynamoDbOrderQueries
+    from .adapters.dynamodb_orders import DynamoDbOrderStore
+    from .domain.orders_view import OrdersViewPorts
+
+    table = setting("ORDERS_TABLE")
+    return OrdersViewPorts(queries=DynamoDbOrderQueries(table, client("dynamodb")),
+                           orders=DynamoDbOrderStore(table, client("dynamodb")))
+
+
+def sync_ports():
+    """The order sync's adapters: the channel's, plus its lease and state, and the blocked-order marks."""
+    from .adapters.sync_state import DynamoDbSyncState
+    from .domain.order_sync import SyncPorts
+
+    p = ports()
+    return SyncPorts(
+        orders=p.orders, blocked=p.orders, stores=p.stores, search=p.marketplace, workflows=p.workflows,
+        events=p.events, state=DynamoDbSyncState(setting("ORDERS_TABLE"), client("dynamodb")), parking=parking(),
     )
 
 

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit, unquote
 
+from amazon_channel_local.simulators.amazon_feeds import DOCUMENT_PATH, FEED_OPERATIONS, SimulatedFeeds
 from amazon_channel_local.sp_api_models import (
     SchemaValidationError,
     rate_plan,
@@ -39,8 +40,9 @@ from amazon_channel_local.sp_api_models import (
 
 log = logging.getLogger(__name__)
 
-OPERATIONS = ("searchOrders", "getOrder", "confirmShipment")
-RATE_HEADER = {"searchOrders": "0.0056", "getOrder": "0.5", "confirmShipment": "2"}
+OPERATIONS = ("searchOrders", "getOrder", "confirmShipment") + FEED_OPERATIONS
+RATE_HEADER = {"searchOrders": "0.0056", "getOrder": "0.5", "confirmShipment": "2",
+               "createFeedDocument": "0.5", "createFeed": "0.0083", "getFeed": "2", "getFeedDocument": "0.0222"}
 
 FULFILLMENT_STATUS = {
     "Pending": "PENDING",
@@ -124,6 +126,8 @@ class _Item:
     price: Decimal
     tax: Decimal
     shipped: int = 0
+    canceled: int = 0  # units the seller canceled (cancellation feed)
+    buyer_cancel_reason: str | None = None  # the buyer asked to cancel (IsBuyerRequestedCancel)
 
 
 @dataclass
@@ -153,16 +157,18 @@ class _Order:
     last_updated: str = ""
     packages: list[_Package] = field(default_factory=list)
     confirmations: list[dict] = field(default_factory=list)
+    seller_id: str = ""  # the seller account it was sold by ("" = the simulator's first seller)
 
 
 class _Bucket:
-    def __init__(self, rate: float, burst: int):
+    def __init__(self, rate: float, burst: int, now: Callable[[], float] = time.monotonic):
         self.rate, self.burst = rate, burst
+        self.now = now  # seconds on the simulator's clock (a simulated clock makes quota runs fast)
         self.tokens = float(burst)
-        self.at = time.monotonic()
+        self.at = now()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = self.now()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens >= 1:
@@ -180,7 +186,9 @@ class SimulatedAmazon:
         seller_id: str = "A1SIMSELLER0001",
         clock: Callable[[], datetime] | None = None,
         enforce_rate_limits: bool = True,
+        port: int = 0,
     ):
+        self.port = port  # 0: any free port on 127.0.0.1
         self.notify = notify
         self.seller_id = seller_id
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -196,13 +204,15 @@ class SimulatedAmazon:
         self._next_order_seq = 1
         self._last_ts: datetime | None = None
         self._access_tokens: dict[str, tuple[str, float]] = {}  # token -> (seller, expires monotonic)
-        self._buckets = {op: _Bucket(*rate_plan(op)) for op in OPERATIONS}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}  # (seller, operation): Amazon's usage plans
+        self._refresh_tokens = {seller_id: self.refresh_token}  # every seller authorised the application
         self._faults: dict[str, list[int]] = {op: [] for op in OPERATIONS}
         self._counts: dict[str, Any] = {op: 0 for op in OPERATIONS}
         self._counts["lwa_token"] = 0
         self._counts["throttled"] = {op: 0 for op in OPERATIONS}
         self._notifications: list[str] = []
         self._lose_notifications = False
+        self.feeds = SimulatedFeeds(self)  # Feeds API: the seller's order cancellation feed
         self.duplicate_confirmations = 0
         self.deliveries = 0
         self._server: ThreadingHTTPServer | None = None
@@ -217,7 +227,7 @@ class SimulatedAmazon:
         class Handler(_Handler):
             simulator = sim
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -256,7 +266,7 @@ class SimulatedAmazon:
         return {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
-            "refresh_tokens": {self.seller_id: self.refresh_token},
+            "refresh_tokens": dict(self._refresh_tokens),
         }
 
     # ------------------------------------------------------------------ scenario verbs
@@ -310,6 +320,7 @@ class SimulatedAmazon:
                 purchase_date=purchase or iso(ts),
                 status="Pending",
                 last_updated=iso(ts),
+                seller_id=self._seller(spec.get("seller_id")),
             )
             self._orders[order_id] = order
             body = self._notification(order, ts)
@@ -323,6 +334,21 @@ class SimulatedAmazon:
     def cancel(self, order_id: str) -> None:
         """The order is canceled (buyer or Amazon): Pending/Unshipped -> Canceled."""
         self._transition(order_id, {"Pending", "Unshipped"}, "Canceled")
+
+    def request_buyer_cancellation(self, order_id: str, reason: str = "Order created by mistake") -> None:
+        """The buyer asks Amazon to cancel an order not shipped yet: the seller decides (ORDER_CHANGE
+        of type BuyerRequestedChange with IsBuyerRequestedCancel on the unshipped items)."""
+        with self._lock:
+            order = self._order(order_id)
+            if order.status not in ("Pending", "Unshipped", "PartiallyShipped"):
+                raise ValueError(f"order {order_id} is {order.status}: the buyer cannot ask to cancel it")
+            for it in order.items:
+                if it.shipped < it.qty:
+                    it.buyer_cancel_reason = reason
+            ts = self._tick()
+            order.last_updated = iso(ts)
+            body = self._notification(order, ts, change_type="BuyerRequestedChange", reason="Buyer Requested Cancel")
+        self._deliver(body)
 
     def ship(self, order_id: str, carrier: str = "AMZL_US", tracking_number: str | None = None) -> None:
         """Amazon ships an FBA (AFN) order from its stock: Unshipped -> Shipped, one package."""
@@ -362,6 +388,15 @@ class SimulatedAmazon:
         """While enabled, changes happen but their notifications are lost (not recorded either)."""
         with self._lock:
             self._lose_notifications = enabled
+
+    def add_seller(self, seller_id: str) -> str:
+        """Another seller account authorises the application (a second store). Returns its refresh token.
+
+        `place_order` then takes `"seller_id"` in the order spec; SP-API answers each seller only
+        with its own orders, within its own usage plans.
+        """
+        with self._lock:
+            return self._refresh_tokens.setdefault(seller_id, "Atzr|" + secrets.token_urlsafe(48))
 
     def fail_next(self, operation_id: str, status: int, count: int = 1) -> None:
         """Answer the next `count` calls of `operation_id` with `status` (an ErrorList body)."""
@@ -406,6 +441,15 @@ class SimulatedAmazon:
         self._next_order_seq += 1
         return f"113-{seq:07d}-{secrets.randbelow(10**7):07d}"
 
+    def _seller(self, seller_id: str | None) -> str:
+        seller = seller_id or self.seller_id
+        if seller not in self._refresh_tokens:
+            raise ValueError(f"unknown seller {seller} (add_seller first)")
+        return seller
+
+    def _sells(self, order: _Order, seller: str | None) -> bool:
+        return seller is None or (order.seller_id or self.seller_id) == seller
+
     def _order(self, order_id: str) -> _Order:
         try:
             return self._orders[order_id]
@@ -433,7 +477,8 @@ class SimulatedAmazon:
             body = self._notification(order, ts)
         self._deliver(body)
 
-    def _notification(self, order: _Order, ts: datetime) -> str | None:
+    def _notification(self, order: _Order, ts: datetime, change_type: str = "OrderStatusChange",
+                      reason: str = "OrderStatusChange") -> str | None:
         """Build (and record) the ORDER_CHANGE for the order's current state; None when lost."""
         if self._lose_notifications:
             return None
@@ -447,10 +492,10 @@ class SimulatedAmazon:
             "Payload": {
                 "OrderChangeNotification": {
                     "NotificationLevel": "OrderLevel",
-                    "SellerId": self.seller_id,
+                    "SellerId": order.seller_id or self.seller_id,
                     "AmazonOrderId": order.order_id,
-                    "OrderChangeType": "OrderStatusChange",
-                    "OrderChangeTrigger": {"TimeOfOrderChange": iso(ts), "ChangeReason": "OrderStatusChange"},
+                    "OrderChangeType": change_type,
+                    "OrderChangeTrigger": {"TimeOfOrderChange": iso(ts), "ChangeReason": reason},
                     "Summary": {
                         "MarketplaceId": order.marketplace,
                         "OrderStatus": order.status,
@@ -468,7 +513,7 @@ class SimulatedAmazon:
                                 "OrderItemStatus": "Shipped" if it.shipped >= it.qty else "Unshipped",
                                 "Quantity": it.qty,
                                 "QuantityShipped": it.shipped,
-                                "IsBuyerRequestedCancel": False,
+                                "IsBuyerRequestedCancel": it.buyer_cancel_reason is not None,
                             }
                             for it in order.items
                         ],
@@ -575,8 +620,15 @@ class SimulatedAmazon:
                     ],
                 }
             if "FULFILLMENT" in inc:
-                unfulfilled = 0 if o.status == "Canceled" else it.qty - it.shipped
+                unfulfilled = 0 if o.status == "Canceled" else it.qty - it.shipped - it.canceled
                 item["fulfillment"] = {"quantityFulfilled": it.shipped, "quantityUnfulfilled": unfulfilled}
+            if "CANCELLATION" in inc and (it.buyer_cancel_reason or it.canceled):
+                cancellation: dict[str, Any] = {}
+                if it.buyer_cancel_reason:
+                    cancellation["cancellationRequest"] = {"requester": "BUYER", "cancelReason": it.buyer_cancel_reason}
+                if it.canceled:
+                    cancellation["cancellationExecution"] = {"cancelledBy": "MERCHANT", "cancelReason": "Seller canceled"}
+                item["cancellation"] = cancellation
             items.append(item)
         out["orderItems"] = items
         if "PACKAGES" in inc and o.packages:
@@ -603,6 +655,8 @@ class SimulatedAmazon:
         hdrs = {k.lower(): v for k, v in headers.items()}
         if path == "/auth/o2/token" and method == "POST":
             return self._lwa(body)
+        if path.startswith(DOCUMENT_PATH):  # a presigned feed document URL (Amazon's S3, no SP-API token)
+            return self.feeds.serve_document(method, path, query, hdrs, body)
         route = self._route(method, path)
         if route is None:
             return Response(404, {"errors": [{"code": "NotFound", "message": f"No route for {method} {path}"}]},
@@ -627,6 +681,12 @@ class SimulatedAmazon:
                 return "getOrder", seg[3]
         if method == "POST" and len(seg) == 5 and seg[:3] == ["orders", "v0", "orders"] and seg[4] == "shipmentConfirmation":
             return "confirmShipment", seg[3]
+        if seg[:2] == ["feeds", "2021-06-30"] and len(seg) in (3, 4) and seg[2] in ("documents", "feeds"):
+            kind = "FeedDocument" if seg[2] == "documents" else "Feed"
+            if method == "POST" and len(seg) == 3:
+                return f"create{kind}", None
+            if method == "GET" and len(seg) == 4:
+                return f"get{kind}", seg[3]
         return None
 
     def _lwa(self, body: bytes) -> Response:
@@ -637,13 +697,14 @@ class SimulatedAmazon:
             return Response(400, {"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token"})
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return Response(400, {"error": "invalid_grant", "error_description": "Client authentication failed"})
-        if form.get("refresh_token") != self.refresh_token:
+        seller = next((s for s, t in self._refresh_tokens.items() if t == form.get("refresh_token")), None)
+        if seller is None:
             return Response(400, {"error": "invalid_grant", "error_description": "The request has an invalid grant parameter : refresh_token"})
         token = "Atza|" + secrets.token_urlsafe(48)
         with self._lock:
-            self._access_tokens[token] = (self.seller_id, time.monotonic() + TOKEN_LIFETIME)
+            self._access_tokens[token] = (seller, time.monotonic() + TOKEN_LIFETIME)
         return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
-                              "refresh_token": self.refresh_token})
+                              "refresh_token": form["refresh_token"]})
 
     def _call(self, op: str, order_id: str | None, query: dict, hdrs: dict, body: bytes) -> Response:
         with self._lock:
@@ -655,14 +716,16 @@ class SimulatedAmazon:
                 return _error(403, msg, "Unauthorized")
             if self._faults[op]:
                 return _error(self._faults[op].pop(0))
-            if self.enforce_rate_limits and not self._buckets[op].take():
+            if self.enforce_rate_limits and not self._bucket(grant[0], op).take():
                 return _error(429)
         try:
             if op == "searchOrders":
-                return self._search(query)
+                return self._search(query, grant[0])
             if op == "getOrder":
-                return self._get(order_id or "", query)
-            return self._confirm(order_id or "", body)
+                return self._get(order_id or "", query, grant[0])
+            if op in FEED_OPERATIONS:
+                return self.feeds.call(op, order_id, self._feed_body(op, body), grant[0])
+            return self._confirm(order_id or "", body, grant[0])
         except ApiError as e:
             return _error(e.status, e.message, e.code)
 
@@ -673,15 +736,20 @@ class SimulatedAmazon:
             raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
         return params, set(params.get("includedData", []))
 
-    def _get(self, order_id: str, query: dict) -> Response:
+    def _bucket(self, seller: str, op: str) -> _Bucket:
+        if (seller, op) not in self._buckets:
+            self._buckets[(seller, op)] = _Bucket(*rate_plan(op), now=lambda: self.clock().timestamp())
+        return self._buckets[(seller, op)]
+
+    def _get(self, order_id: str, query: dict, seller: str | None = None) -> Response:
         _, inc = self._included("getOrder", {k: v for k, v in query.items()})
         with self._lock:
             order = self._orders.get(order_id)
-            if order is None:
+            if order is None or not self._sells(order, seller):
                 raise ApiError(404, f"Order {order_id} not found.")
             return Response(200, {"order": self._order_json(order, inc)})
 
-    def _search(self, query: dict) -> Response:
+    def _search(self, query: dict, seller: str | None = None) -> Response:
         params, inc = self._included("searchOrders", query)
         created_after, updated_after = params.get("createdAfter"), params.get("lastUpdatedAfter")
         if (created_after is None) == (updated_after is None):
@@ -713,6 +781,8 @@ class SimulatedAmazon:
             by = set(params.get("fulfilledBy", [])) or None
             rows = []
             for o in self._orders.values():
+                if not self._sells(o, seller):
+                    continue
                 at = parse_ts(getattr(o, field_))
                 if not after <= at <= before:
                     continue
@@ -735,7 +805,22 @@ class SimulatedAmazon:
             body["createdBefore" if by_created else "lastUpdatedBefore"] = iso(before)
             return Response(200, body)
 
-    def _confirm(self, order_id: str, raw: bytes) -> Response:
+    @staticmethod
+    def _feed_body(op: str, raw: bytes) -> Any:
+        """The JSON body of a Feeds call, checked against the official Feeds model."""
+        if op not in ("createFeedDocument", "createFeed"):
+            return None
+        try:
+            payload = json.loads(raw or b"null")
+        except ValueError:
+            raise ApiError(400, "The request body is not valid JSON.") from None
+        try:
+            validate_request_body(op, payload)
+        except SchemaValidationError as e:
+            raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
+        return payload
+
+    def _confirm(self, order_id: str, raw: bytes, seller: str | None = None) -> Response:
         try:
             payload = json.loads(raw or b"null")
         except ValueError:
@@ -748,7 +833,7 @@ class SimulatedAmazon:
         ref = detail["packageReferenceId"]
         with self._lock:
             order = self._orders.get(order_id)
-            if order is None:
+            if order is None or not self._sells(order, seller):
                 raise ApiError(404, f"Order {order_id} not found.")
             if payload["marketplaceId"] != order.marketplace:
                 raise ApiError(400, f"Order {order_id} was not placed in marketplace {payload['marketplaceId']}.")
@@ -821,7 +906,7 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("SimulatedAmazon failed on %s %s", self.command, self.path)
             resp = _error(500)
             resp.headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        data = b"" if resp.body is None else json.dumps(resp.body).encode()
+        data = b"" if resp.body is None else resp.body if isinstance(resp.body, bytes) else json.dumps(resp.body).encode()
         self.send_response(resp.status)
         for k, v in resp.headers.items():
             self.send_header(k, v)

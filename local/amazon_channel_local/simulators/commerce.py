@@ -5,9 +5,16 @@ Shapes follow Magento 2.4's REST API (snake_case fields, decimals as JSON number
 and `/rest/<store_code>/V1/...` are accepted. Calls need `Authorization: Bearer <access_token>`.
 
 Endpoints: customers search/create, orders search/get/save, invoiceOrder, shipOrder, shipment
-get/search, order comments, products and stock items by SKU. Every shipment save (through
-`POST /V1/order/{id}/ship` or `merchant_ship`) emits the Adobe I/O event
-`com.adobe.commerce.observer.sales_order_shipment_save_after` as an EventBridge PutEvents entry.
+get/search, order comments, order cancel, refundOrder (offline credit memo) and credit memo get,
+products and stock items by SKU. Every shipment save (through `POST /V1/order/{id}/ship` or
+`merchant_ship`) emits the Adobe I/O event
+`com.adobe.commerce.observer.sales_order_shipment_save_after` as an EventBridge PutEvents entry;
+a cancel emits `...observer.order_cancel_after` and a credit memo
+`...observer.sales_order_creditmemo_save_after` (through the API or `merchant_cancel`).
+
+Magento's rules for withdrawing an order are kept: `POST /V1/orders/{id}/cancel` answers `false`
+for an order invoiced in full (`Order::canCancel`), and such an order is withdrawn with a credit
+memo instead, after which Magento closes it (or completes it, when part of it shipped).
 
 Deliberate simplification: `POST /V1/orders` here refuses unknown, disabled or out-of-stock SKUs
 and decrements stock; the real `salesOrderRepositoryV1` save does neither, which is why the
@@ -28,6 +35,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 EVENT_TYPE = "com.adobe.commerce.observer.sales_order_shipment_save_after"
+ORDER_CANCEL_EVENT = "com.adobe.commerce.observer.order_cancel_after"
+CREDITMEMO_EVENT = "com.adobe.commerce.observer.sales_order_creditmemo_save_after"
 EVENT_SOURCE = "aws.partner/adobe.io/sim-org/sim-registration"
 PROVIDER_ID = "6f1c2a4e-9b1d-4c57-8a0e-3d2f5b7c9e11"
 
@@ -39,6 +48,7 @@ DUPLICATE_CUSTOMER = "A customer with the same email address already exists in a
 REQUIRED = '"%fieldName" is required. Enter and try again.'
 CANNOT_INVOICE = "The order does not allow an invoice to be created."
 SHIP_ERRORS = "Shipment Document Validation Error(s):\n%1"
+CREDITMEMO_ERRORS = "Creditmemo Document Validation Error(s):\n%1"
 CANNOT_ORDER = 'Product "%1" cannot be ordered: %2.'
 
 _PATH = re.compile(r"^/rest(?:/(?!V1/)[A-Za-z0-9_]+)?(/V1/.*)$")
@@ -151,7 +161,8 @@ class SimulatedCommerce:
     """An Adobe Commerce store on 127.0.0.1 with merchant actions and inspection for tests."""
 
     def __init__(self, on_event: Callable[[dict], None] | None = None,
-                 access_token: str = "sim-commerce-integration-token"):
+                 access_token: str = "sim-commerce-integration-token", port: int = 0):
+        self.port = port  # 0: any free port on 127.0.0.1
         self.on_event = on_event
         self.access_token = access_token
         self._lock = threading.RLock()
@@ -160,8 +171,9 @@ class SimulatedCommerce:
         self._orders: dict[int, dict] = {}
         self._invoices: dict[int, dict] = {}
         self._shipments: dict[int, dict] = {}
+        self._creditmemos: dict[int, dict] = {}
         self._seq = {"product": 0, "customer": 0, "order": 0, "increment": 0, "item": 0, "address": 0,
-                     "invoice": 0, "shipment": 0, "track": 0, "history": 0}
+                     "invoice": 0, "shipment": 0, "track": 0, "history": 0, "creditmemo": 0}
         self._faults: list[dict] = []
         self._log: list[tuple[str, str, int]] = []
         self._server: ThreadingHTTPServer | None = None
@@ -190,7 +202,7 @@ class SimulatedCommerce:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sim-commerce", daemon=True)
@@ -267,6 +279,52 @@ class SimulatedCommerce:
         self._emit(event)
         return shipment["entity_id"]
 
+    def merchant_cancel(self, *, ext_order_id: str, reason: str) -> str:
+        """The merchant cancels the order from the Commerce admin, giving a reason.
+
+        The reason goes on the order as a comment (Comments History, not notified). Then Magento's
+        own rules apply: Cancel while something is left to invoice (event `order_cancel_after`);
+        an invoiced order cannot be canceled, so the merchant issues an offline credit memo ("Refund
+        Offline") of everything not shipped, items back to stock (event
+        `sales_order_creditmemo_save_after`); Magento closes the order once nothing is left.
+        Returns what was done: "canceled" or "credit memo".
+        """
+        with self._lock:
+            order = self._order_by_ext(ext_order_id)
+            if order is None:
+                raise ValueError(f"No Commerce order has ext_order_id {ext_order_id!r}")
+            if self._can_cancel(order):
+                self._comment(order, reason)
+                self._cancel(order)
+                event, done = self._order_event(ORDER_CANCEL_EVENT, order), "canceled"
+            else:
+                items = []
+                for i in order["items"]:
+                    qty = min(i["qty_invoiced"] - i["qty_refunded"], _qty_to_ship(i))
+                    if qty > 0:
+                        items.append({"order_item_id": i["item_id"], "qty": qty})
+                if not items:
+                    raise ValueError(f"Commerce order {order['increment_id']} ({order['state']}) has nothing "
+                                     f"left to cancel")
+                shipped = any(i["qty_shipped"] > 0 for i in order["items"])
+                shipping = Decimal(0) if shipped else (order.get("shipping_invoiced", Decimal(0))
+                                                      - order.get("shipping_refunded", Decimal(0)))
+                self._comment(order, reason)
+                try:
+                    memo = self._refund(order, items, {"shipping_amount": shipping, "extension_attributes": {
+                        "return_to_stock_items": [it["order_item_id"] for it in items]}}, reason, notify=False)
+                except _HttpError as e:
+                    raise ValueError(_render(e.message, e.parameters)) from None
+                event, done = self._creditmemo_event(memo), "credit memo"
+        self._emit(event)
+        return done
+
+    def _comment(self, order: dict, comment: str) -> None:
+        order["status_histories"].insert(0, {
+            "entity_id": self._next("history"), "parent_id": order["entity_id"], "entity_name": "order",
+            "comment": comment, "is_customer_notified": 0, "is_visible_on_front": 0,
+            "status": order["status"], "created_at": _now()})
+
     def fail_next(self, method: str, path_prefix: str, status: int, count: int = 1, *,
                   after_effect: bool = False) -> None:
         """Answer the next `count` requests matching method and path prefix (`/V1/...` or the full
@@ -308,6 +366,18 @@ class SimulatedCommerce:
         with self._lock:
             order = self._order_by_ext(amazon_order_id)
             return None if order is None else self._summary(order)
+
+    def comments(self, ext_order_id: str) -> list[str]:
+        """The order's comments (Comments History), oldest first."""
+        with self._lock:
+            order = self._order_by_ext(ext_order_id)
+            return [] if order is None else [h["comment"] for h in reversed(order["status_histories"])]
+
+    def credit_memos(self, ext_order_id: str) -> list[dict]:
+        with self._lock:
+            order = self._order_by_ext(ext_order_id)
+            return [] if order is None else [_jsonable(m) for m in self._creditmemos.values()
+                                             if m["order_id"] == order["entity_id"]]
 
     def customers(self) -> list[dict]:
         with self._lock:
@@ -415,6 +485,9 @@ class SimulatedCommerce:
             ("POST", r"/V1/orders/(\d+)/comments", self._h_order_comment, "Magento_Sales::comment"),
             ("POST", r"/V1/order/(\d+)/invoice", self._h_invoice, "Magento_Sales::invoice"),
             ("POST", r"/V1/order/(\d+)/ship", self._h_ship, "Magento_Sales::ship"),
+            ("POST", r"/V1/orders/(\d+)/cancel", self._h_cancel, "Magento_Sales::cancel"),
+            ("POST", r"/V1/order/(\d+)/refund", self._h_refund, "Magento_Sales::creditmemo"),
+            ("GET", r"/V1/creditmemo/(\d+)", self._h_creditmemo_get, "Magento_Sales::sales_creditmemo"),
             ("GET", r"/V1/shipment/(\d+)", self._h_shipment_get, "Magento_Sales::shipment"),
             ("GET", r"/V1/shipments", self._h_shipment_search, "Magento_Sales::shipment"),
             ("GET", r"/V1/products/([^/]+)", self._h_product_get, "Magento_Catalog::products"),
@@ -681,6 +754,7 @@ class SimulatedCommerce:
                                       "capture_case": "online" if body.get("capture") else "offline"}
         order["total_invoiced"] = order["grand_total"]
         order["total_paid"] = order["grand_total"]
+        order["shipping_invoiced"] = order["base_shipping_invoiced"] = order["shipping_amount"]
         order["total_due"] = Decimal(0)
         order["payment"]["amount_paid"] = order["grand_total"]
         self._update_state(order)
@@ -693,7 +767,7 @@ class SimulatedCommerce:
             return
         active = [i for i in order["items"] if i["qty_ordered"] - i["qty_canceled"] > 0]
         invoiced = all(i["qty_invoiced"] >= i["qty_ordered"] - i["qty_canceled"] for i in active)
-        shipped = all(i["qty_shipped"] >= i["qty_ordered"] - i["qty_canceled"] for i in active)
+        shipped = all(_qty_to_ship(i) <= 0 for i in active)
         any_done = any(i["qty_invoiced"] > 0 or i["qty_shipped"] > 0 for i in active)
         if invoiced and shipped:
             order["state"] = order["status"] = "complete"
@@ -701,12 +775,144 @@ class SimulatedCommerce:
             order["state"] = order["status"] = "processing"
         order["updated_at"] = _now()
 
+    # ------------------------------------------------------------------ cancel and credit memos
+    @staticmethod
+    def _can_cancel(order: dict) -> bool:
+        """Magento's Order::canCancel(): not canceled, closed, complete or on hold, and something
+        left to invoice (an order invoiced in full cannot be canceled, only refunded)."""
+        if order["state"] in ("canceled", "closed", "complete", "holded", "payment_review"):
+            return False
+        return any(i["qty_invoiced"] < i["qty_ordered"] - i["qty_canceled"] for i in order["items"])
+
+    def _cancel(self, order: dict) -> None:
+        """Order::cancel() + registerCancellation(): cancel what is neither invoiced nor shipped."""
+        refundable = False
+        for i in order["items"]:
+            to_invoice = i["qty_ordered"] - i["qty_invoiced"] - i["qty_canceled"]
+            to_cancel = max(min(to_invoice, _qty_to_ship(i)), Decimal(0))
+            i["qty_canceled"] += to_cancel
+            if to_cancel and i["sku"] in self._products:
+                self._products[i["sku"]]["qty"] += to_cancel  # the reservation is released
+            refundable = refundable or i["qty_invoiced"] - i["qty_refunded"] > 0
+        state = "processing" if refundable else "canceled"
+        order["state"] = order["status"] = state
+        order["total_canceled"] = order["grand_total"] - order["total_paid"]
+        order["updated_at"] = _now()
+
+    def _h_cancel(self, order_id: str, *, query, body, events) -> bool:
+        """salesOrderManagementV1CancelPost: true when canceled, false when Magento cannot cancel it."""
+        order = self._get_order(order_id)
+        if not self._can_cancel(order):
+            return False
+        self._cancel(order)
+        events.append(self._order_event(ORDER_CANCEL_EVENT, order))
+        return True
+
+    def _refund(self, order: dict, items: list[dict], args: dict, comment: str | None, notify: bool) -> dict:
+        """salesRefundOrderV1: an offline credit memo (the order was paid outside Commerce)."""
+        if order["state"] in ("canceled", "closed", "holded", "payment_review") \
+                or order["total_paid"] - order.get("total_refunded", Decimal(0)) <= 0:
+            raise _HttpError(400, CREDITMEMO_ERRORS, ["The order does not allow a creditmemo to be created."])
+        by_id = {i["item_id"]: i for i in order["items"]}
+        plan: dict[int, Decimal] = {}
+        for it in items:
+            try:
+                item_id = int(it.get("order_item_id"))
+            except (TypeError, ValueError):
+                raise _HttpError(400, CREDITMEMO_ERRORS, ["The order item ID is required."]) from None
+            if item_id not in by_id:
+                raise _HttpError(400, CREDITMEMO_ERRORS,
+                                 ["The creditmemo contains product item that is not part of the original order."])
+            plan[item_id] = plan.get(item_id, Decimal(0)) + _dec(it.get("qty"), "qty")
+        if not items:  # no items given: everything refundable
+            plan = {k: i["qty_invoiced"] - i["qty_refunded"] for k, i in by_id.items()}
+        for item_id, qty in plan.items():
+            if qty < 0 or qty > by_id[item_id]["qty_invoiced"] - by_id[item_id]["qty_refunded"]:
+                raise _HttpError(400, CREDITMEMO_ERRORS,
+                                 ["The quantity to creditmemo must not be greater than the unrefunded quantity."])
+        plan = {k: v for k, v in plan.items() if v > 0}
+        shipping_left = order.get("shipping_invoiced", Decimal(0)) - order.get("shipping_refunded", Decimal(0))
+        shipping = _dec(args.get("shipping_amount", shipping_left), "shipping_amount")
+        if shipping > shipping_left:
+            raise _HttpError(400, "Maximum shipping amount allowed to refund is: %1", [_money(shipping_left)])
+        subtotal = sum((by_id[k]["price"] * q for k, q in plan.items()), Decimal(0))
+        tax = sum((by_id[k]["tax_amount"] * q / by_id[k]["qty_ordered"] for k, q in plan.items()), Decimal(0))
+        if order["shipping_amount"]:
+            tax += order["shipping_tax_amount"] * shipping / order["shipping_amount"]
+        total = (subtotal + tax + shipping + _dec(args.get("adjustment_positive"))
+                 - _dec(args.get("adjustment_negative"))).quantize(Decimal("0.01"))
+        available = order["total_paid"] - order.get("total_refunded", Decimal(0))
+        if total > available + Decimal("0.0001"):
+            raise _HttpError(400, "The most money available to refund is %1.", [_money(available)])
+        if total <= 0 and not plan:
+            raise _HttpError(400, CREDITMEMO_ERRORS, ["The credit memo's total must be positive."])
+        back_to_stock = {int(x) for x in ((args.get("extension_attributes") or {}).get("return_to_stock_items") or [])}
+        for item_id, qty in plan.items():
+            i = by_id[item_id]
+            i["qty_refunded"] += qty
+            if item_id in back_to_stock and i["sku"] in self._products:
+                self._products[i["sku"]]["qty"] += qty
+        order["total_refunded"] = order.get("total_refunded", Decimal(0)) + total
+        order["base_total_refunded"] = order["total_refunded"]
+        order["shipping_refunded"] = order["base_shipping_refunded"] = order.get("shipping_refunded", Decimal(0)) + shipping
+        memo_id = self._next("creditmemo")
+        memo = {"entity_id": memo_id, "order_id": order["entity_id"], "increment_id": f"{memo_id:09d}",
+                "store_id": order["store_id"], "state": 2, "grand_total": total, "subtotal": subtotal,
+                "shipping_amount": shipping, "tax_amount": tax, "created_at": _now(),
+                "items": [{"order_item_id": k, "sku": by_id[k]["sku"], "qty": q} for k, q in plan.items()],
+                "comments": [{"comment": comment, "is_visible_on_front": 0}] if comment else []}
+        self._creditmemos[memo_id] = memo
+        # Magento's order state handler: nothing left to ship -> complete, or closed once nothing
+        # is left to refund either.
+        if all(_qty_to_ship(i) <= 0 for i in order["items"]):
+            order["state"] = "closed" if order["total_refunded"] >= order["total_paid"] else "complete"
+        else:
+            order["state"] = "processing"
+        order["status"] = order["state"]
+        order["updated_at"] = _now()
+        if notify:
+            order["_emails"] += 1
+        return memo
+
+    def _h_refund(self, order_id: str, *, query, body, events) -> int:
+        order = self._get_order(order_id)
+        comment = (body.get("comment") or {}).get("comment") if isinstance(body.get("comment"), dict) else None
+        memo = self._refund(order, body.get("items") or [], body.get("arguments") or {}, comment,
+                            notify=bool(body.get("notify")))
+        events.append(self._creditmemo_event(memo))
+        return memo["entity_id"]
+
+    def _h_creditmemo_get(self, memo_id: str, *, query, body, events) -> dict:
+        memo = self._creditmemos.get(int(memo_id))
+        if memo is None:
+            raise _HttpError(404, NOT_FOUND)
+        return memo
+
+    def _cloud_event(self, event_type: str, value: dict) -> dict:
+        detail = {
+            "specversion": "1.0", "id": str(uuid.uuid4()), "type": event_type,
+            "source": f"urn:uuid:{PROVIDER_ID}",
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "datacontenttype": "application/json", "data": {"value": _jsonable(value)},
+        }
+        return {"Source": EVENT_SOURCE, "DetailType": event_type, "Detail": json.dumps(detail)}
+
+    def _order_event(self, event_type: str, order: dict) -> dict:
+        return self._cloud_event(event_type, {
+            "entity_id": order["entity_id"], "increment_id": order["increment_id"], "state": order["state"],
+            "status": order["status"], "store_id": order["store_id"], "updated_at": order["updated_at"]})
+
+    def _creditmemo_event(self, memo: dict) -> dict:
+        return self._cloud_event(CREDITMEMO_EVENT, {
+            "entity_id": memo["entity_id"], "order_id": memo["order_id"], "increment_id": memo["increment_id"],
+            "store_id": memo["store_id"], "created_at": memo["created_at"]})
+
     # ------------------------------------------------------------------ shipments
     def _ship(self, order: dict, items: list[dict], tracks: list[dict], *, notify: bool) -> dict:
         if order["state"] in ("canceled", "closed", "holded", "complete"):
             raise _HttpError(400, SHIP_ERRORS, ["The order does not allow a shipment to be created."])
         by_id = {i["item_id"]: i for i in order["items"]}
-        remaining = {i["item_id"]: i["qty_ordered"] - i["qty_canceled"] - i["qty_shipped"] for i in order["items"]}
+        remaining = {i["item_id"]: _qty_to_ship(i) for i in order["items"]}
         plan: dict[int, Decimal] = {}
         if not items:
             plan = {k: v for k, v in remaining.items() if v > 0}
@@ -793,6 +999,11 @@ class SimulatedCommerce:
         items = _search(sorted(self._shipments.values(), key=lambda s: s["entity_id"]), criteria,
                         {"order_id", "entity_id", "increment_id", "store_id"})
         return {"items": items, "search_criteria": criteria, "total_count": len(items)}
+
+
+def _qty_to_ship(item: dict) -> Decimal:
+    """Magento's Item::getSimpleQtyToShip(): a refunded unit is not shipped any more."""
+    return item["qty_ordered"] - max(item["qty_shipped"], item["qty_refunded"]) - item["qty_canceled"]
 
 
 def _render(message: str, parameters: Any) -> str:

@@ -31,9 +31,15 @@ class EventBridgePublisher:
             raise RuntimeError(f"EventBridge refused {detail_type}: {result['Entries']}")
 
 
-def execution_name(amazon_order_id: str) -> str:
-    """One execution per Amazon order: a second start with this name is a no-op."""
-    return "mfn-" + re.sub(r"[^A-Za-z0-9_-]", "_", amazon_order_id)[:70]
+def execution_name(amazon_order_id: str, attempt: int = 0) -> str:
+    """One execution per Amazon order and import attempt: a second start with this name is a no-op.
+
+    `mfn-<AmazonOrderId>` for the first import; `mfn-<AmazonOrderId>-retry<n>` for the n-th retry
+    of a blocked order (the attempt number is stored on the order before the start).
+    """
+    name = "mfn-" + re.sub(r"[^A-Za-z0-9_-]", "_", amazon_order_id)[:70]
+    suffix = f"-retry{attempt}" if attempt > 0 else ""
+    return name[: 80 - len(suffix)] + suffix  # Step Functions allows 80 characters
 
 
 class StepFunctionsWorkflows:
@@ -43,11 +49,11 @@ class StepFunctionsWorkflows:
         self.arn = state_machine_arn
         self.client = client
 
-    def start(self, amazon_order_id: str, payload: dict[str, Any]) -> bool:
+    def start(self, amazon_order_id: str, payload: dict[str, Any], attempt: int = 0) -> bool:
         try:
             self.client.start_execution(
                 stateMachineArn=self.arn,
-                name=execution_name(amazon_order_id),
+                name=execution_name(amazon_order_id, attempt),
                 input=json.dumps(payload, sort_keys=True),
             )
             return True

@@ -18,6 +18,8 @@ REST endpoints used, and the ACL resource of the integration that each needs (Ma
 | ship_order | POST /V1/order/{id}/ship (salesShipOrderV1) | Magento_Sales::ship |
 | get_shipment, ship_order (recheck) | GET /V1/shipment/{id}, GET /V1/shipments?searchCriteria... | Magento_Sales::shipment |
 | add_comment, create_order (custom status) | POST /V1/orders/{id}/comments | Magento_Sales::comment |
+| cancel_order (nothing invoiced yet), create_order (invoice refused) | POST /V1/orders/{id}/cancel | Magento_Sales::cancel |
+| cancel_order (invoiced: offline credit memo of everything) | POST /V1/order/{id}/refund (salesRefundOrderV1) | Magento_Sales::creditmemo |
 
 (Releases before 2.3 guarded all Sales routes with the single resource Magento_Sales::sales.)
 
@@ -39,7 +41,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+import uuid
 from decimal import Decimal
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
@@ -47,6 +51,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from ..domain.errors import CommerceRejected, CommerceUnavailable, CustomerAlreadyExists
+from ..domain.cancellations import CHANNEL_COMMENT_PREFIX
 from ..domain.models import (
     Address,
     CommerceCustomer,
@@ -91,6 +96,17 @@ def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: in
     return params
 
 
+def _merchant_comment(order: dict) -> str | None:
+    """The newest order comment the channel did not write itself (the merchant's reason to cancel)."""
+    mine = (CHANNEL_COMMENT_PREFIX, "Imported from Amazon order")
+    histories = [h for h in order.get("status_histories") or []
+                 if (h.get("comment") or "").strip() and not str(h["comment"]).startswith(mine)]
+    if not histories:
+        return None
+    newest = max(histories, key=lambda h: (str(h.get("created_at") or ""), int(h.get("entity_id") or 0)))
+    return str(newest["comment"]).strip()
+
+
 def _money(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.01")))
 
@@ -124,6 +140,16 @@ class CommerceRestClient:
         self._timeout = timeout
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._calls = threading.local()
+
+    @property
+    def last_request_id(self) -> str | None:
+        """The request id of this thread's last Commerce call: Commerce's `X-Request-Id` answer if
+        it sends one, else the `X-Request-Id` the client sent (web server logs can show it)."""
+        return getattr(self._calls, "request_id", None)
+
+    def _tagged(self, model, request_id: str | None = None):
+        return model.model_copy(update={"request_id": request_id or self.last_request_id})
 
     # ------------------------------------------------------------------ HTTP
     def _once(self, method: str, path: str, *, query: list | None = None, body: Any = None) -> Any:
@@ -131,7 +157,10 @@ class CommerceRestClient:
         url = f"{self._root}{path}"
         if query:
             url += "?" + urlencode(query)
-        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+        request_id = str(uuid.uuid4())
+        self._calls.request_id = request_id
+        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json",
+                   "X-Request-Id": request_id}
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -143,6 +172,7 @@ class CommerceRestClient:
             log.warning("commerce %s %s failed: %s", method, path.split("?")[0], type(e).__name__)
             raise _Transient(f"Commerce could not be reached ({type(e).__name__})") from None
         status = resp.status
+        self._calls.request_id = (resp.headers or {}).get("X-Request-Id") or request_id
         try:
             payload = json.loads(resp.data) if resp.data else None
         except ValueError:
@@ -200,7 +230,7 @@ class CommerceRestClient:
         query = _search_query([[("email", email, "eq")], [("website_id", website_id, "eq")]], page_size=1)
         result = self._get("/V1/customers/search", query)
         items = (result or {}).get("items") or []
-        return self._customer(items[0]) if items else None
+        return self._tagged(self._customer(items[0])) if items else None
 
     def create_customer(self, customer: CommerceCustomer) -> CommerceCustomer:
         body = {"customer": {"email": customer.email, "firstname": customer.firstname,
@@ -213,7 +243,7 @@ class CommerceRestClient:
             if "already exists" in str(e):
                 raise CustomerAlreadyExists(str(e)) from None
             raise
-        return created if isinstance(created, CommerceCustomer) else self._customer(created)
+        return self._tagged(created if isinstance(created, CommerceCustomer) else self._customer(created))
 
     def _recheck_customer(self, customer: CommerceCustomer) -> CommerceCustomer | None:
         query = _search_query([[("email", customer.email, "eq")], [("website_id", customer.website_id, "eq")]], 1)
@@ -224,12 +254,24 @@ class CommerceRestClient:
     @staticmethod
     def _ref(o: dict) -> CommerceOrderRef:
         customer_id = o.get("customer_id")
+        ordered = shipped = open_ = 0
+        for i in o.get("items") or []:
+            if i.get("parent_item_id"):
+                continue
+            qty = {k: Decimal(str(i.get(k) or 0)) for k in ("qty_ordered", "qty_shipped", "qty_refunded", "qty_canceled")}
+            ordered += int(qty["qty_ordered"])
+            shipped += int(qty["qty_shipped"])
+            # Magento's own "qty to ship": a refund counts against what is left unless it was shipped
+            open_ += int(max(qty["qty_ordered"] - max(qty["qty_shipped"], qty["qty_refunded"]) - qty["qty_canceled"], 0))
         return CommerceOrderRef(order_id=int(o["entity_id"]), increment_id=str(o["increment_id"]),
                                 status=str(o.get("status") or ""),
                                 customer_id=int(customer_id) if customer_id not in (None, "") else None,
                                 customer_is_guest=bool(int(o.get("customer_is_guest") or 0)),
                                 customer_email=o.get("customer_email"),
-                                amazon_order_id=o.get("ext_order_id") or None)
+                                amazon_order_id=o.get("ext_order_id") or None,
+                                state=o.get("state"), qty_ordered=ordered, qty_shipped=shipped,
+                                qty_withdrawn=max(ordered - shipped - open_, 0),
+                                merchant_comment=_merchant_comment(o))
 
     def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict | None:
         query = _search_query([[("ext_order_id", amazon_order_id, "eq")]])
@@ -237,18 +279,19 @@ class CommerceRestClient:
             result = self._once("GET", "/V1/orders", query=query)
         else:
             result = self._get("/V1/orders", query)
-        items = [o for o in (result or {}).get("items") or [] if o.get("ext_order_id") == amazon_order_id]
+        items = [o for o in (result or {}).get("items") or [] if o.get("ext_order_id") == amazon_order_id
+                 and o.get("state") != "canceled"]  # one the channel canceled half-made is not reused
         return min(items, key=lambda o: int(o["entity_id"])) if items else None
 
     def find_order_by_amazon_id(self, amazon_order_id: str) -> CommerceOrderRef | None:
         order = self._find_order_raw(amazon_order_id)
-        return self._ref(order) if order else None
+        return self._tagged(self._ref(order)) if order else None
 
     def _get_order_raw(self, order_id: int) -> dict:
         return self._get(f"/V1/orders/{int(order_id)}")
 
     def get_order(self, order_id: int) -> CommerceOrderRef:
-        return self._ref(self._get_order_raw(order_id))
+        return self._tagged(self._ref(self._get_order_raw(order_id)))
 
     def create_order(self, draft: CommerceOrderDraft) -> CommerceOrderRef:
         """Create (or resume creating) the invoiced Commerce order of an Amazon order.
@@ -257,26 +300,49 @@ class CommerceRestClient:
         only if it is not yet. Calling again after any failure finishes the job.
         """
         order = self._find_order_raw(draft.amazon_order_id)
+        request_id = self.last_request_id  # the call that found the order, or the one that created it
         if order is None:
             self._check_catalog(draft)
             entity = self._order_entity(draft)
+            if draft.increment_id:
+                entity["increment_id"] = self._free_increment_id(draft.increment_id)
             order = self._retrying(lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
                                    recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True))
-            log.info("commerce order %s created for an Amazon order", order.get("entity_id"))
+            request_id = self.last_request_id
+            log.info("commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), request_id)
         order_id = int(order["entity_id"])
         if self._needs_invoice(order):
-            self._retrying(
-                lambda: self._once("POST", f"/V1/order/{order_id}/invoice",
-                                   body={"capture": False, "notify": False}),
-                recheck=lambda: True if not self._needs_invoice(
-                    self._once("GET", f"/V1/orders/{order_id}")) else None)
+            try:
+                self._retrying(
+                    lambda: self._once("POST", f"/V1/order/{order_id}/invoice",
+                                       body={"capture": False, "notify": False}),
+                    recheck=lambda: True if not self._needs_invoice(
+                        self._once("GET", f"/V1/orders/{order_id}")) else None)
+            except CommerceRejected as e:
+                # Never leave a half-made order: an open, unpaid order would be picked, shipped or
+                # exported as a new sale. Magento cannot delete it over REST, so it is canceled, with
+                # a comment; a later import creates a new one (find skips canceled orders).
+                self._withdraw_uninvoiced(order, draft.amazon_order_id, str(e))
+                raise CommerceRejected(f"{e}; Commerce order {order.get('increment_id')} was saved, then canceled "
+                                       f"so that no uninvoiced order is left") from None
             order = self._get_order_raw(order_id)
         wanted = (draft.status or "").strip()
         if wanted and wanted not in ("pending", "processing", "complete") and order.get("status") != wanted \
                 and order.get("state") not in _CLOSED_STATES and order.get("state") != "complete":
             self.add_comment(order_id, f"Imported from Amazon order {draft.amazon_order_id}.", status=wanted)
             order = self._get_order_raw(order_id)
-        return self._ref(order)
+        return self._tagged(self._ref(order), request_id)
+
+    def _free_increment_id(self, wanted: str) -> str:
+        """The Amazon order number, or, when an order the channel canceled half-made holds it, the
+        number with a suffix (-2, -3, ...): Magento keeps a canceled order's number for good."""
+        query = _search_query([[("increment_id", f"{wanted}%", "like")]])
+        taken = {str(o.get("increment_id")) for o in (self._get("/V1/orders", query) or {}).get("items") or []}
+        n, candidate = 1, wanted
+        while candidate in taken:
+            n += 1
+            candidate = f"{wanted}-{n}"
+        return candidate
 
     @staticmethod
     def _needs_invoice(order: dict) -> bool:
@@ -437,7 +503,87 @@ class CommerceRestClient:
                 items.append((str(it["sku"]), qty))
         return CommerceShipment(id=int(s["entity_id"]), order_id=int(s["order_id"]), carrier=carrier,
                                 tracking_number=str(track.get("track_number") or ""), items=items,
-                                notify=False)
+                                notify=False, request_id=self.last_request_id)
+
+    # ------------------------------------------------------------------ withdrawing an order
+    @staticmethod
+    def _can_cancel(order: dict) -> bool:
+        """Magento's Order::canCancel(): not closed or on hold, and something left to invoice."""
+        if order.get("state") in ("canceled", "closed", "complete", "holded", "payment_review"):
+            return False
+        return CommerceRestClient._needs_invoice(order)
+
+    def cancel_order(self, order_id: int, comment: str) -> CommerceOrderRef:
+        """Withdraw an order that has not shipped, with a comment. Safe to repeat.
+
+        Magento cancels an order only while something is left to invoice (`canCancel`); POST
+        /V1/orders/{id}/cancel answers `false` for an invoiced one. The channel's orders are invoiced
+        (paid on Amazon, offline capture), so they are withdrawn with an offline credit memo of
+        every item and the shipping, items returned to stock, no email: Magento then closes the
+        order. Either way the comment is added once.
+        """
+        order = self._get_order_raw(order_id)
+        inc = order.get("increment_id")
+        if order.get("state") not in ("canceled", "closed"):
+            if any(Decimal(str(i.get("qty_shipped") or 0)) > 0 for i in order.get("items") or []):
+                raise CommerceRejected(f"Commerce order {inc} has shipped items: it was not withdrawn")
+            if self._can_cancel(order):
+                done = self._retrying(lambda: self._once("POST", f"/V1/orders/{int(order_id)}/cancel"),
+                                      recheck=lambda: self._withdrawn(order_id))
+                if done is not True:
+                    raise CommerceRejected(f"Commerce refused to cancel order {inc}")
+            else:
+                body = self._full_refund(order)
+                if body is None:
+                    raise CommerceRejected(f"Commerce order {inc} ({order.get('state')}) cannot be withdrawn")
+                self._retrying(lambda: self._once("POST", f"/V1/order/{int(order_id)}/refund", body=body),
+                               recheck=lambda: self._withdrawn(order_id))
+            order = self._get_order_raw(order_id)
+        self._comment_once(order, comment)
+        return self._tagged(self._ref(self._get_order_raw(order_id)))
+
+    def _withdrawn(self, order_id: int) -> bool | None:
+        state = (self._once("GET", f"/V1/orders/{int(order_id)}") or {}).get("state")
+        return True if state in ("canceled", "closed") else None
+
+    @staticmethod
+    def _full_refund(order: dict) -> dict | None:
+        """salesRefundOrderV1 body refunding everything invoiced and not refunded, offline, silently."""
+        items = []
+        for i in order.get("items") or []:
+            if i.get("parent_item_id"):
+                continue
+            qty = Decimal(str(i.get("qty_invoiced") or 0)) - Decimal(str(i.get("qty_refunded") or 0))
+            if qty > 0:
+                items.append({"order_item_id": int(i["item_id"]), "qty": float(qty)})
+        if not items:
+            return None
+        shipping = (Decimal(str(order.get("base_shipping_invoiced", order.get("shipping_amount")) or 0))
+                    - Decimal(str(order.get("base_shipping_refunded") or 0)))
+        return {"items": items, "notify": False, "appendComment": False,
+                "arguments": {"shipping_amount": float(max(shipping, Decimal(0))), "adjustment_positive": 0,
+                              "adjustment_negative": 0,
+                              "extension_attributes": {"return_to_stock_items": [it["order_item_id"] for it in items]}}}
+
+    def _withdraw_uninvoiced(self, order: dict, amazon_order_id: str, why: str) -> None:
+        order_id = int(order["entity_id"])
+        done = self._retrying(lambda: self._once("POST", f"/V1/orders/{order_id}/cancel"),
+                              recheck=lambda: self._withdrawn(order_id))
+        if done is not True:
+            log.warning("commerce order %s could not be canceled after its invoice was refused", order_id)
+            return
+        self._comment_once(self._get_order_raw(order_id),
+                           f"{CHANNEL_COMMENT_PREFIX} canceled: Commerce refused the invoice of this order, imported "
+                           f"from Amazon order {amazon_order_id} ({why}). Nothing is to be shipped; the channel "
+                           f"imports the Amazon order again when it is retried.")
+
+    def add_comment_once(self, order_id: int, comment: str) -> None:
+        self._comment_once(self._get_order_raw(order_id), comment)
+
+    def _comment_once(self, order: dict, comment: str) -> None:
+        if any(h.get("comment") == comment for h in order.get("status_histories") or []):
+            return
+        self.add_comment(int(order["entity_id"]), comment)
 
     # ------------------------------------------------------------------ comments
     def add_comment(self, order_id: int, comment: str, status: str | None = None) -> None:

@@ -3,9 +3,15 @@
 Item layout (table keys `pk`, `sk`):
 - state: `pk=ORDER#<AmazonOrderId>`, `sk=STATE`, `version` (number), `doc` (the order as JSON),
   `channel_status`, and, only while the order is visible in the Orders view,
-  `view_pk=STORE#<SellerId>` / `view_sk=<purchase date>#<AmazonOrderId>` (the `OrdersView` index).
+  `view_pk=STORE#<SellerId>` / `view_sk=<purchase date>#<AmazonOrderId>` (the `OrdersView` index);
+  also the Orders view's row columns and `status_pk`/`status_sk` (`OrdersByStatus`), see
+  `dynamodb_order_queries`.
 - history: `pk=ORDER#<AmazonOrderId>`, `sk=HISTORY#<at>#<n>`, written with `attribute_not_exists`,
   never updated.
+- blocked mark: `pk=BLOCKED#<SellerId>`, `sk=<AmazonOrderId>`, `attempt` (the import attempt that
+  failed), written with every state write of an order in `Error` that has no Commerce order (it
+  could not be imported); the order sync lists a store's marks to retry them and drops a mark
+  (conditioned on its attempt) once the order has moved on.
 Every state write is a transaction: the state conditioned on the version read, plus the history.
 """
 
@@ -17,7 +23,8 @@ import uuid
 from botocore.exceptions import ClientError
 
 from ..domain.errors import VersionConflict
-from ..domain.models import ChannelOrder, HistoryEntry
+from ..domain.models import ChannelOrder, ChannelStatus, HistoryEntry
+from .dynamodb_order_queries import order_view_attributes
 
 
 def _pk(amazon_order_id: str) -> str:
@@ -87,6 +94,7 @@ class DynamoDbOrderStore:
             "channel_status": {"S": order.channel_status.value},
             "amazon_status": {"S": order.amazon_status.value},
             "updated_at": {"S": order.updated_at},
+            **order_view_attributes(order),  # the Orders view's columns and its OrdersByStatus keys
         }
         if order.visible:
             state["view_pk"] = {"S": f"STORE#{order.seller_id}"}
@@ -95,6 +103,10 @@ class DynamoDbOrderStore:
         if values:
             put["Put"]["ExpressionAttributeValues"] = values
         items = [put] + [self._history_put(order.amazon_order_id, e) for e in history]
+        if order.channel_status == ChannelStatus.ERROR and order.commerce is None:
+            items.append({"Put": {"TableName": self.table, "Item": {
+                "pk": {"S": f"BLOCKED#{order.seller_id}"}, "sk": {"S": order.amazon_order_id},
+                "attempt": {"N": str(order.import_attempt)}}}})
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as e:
@@ -105,6 +117,34 @@ class DynamoDbOrderStore:
             if code == "TransactionCanceledException":
                 raise VersionConflict(f"order {order.amazon_order_id}: transaction canceled {reasons}") from None
             raise
+
+    def blocked(self, seller_id: str) -> list[tuple[str, int]]:
+        """`BlockedOrders`: the store's orders marked blocked, with the attempt that failed."""
+        out: list[tuple[str, int]] = []
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"BLOCKED#{seller_id}"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            out += [(i["sk"]["S"], int(i["attempt"]["N"])) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def forget_blocked(self, seller_id: str, amazon_order_id: str, attempt: int) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"BLOCKED#{seller_id}"}, "sk": {"S": amazon_order_id}},
+                ConditionExpression="attempt = :a",
+                ExpressionAttributeValues={":a": {"N": str(attempt)}},
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def _history_put(self, amazon_order_id: str, e: HistoryEntry) -> dict:
         return {

@@ -1,5 +1,6 @@
-"""The channel's Selling Partner API client: Orders v2026-01-01 (searchOrders, getOrder) and v0
-confirmShipment, signed in with Login with Amazon (LWA).
+"""The channel's Selling Partner API client: Orders v2026-01-01 (searchOrders, getOrder), v0
+confirmShipment and, for seller cancellations, the Feeds API v2021-06-30 (createFeedDocument,
+createFeed, getFeed, getFeedDocument), signed in with Login with Amazon (LWA).
 
 Why a thin client rather than python-amazon-sp-api: that library does cover Orders v2026-01-01
 (its `Orders(version='2026-01-01')` client, added in 2026), but it depends on `requests` (absent from
@@ -7,8 +8,9 @@ the Lambda python3.13 runtime, where only boto3/botocore/urllib3 sit beside our 
 package covering every SP-API section, its endpoints come from its own marketplace table (pointing it
 at the local simulator means working around that), and its retry/throttling logic is per process,
 while ours must share a rate budget across concurrently running functions (`rate_budget.py`). We use
-three operations; a typed ~300-line client on `urllib3` keeps the layer small and the behaviour
-(retries, 403 refresh, rate budget, no PII in logs) explicit and tested against the simulator.
+a handful of operations (plus the Feeds API for seller cancellations); a typed client of a few
+hundred lines on `urllib3` keeps the layer small and the behaviour (retries, 403 refresh, rate
+budget, no PII in logs) explicit and tested against the simulator.
 
 No PII is logged: only operation, order id, HTTP status, Amazon request id and timings.
 """
@@ -28,6 +30,8 @@ import urllib3
 
 from ..domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
 from ..domain.models import Address, AmazonOrder, AmazonOrderItem, AmazonPackage, AmazonStatus, PackageConfirmation
+from ..domain.models import CancellationFeedResult, OrderCancellation
+from . import cancellation_feed
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,14 @@ OPERATIONS: dict[str, tuple[str, str, float, int]] = {
     "searchOrders": ("GET", "/orders/2026-01-01/orders", 0.0056, 20),
     "getOrder": ("GET", "/orders/2026-01-01/orders/{orderId}", 0.5, 30),
     "confirmShipment": ("POST", "/orders/v0/orders/{orderId}/shipmentConfirmation", 2.0, 10),
+    # Feeds API v2021-06-30: the seller's order cancellation (adapters/cancellation_feed.py)
+    "createFeedDocument": ("POST", "/feeds/2021-06-30/documents", 0.5, 15),
+    "createFeed": ("POST", "/feeds/2021-06-30/feeds", 0.0083, 15),
+    "getFeed": ("GET", "/feeds/2021-06-30/feeds/{feedId}", 2.0, 15),
+    "getFeedDocument": ("GET", "/feeds/2021-06-30/documents/{feedDocumentId}", 0.0222, 10),
 }
-INCLUDED_DATA = "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES"
+# CANCELLATION: buyers' cancellation requests (cancellationRequest.requester BUYER), seen by order sync too
+INCLUDED_DATA = "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES,CANCELLATION"
 
 STATUS = {
     "PENDING": AmazonStatus.PENDING,
@@ -151,6 +161,71 @@ class SellingPartnerClient:
             body["packageDetail"]["carrierName"] = confirmation.carrier_name
         reply = self._call("confirmShipment", seller_id, {"orderId": confirmation.amazon_order_id}, body=body)
         return reply.request_id or ""
+
+    def request_cancellation(self, seller_id: str, cancellation: OrderCancellation) -> str:
+        """Cancel a whole order: createFeedDocument, upload the file to the presigned URL,
+        createFeed (POST_FLAT_FILE_ORDER_ACKNOWLEDGEMENT_DATA). Returns the feed id."""
+        doc = self._call("createFeedDocument", seller_id, {},
+                         body={"contentType": cancellation_feed.CONTENT_TYPE}).json()
+        self._transfer("PUT", doc["url"], cancellation_feed.feed_file(cancellation), cancellation_feed.CONTENT_TYPE)
+        feed = self._call("createFeed", seller_id, {}, body={
+            "feedType": cancellation_feed.FEED_TYPE,
+            "marketplaceIds": [cancellation.marketplace_id],
+            "inputFeedDocumentId": doc["feedDocumentId"],
+        })
+        feed_id = feed.json()["feedId"]
+        log.info("sp-api cancellation feed %s created for order=%s", feed_id, cancellation.amazon_order_id)
+        return feed_id
+
+    def cancellation_result(self, seller_id: str, feed_id: str) -> CancellationFeedResult:
+        """getFeed; once DONE, the processing report (getFeedDocument, then its presigned URL)."""
+        feed = self._call("getFeed", seller_id, {"feedId": feed_id}).json()
+        status = feed["processingStatus"]
+        if status in ("IN_QUEUE", "IN_PROGRESS"):
+            return CancellationFeedResult(feed_id=feed_id, status=status)
+        if status == "CANCELLED":
+            return CancellationFeedResult(feed_id=feed_id, status=status, accepted=False,
+                                          message=f"feed {feed_id} was cancelled before Amazon processed it")
+        report = None
+        if feed.get("resultFeedDocumentId"):
+            doc = self._call("getFeedDocument", seller_id, {"feedDocumentId": feed["resultFeedDocumentId"]}).json()
+            data = self._transfer("GET", doc["url"])
+            if doc.get("compressionAlgorithm") == "GZIP":
+                import gzip
+
+                data = gzip.decompress(data)
+            report = cancellation_feed.read_report(data.decode("utf-8", "replace"))
+        if status == "FATAL":
+            why = "; ".join(list(dict.fromkeys(report.errors))[:3]) if report and report.errors else "no processing report"
+            return CancellationFeedResult(feed_id=feed_id, status=status, accepted=False,
+                                          message=f"Amazon could not process feed {feed_id} ({why})")
+        if report is None or not report.clean:
+            why = "; ".join(list(dict.fromkeys(report.errors))[:3]) if report and report.errors else "no processing report"
+            return CancellationFeedResult(feed_id=feed_id, status=status, accepted=False, message=why)
+        return CancellationFeedResult(feed_id=feed_id, status=status, accepted=True)
+
+    def _transfer(self, method: str, url: str, body: bytes | None = None, content_type: str | None = None) -> bytes:
+        """A feed document upload or download on its presigned URL (Amazon S3): no SP-API token is
+        sent there, and only the operation is logged, never the URL (it carries a signature)."""
+        headers = {"content-type": content_type} if content_type else {}
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                r = self.http.request(method, url, body=body, headers=headers, retries=False, redirect=False,
+                                      timeout=self.timeout)
+            except urllib3.exceptions.HTTPError as e:
+                if attempt >= self.max_attempts:
+                    raise AmazonUnavailable(f"feed document {method}: unreachable ({type(e).__name__})") from e
+                self._pause("feed-document", self._backoff(attempt))
+                continue
+            log.info("sp-api feed document %s status=%s", method, r.status)
+            if 200 <= r.status < 300:
+                return r.data
+            if r.status >= 500 and attempt < self.max_attempts:
+                self._pause("feed-document", self._backoff(attempt))
+                continue
+            error = AmazonUnavailable if r.status >= 500 else AmazonRejected
+            raise error(f"feed document {method} answered {r.status}")
+        raise AmazonUnavailable(f"feed document {method}: no answer")  # pragma: no cover
 
     # ------------------------------------------------------------------ transport
     def _call(
@@ -378,6 +453,10 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
                 line_tax=_detail(tax, "ITEM"),
                 shipping_price=_amount((shipping or {}).get("subtotal")) or Decimal("0"),
                 shipping_tax=_detail(tax, "SHIPPING"),
+                qty_shipped=int((it.get("fulfillment") or {}).get("quantityFulfilled") or 0),
+                buyer_requested_cancel=(
+                    ((it.get("cancellation") or {}).get("cancellationRequest") or {}).get("requester") == "BUYER"
+                ),
             )
         )
     buyer = o.get("buyer") or {}

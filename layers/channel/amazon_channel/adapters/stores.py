@@ -6,10 +6,14 @@ configuration as JSON (`StoreConfig`: marketplaces, the four order settings, Com
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from ..domain.models import StoreConfig
+
+log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60
 
@@ -29,3 +33,23 @@ class ParameterStoreDirectory:
             return None
         store = StoreConfig.model_validate(raw)
         return store if marketplace_id in store.marketplace_ids else None
+
+    def connected(self) -> list[StoreConfig]:
+        """Every store of the table (a handful of items: one per seller account), read in full.
+
+        An item that is not a valid store is skipped and logged (it cannot be synced).
+        """
+        stores: list[StoreConfig] = []
+        kwargs: dict = {"ConsistentRead": True}
+        while True:
+            page = self.provider.table.scan(**kwargs)
+            for item in page.get("Items", []):
+                try:
+                    value = item.get("value")
+                    stores.append(StoreConfig.model_validate_json(value) if isinstance(value, str)
+                                  else StoreConfig.model_validate(value))
+                except ValueError as e:
+                    log.warning("store item %s is not a valid store: %s", item.get("id"), type(e).__name__)
+            if "LastEvaluatedKey" not in page:
+                return stores
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -26,6 +26,7 @@ class CustomerChoice(Buyer):
     """The buyer plus the Commerce customer account the order is placed for (None = guest)."""
 
     customer_id: int | None = None
+    request_id: str | None = None  # of the Commerce call that found or created the account
 
     @property
     def is_guest(self) -> bool:
@@ -63,6 +64,7 @@ def resolve_customer(details: AmazonOrder, store: StoreConfig, commerce: Commerc
         firstname=existing.firstname,
         lastname=existing.lastname,
         customer_id=existing.id,
+        request_id=existing.request_id,
     )
 
 

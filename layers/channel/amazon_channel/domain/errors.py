@@ -51,3 +51,15 @@ class InvalidNotification(PermanentError):
 
 class OrderNotFound(PermanentError):
     """The channel has no record of the order."""
+
+
+class InvalidQuery(ChannelError):
+    """A request to the Orders view has a bad filter, limit or cursor (HTTP 400). Names the parameter."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+class OverShipment(PermanentError):
+    """A Commerce shipment ships more than the Amazon order has left to ship: never confirmed."""

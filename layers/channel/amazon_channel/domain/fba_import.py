@@ -56,7 +56,7 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         )
         o.channel_status = ChannelStatus.SHIPPED
         o.notes = f"Commerce order {ref.increment_id} created ({commerce_order.status})"
-        return [entry("commerce", o.notes, commerce_order_id=ref.order_id)]
+        return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
     order = mutate(ports.orders, amazon_order_id, imported)
     ports.events.publish(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .clock import now_iso
+from .clock import normalize, now_iso
 from .errors import UnknownStore, VersionConflict
 from .models import AmazonStatus, ChannelOrder, ChannelStatus, HistoryEntry, OrderChange
+from .cancellations import apply_amazon_cancellation, buyer_cancel_note
 from .orders import mutate
 from .ports import EventPublisher, OrderStore, StoreDirectory, WorkflowStarter
 
@@ -44,7 +45,7 @@ _CHANNEL_STATUS = {
 class IntakeOutcome:
     """What intake did with one change, for logs, metrics and tests."""
 
-    result: str  # recorded | advanced | stale | duplicate | ignored
+    result: str  # recorded | advanced | stale | duplicate | ignored | before-connection
     channel_status: ChannelStatus | None = None
     workflow_started: bool = False
     fba_import_announced: bool = False
@@ -75,17 +76,20 @@ def record_order_change(change: OrderChange, ports: IntakePorts, attempts: int =
         )
     for _ in range(attempts):
         try:
-            return _apply(change, ports)
+            return _apply(change, ports, store.connected_at)
         except VersionConflict:
             continue
     raise VersionConflict(f"order {change.amazon_order_id} kept changing; retry later")
 
 
-def _apply(change: OrderChange, ports: IntakePorts) -> IntakeOutcome:
+def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> IntakeOutcome:
     at = now_iso()
     order = ports.orders.get(change.amazon_order_id)
 
     if order is None:
+        if change.purchase_date and normalize(change.purchase_date) < normalize(connected_at):
+            # Orders placed before the store was connected are never imported (seed, order settings).
+            return IntakeOutcome(result="before-connection")
         if change.fulfillment == "AFN" and change.status != AmazonStatus.SHIPPED:
             # FBA orders are imported only once Amazon has shipped them (seed, FBA step 2).
             return IntakeOutcome(result="ignored")
@@ -104,6 +108,8 @@ def _apply(change: OrderChange, ports: IntakePorts) -> IntakeOutcome:
             updated_at=at,
         )
         history = [_status_entry(at, change, None, order.channel_status)]
+        history += _keep_details(order, change, at)
+        history += _buyer_asked(order, order.model_copy(update={"lines": []}), change, at)
         if not ports.orders.put_new(order, history):
             raise VersionConflict("order was created concurrently")
         return _follow_up(order, change, ports, result="recorded")
@@ -128,28 +134,55 @@ def _apply(change: OrderChange, ports: IntakePorts) -> IntakeOutcome:
     if change.status == order.amazon_status:
         # The same status again: a redelivery, a replay or sync seeing what a notification showed.
         # Follow-ups are still re-driven, since an earlier attempt may have died before them.
-        if change.changed_at > order.amazon_status_at or change.lines != order.lines:
+        kept = _keep_details(order, change, at)
+        if change.changed_at > order.amazon_status_at or change.lines != order.lines or kept:
+            kept += _buyer_asked(order, order, change, at)
             order.amazon_status_at = max(order.amazon_status_at, change.changed_at)
             order.lines = change.lines or order.lines
             order.version += 1
             order.updated_at = at
-            ports.orders.save(order, [])
+            ports.orders.save(order, kept)
         return _follow_up(order, change, ports, result="duplicate")
 
     previous = order.channel_status
+    asked = _buyer_asked(order, order, change, at)
     order.amazon_status = change.status
     order.amazon_status_at = change.changed_at
     order.lines = change.lines or order.lines
     if order.channel_status != ChannelStatus.ERROR or change.status == AmazonStatus.CANCELED:
         order.channel_status = _forward(order.channel_status, _CHANNEL_STATUS[change.status])
     if order.channel_status == ChannelStatus.CANCELED:
-        order.notes = "Canceled on Amazon" + (
-            f"; Commerce order {order.commerce.increment_id} is still open in Commerce" if order.commerce else ""
-        )
+        apply_amazon_cancellation(order)  # notes; a cancellation the merchant asked for is settled
     order.version += 1
     order.updated_at = at
-    ports.orders.save(order, [_status_entry(at, change, previous, order.channel_status)])
+    ports.orders.save(order, [_status_entry(at, change, previous, order.channel_status)]
+                      + _keep_details(order, change, at) + asked)
     return _follow_up(order, change, ports, result="advanced")
+
+
+def _buyer_asked(order: ChannelOrder, before: ChannelOrder, change: OrderChange, at: str) -> list[HistoryEntry]:
+    """A buyer's new cancellation request (`IsBuyerRequestedCancel`) goes into the notes, so the
+    merchant sees it before shipping. `before` is the order as it stood before this change."""
+    note = buyer_cancel_note(before, change.lines)
+    if note is None:
+        return []
+    order.notes = note
+    return [HistoryEntry(at=at, kind="buyer", message=note, data={"notification_id": change.notification_id})]
+
+
+def _keep_details(order: ChannelOrder, change: OrderChange, at: str) -> list[HistoryEntry]:
+    """Keep the full order that came with the change (order sync), unless what is kept is newer.
+
+    The MFN workflow then needs no getOrder (`orders.ensure_details`), which is what makes a large
+    backlog importable within Amazon's quotas.
+    """
+    new = change.details
+    if new is None or (order.details is not None and normalize(order.details.last_updated) >= normalize(new.last_updated)):
+        return []
+    order.details = new
+    return [HistoryEntry(at=at, kind="sp-api", message=f"Order details received with the order ({change.source})",
+                         data={"amazon_status": new.status.value, "last_updated": new.last_updated},
+                         request_id=new.request_id)]
 
 
 def _forward(current: ChannelStatus, proposed: ChannelStatus) -> ChannelStatus:
@@ -187,8 +220,8 @@ def _follow_up(order: ChannelOrder, change: OrderChange, ports: IntakePorts, res
             and order.channel_status != ChannelStatus.ERROR
             and not order.workflow_started
         ):
-            # Starting twice is harmless (one execution name per order); the flag only spares calls.
-            started = ports.workflows.start(order.amazon_order_id, workflow_input(order))
+            # Starting twice is harmless (one execution name per order and attempt); the flag only spares calls.
+            started = ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
 
             def mark(o: ChannelOrder):
                 if o.workflow_started:

@@ -34,7 +34,7 @@ def resolve_order_customer(amazon_order_id: str, ports: ChannelPorts) -> dict:
     choice = resolve_customer(_details(order), store, ports.commerce)
     ports.orders.append_history(
         amazon_order_id,
-        [entry("commerce", "Guest checkout" if choice.is_guest else "Customer account resolved",
+        [entry("commerce", "Guest checkout" if choice.is_guest else "Customer account resolved", choice.request_id,
                customer_id=choice.customer_id)],
     )
     return {"customer_id": choice.customer_id}
@@ -60,7 +60,7 @@ def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: 
                 customer_email=ref.customer_email,
             )
             o.notes = f"Commerce order {ref.increment_id} created"
-            return [entry("commerce", o.notes, commerce_order_id=ref.order_id)]
+            return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
         order = mutate(ports.orders, amazon_order_id, keep)
     assert order.commerce is not None
@@ -94,7 +94,11 @@ def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
     """MFN step 5: confirm each not-yet-confirmed Commerce shipment to Amazon, one package each."""
     order = load(ports.orders, amazon_order_id)
     if order.amazon_status == AmazonStatus.CANCELED or order.channel_status == ChannelStatus.CANCELED:
-        return {"all_shipped": False, "canceled": True}
+        _clear_token(ports, amazon_order_id)  # the workflow ends: no token is left on the order
+        return {"all_shipped": False, "canceled": True, "cancel_on_amazon": False}
+    if _cancellation_pending(order):
+        _clear_token(ports, amazon_order_id)
+        return {"all_shipped": False, "canceled": False, "cancel_on_amazon": True}
     for shipment in order.shipments:
         if shipment.confirmed_at:
             continue
@@ -126,7 +130,22 @@ def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
         return []
 
     order = mutate(ports.orders, amazon_order_id, clear_token)
-    return {"all_shipped": _all_shipped(order), "canceled": False}
+    return {"all_shipped": _all_shipped(order), "canceled": False, "cancel_on_amazon": False}
+
+
+def _clear_token(ports: ChannelPorts, amazon_order_id: str) -> None:
+    def clear(o: ChannelOrder):
+        if o.task_token is None:
+            return None
+        o.task_token = None
+        return []
+
+    mutate(ports.orders, amazon_order_id, clear)
+
+
+def _cancellation_pending(order: ChannelOrder) -> bool:
+    """The merchant canceled in Commerce and Amazon has not settled it yet (see domain/cancellations.py)."""
+    return order.cancellation is not None and order.cancellation.outcome == "pending"
 
 
 def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) -> str | None:
@@ -169,8 +188,10 @@ def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
     """MFN step 5 ends: every item shipped and synced; the channel order is `Shipped`."""
     order = load(ports.orders, amazon_order_id)
     commerce_status = order.commerce.status if order.commerce else None
+    request_id = None
     if order.commerce is not None:
-        commerce_status = ports.commerce.get_order(order.commerce.order_id).status
+        current = ports.commerce.get_order(order.commerce.order_id)
+        commerce_status, request_id = current.status, current.request_id
 
     def done(o: ChannelOrder):
         changed = o.channel_status != ChannelStatus.SHIPPED or (
@@ -182,7 +203,7 @@ def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
         if o.commerce is not None and commerce_status:
             o.commerce.status = commerce_status
         o.notes = "Shipped: every package confirmed to Amazon"
-        return [entry("step", o.notes, commerce_status=commerce_status)]
+        return [entry("step", o.notes, request_id, commerce_status=commerce_status)]
 
     mutate(ports.orders, amazon_order_id, done)
     return {"channel_status": ChannelStatus.SHIPPED.value, "commerce_status": commerce_status}
@@ -193,13 +214,19 @@ def record_order_error(amazon_order_id: str, error: str, cause: str | None, port
     reason = _reason(error, cause)
 
     def failed(o: ChannelOrder):
+        if o.channel_status == ChannelStatus.CANCELED:
+            # Canceled on Amazon is final: a step that failed afterwards (e.g. withdrawing the
+            # Commerce order) is noted, never turned into Error.
+            o.notes = f"Canceled on Amazon; then failed: {reason}"
+            o.task_token = None
+            return [entry("error", o.notes, error=error)]
         o.channel_status = ChannelStatus.ERROR
         o.notes = f"Could not be imported: {reason}"
         o.task_token = None
         return [entry("error", o.notes, error=error)]
 
-    mutate(ports.orders, amazon_order_id, failed)
-    return {"channel_status": ChannelStatus.ERROR.value, "notes": reason}
+    order = mutate(ports.orders, amazon_order_id, failed)
+    return {"channel_status": order.channel_status.value, "notes": reason}
 
 
 # Amazon's CarrierCode values for the carriers Commerce knows by name; any other is "Other".
@@ -243,7 +270,8 @@ def _all_shipped(order: ChannelOrder) -> bool:
 
 
 def _has_work(order: ChannelOrder) -> bool:
-    return order.amazon_status == AmazonStatus.CANCELED or any(not s.confirmed_at for s in order.shipments)
+    return (order.amazon_status == AmazonStatus.CANCELED or _cancellation_pending(order)
+            or any(not s.confirmed_at for s in order.shipments))
 
 
 def _wake(order: ChannelOrder, ports: ChannelPorts, reason: str) -> None:

@@ -93,6 +93,8 @@ class AmazonOrderItem(Model):
     line_tax: Decimal = Decimal("0")
     shipping_price: Decimal = Decimal("0")
     shipping_tax: Decimal = Decimal("0")
+    qty_shipped: int = 0  # includedData=FULFILLMENT quantityFulfilled
+    buyer_requested_cancel: bool = False  # a cancellation request whose requester is BUYER
 
 
 class AmazonPackage(Model):
@@ -145,6 +147,7 @@ class OrderChange(Model):
     lines: list[OrderLine] = Field(default_factory=list)
     source: str = "notification"  # notification | sync | replay
     notification_id: str | None = None
+    details: AmazonOrder | None = None  # the full order, when the change came with it (order sync)
 
 
 class CommerceRef(Model):
@@ -189,6 +192,8 @@ class ChannelOrder(Model):
     shipments: list[ShipmentRecord] = Field(default_factory=list)
     task_token: str | None = None
     workflow_started: bool = False
+    cancellation: "MerchantCancellation | None" = None  # the merchant's cancellation from Commerce
+    import_attempt: int = 0  # 0 = the first import; each retry of a blocked order adds one
     version: int = 0
     created_at: str = ""
     updated_at: str = ""
@@ -216,6 +221,7 @@ class CommerceCustomer(Model):
     lastname: str
     website_id: int = 1
     store_id: int = 1
+    request_id: str | None = None  # of the Commerce call that answered (X-Request-Id)
 
 
 class CommerceOrderLine(Model):
@@ -260,6 +266,17 @@ class CommerceOrderRef(Model):
     customer_id: int | None = None
     customer_is_guest: bool = True
     customer_email: str | None = None
+    request_id: str | None = None  # of the Commerce call that created or found it (X-Request-Id)
+    state: str | None = None  # Magento's order state: new, processing, complete, closed, canceled, holded
+    qty_ordered: int = 0
+    qty_shipped: int = 0
+    qty_withdrawn: int = 0  # canceled, or refunded by a credit memo, without having shipped
+    merchant_comment: str | None = None  # the newest order comment the channel did not write
+
+    @property
+    def qty_open(self) -> int:
+        """What is left to ship."""
+        return max(self.qty_ordered - self.qty_shipped - self.qty_withdrawn, 0)
 
 
 class CommerceShipment(Model):
@@ -271,6 +288,7 @@ class CommerceShipment(Model):
     tracking_number: str
     items: list[tuple[str, int]]  # (sku, qty)
     notify: bool = False
+    request_id: str | None = None  # of the Commerce call that read it (X-Request-Id)
 
 
 class PackageConfirmation(Model):
@@ -284,3 +302,42 @@ class PackageConfirmation(Model):
     tracking_number: str
     ship_date: str
     items: list[tuple[str, int]]  # (order_item_id, qty)
+
+
+class MerchantCancellation(Model):
+    """The merchant canceled the Amazon order's Commerce order: what the channel asks of Amazon.
+
+    `outcome`: pending (to send, or sent and not processed yet), accepted (Amazon processed the
+    cancellation feed without error), refused (not sent, or Amazon refused it; `message` says why).
+    """
+
+    commerce_order_id: int
+    reason: str
+    reason_code: str  # the feed's cancellation-reason-code
+    requested_at: str
+    outcome: Literal["pending", "accepted", "refused"] = "pending"
+    message: str = ""
+    feed_id: str | None = None
+    submit_attempted_at: str | None = None  # written before the feed is sent: a retry checks Amazon first
+    polls: int = 0
+
+
+class OrderCancellation(Model):
+    """A seller-initiated cancellation of a whole Amazon order, sent as one cancellation feed."""
+
+    amazon_order_id: str
+    marketplace_id: str
+    order_item_ids: list[str]
+    reason_code: str
+
+
+class CancellationFeedResult(Model):
+    """Where Amazon is with a cancellation feed."""
+
+    feed_id: str
+    status: str  # IN_QUEUE | IN_PROGRESS | DONE | CANCELLED | FATAL
+    accepted: bool | None = None  # None while Amazon is still processing it
+    message: str = ""
+
+
+ChannelOrder.model_rebuild()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .clock import now_iso
 from .errors import OrderNotFound, UnknownStore, VersionConflict
-from .models import AmazonOrder, ChannelOrder, HistoryEntry, StoreConfig
+from .models import AmazonOrder, AmazonStatus, ChannelOrder, HistoryEntry, StoreConfig
 from .ports import (
     CommerceStore,
     EventPublisher,
@@ -84,14 +84,24 @@ def note_once(orders: OrderStore, amazon_order_id: str, text: str) -> None:
     mutate(orders, amazon_order_id, note)
 
 
+def details_current(details: AmazonOrder | None) -> bool:
+    """Whether kept details can stand for the order: taken once Amazon verified the payment.
+
+    Details seen while the order was Pending (e.g. by the order sync) may lack what Amazon only
+    shows for a paid order (buyer, address); the import reads the order again then.
+    """
+    return details is not None and details.status not in (AmazonStatus.PENDING, AmazonStatus.PENDING_AVAILABILITY)
+
+
 def ensure_details(order: ChannelOrder, ports: ChannelPorts) -> AmazonOrder:
-    """The order's full details, fetched from Amazon (getOrder) at most once and kept."""
-    if order.details is not None:
+    """The order's full details: those kept with the order (the order sync's searchOrders brings
+    them), else fetched from Amazon (getOrder) at most once and kept."""
+    if details_current(order.details):
         return order.details
     details = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
 
     def keep(o: ChannelOrder):
-        if o.details is not None:
+        if details_current(o.details):
             return None
         o.details = details
         return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]

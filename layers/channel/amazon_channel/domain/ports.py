@@ -9,15 +9,19 @@ from typing import Any, Protocol
 
 from .models import (
     AmazonOrder,
+    CancellationFeedResult,
     ChannelOrder,
     CommerceCustomer,
     CommerceOrderDraft,
     CommerceOrderRef,
     CommerceShipment,
     HistoryEntry,
+    OrderCancellation,
     PackageConfirmation,
     StoreConfig,
 )
+from .sync_state import SyncState
+from .orders_view import OrderPage, OrderQuery
 
 
 class OrderStore(Protocol):
@@ -39,10 +43,24 @@ class OrderStore(Protocol):
     def history(self, amazon_order_id: str) -> list[HistoryEntry]: ...
 
 
+class OrderQueries(Protocol):
+    """The Orders view's reads: pages of order rows (never a table scan)."""
+
+    def list_orders(self, query: OrderQuery) -> OrderPage:
+        """One page of `query.seller_id`'s orders matching every filter, newest purchase first.
+
+        `next_cursor` is set when more may follow (a page can hold fewer than `query.limit` rows when
+        filters skip many orders); a cursor from another query raises `InvalidQuery`.
+        """
+
+
 class StoreDirectory(Protocol):
     """The connected Amazon stores and their settings."""
 
     def find(self, seller_id: str, marketplace_id: str) -> StoreConfig | None: ...
+
+    def connected(self) -> list[StoreConfig]:
+        """Every connected store (the order sync runs once per store)."""
 
 
 class Marketplace(Protocol):
@@ -52,6 +70,12 @@ class Marketplace(Protocol):
 
     def confirm_shipment(self, seller_id: str, confirmation: PackageConfirmation) -> str:
         """Confirm one package. Returns Amazon's request id."""
+
+    def request_cancellation(self, seller_id: str, cancellation: OrderCancellation) -> str:
+        """Send a seller cancellation of a whole order (a cancellation feed). Returns the feed id."""
+
+    def cancellation_result(self, seller_id: str, feed_id: str) -> CancellationFeedResult:
+        """Where Amazon is with a cancellation feed; once processed, whether it was accepted."""
 
 
 class CommerceStore(Protocol):
@@ -76,6 +100,16 @@ class CommerceStore(Protocol):
 
     def add_comment(self, order_id: int, comment: str, status: str | None = None) -> None: ...
 
+    def add_comment_once(self, order_id: int, comment: str) -> None:
+        """Add a comment the order does not have yet (a repeated call adds nothing)."""
+
+    def cancel_order(self, order_id: int, comment: str) -> CommerceOrderRef:
+        """Withdraw an order that has not shipped, with a comment saying why. Safe to repeat.
+
+        Magento cancels an order only while something is left to invoice; an invoiced order is
+        withdrawn with an offline credit memo of everything (Magento then closes it).
+        """
+
 
 class EventPublisher(Protocol):
     """The channel's own event bus."""
@@ -86,8 +120,11 @@ class EventPublisher(Protocol):
 class WorkflowStarter(Protocol):
     """Starts and wakes the merchant-fulfilled workflow."""
 
-    def start(self, amazon_order_id: str, payload: dict[str, Any]) -> bool:
-        """Start the order's workflow. False when it was already started (a no-op)."""
+    def start(self, amazon_order_id: str, payload: dict[str, Any], attempt: int = 0) -> bool:
+        """Start the order's workflow. False when it was already started (a no-op).
+
+        `attempt` > 0 is a retry of a blocked order: a new execution, itself started at most once.
+        """
 
     def wake(self, task_token: str, output: dict[str, Any]) -> bool:
         """Resume a waiting workflow. False when the token was already used or expired."""
@@ -97,3 +134,45 @@ class NotificationParking(Protocol):
     """Where a message that can never succeed is parked with its reason, for an operator."""
 
     def park(self, body: str, reason: str, source: str) -> None: ...
+
+
+class OrderSearch(Protocol):
+    """Amazon's searchOrders (Orders v2026-01-01), for the order sync."""
+
+    def search_orders(
+        self,
+        seller_id: str,
+        *,
+        last_updated_after: str,
+        marketplace_ids: list[str],
+        pagination_token: str | None = None,
+        max_results: int = 100,
+    ) -> tuple[list[AmazonOrder], str | None]:
+        """One page of orders updated at or after `last_updated_after`, and the next page's token.
+
+        Raises `AmazonThrottled` when the shared rate budget has no call left for now.
+        """
+
+
+class BlockedOrders(Protocol):
+    """The orders of a store left in `Error`, for the sync to retry (kept by the order store)."""
+
+    def blocked(self, seller_id: str) -> list[tuple[str, int]]:
+        """(AmazonOrderId, import attempt that failed) of every order marked blocked."""
+
+    def forget_blocked(self, seller_id: str, amazon_order_id: str, attempt: int) -> None:
+        """Drop the mark, unless a later attempt has failed (and marked it again) meanwhile."""
+
+
+class SyncStateStore(Protocol):
+    """The order sync's lease and state per store."""
+
+    def acquire_lease(self, seller_id: str, owner: str, now: str, until: str) -> bool:
+        """Take the store's sync lease until `until`; False while another owner holds an unexpired one."""
+
+    def release_lease(self, seller_id: str, owner: str) -> None: ...
+
+    def load(self, seller_id: str) -> SyncState | None: ...
+
+    def save(self, state: SyncState) -> None:
+        """Write `state` if its stored version is still `state.version - 1` (else `VersionConflict`)."""

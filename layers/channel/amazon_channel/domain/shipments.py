@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import PermanentError
+from .errors import OverShipment, PermanentError
 from .mfn_workflow import wake_if_waiting
 from .models import ChannelOrder, CommerceShipment, ShipmentRecord
 from .orders import ChannelPorts, entry, mutate
@@ -36,7 +36,14 @@ def record_commerce_shipment(commerce_order_id: int, shipment_id: int, ports: Ch
         return ShipmentOutcome(result="duplicate", amazon_order_id=amazon_order_id)
 
     shipment = ports.commerce.get_shipment(shipment_id)
-    lines = _amazon_lines(order, shipment)
+    if shipment.order_id != commerce_order_id:
+        raise PermanentError(f"Commerce shipment {shipment_id} belongs to order {shipment.order_id}, "
+                             f"not to order {commerce_order_id}")
+    try:
+        lines = _amazon_lines(order, shipment)
+    except OverShipment as e:
+        _refuse_over_shipment(ports, order, shipment_id, str(e))
+        raise  # the handler parks the event with this reason
 
     def add(o: ChannelOrder):
         if any(s.commerce_shipment_id == shipment_id for s in o.shipments):
@@ -51,7 +58,7 @@ def record_commerce_shipment(commerce_order_id: int, shipment_id: int, ports: Ch
             )
         )
         o.notes = f"Shipped in Commerce with tracking {shipment.tracking_number}; syncing to Amazon"
-        return [entry("commerce", f"Commerce shipment {shipment_id} recorded",
+        return [entry("commerce", f"Commerce shipment {shipment_id} recorded", shipment.request_id,
                       carrier=shipment.carrier, tracking_number=shipment.tracking_number)]
 
     order = mutate(ports.orders, amazon_order_id, add)
@@ -84,7 +91,27 @@ def _amazon_lines(order: ChannelOrder, shipment: CommerceShipment) -> list[tuple
                 taken[item.order_item_id] = taken.get(item.order_item_id, 0) + take
                 left -= take
         if left > 0:
-            raise PermanentError(
+            raise OverShipment(
                 f"Commerce shipment ships {qty} x {sku}, more than the Amazon order has left to ship"
             )
     return result
+
+
+def _refuse_over_shipment(ports: ChannelPorts, order: ChannelOrder, shipment_id: int, why: str) -> None:
+    """Quantities never exceed what Amazon ordered: the package is not confirmed, and both the
+    channel order and the Commerce order say so (once), for the merchant to settle in Seller Central."""
+    note = f"Commerce shipment {shipment_id} not confirmed to Amazon: {why.replace('Commerce shipment ', 'it ')}"
+
+    def refuse(o: ChannelOrder):
+        if o.notes == note:
+            return None
+        o.notes = note
+        return [entry("error", note, commerce_shipment_id=shipment_id)]
+
+    mutate(ports.orders, order.amazon_order_id, refuse)
+    if order.commerce is not None:
+        ports.commerce.add_comment_once(
+            order.commerce.order_id,
+            f"Amazon channel: shipment {shipment_id} was not confirmed to Amazon: it ships more than the Amazon "
+            f"order {order.amazon_order_id} has left to ship. Confirm the package in Seller Central.",
+        )

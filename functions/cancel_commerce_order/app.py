@@ -1,0 +1,18 @@
+"""MFN workflow task, after Amazon canceled the order: withdraw its Commerce order unless it shipped."""
+
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import WorkflowState
+from amazon_channel.domain.cancellations import cancel_commerce_order
+
+logger, tracer = runtime.logger, runtime.tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event, context):
+    state = parse(event=event, model=WorkflowState)
+    result = cancel_commerce_order(state.amazon_order_id, runtime.ports())
+    logger.info("Commerce order withdrawn", extra={"amazon_order_id": state.amazon_order_id, **result})
+    return {**event, **result}

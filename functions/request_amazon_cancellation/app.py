@@ -1,0 +1,19 @@
+"""MFN workflow task: send the merchant's cancellation to Amazon (a cancellation feed) once, and
+report whether Amazon has processed it (`cancellation`: pending, accepted or refused)."""
+
+from aws_lambda_powertools.utilities.parser import parse
+
+from amazon_channel import runtime
+from amazon_channel.contracts import WorkflowState
+from amazon_channel.domain.cancellations import request_amazon_cancellation
+
+logger, tracer = runtime.logger, runtime.tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event, context):
+    state = parse(event=event, model=WorkflowState)
+    result = request_amazon_cancellation(state.amazon_order_id, runtime.ports())
+    logger.info("Cancellation on Amazon", extra={"amazon_order_id": state.amazon_order_id, **result})
+    return {**{k: v for k, v in event.items() if k != "wake"}, **result}

@@ -1,0 +1,355 @@
+"""Order sync (reconciliation): Amazon's polling backup for late, duplicated or lost notifications,
+and the retry of blocked orders.
+
+Per connected store, under a lease (two syncs of a store never run at once):
+1. every order left in `Error` (a product missing, disabled or out of stock, ...) is retried with a
+   new workflow execution (`retry_order`), so a fixed catalog needs no operator;
+2. `searchOrders` is read from the stored watermark minus a safety margin, page by page; every
+   order goes through the same intake as a notification (`record_order_change`, source `sync`),
+   with the full order kept, so the workflow needs no `getOrder`. Orders placed before the store
+   was connected are never imported.
+
+A run cut short (the shared searchOrders quota, the function's time, a transient failure) leaves
+its window and page token in the store's sync state; the next run resumes there. The watermark
+moves only when a whole window was handled, to the newest change handled in it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .clock import iso, normalize, now_iso
+from .errors import AmazonRejected, AmazonThrottled, ChannelError, PermanentError, TransientError, VersionConflict
+from .intake import IntakePorts, record_order_change, workflow_input
+from .models import AmazonOrder, AmazonStatus, ChannelOrder, ChannelStatus, OrderChange, OrderLine, StoreConfig
+from .orders import entry, mutate
+from .ports import (
+    BlockedOrders,
+    EventPublisher,
+    NotificationParking,
+    OrderSearch,
+    OrderStore,
+    StoreDirectory,
+    SyncStateStore,
+    WorkflowStarter,
+)
+from .sync_state import SyncCursor, SyncState
+
+# Amazon statuses in which a blocked merchant-fulfilled order can still be imported.
+RETRYABLE = (AmazonStatus.UNSHIPPED, AmazonStatus.PARTIALLY_SHIPPED)
+
+
+@dataclass
+class SyncPorts:
+    orders: OrderStore
+    blocked: BlockedOrders
+    stores: StoreDirectory
+    search: OrderSearch
+    workflows: WorkflowStarter
+    events: EventPublisher
+    state: SyncStateStore
+    parking: NotificationParking | None = None
+
+    def intake(self) -> IntakePorts:
+        return IntakePorts(orders=self.orders, stores=self.stores, workflows=self.workflows, events=self.events)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    overlap_seconds: float = 600.0  # the safety margin: each window starts this long before the watermark
+    initial_lookback_seconds: float = 30 * 86400.0  # a store never synced, connected at an unknown time
+    lease_seconds: float = 330.0  # longer than the function may run
+    page_size: int = 100
+    page_time_seconds: float = 30.0  # do not start a page with less time than this left
+    token_max_age_seconds: float = 23 * 3600.0  # Amazon's page tokens expire after 24 hours
+
+
+@dataclass
+class RetryOutcome:
+    amazon_order_id: str
+    result: str  # retried | restarted | not-blocked | not-retryable | unknown | failed
+    attempt: int = 0
+    channel_status: str | None = None
+    notes: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class StoreSyncReport:
+    seller_id: str
+    result: str = "complete"  # complete | resumable | busy | failed | skipped
+    reason: str = ""
+    pages: int = 0
+    orders: Counter = field(default_factory=Counter)  # intake results: recorded, advanced, duplicate, ...
+    retries: list[RetryOutcome] = field(default_factory=list)
+    parked: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, reason)
+    watermark: str | None = None
+    resume_from: str | None = None  # the window being read, when the run was cut short
+
+    def as_dict(self) -> dict:
+        return {
+            "seller_id": self.seller_id, "result": self.result, "reason": self.reason, "pages": self.pages,
+            "orders": dict(self.orders), "retried": [r.as_dict() for r in self.retries],
+            "parked": [list(p) for p in self.parked], "watermark": self.watermark, "resume_from": self.resume_from,
+        }
+
+
+# ---------------------------------------------------------------------------------- the sync
+def sync_stores(
+    ports: SyncPorts,
+    settings: SyncSettings,
+    owner: str,
+    time_left: Callable[[], float],
+    seller_id: str | None = None,
+    clock: Callable[[], str] = now_iso,
+) -> list[StoreSyncReport]:
+    """Sync every connected store (or only `seller_id`'s), each under its own lease."""
+    reports = []
+    for store in ports.stores.connected():
+        if seller_id and store.seller_id != seller_id:
+            continue
+        if time_left() < settings.page_time_seconds:
+            reports.append(StoreSyncReport(store.seller_id, result="skipped", reason="no time left in this run"))
+            continue
+        try:
+            reports.append(sync_store(store, ports, settings, owner, time_left, clock))
+        except Exception as e:  # noqa: BLE001 - one store's failure must not stop the others' sync
+            reports.append(StoreSyncReport(store.seller_id, result="failed", reason=_reason(e)))
+    return reports
+
+
+def sync_store(
+    store: StoreConfig,
+    ports: SyncPorts,
+    settings: SyncSettings,
+    owner: str,
+    time_left: Callable[[], float],
+    clock: Callable[[], str] = now_iso,
+) -> StoreSyncReport:
+    """One store's sync run: retry its blocked orders, then read its changed orders."""
+    report = StoreSyncReport(store.seller_id)
+    now = clock()
+    if not ports.state.acquire_lease(store.seller_id, owner, now, _shift(now, settings.lease_seconds)):
+        report.result, report.reason = "busy", "another sync of this store is running"
+        return report
+    try:
+        report.retries = retry_blocked_orders(store.seller_id, ports)
+        _read_changes(store, ports, settings, report, time_left, clock)
+    finally:
+        ports.state.release_lease(store.seller_id, owner)
+    return report
+
+
+def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: StoreSyncReport, time_left, clock) -> None:
+    state = ports.state.load(store.seller_id) or SyncState(seller_id=store.seller_id)
+    now = clock()
+    cursor = state.cursor
+    if cursor is not None and cursor.page_token and _age(cursor.started_at, now) > settings.token_max_age_seconds:
+        cursor = SyncCursor(after=cursor.after, started_at=now)  # the page token has expired: read the window again
+    if cursor is None:
+        cursor = SyncCursor(after=window_start(state, store, now, settings), started_at=now)
+    restarted = False
+    while True:
+        if time_left() < settings.page_time_seconds:
+            _stop(report, "resumable", "the run's time is up", cursor)
+            break
+        try:
+            page, next_token = ports.search.search_orders(
+                store.seller_id, last_updated_after=cursor.after, marketplace_ids=store.marketplace_ids,
+                pagination_token=cursor.page_token, max_results=settings.page_size,
+            )
+        except AmazonThrottled as e:
+            _stop(report, "resumable", f"searchOrders quota used up for now ({e})", cursor)
+            break
+        except AmazonRejected:
+            if cursor.page_token and not restarted:
+                # A page token Amazon no longer accepts (expired): read the window again from its start.
+                cursor, restarted = SyncCursor(after=cursor.after, started_at=clock()), True
+                continue
+            raise
+        report.pages += 1
+        try:
+            for amazon_order in page:
+                outcome, why = take_order(amazon_order, store, ports)
+                report.orders[outcome] += 1
+                if outcome == "parked":
+                    report.parked.append((amazon_order.amazon_order_id, why))
+                changed = normalize(amazon_order.last_updated)
+                cursor.newest_seen = max(cursor.newest_seen or changed, changed)
+        except TransientError as e:
+            # Nothing of this page is remembered as done: the next run reads it again (intake is idempotent).
+            _stop(report, "resumable", f"an order could not be handled now: {_reason(e)}", cursor)
+            break
+        cursor.page_token, cursor.pages = next_token, cursor.pages + 1
+        state.last_run_at = clock()
+        if next_token is None:
+            if cursor.newest_seen and (state.watermark is None or cursor.newest_seen > state.watermark):
+                state.watermark = cursor.newest_seen
+            state.cursor, state.last_result = None, "complete"
+        else:
+            state.cursor, state.last_result = cursor, "resumable"
+        state.version += 1
+        try:
+            ports.state.save(state)
+        except VersionConflict:
+            _stop(report, "busy", "another sync took over this store (its lease had expired)", cursor)
+            break
+        if next_token is None:
+            report.result = "complete"
+            break
+    report.watermark = state.watermark
+
+
+def window_start(state: SyncState, store: StoreConfig, now: str, settings: SyncSettings) -> str:
+    """lastUpdatedAfter of a new window: the watermark minus the safety margin, never before the
+    store was connected; a store never synced starts at its connection (at most the lookback ago)."""
+    connected = normalize(store.connected_at)
+    if state.watermark:
+        return max(_shift(state.watermark, -settings.overlap_seconds), connected)
+    return max(connected, _shift(now, -settings.initial_lookback_seconds))
+
+
+def take_order(amazon_order: AmazonOrder, store: StoreConfig, ports: SyncPorts) -> tuple[str, str]:
+    """One searched order through the notifications' intake: (the intake's result, or
+    `before-connection`, `other-marketplace`, `parked`; the reason when parked).
+    Raises `TransientError` when it is worth trying again later."""
+    if normalize(amazon_order.purchase_date) < normalize(store.connected_at):
+        return "before-connection", ""
+    if amazon_order.marketplace_id not in store.marketplace_ids:
+        return "other-marketplace", ""
+    try:
+        return record_order_change(change_from_order(amazon_order, store.seller_id), ports.intake()).result, ""
+    except PermanentError as e:
+        if ports.parking is None:
+            raise
+        # Parked with its reason, never dropped; no PII in the parked body.
+        body = json.dumps({"source": "order-sync", "amazon_order_id": amazon_order.amazon_order_id,
+                           "seller_id": store.seller_id, "marketplace_id": amazon_order.marketplace_id,
+                           "status": amazon_order.status.value, "last_updated": amazon_order.last_updated})
+        ports.parking.park(body, reason=_reason(e), source="order-sync")
+        return "parked", _reason(e)
+
+
+def change_from_order(amazon_order: AmazonOrder, seller_id: str) -> OrderChange:
+    """The `OrderChange` a searched order stands for: Amazon's lastUpdatedTime is when it changed."""
+    return OrderChange(
+        amazon_order_id=amazon_order.amazon_order_id,
+        seller_id=seller_id,
+        marketplace_id=amazon_order.marketplace_id,
+        status=amazon_order.status,
+        fulfillment=amazon_order.fulfillment,
+        changed_at=normalize(amazon_order.last_updated),
+        purchase_date=normalize(amazon_order.purchase_date),
+        lines=[
+            OrderLine(order_item_id=i.order_item_id, sku=i.sku, qty=i.qty, qty_shipped=i.qty_shipped,
+                      buyer_requested_cancel=i.buyer_requested_cancel)
+            for i in amazon_order.items
+        ],
+        source="sync",
+        details=amazon_order,
+    )
+
+
+# ---------------------------------------------------------------------------------- blocked orders
+def retry_blocked_orders(seller_id: str, ports: SyncPorts) -> list[RetryOutcome]:
+    """Retry every order of the store marked blocked (in `Error`, not in Commerce); drop the marks
+    of orders that moved on."""
+    outcomes = []
+    for amazon_order_id, attempt in ports.blocked.blocked(seller_id):
+        try:
+            outcomes.append(retry_order(amazon_order_id, ports, mark=(seller_id, attempt), blocked_only=True))
+        except ChannelError as e:  # e.g. the order kept changing: the next sync tries again
+            outcomes.append(RetryOutcome(amazon_order_id, "failed", attempt, notes=_reason(e)))
+    return outcomes
+
+
+def retry_order(
+    amazon_order_id: str, ports: SyncPorts, mark: tuple[str, int] | None = None, blocked_only: bool = False
+) -> RetryOutcome:
+    """Import a blocked (`Error`) merchant-fulfilled order again, now: a new workflow execution.
+
+    The sync retries only orders that could not be imported (`blocked_only`: no Commerce order
+    yet); an operator may retry any order in `Error` still Unshipped or partly shipped on Amazon
+    (e.g. one whose shipment confirmation Amazon refused).
+
+    Exactly once per attempt: the attempt number is stored on the order first (a conditional
+    write, so two retries at once make one attempt), and the execution is named after it
+    (`mfn-<id>-retry<n>`), so starting it again is a no-op. A start that was lost (a crash after
+    the write) is made by the next retry, the order still being marked blocked.
+    """
+    order = ports.orders.get(amazon_order_id)
+    if order is None:
+        if mark is not None:
+            ports.blocked.forget_blocked(mark[0], amazon_order_id, mark[1])
+        return RetryOutcome(amazon_order_id, "unknown", notes="the channel has no such order")
+    failed_attempt = order.import_attempt if mark is None else mark[1]
+    bumped = False
+
+    def bump(o: ChannelOrder):
+        nonlocal bumped
+        if o.channel_status != ChannelStatus.ERROR or o.fulfillment != "MFN" or o.amazon_status not in RETRYABLE:
+            return None
+        if blocked_only and o.commerce is not None:
+            return None
+        cause = o.notes.removeprefix("Could not be imported: ")
+        o.import_attempt += 1
+        o.channel_status = (ChannelStatus.PARTIALLY_SHIPPED if o.amazon_status == AmazonStatus.PARTIALLY_SHIPPED
+                            else ChannelStatus.UNSHIPPED)
+        o.workflow_started = False
+        o.task_token = None
+        o.notes = f"Import retried (attempt {o.import_attempt + 1}) after: {cause}"[:500]
+        bumped = True
+        return [entry("step", o.notes, attempt=o.import_attempt)]
+
+    order = mutate(ports.orders, amazon_order_id, bump)
+    if order.channel_status == ChannelStatus.ERROR:
+        if order.commerce is not None:
+            if mark is not None:  # not blocked: in Commerce already; an operator decides
+                ports.blocked.forget_blocked(mark[0], amazon_order_id, mark[1])
+            why = f"already in Commerce (order {order.commerce.increment_id}): retried only on request"
+        else:
+            why = f"Amazon status {order.amazon_status.value} ({order.fulfillment}): not importable again"
+        return RetryOutcome(amazon_order_id, "not-retryable", order.import_attempt, order.channel_status.value, why)
+    result = "retried" if bumped else "not-blocked"
+    if order.fulfillment == "MFN" and order.amazon_status in RETRYABLE and not order.workflow_started:
+        ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
+
+        def started(o: ChannelOrder):
+            if o.workflow_started or o.import_attempt != order.import_attempt:
+                return None
+            o.workflow_started = True
+            return [entry("step", f"Merchant-fulfilled workflow started (attempt {o.import_attempt + 1})")]
+
+        mutate(ports.orders, amazon_order_id, started)
+        if not bumped:
+            result = "restarted"  # an earlier retry's start had been lost
+    ports.blocked.forget_blocked(order.seller_id, amazon_order_id, failed_attempt)
+    return RetryOutcome(amazon_order_id, result, order.import_attempt, order.channel_status.value, order.notes)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _stop(report: StoreSyncReport, result: str, reason: str, cursor: SyncCursor) -> None:
+    report.result, report.reason, report.resume_from = result, reason, cursor.after
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}"[:500]
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.fromisoformat(normalize(ts).replace("Z", "+00:00"))
+
+
+def _shift(ts: str, seconds: float) -> str:
+    return iso(_parse(ts) + timedelta(seconds=seconds))
+
+
+def _age(ts: str, now: str) -> float:
+    return (_parse(now) - _parse(ts)).total_seconds()

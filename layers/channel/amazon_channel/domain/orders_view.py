@@ -1,0 +1,351 @@
+"""The Orders view (the seed's "Orders tab"): what a merchant sees of the channel's orders.
+
+- `parse_query` turns the request's query parameters into a checked `OrderQuery` (or raises
+  `InvalidQuery`, naming the parameter).
+- `list_orders` returns one page of rows, newest purchase first, through the `OrderQueries` port.
+- `show_order` returns one order in full: items, ship-to, packages and tracking, and its history.
+- `summarize` is the one definition of a row (used by the store adapter to keep the row's columns
+  on the order item, and by the queries to filter).
+
+Pending orders are hidden unless the query asks for them by status (`status=Pending`): Amazon has
+not verified the payment yet, and the seed keeps them out of the Orders tab.
+Nothing here imports boto3 or an HTTP library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_serializer
+
+from .errors import InvalidQuery, OrderNotFound
+from .models import Address, ChannelOrder, ChannelStatus, HistoryEntry, Model
+
+if TYPE_CHECKING:
+    from .ports import OrderQueries, OrderStore
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+MAX_BUYER_NAME = 100
+MAX_CURSOR = 2048
+ORDER_ID = re.compile(r"^\d{3}-\d{7}-\d{7}$")
+SELLER_ID = re.compile(r"^[A-Z0-9]{1,32}$")
+AMOUNT = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
+LIMIT = re.compile(r"^\d{1,3}$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+PARAMETERS = (
+    "seller_id", "status", "purchased_from", "purchased_to", "amazon_order_id", "buyer_name",
+    "total_min", "total_max", "limit", "cursor",
+)
+
+
+def _money(v: Decimal | None) -> str | None:
+    return None if v is None else f"{v:.2f}"
+
+
+# -- the query ------------------------------------------------------------------------------------
+class OrderQuery(Model):
+    """A checked list request. Dates are canonical text bounds, comparable with stored purchase dates."""
+
+    seller_id: str
+    status: ChannelStatus | None = None  # None: every status but Pending
+    purchased_from: str | None = None  # inclusive lower bound (a day or a canonical timestamp)
+    purchased_to: str | None = None  # inclusive upper bound (a whole day, or up to that moment)
+    amazon_order_id: str | None = None
+    buyer_name: str | None = None  # case-folded; matches any part of the buyer's name
+    total_min: Decimal | None = None
+    total_max: Decimal | None = None
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None  # opaque, from the previous page
+
+    @property
+    def filters(self) -> dict[str, str]:
+        """The filters in force (not the page size or cursor), as text: a cursor is bound to them."""
+        names = ("seller_id", "status", "purchased_from", "purchased_to", "amazon_order_id", "buyer_name",
+                 "total_min", "total_max")
+        return {n: str(getattr(self, n)) for n in names if getattr(self, n) is not None}
+
+    def matches(self, row: OrderRow) -> bool:
+        """Whether the row belongs on this query's pages (the store's own check of the same filters)."""
+        if self.status is None and row.status == ChannelStatus.PENDING:
+            return False
+        if self.status is not None and row.status != self.status:
+            return False
+        if self.amazon_order_id is not None and row.amazon_order_id != self.amazon_order_id:
+            return False
+        day = row.purchase_date
+        if day is not None and self.purchased_from is not None and day < self.purchased_from:
+            return False
+        if day is not None and self.purchased_to is not None and day > upper_bound(self.purchased_to):
+            return False
+        if self.buyer_name is not None and self.buyer_name not in fold(row.buyer_name or ""):
+            return False
+        if self.total_min is not None and (row.grand_total is None or row.grand_total < self.total_min):
+            return False
+        if self.total_max is not None and (row.grand_total is None or row.grand_total > self.total_max):
+            return False
+        return True
+
+
+def fold(name: str) -> str:
+    """Buyer names compare case-insensitively."""
+    return name.casefold()
+
+
+def upper_bound(purchased_to: str) -> str:
+    """Text above every purchase date up to and including `purchased_to` ('~' sorts after digits, T, Z, #)."""
+    return purchased_to + "~"
+
+
+def parse_query(params: Mapping[str, str]) -> OrderQuery:
+    """The request's query parameters, checked. Unknown parameters are refused, not ignored."""
+    unknown = sorted(set(params) - set(PARAMETERS))
+    if unknown:
+        raise InvalidQuery(unknown[0], f"unknown parameter; the filters are {', '.join(PARAMETERS)}")
+    p = {k: v for k, v in params.items()}
+    seller = p.get("seller_id")
+    if not seller:
+        raise InvalidQuery("seller_id", "required: the Orders view lists one Amazon store (its SellerId)")
+    if not SELLER_ID.fullmatch(seller):
+        raise InvalidQuery("seller_id", "must be an Amazon SellerId (capital letters and digits)")
+    q: dict = {"seller_id": seller}
+    if "status" in p:
+        try:
+            q["status"] = ChannelStatus(p["status"])
+        except ValueError:
+            raise InvalidQuery("status", f"must be one of {', '.join(s.value for s in ChannelStatus)}") from None
+    if "purchased_from" in p:
+        q["purchased_from"] = _bound("purchased_from", p["purchased_from"])
+    if "purchased_to" in p:
+        q["purchased_to"] = _bound("purchased_to", p["purchased_to"])
+    if "purchased_from" in q and "purchased_to" in q and q["purchased_from"] > upper_bound(q["purchased_to"]):
+        raise InvalidQuery("purchased_from", "is after purchased_to")
+    if "amazon_order_id" in p:
+        if not ORDER_ID.fullmatch(p["amazon_order_id"]):
+            raise InvalidQuery("amazon_order_id", "must be an Amazon order number (3-7-7 digits)")
+        q["amazon_order_id"] = p["amazon_order_id"]
+    if "buyer_name" in p:
+        name = p["buyer_name"].strip()
+        if not name or len(p["buyer_name"]) > MAX_BUYER_NAME:
+            raise InvalidQuery("buyer_name", f"must be 1 to {MAX_BUYER_NAME} characters")
+        q["buyer_name"] = fold(name)
+    for name in ("total_min", "total_max"):
+        if name in p:
+            q[name] = _amount(name, p[name])
+    if "total_min" in q and "total_max" in q and q["total_min"] > q["total_max"]:
+        raise InvalidQuery("total_min", "is above total_max")
+    if "limit" in p:
+        if not LIMIT.fullmatch(p["limit"]) or not 1 <= int(p["limit"]) <= MAX_LIMIT:
+            raise InvalidQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+        q["limit"] = int(p["limit"])
+    if "cursor" in p:
+        if not p["cursor"] or len(p["cursor"]) > MAX_CURSOR:
+            raise InvalidQuery("cursor", "is not a cursor this API returned")
+        q["cursor"] = p["cursor"]
+    return OrderQuery(**q)
+
+
+def _bound(name: str, text: str) -> str:
+    """A day (`2026-11-26`) stays a day; a moment becomes the canonical UTC form of stored dates."""
+    try:
+        if DAY.fullmatch(text):
+            return date.fromisoformat(text).isoformat()
+        if MOMENT.fullmatch(text):
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        pass
+    raise InvalidQuery(name, "must be a date (2026-11-26) or a moment with its zone (2026-11-26T10:00:00Z)")
+
+
+def _amount(name: str, text: str) -> Decimal:
+    if not AMOUNT.fullmatch(text):
+        raise InvalidQuery(name, "must be an amount such as 25 or 31.99")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        raise InvalidQuery(name, "must be an amount such as 25 or 31.99") from None
+
+
+# -- rows and pages -------------------------------------------------------------------------------
+class OrderRow(Model):
+    """One line of the Orders view."""
+
+    purchase_date: str | None
+    amazon_order_id: str
+    status: ChannelStatus
+    fulfillment: str
+    marketplace_id: str
+    buyer_name: str | None = None  # None until the order's details were fetched from Amazon
+    grand_total: Decimal | None = None  # items, item tax, shipping and shipping tax, at Amazon's prices
+    currency: str | None = None
+    commerce_order_number: str | None = None  # the Commerce order's increment id
+    notes: str = ""  # the latest action or error
+
+    @field_serializer("grand_total")
+    def _total(self, v: Decimal | None) -> str | None:
+        return _money(v)
+
+
+class OrderPage(Model):
+    orders: list[OrderRow]
+    next_cursor: str | None = None  # None: this is the last page
+
+
+def grand_total(order: ChannelOrder) -> Decimal | None:
+    """Item price x qty, item tax, shipping and shipping tax (the seed's grand total), once known."""
+    if order.details is None:
+        return None
+    return sum(
+        (i.unit_price * i.qty + i.line_tax + i.shipping_price + i.shipping_tax for i in order.details.items),
+        Decimal("0"),
+    )
+
+
+def summarize(order: ChannelOrder) -> OrderRow:
+    details = order.details
+    return OrderRow(
+        purchase_date=order.purchase_date or (details.purchase_date if details else None),
+        amazon_order_id=order.amazon_order_id,
+        status=order.channel_status,
+        fulfillment=order.fulfillment,
+        marketplace_id=order.marketplace_id,
+        buyer_name=details.buyer_name if details else None,
+        grand_total=grand_total(order),
+        currency=details.currency if details else None,
+        commerce_order_number=order.commerce.increment_id if order.commerce else None,
+        notes=order.notes,
+    )
+
+
+def list_orders(queries: OrderQueries, params: Mapping[str, str]) -> OrderPage:
+    """One page of the store's orders matching the filters, newest purchase first."""
+    return queries.list_orders(parse_query(params))
+
+
+# -- one order in full ----------------------------------------------------------------------------
+class OrderItemDetail(Model):
+    order_item_id: str
+    sku: str
+    title: str | None = None
+    qty: int
+    qty_shipped: int = 0
+    unit_price: Decimal | None = None
+    line_tax: Decimal | None = None
+    shipping_price: Decimal | None = None
+    shipping_tax: Decimal | None = None
+    buyer_requested_cancel: bool = False
+
+    @field_serializer("unit_price", "line_tax", "shipping_price", "shipping_tax")
+    def _money(self, v: Decimal | None) -> str | None:
+        return _money(v)
+
+
+class PackageItem(Model):
+    order_item_id: str
+    sku: str | None = None
+    qty: int
+
+
+class PackageDetail(Model):
+    """A package: shipped by the merchant in Commerce (MFN), or by Amazon (FBA)."""
+
+    shipped_by: str  # "merchant" | "amazon"
+    carrier: str | None = None
+    tracking_number: str | None = None
+    package_reference_id: str | None = None
+    commerce_shipment_id: int | None = None
+    confirmed_to_amazon_at: str | None = None  # MFN: when confirmShipment accepted it
+    items: list[PackageItem] = Field(default_factory=list)
+
+
+class CommerceOrderDetail(Model):
+    order_id: int
+    increment_id: str
+    status: str
+    customer_is_guest: bool
+
+
+class OrderDetail(Model):
+    order: OrderRow
+    seller_id: str
+    amazon_status: str
+    items: list[OrderItemDetail]
+    ship_to: Address | None = None
+    packages: list[PackageDetail]
+    commerce_order: CommerceOrderDetail | None = None
+    history: list[HistoryEntry]
+
+
+@dataclass
+class OrdersViewPorts:
+    queries: OrderQueries
+    orders: OrderStore
+
+
+def check_order_id(amazon_order_id: str) -> str:
+    if not ORDER_ID.fullmatch(amazon_order_id):
+        raise InvalidQuery("amazonOrderId", "must be an Amazon order number (3-7-7 digits)")
+    return amazon_order_id
+
+
+def show_order(orders: OrderStore, amazon_order_id: str) -> OrderDetail:
+    """The order with its items, ship-to, packages and tracking, and its whole history (oldest first)."""
+    order = orders.get(check_order_id(amazon_order_id))
+    if order is None:
+        raise OrderNotFound(f"the channel has no order {amazon_order_id}")
+    details = order.details
+    skus = {ln.order_item_id: ln.sku for ln in order.lines}
+    lines = {ln.order_item_id: ln for ln in order.lines}
+    items: list[OrderItemDetail] = []
+    if details is not None:
+        for i in details.items:
+            skus.setdefault(i.order_item_id, i.sku)
+            ln = lines.get(i.order_item_id)
+            items.append(OrderItemDetail(
+                order_item_id=i.order_item_id, sku=i.sku, title=i.title, qty=i.qty,
+                qty_shipped=ln.qty_shipped if ln else 0, unit_price=i.unit_price, line_tax=i.line_tax,
+                shipping_price=i.shipping_price, shipping_tax=i.shipping_tax,
+                buyer_requested_cancel=ln.buyer_requested_cancel if ln else False,
+            ))
+    else:
+        items = [OrderItemDetail(order_item_id=ln.order_item_id, sku=ln.sku, qty=ln.qty, qty_shipped=ln.qty_shipped,
+                                 buyer_requested_cancel=ln.buyer_requested_cancel) for ln in order.lines]
+    packages = [
+        PackageDetail(
+            shipped_by="merchant", carrier=s.carrier, tracking_number=s.tracking_number,
+            package_reference_id=s.package_reference_id, commerce_shipment_id=s.commerce_shipment_id,
+            confirmed_to_amazon_at=s.confirmed_at,
+            items=[PackageItem(order_item_id=oi, sku=skus.get(oi), qty=qty) for oi, qty in s.lines],
+        )
+        for s in order.shipments
+    ]
+    merchant_refs = {s.package_reference_id for s in order.shipments}
+    if details is not None:
+        packages += [
+            PackageDetail(
+                shipped_by="amazon", carrier=p.carrier, tracking_number=p.tracking_number,
+                package_reference_id=p.package_reference_id,
+                items=[PackageItem(order_item_id=oi, sku=skus.get(oi), qty=qty) for oi, qty in p.items],
+            )
+            for p in details.packages
+            if order.fulfillment == "AFN" and p.package_reference_id not in merchant_refs
+        ]
+    commerce = order.commerce
+    return OrderDetail(
+        order=summarize(order),
+        seller_id=order.seller_id,
+        amazon_status=order.amazon_status.value,
+        items=items,
+        ship_to=details.ship_to if details else None,
+        packages=packages,
+        commerce_order=CommerceOrderDetail(order_id=commerce.order_id, increment_id=commerce.increment_id,
+                                           status=commerce.status, customer_is_guest=commerce.customer_is_guest)
+        if commerce else None,
+        history=sorted(orders.history(amazon_order_id), key=lambda e: e.at),
+    )
