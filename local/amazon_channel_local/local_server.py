@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from .player import DEFAULT_SELLER, NOT_YET, NotSupportedYet, Player
+from .player import DEFAULT_SELLER, NOT_YET, NotSupportedYet, Player, simulator_environment
 from .scenario import Scenario, ScenarioError, Step, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,13 +170,7 @@ class LocalServer:
         self.endpoint = f"http://127.0.0.1:{port}"
         self.stack = LocalStack(
             root=self.root,
-            environment_overrides={
-                "SP_API_ENDPOINT": self.amazon.base_url,
-                "LWA_TOKEN_URL": self.amazon.lwa_token_url,
-                "COMMERCE_BASE_URL": self.commerce.base_url,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-            },
+            environment_overrides=simulator_environment(self.amazon, self.commerce),
             log_stream=self.log_stream,
             stack_name=self.stack_name,
         )

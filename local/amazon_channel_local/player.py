@@ -22,6 +22,17 @@ DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"
 NOT_YET: dict[str, str] = {}  # verbs parsed but not built yet (refused with exit 3, never skipped)
 
 
+def simulator_environment(amazon, commerce) -> dict[str, str]:
+    """What every function's environment needs to reach the simulators instead of Amazon and Commerce."""
+    return {
+        "SP_API_ENDPOINT": amazon.base_url,
+        "LWA_TOKEN_URL": amazon.lwa_token_url,
+        "COMMERCE_BASE_URL": commerce.base_url,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+
+
 class NotSupportedYet(ScenarioError):
     """A valid verb whose behaviour is not built yet. Never ignored silently."""
 
@@ -52,13 +63,7 @@ class Player:
         self._exit.callback(self.commerce.stop)
         self.stack = LocalStack(
             root=ROOT,
-            environment_overrides={
-                "SP_API_ENDPOINT": self.amazon.base_url,
-                "LWA_TOKEN_URL": self.amazon.lwa_token_url,
-                "COMMERCE_BASE_URL": self.commerce.base_url,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-            },
+            environment_overrides=simulator_environment(self.amazon, self.commerce),
             log_stream=self.log_stream,
             time_scale=self.time_scale,
         )
