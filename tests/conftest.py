@@ -15,3 +15,24 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AmazonChannel")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "amazon-channel")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def events():
+    """The Adobe I/O events the simulated Commerce store sent."""
+    return []
+
+
+@pytest.fixture
+def store(events):
+    """A simulated Commerce store with two products, for the Commerce simulator and client stories."""
+    from amazon_channel_local.simulators.commerce import SimulatedCommerce
+
+    sim = SimulatedCommerce(on_event=events.append).start()
+    sim.set_product("MUG-RED", name="Red mug", price="12.00", qty=10)
+    sim.set_product("TEA-1KG", name="Tea 1kg", price="30.00", qty=5)
+    yield sim
+    sim.stop()

@@ -6,23 +6,9 @@ import json
 import pytest
 import urllib3
 
-from amazon_channel_local.simulators.commerce import CREDITMEMO_EVENT, ORDER_CANCEL_EVENT, SimulatedCommerce
+from amazon_channel_local.simulators.commerce import CREDITMEMO_EVENT, ORDER_CANCEL_EVENT
 
 HTTP = urllib3.PoolManager(retries=False)
-
-
-@pytest.fixture
-def events():
-    return []
-
-
-@pytest.fixture
-def store(events):
-    sim = SimulatedCommerce(on_event=events.append).start()
-    sim.set_product("MUG-RED", name="Red mug", price="12.00", qty=10)
-    sim.set_product("TEA-1KG", name="Tea 1kg", price="30.00", qty=5)
-    yield sim
-    sim.stop()
 
 
 def call(store, method, path, body=None):

@@ -8,24 +8,10 @@ import pytest
 from amazon_channel.adapters.commerce_rest import CommerceRestClient
 from amazon_channel.domain.errors import CommerceRejected
 from amazon_channel.domain.models import Address, CommerceOrderDraft, CommerceOrderLine, CommerceShipment
-from amazon_channel_local.simulators.commerce import CREDITMEMO_EVENT, ORDER_CANCEL_EVENT, SimulatedCommerce
+from amazon_channel_local.simulators.commerce import CREDITMEMO_EVENT, ORDER_CANCEL_EVENT
 
 AMAZON_ORDER = "111-0000001-0000001"
 WHY = "Amazon channel: Amazon order 111-0000001-0000001 was canceled on Amazon."
-
-
-@pytest.fixture
-def events():
-    return []
-
-
-@pytest.fixture
-def store(events):
-    sim = SimulatedCommerce(on_event=events.append).start()
-    sim.set_product("MUG-RED", name="Red mug", price="12.00", qty=10)
-    sim.set_product("TEA-1KG", name="Tea 1kg", price="30.00", qty=5)
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture
