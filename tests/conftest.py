@@ -36,3 +36,23 @@ def store(events):
     sim.set_product("TEA-1KG", name="Tea 1kg", price="30.00", qty=5)
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def fresh_token_cache():
+    """No LWA token cached from another test's simulated Amazon."""
+    from amazon_channel.adapters import sp_api
+
+    sp_api.clear_token_cache()
+    yield
+    sp_api.clear_token_cache()
+
+
+@pytest.fixture
+def amazon():
+    """A simulated Amazon (SP-API and LWA) on 127.0.0.1."""
+    from amazon_channel_local.simulators.amazon import SimulatedAmazon
+
+    sim = SimulatedAmazon().start()
+    yield sim
+    sim.stop()

@@ -6,12 +6,10 @@ from __future__ import annotations
 import pytest
 import urllib3
 
-from amazon_channel.adapters import sp_api
 from amazon_channel.adapters.cancellation_feed import feed_file, read_report
 from amazon_channel.adapters.rate_budget import InMemoryRateBudget
 from amazon_channel.adapters.sp_api import SellingPartnerClient
 from amazon_channel.domain.models import OrderCancellation
-from amazon_channel_local.simulators.amazon import SimulatedAmazon
 
 
 class RecordingHttp(urllib3.PoolManager):
@@ -26,18 +24,7 @@ class RecordingHttp(urllib3.PoolManager):
         return super().request(method, url, *args, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    sp_api.clear_token_cache()
-    yield
-    sp_api.clear_token_cache()
-
-
-@pytest.fixture
-def amazon():
-    sim = SimulatedAmazon().start()
-    yield sim
-    sim.stop()
+pytestmark = pytest.mark.usefixtures("fresh_token_cache")
 
 
 @pytest.fixture

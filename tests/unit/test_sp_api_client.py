@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from amazon_channel.adapters import sp_api
 from amazon_channel.adapters.rate_budget import InMemoryRateBudget
 from amazon_channel.adapters.sp_api import SellingPartnerClient
 from amazon_channel.domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
@@ -35,18 +34,7 @@ class Sleeps(list):
         self.append(seconds)
 
 
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    sp_api.clear_token_cache()
-    yield
-    sp_api.clear_token_cache()
-
-
-@pytest.fixture
-def amazon():
-    sim = SimulatedAmazon().start()
-    yield sim
-    sim.stop()
+pytestmark = pytest.mark.usefixtures("fresh_token_cache")
 
 
 @pytest.fixture
