@@ -10,9 +10,9 @@ import json
 import pytest
 
 from amazon_channel.adapters.cancellation_feed import COLUMNS, FEED_TYPE
-from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
 from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import Step, parse
+from stack_stories import orders
 
 SCENARIO = {
     "name": "cancellations",
@@ -64,10 +64,6 @@ def do(player: Player, verb: str, **args) -> None:
 
 def the_order(player: Player, oid: str) -> dict:
     return next(o for o in player.result()["orders"] if o["amazon_order_id"] == oid)
-
-
-def orders(player: Player) -> DynamoDbOrderStore:
-    return DynamoDbOrderStore(player.stack.resources["OrdersTable"], player.stack.client("dynamodb"))
 
 
 def executions_of(player: Player, oid: str) -> list[dict]:

@@ -15,9 +15,9 @@ import json
 import pytest
 
 from amazon_channel.adapters.aws_messaging import StepFunctionsWorkflows
-from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
 from amazon_channel_local.player import DEFAULT_MARKETPLACE, DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import Step, parse
+from stack_stories import end_waiting_workflows, orders
 
 SCENARIO = {
     "name": "exactly once",
@@ -48,20 +48,6 @@ def player():
 def _each_story(player):
     yield
     end_waiting_workflows(player)
-
-
-def end_waiting_workflows(player: Player) -> None:
-    """A finished story leaves no workflow waiting for a shipment, so the next settle() stays quick.
-
-    (moto's StopExecution does not end a task-token wait: fail the waiting task instead.)
-    """
-    sfn, store = player.stack.client("stepfunctions"), orders(player)
-    for execution in player.stack.executions():
-        if execution["status"] == "RUNNING":
-            order = store.get(json.loads(execution["input"])["amazon_order_id"])
-            if order is not None and order.task_token:
-                sfn.send_task_failure(taskToken=order.task_token, error="StoryOver", cause="the test story is over")
-    player.stack.settle()
 
 
 def a_paid_order(player: Player, buyer: tuple[str, str] | None = None) -> str:
@@ -120,10 +106,6 @@ def renumbered(body: str) -> str:
 
 def the_order(player: Player, oid: str, result: dict | None = None) -> dict:
     return next(o for o in (result or player.result())["orders"] if o["amazon_order_id"] == oid)
-
-
-def orders(player: Player) -> DynamoDbOrderStore:
-    return DynamoDbOrderStore(player.stack.resources["OrdersTable"], player.stack.client("dynamodb"))
 
 
 def history(player: Player, oid: str) -> list:

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import urllib3
 
-from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
 from amazon_channel.adapters.sync_state import DynamoDbSyncState
 from amazon_channel.domain.clock import iso
 from amazon_channel_local.player import DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import Step, parse
+from stack_stories import end_waiting_workflows, orders
 
 SCENARIO = {
     "name": "order sync and stores",
@@ -62,17 +62,6 @@ def connect_a_second_store(player: Player) -> None:
                                              Item={"id": {"S": CANADA_SELLER}, "value": {"S": json.dumps(store)}})
 
 
-def end_waiting_workflows(player: Player) -> None:
-    """A finished story leaves no workflow waiting for a shipment (fail the waiting task)."""
-    sfn = player.stack.client("stepfunctions")
-    for execution in player.stack.executions():
-        if execution["status"] == "RUNNING":
-            order = orders(player).get(json.loads(execution["input"])["amazon_order_id"])
-            if order is not None and order.task_token:
-                sfn.send_task_failure(taskToken=order.task_token, error="StoryOver", cause="the test story is over")
-    player.stack.settle()
-
-
 def a_paid_order(player: Player, sku: str = "MUG-01", seller: str | None = None, marketplace: str | None = None) -> str:
     """A buyer orders and Amazon verifies the payment (notifications sent, unless being lost)."""
     oid = f"115-{next(_numbers):07d}-3000003"
@@ -101,10 +90,6 @@ def poll(player: Player) -> dict:
 
 def the_order(player: Player, oid: str) -> dict:
     return next(o for o in player.result()["orders"] if o["amazon_order_id"] == oid)
-
-
-def orders(player: Player) -> DynamoDbOrderStore:
-    return DynamoDbOrderStore(player.stack.resources["OrdersTable"], player.stack.client("dynamodb"))
 
 
 def sync_state(player: Player) -> DynamoDbSyncState:

@@ -17,7 +17,7 @@ from pathlib import Path
 import botocore.client
 import pytest
 
-from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
+from stack_stories import orders
 from amazon_channel_local.http_api import HttpApiAdapter
 from amazon_channel_local.player import DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import load
@@ -69,7 +69,7 @@ def ids(page: dict) -> list[str]:
 
 
 def stored(player, amazon_order_id):
-    return DynamoDbOrderStore(player.stack.resources["OrdersTable"], player.stack.client("dynamodb")).get(amazon_order_id)
+    return orders(player).get(amazon_order_id)
 
 
 # -- the list -------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_an_order_opens_with_items_ship_to_tracking_and_its_whole_history(player
 
 
 def stored_history(player, amazon_order_id):
-    return DynamoDbOrderStore(player.stack.resources["OrdersTable"], player.stack.client("dynamodb")).history(amazon_order_id)
+    return orders(player).history(amazon_order_id)
 
 
 def test_a_blocked_order_opens_with_its_items_and_no_commerce_order(api):
