@@ -202,3 +202,17 @@ def test_errors_map_to_the_channels_named_errors(client, store, sleeps):
 def same(a, b) -> bool:
     """The same Commerce entity, whichever call (request id) answered."""
     return a.model_dump(exclude={"request_id"}) == b.model_dump(exclude={"request_id"})
+
+
+def test_each_call_is_traced_by_operation_and_never_by_its_query(store):
+    # Given a client whose calls open tracing subsegments
+    from contextlib import nullcontext
+
+    names = []
+    client = CommerceRestClient(store.base_url, token=lambda: store.access_token,
+                                traced=lambda name: names.append(name) or nullcontext())
+    # When it looks a buyer up by email and creates the account
+    client.find_customer("ana@example.com", 1)
+    client.create_customer(CommerceCustomer(email="ana@example.com", firstname="Ana", lastname="Lima"))
+    # Then each call is one subsegment named by method and route, and the email is in none
+    assert names == ["commerce GET /V1/customers/search", "commerce POST /V1/customers"]

@@ -226,3 +226,16 @@ def test_buyer_details_never_reach_the_logs(amazon, client, caplog):
     assert "getOrder" in caplog.text
     for pii in ("Ann Lee", "ann@marketplace.amazon.com", "1 Main St"):
         assert pii not in caplog.text
+
+
+def test_each_call_is_traced_by_operation_name(amazon, sleeps):
+    # Given a client whose calls open tracing subsegments
+    from contextlib import nullcontext
+
+    names = []
+    client = SellingPartnerClient(amazon.base_url, amazon.lwa_token_url, lambda: amazon.credentials, sleep=sleeps,
+                                  traced=lambda name: names.append(name) or nullcontext())
+    # When it reads a paid order
+    client.get_order(amazon.seller_id, paid_order(amazon))
+    # Then the SP-API call is one subsegment named by its operation (no URL, no buyer data)
+    assert names == ["sp-api getOrder"]

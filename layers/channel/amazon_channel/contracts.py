@@ -20,7 +20,7 @@ MAX_NOTIFICATION_BYTES = 256 * 1024  # far above any real ORDER_CHANGE; larger i
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on first use, as domain.models
 
 
 class NotificationItem(_Open):

@@ -40,6 +40,7 @@ Behaviour:
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager, nullcontext
 import logging
 import threading
 import time
@@ -127,7 +128,8 @@ class CommerceRestClient:
                  max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep, *,
                  payment_method: str = "checkmo", shipping_method: str = "flatrate_flatrate",
                  shipping_description: str = "Amazon - Merchant Fulfilled", timeout: float = 20.0,
-                 backoff_base: float = 0.5, backoff_max: float = 8.0):
+                 backoff_base: float = 0.5, backoff_max: float = 8.0,
+                 traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext()):
         base = base_url.rstrip("/")
         self._root = base if base.endswith("/rest") else base + "/rest"
         self._token = token
@@ -141,6 +143,7 @@ class CommerceRestClient:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._calls = threading.local()
+        self._traced = traced
 
     @property
     def last_request_id(self) -> str | None:
@@ -166,8 +169,9 @@ class CommerceRestClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body).encode()
         try:
-            resp = self._http.request(method, url, body=data, headers=headers, retries=False,
-                                      timeout=urllib3.Timeout(connect=5.0, read=self._timeout))
+            with self._traced(f"commerce {method} {path}"):
+                resp = self._http.request(method, url, body=data, headers=headers, retries=False,
+                                          timeout=urllib3.Timeout(connect=5.0, read=self._timeout))
         except urllib3.exceptions.HTTPError as e:
             log.warning("commerce %s %s failed: %s", method, path.split("?")[0], type(e).__name__)
             raise _Transient(f"Commerce could not be reached ({type(e).__name__})") from None

@@ -18,6 +18,7 @@ No PII is logged: only operation, order id, HTTP status, Amazon request id and t
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager, nullcontext
 import logging
 import random
 import threading
@@ -104,6 +105,7 @@ class SellingPartnerClient:
         base_delay: float = 0.5,
         max_delay: float = 20.0,
         timeout: urllib3.Timeout | None = None,
+        traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
     ):
         self.endpoint = endpoint.rstrip("/")
         self.lwa_token_url = lwa_token_url
@@ -116,6 +118,7 @@ class SellingPartnerClient:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.timeout = timeout or urllib3.Timeout(connect=3.05, read=20.0)
+        self.traced = traced
 
     # ------------------------------------------------------------------ Marketplace port
     def get_order(self, seller_id: str, amazon_order_id: str) -> AmazonOrder:
@@ -255,9 +258,10 @@ class SellingPartnerClient:
             if data is not None:
                 headers["content-type"] = "application/json"
             try:
-                r = self.http.request(
-                    method, url, body=data, headers=headers, retries=False, redirect=False, timeout=self.timeout
-                )
+                with self.traced(f"sp-api {operation}"):
+                    r = self.http.request(
+                        method, url, body=data, headers=headers, retries=False, redirect=False, timeout=self.timeout
+                    )
                 reply = _Reply(r.status, r.headers, r.data)
             except urllib3.exceptions.HTTPError as e:
                 log.warning("sp-api %s order=%s connection error: %s", operation, order_id, type(e).__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 PLACEHOLDER_FIRSTNAME = "Amazon"
 PLACEHOLDER_LASTNAME = "Customer"
@@ -14,6 +14,7 @@ PLACEHOLDER_EMAIL_DOMAIN = "marketplace.amazon.invalid"
 class Buyer(BaseModel):
     """The buyer as Commerce will know them. `placeholder` marks invented data."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use, as domain.models
     email: str
     firstname: str
     lastname: str

@@ -41,7 +41,9 @@ Fulfillment = Literal["MFN", "AFN"]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # Each model's validator is built on first use, not at import: a handler pays only for the
+    # models it touches (cold start; see the README's figures).
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
 
 class Money(Model):
@@ -339,5 +341,3 @@ class CancellationFeedResult(Model):
     accepted: bool | None = None  # None while Amazon is still processing it
     message: str = ""
 
-
-ChannelOrder.model_rebuild()

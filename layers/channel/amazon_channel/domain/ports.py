@@ -5,7 +5,7 @@ Nothing here imports boto3 or an HTTP library.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .models import (
     AmazonOrder,
@@ -20,8 +20,9 @@ from .models import (
     PackageConfirmation,
     StoreConfig,
 )
-from .sync_state import SyncState
-from .orders_view import OrderPage, OrderQuery
+if TYPE_CHECKING:  # only annotations here: a handler that needs neither pays for neither at import
+    from .orders_view import OrderPage, OrderQuery
+    from .sync_state import SyncState
 
 
 class OrderStore(Protocol):
