@@ -490,13 +490,21 @@ class LocalStack:
         return busy
 
     def _running(self) -> dict[str, tuple[int, str]]:
-        """RUNNING executions: arn -> (history length, last event type)."""
-        sfn = self.client("stepfunctions")
+        """RUNNING executions: arn -> (history length, last event type).
+
+        Read from moto's in-process backend: through the API every settle check serialised the
+        whole history of every running execution, so settling grew with the square of the orders.
+        """
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.stepfunctions.responses import get_backend
+
+        backend = get_backend(DEFAULT_ACCOUNT_ID, self.region)
         out = {}
         for sm_arn in self._state_machines:
-            for e in _paginate(sfn, "list_executions", "executions", stateMachineArn=sm_arn, statusFilter="RUNNING"):
-                hist = sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)["events"]
-                out[e["executionArn"]] = (len(hist), hist[-1]["type"] if hist else "")
+            for e in backend.describe_state_machine(sm_arn).executions:
+                if str(getattr(e.status, "value", e.status)) != "RUNNING":
+                    continue
+                out[e.execution_arn] = _history_tip(e)
         return out
 
     def settle(self, timeout: float = 120, stable_checks: int = 3, interval: float = 0.05) -> None:
@@ -552,6 +560,17 @@ class LocalStack:
     def history(self, execution_arn: str) -> list[dict]:
         sfn = self.client("stepfunctions")
         return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def _history_tip(execution: Any) -> tuple[int, str]:
+    """(number of history events, type of the last one) of a moto execution, without copying it."""
+    env = execution.exec_worker.env if execution.exec_worker else None
+    if env is None:
+        return 0, ""
+    manager = env.event_manager
+    with manager._mutex:
+        events = manager._history_event_list
+        return len(events), (events[-1]["type"] if events else "")
 
 
 def _batch_item_failures(result: Any, ids: set[str]) -> set[str]:
