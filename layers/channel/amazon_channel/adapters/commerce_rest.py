@@ -8,12 +8,12 @@ REST endpoints used, and the ACL resource of the integration that each needs (Ma
 | call | endpoint | ACL resource |
 |---|---|---|
 | find_customer | GET  /V1/customers/search?searchCriteria... (email, website_id) | Magento_Customer::customer |
-| create_customer | POST /V1/customers `{"customer": {...}}` | Magento_Customer::manage |
+| create_customer | POST /V1/customers `{"customer": {...}}` | (anonymous route) |
 | find_order_by_amazon_id | GET /V1/orders?searchCriteria... (ext_order_id) | Magento_Sales::actions_view |
 | get_order | GET /V1/orders/{id} | Magento_Sales::actions_view |
 | create_order (catalog check) | GET /V1/products/{sku} | Magento_Catalog::products |
 | create_order (catalog check) | GET /V1/stockItems/{sku} | Magento_CatalogInventory::cataloginventory |
-| create_order | POST /V1/orders `{"entity": {...}}` (salesOrderRepositoryV1 save) | Magento_Sales::create |
+| create_order | POST /V1/orders `{"entity": {...}}` (salesOrderRepositoryV1 save) | Magento_Sales::api_actions (older: ::create) |
 | create_order | POST /V1/order/{id}/invoice (salesInvoiceOrderV1) | Magento_Sales::invoice |
 | ship_order | POST /V1/order/{id}/ship (salesShipOrderV1) | Magento_Sales::ship |
 | get_shipment, ship_order (recheck) | GET /V1/shipment/{id}, GET /V1/shipments?searchCriteria... | Magento_Sales::shipment |
