@@ -40,11 +40,11 @@ Behaviour:
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager, nullcontext
 import logging
 import threading
 import time
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from typing import Any, Callable
 from urllib.parse import quote, urlencode

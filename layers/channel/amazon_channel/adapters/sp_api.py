@@ -18,11 +18,11 @@ No PII is logged: only operation, order id, HTTP status, Amazon request id and t
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager, nullcontext
 import logging
 import random
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
