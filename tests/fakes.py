@@ -288,3 +288,18 @@ class SyncState:
         if (current.version if current else 0) != state.version - 1:
             raise VersionConflict("sync state changed")
         self.states[state.seller_id] = state.model_copy(deep=True)
+
+
+def mug_order(order_id="111-0000001-0000001", fulfillment="MFN", **extra):
+    """A paid order for the simulated Amazon: 2 mugs at 12.50 (tax 2.00), a tea at 5.00, shipping 4.99 + 0.40."""
+    return {
+        "id": order_id,
+        "fulfillment": fulfillment,
+        "buyer": {"name": "Ann Lee", "email": "ann@marketplace.amazon.com"},
+        "ship_to": {"name": "Ann Lee", "line1": "1 Main St", "city": "Austin", "region": "TX",
+                    "postcode": "78701", "country": "US"},
+        "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50", "tax": "2.00"},
+                  {"sku": "TEA-9", "qty": 1, "price": "5.00"}],
+        "shipping": {"price": "4.99", "tax": "0.40"},
+        **extra,
+    }

@@ -9,6 +9,7 @@ import pytest
 import urllib3
 
 from amazon_channel_local.simulators.amazon import SimulatedAmazon
+from fakes import mug_order
 from amazon_channel_local.sp_api_models import (
     SchemaValidationError,
     validate_notification,
@@ -20,20 +21,6 @@ from amazon_channel_local.sp_api_models import (
 HTTP = urllib3.PoolManager()
 ALL_DATA = "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES"
 US = "ATVPDKIKX0DER"
-
-
-def mug_order(order_id="111-0000001-0000001", fulfillment="MFN", **extra):
-    return {
-        "id": order_id,
-        "fulfillment": fulfillment,
-        "buyer": {"name": "Ann Lee", "email": "ann@marketplace.amazon.com"},
-        "ship_to": {"name": "Ann Lee", "line1": "1 Main St", "city": "Austin", "region": "TX",
-                    "postcode": "78701", "country": "US"},
-        "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50", "tax": "2.00"},
-                  {"sku": "TEA-9", "qty": 1, "price": "5.00"}],
-        "shipping": {"price": "4.99", "tax": "0.40"},
-        **extra,
-    }
 
 
 @pytest.fixture

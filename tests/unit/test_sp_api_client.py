@@ -12,21 +12,9 @@ from amazon_channel.adapters.sp_api import SellingPartnerClient
 from amazon_channel.domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
 from amazon_channel.domain.models import AmazonStatus, PackageConfirmation
 from amazon_channel_local.simulators.amazon import SimulatedAmazon
+from fakes import mug_order
 
 US = "ATVPDKIKX0DER"
-
-
-def order_spec(order_id="111-0000001-0000001", fulfillment="MFN"):
-    return {
-        "id": order_id,
-        "fulfillment": fulfillment,
-        "buyer": {"name": "Ann Lee", "email": "ann@marketplace.amazon.com"},
-        "ship_to": {"name": "Ann Lee", "line1": "1 Main St", "city": "Austin", "region": "TX",
-                    "postcode": "78701", "country": "US"},
-        "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50", "tax": "2.00"},
-                  {"sku": "TEA-9", "qty": 1, "price": "5.00"}],
-        "shipping": {"price": "4.99", "tax": "0.40"},
-    }
 
 
 class Sleeps(list):
@@ -48,7 +36,7 @@ def client(amazon, sleeps):
 
 
 def paid_order(amazon, order_id="111-0000001-0000001", fulfillment="MFN"):
-    oid = amazon.place_order(order_spec(order_id, fulfillment))
+    oid = amazon.place_order(mug_order(order_id, fulfillment))
     amazon.verify_payment(oid)
     return oid
 
@@ -85,7 +73,7 @@ def test_the_channel_sees_the_package_amazon_shipped_for_an_fba_order(amazon, cl
 
 def test_order_sync_pages_through_the_search(amazon, client):
     # Given five orders placed today
-    ids = [amazon.place_order(order_spec(f"111-0000001-000000{n}")) for n in range(1, 6)]
+    ids = [amazon.place_order(mug_order(f"111-0000001-000000{n}")) for n in range(1, 6)]
     # When order sync searches two at a time
     found, token, pages = [], None, 0
     while True:
