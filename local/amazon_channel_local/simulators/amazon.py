@@ -97,6 +97,65 @@ def money(amount: Decimal, currency: str) -> dict:
     return {"amount": f"{amount:.2f}", "currencyCode": currency}
 
 
+_EXTRA_PROCEEDS = ("discount", "discount_tax", "gift_wrap", "gift_wrap_tax", "cod_fee", "cod_fee_tax", "other",
+                   "other_tax")
+
+
+def _extra_proceeds(item_spec: dict) -> dict[str, Decimal]:
+    """The simulator-only item options: `discount`, `discount_tax`, `gift_wrap`, `cod_fee`, `other`
+    and their `_tax` (money strings)."""
+    return {k: Decimal(str(item_spec[k])) for k in _EXTRA_PROCEEDS if item_spec.get(k) is not None}
+
+
+def _breakdowns(o: _Order, n: int) -> list[tuple[str, Decimal, list[tuple[str, Decimal]]]]:
+    """Item n's proceeds by category (ItemProceedsBreakdown): (type, subtotal, details).
+
+    Shipping and its promotion sit on the first item. Amounts are what the seller receives, so a
+    DISCOUNT is negative and every category adds up to proceedsTotal (the model is silent on the
+    sign; this is the reading in which Amazon's examples and totals agree).
+    """
+    it = o.items[n]
+    ship, ship_tax, ship_off = (o.shipping_price, o.shipping_tax, o.shipping_discount) if n == 0 else (0, 0, 0)
+    out: list[tuple[str, Decimal, list[tuple[str, Decimal]]]] = [("ITEM", it.price * it.qty, [])]
+    out.append(("SHIPPING", Decimal(ship), []))
+    for kind, amount in (("GIFT_WRAP", it.gift_wrap), ("COD_FEE", it.cod_fee), ("OTHER", it.other)):
+        if amount:
+            out.append((kind, amount, []))
+    taxes = [("ITEM", it.tax), ("SHIPPING", Decimal(ship_tax)), ("GIFT_WRAP", it.gift_wrap_tax),
+             ("COD_FEE", it.cod_fee_tax), ("OTHER", it.other_tax), ("DISCOUNT", it.discount_tax)]
+    taxes = [(k, v) for k, v in taxes if v or k in ("ITEM", "SHIPPING")]
+    out.append(("TAX", sum((v for _, v in taxes), Decimal(0)), taxes))
+    offs = [(k, -v) for k, v in (("ITEM", it.discount), ("SHIPPING", Decimal(ship_off))) if v]
+    if offs:
+        out.append(("DISCOUNT", sum((v for _, v in offs), Decimal(0)), offs))
+    return out
+
+
+def _item_proceeds(o: _Order, n: int) -> dict:
+    cur = o.currency
+    breakdowns = []
+    for kind, subtotal, details in _breakdowns(o, n):
+        b: dict[str, Any] = {"type": kind, "subtotal": money(subtotal, cur)}
+        if details and o.detailed:
+            b["detailedBreakdowns"] = [{"subtype": k, "value": money(v, cur)} for k, v in details]
+        breakdowns.append(b)
+    total = sum((subtotal for _, subtotal, _ in _breakdowns(o, n)), Decimal(0))
+    return {"proceedsTotal": money(total, cur), "breakdowns": breakdowns}
+
+
+def _order_proceeds(o: _Order) -> dict:
+    """OrderProceeds: each category added up across the items, plus a delivery tip on the order."""
+    sums: dict[str, Decimal] = {}
+    for n in range(len(o.items)):
+        for kind, subtotal, _ in _breakdowns(o, n):
+            sums[kind] = sums.get(kind, Decimal(0)) + subtotal
+    breakdowns = [{"type": k, "subtotal": money(v, o.currency)} for k, v in sums.items()]
+    if o.delivery_tip:
+        breakdowns.append({"type": "DELIVERY_TIP", "status": "FINALIZED", "subtotal": money(o.delivery_tip, o.currency)})
+    total = sum(sums.values(), Decimal(0)) + o.delivery_tip
+    return {"grandTotal": money(total, o.currency), "breakdowns": breakdowns}
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str | None = None, code: str | None = None):
         dcode, dmsg = ERROR_CODES.get(status, ("InternalFailure", "Error."))
@@ -128,6 +187,16 @@ class _Item:
     shipped: int = 0
     canceled: int = 0  # units the seller canceled (cancellation feed)
     buyer_cancel_reason: str | None = None  # the buyer asked to cancel (IsBuyerRequestedCancel)
+    # Proceeds beyond price and tax (simulator options; the scenario format has none of them):
+    # money off the item, the tax change it brings (usually negative), and extra charges.
+    discount: Decimal = Decimal(0)
+    discount_tax: Decimal = Decimal(0)
+    gift_wrap: Decimal = Decimal(0)
+    gift_wrap_tax: Decimal = Decimal(0)
+    cod_fee: Decimal = Decimal(0)
+    cod_fee_tax: Decimal = Decimal(0)
+    other: Decimal = Decimal(0)
+    other_tax: Decimal = Decimal(0)
 
 
 @dataclass
@@ -158,6 +227,9 @@ class _Order:
     packages: list[_Package] = field(default_factory=list)
     confirmations: list[dict] = field(default_factory=list)
     seller_id: str = ""  # the seller account it was sold by ("" = the simulator's first seller)
+    shipping_discount: Decimal = Decimal(0)  # money off shipping (simulator option)
+    delivery_tip: Decimal = Decimal(0)  # DELIVERY_TIP on the order (simulator option)
+    detailed: bool = True  # TAX and DISCOUNT carry detailedBreakdowns (the model makes them optional)
 
 
 class _Bucket:
@@ -299,6 +371,7 @@ class SimulatedAmazon:
                         qty=qty,
                         price=Decimal(str(it["price"])),
                         tax=Decimal(str(it.get("tax", "0.00"))),
+                        **_extra_proceeds(it),
                     )
                 )
                 self._next_item_id += 1
@@ -321,6 +394,9 @@ class SimulatedAmazon:
                 status="Pending",
                 last_updated=iso(ts),
                 seller_id=self._seller(spec.get("seller_id")),
+                shipping_discount=Decimal(str(shipping.get("discount", "0.00"))),
+                delivery_tip=Decimal(str(spec.get("delivery_tip", "0.00"))),
+                detailed=bool(spec.get("detailed_breakdowns", True)),
             )
             self._orders[order_id] = order
             body = self._notification(order, ts)
@@ -581,9 +657,7 @@ class SimulatedAmazon:
             }
             out["recipient"] = {"deliveryAddress": addr}
         if "PROCEEDS" in inc:
-            total = sum((it.price * it.qty + it.tax for it in o.items), Decimal("0"))
-            total += o.shipping_price + o.shipping_tax
-            out["proceeds"] = {"grandTotal": money(total, cur)}
+            out["proceeds"] = _order_proceeds(o)
         if "FULFILLMENT" in inc:
             out["fulfillment"] = {
                 "fulfillmentStatus": FULFILLMENT_STATUS[o.status],
@@ -601,24 +675,7 @@ class SimulatedAmazon:
                 },
             }
             if "PROCEEDS" in inc:
-                ship = o.shipping_price if n == 0 else Decimal("0")
-                ship_tax = o.shipping_tax if n == 0 else Decimal("0")
-                subtotal = it.price * it.qty
-                item["proceeds"] = {
-                    "proceedsTotal": money(subtotal + ship + it.tax + ship_tax, cur),
-                    "breakdowns": [
-                        {"type": "ITEM", "subtotal": money(subtotal, cur)},
-                        {"type": "SHIPPING", "subtotal": money(ship, cur)},
-                        {
-                            "type": "TAX",
-                            "subtotal": money(it.tax + ship_tax, cur),
-                            "detailedBreakdowns": [
-                                {"subtype": "ITEM", "value": money(it.tax, cur)},
-                                {"subtype": "SHIPPING", "value": money(ship_tax, cur)},
-                            ],
-                        },
-                    ],
-                }
+                item["proceeds"] = _item_proceeds(o, n)
             if "FULFILLMENT" in inc:
                 unfulfilled = 0 if o.status == "Canceled" else it.qty - it.shipped - it.canceled
                 item["fulfillment"] = {"quantityFulfilled": it.shipped, "quantityUnfulfilled": unfulfilled}

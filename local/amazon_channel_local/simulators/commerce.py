@@ -657,6 +657,8 @@ class SimulatedCommerce:
                 "original_price": _dec(it.get("original_price", price)),
                 "tax_amount": _dec(it.get("tax_amount")), "base_tax_amount": _dec(it.get("base_tax_amount",
                                                                                          it.get("tax_amount"))),
+                "discount_amount": _dec(it.get("discount_amount")),  # Magento: positive on an item
+                "base_discount_amount": _dec(it.get("base_discount_amount", it.get("discount_amount"))),
                 "row_total": _dec(it.get("row_total", price * qty)),
                 "base_row_total": _dec(it.get("base_row_total", it.get("row_total", price * qty))),
                 "created_at": now, "updated_at": now,
@@ -670,7 +672,8 @@ class SimulatedCommerce:
         subtotal = _dec(e.get("subtotal", sum((i["row_total"] for i in items), Decimal(0))))
         shipping = _dec(e.get("shipping_amount"))
         tax = _dec(e.get("tax_amount"))
-        grand_total = _dec(e.get("grand_total", subtotal + shipping + tax))
+        discount = _dec(e.get("discount_amount"))  # Magento: negative on the order
+        grand_total = _dec(e.get("grand_total", subtotal + shipping + tax + discount))
         currency = e.get("order_currency_code") or e.get("base_currency_code") or "USD"
         send_email = e.get("send_email")
         send_email = True if send_email is None else bool(send_email)
@@ -702,6 +705,13 @@ class SimulatedCommerce:
             "base_shipping_tax_amount": _dec(e.get("base_shipping_tax_amount", e.get("shipping_tax_amount"))),
             "shipping_description": e.get("shipping_description"),
             "tax_amount": tax, "base_tax_amount": _dec(e.get("base_tax_amount", tax)),
+            "discount_amount": discount, "base_discount_amount": _dec(e.get("base_discount_amount", discount)),
+            "shipping_discount_amount": _dec(e.get("shipping_discount_amount")),
+            "base_shipping_discount_amount": _dec(e.get("base_shipping_discount_amount",
+                                                        e.get("shipping_discount_amount"))),
+            "discount_description": e.get("discount_description"),
+            **{k: _dec(e[k]) for k in ("subtotal_incl_tax", "base_subtotal_incl_tax", "shipping_incl_tax",
+                                       "base_shipping_incl_tax") if e.get(k) is not None},
             "grand_total": grand_total, "base_grand_total": _dec(e.get("base_grand_total", grand_total)),
             "total_qty_ordered": sum((i["qty_ordered"] for i in items), Decimal(0)),
             "total_invoiced": Decimal(0), "total_paid": Decimal(0), "total_due": grand_total,
@@ -837,9 +847,13 @@ class SimulatedCommerce:
             raise _HttpError(400, "Maximum shipping amount allowed to refund is: %1", [_money(shipping_left)])
         subtotal = sum((by_id[k]["price"] * q for k, q in plan.items()), Decimal(0))
         tax = sum((by_id[k]["tax_amount"] * q / by_id[k]["qty_ordered"] for k, q in plan.items()), Decimal(0))
+        # Magento's credit memo totals: the items' and the shipping's share of tax and of discount.
+        discount = sum((by_id[k]["discount_amount"] * q / by_id[k]["qty_ordered"] for k, q in plan.items()),
+                       Decimal(0))
         if order["shipping_amount"]:
             tax += order["shipping_tax_amount"] * shipping / order["shipping_amount"]
-        total = (subtotal + tax + shipping + _dec(args.get("adjustment_positive"))
+            discount += order.get("shipping_discount_amount", Decimal(0)) * shipping / order["shipping_amount"]
+        total = (subtotal + tax + shipping - discount + _dec(args.get("adjustment_positive"))
                  - _dec(args.get("adjustment_negative"))).quantize(Decimal("0.01"))
         available = order["total_paid"] - order.get("total_refunded", Decimal(0))
         if total > available + Decimal("0.0001"):
@@ -859,6 +873,7 @@ class SimulatedCommerce:
         memo = {"entity_id": memo_id, "order_id": order["entity_id"], "increment_id": f"{memo_id:09d}",
                 "store_id": order["store_id"], "state": 2, "grand_total": total, "subtotal": subtotal,
                 "shipping_amount": shipping, "tax_amount": tax, "created_at": _now(),
+                "discount_amount": -discount if discount else Decimal(0),
                 "items": [{"order_item_id": k, "sku": by_id[k]["sku"], "qty": q} for k, q in plan.items()],
                 "comments": [{"comment": comment, "is_visible_on_front": 0}] if comment else []}
         self._creditmemos[memo_id] = memo

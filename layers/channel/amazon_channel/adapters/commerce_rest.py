@@ -396,9 +396,12 @@ class CommerceRestClient:
         return out
 
     def _order_entity(self, draft: CommerceOrderDraft) -> dict:
+        # Magento's signs: an item's discount_amount and the order's shipping_discount_amount are
+        # positive, the order's discount_amount is negative; grand total = subtotal + shipping
+        # + tax - discount.
         items, subtotal, line_tax, qty_total = [], Decimal(0), Decimal(0), 0
         for ln in draft.lines:
-            row = ln.price * ln.qty
+            row = ln.row
             subtotal += row
             line_tax += ln.tax
             qty_total += ln.qty
@@ -409,12 +412,18 @@ class CommerceRestClient:
                 "original_price": _money(ln.price), "base_original_price": _money(ln.price),
                 "price_incl_tax": _money(unit_incl), "base_price_incl_tax": _money(unit_incl),
                 "tax_amount": _money(ln.tax), "base_tax_amount": _money(ln.tax),
+                "discount_amount": _money(ln.discount), "base_discount_amount": _money(ln.discount),
                 "row_total": _money(row), "base_row_total": _money(row),
                 "row_total_incl_tax": _money(row + ln.tax), "base_row_total_incl_tax": _money(row + ln.tax),
                 "ext_order_item_id": ln.amazon_order_item_id,
             })
         tax = line_tax + draft.shipping_tax
         grand = draft.grand_total
+        discount = -draft.discount_total if draft.discount_total else Decimal(0)
+        shipping_description = self._shipping_description
+        if draft.handling_charges:
+            shipping_description += " (includes " + ", ".join(
+                f"{label} {amount:.2f}" for label, amount in draft.handling_charges) + ")"
         entity: dict[str, Any] = {
             "ext_order_id": draft.amazon_order_id,
             "store_id": draft.store_id,
@@ -433,9 +442,11 @@ class CommerceRestClient:
             "shipping_tax_amount": _money(draft.shipping_tax), "base_shipping_tax_amount": _money(draft.shipping_tax),
             "shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
             "base_shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
-            "shipping_description": self._shipping_description,
+            "shipping_description": shipping_description,
+            "shipping_discount_amount": _money(draft.shipping_discount),
+            "base_shipping_discount_amount": _money(draft.shipping_discount),
             "tax_amount": _money(tax), "base_tax_amount": _money(tax),
-            "discount_amount": 0, "base_discount_amount": 0,
+            "discount_amount": _money(discount), "base_discount_amount": _money(discount),
             "grand_total": _money(grand), "base_grand_total": _money(grand),
             "total_qty_ordered": qty_total, "total_item_count": len(items),
             "items": items,
@@ -450,6 +461,8 @@ class CommerceRestClient:
         }
         if draft.increment_id:
             entity["increment_id"] = draft.increment_id
+        if draft.discount_description:
+            entity["discount_description"] = draft.discount_description
         if not draft.customer_is_guest and draft.customer_id is not None:
             entity["customer_id"] = draft.customer_id
         return entity

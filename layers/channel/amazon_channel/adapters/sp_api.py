@@ -419,18 +419,51 @@ def _amount(m: dict | None) -> Decimal | None:
     return Decimal(str(m["amount"]))
 
 
-def _breakdown(item: dict, kind: str) -> dict | None:
-    for b in (item.get("proceeds") or {}).get("breakdowns") or []:
-        if b.get("type") == kind:
-            return b
-    return None
+# Where Amazon's proceeds categories go. The model (ItemProceedsBreakdown) names ITEM, SHIPPING,
+# GIFT_WRAP, COD_FEE, OTHER, TAX and DISCOUNT; detailedBreakdowns (TAX and DISCOUNT only) say
+# which of them a tax or discount is on. A category the model does not name is kept as OTHER.
+_CHARGES = {"ITEM": "line_price", "SHIPPING": "shipping_price", "GIFT_WRAP": "gift_wrap_price",
+            "COD_FEE": "cod_fee", "OTHER": "other_charges"}
+_CHARGE_TAX = {"SHIPPING": "shipping_tax", "GIFT_WRAP": "gift_wrap_tax", "COD_FEE": "cod_fee_tax",
+               "OTHER": "other_tax"}
 
 
-def _detail(b: dict | None, subtype: str) -> Decimal:
-    for d in (b or {}).get("detailedBreakdowns") or []:
-        if d.get("subtype") == subtype:
-            return _amount(d.get("value")) or Decimal("0")
-    return Decimal("0")
+def _item_money(item: dict) -> dict[str, Decimal]:
+    """An item's proceeds by category, as `AmazonOrderItem` fields.
+
+    TAX: each detail on shipping, gift wrap, COD fee or other charges goes with that charge; the
+    rest (detail ITEM or DISCOUNT, or no detail at all, as in Amazon's getOrder example) is the
+    item's tax. DISCOUNT: the model gives no sign; the breakdowns add up to proceedsTotal, so a
+    discount arrives negative, and either sign is read as money off. Detail SHIPPING, GIFT_WRAP,
+    COD_FEE or OTHER is off those charges, the rest off the item.
+    """
+    proceeds = item.get("proceeds") or {}
+    out: dict[str, Decimal] = {}
+    tax = discount = Decimal("0")
+    for b in proceeds.get("breakdowns") or []:
+        kind, amount = b.get("type"), _amount(b.get("subtotal")) or Decimal("0")
+        details = [(d.get("subtype"), _amount(d.get("value")) or Decimal("0")) for d in b.get("detailedBreakdowns") or []]
+        if kind == "TAX":
+            tax += amount
+            for subtype, value in details:
+                if subtype in _CHARGE_TAX:
+                    out[_CHARGE_TAX[subtype]] = out.get(_CHARGE_TAX[subtype], Decimal("0")) + value
+                    tax -= value
+        elif kind == "DISCOUNT":
+            discount += abs(amount)
+            for subtype, value in details:
+                if subtype in _CHARGES and subtype != "ITEM":
+                    out["shipping_discount"] = out.get("shipping_discount", Decimal("0")) + abs(value)
+                    discount -= abs(value)
+        else:
+            field = _CHARGES.get(kind, "other_charges")
+            out[field] = out.get(field, Decimal("0")) + amount
+    out["line_tax"] = tax
+    out["discount"] = discount
+    total = _amount(proceeds.get("proceedsTotal"))
+    if total is not None:
+        out["proceeds_total"] = total
+    return out
 
 
 def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
@@ -445,8 +478,6 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
         product = it.get("product") or {}
         unit = (product.get("price") or {}).get("unitPrice") or {}
         currency = currency or unit.get("currencyCode")
-        tax = _breakdown(it, "TAX")
-        shipping = _breakdown(it, "SHIPPING")
         items.append(
             AmazonOrderItem(
                 order_item_id=it["orderItemId"],
@@ -454,9 +485,7 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
                 title=product.get("title"),
                 qty=int(it.get("quantityOrdered", 0)),
                 unit_price=_amount(unit) or Decimal("0"),
-                line_tax=_detail(tax, "ITEM"),
-                shipping_price=_amount((shipping or {}).get("subtotal")) or Decimal("0"),
-                shipping_tax=_detail(tax, "SHIPPING"),
+                **_item_money(it),
                 qty_shipped=int((it.get("fulfillment") or {}).get("quantityFulfilled") or 0),
                 buyer_requested_cancel=(
                     ((it.get("cancellation") or {}).get("cancellationRequest") or {}).get("requester") == "BUYER"
@@ -487,7 +516,10 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
         for p in o.get("packages") or []
     ]
     channel = o.get("salesChannel") or {}
-    currency = currency or ((o.get("proceeds") or {}).get("grandTotal") or {}).get("currencyCode") or "USD"
+    proceeds = o.get("proceeds") or {}
+    currency = currency or (proceeds.get("grandTotal") or {}).get("currencyCode") or "USD"
+    tips = [_amount(b.get("subtotal")) or Decimal("0") for b in proceeds.get("breakdowns") or []
+            if b.get("type") == "DELIVERY_TIP"]
     return AmazonOrder(
         amazon_order_id=o["orderId"],
         marketplace_id=channel.get("marketplaceId") or "",
@@ -502,4 +534,6 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
         items=items,
         packages=packages,
         request_id=request_id,
+        order_total=_amount(proceeds.get("grandTotal")),
+        delivery_tip=sum(tips, Decimal("0")),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .customers import Buyer, buyer_for
-from .errors import CustomerAlreadyExists
+from .errors import AmazonTotalsDisagree, CustomerAlreadyExists
 from .models import (
     Address,
     AmazonOrder,
@@ -69,11 +69,58 @@ def resolve_customer(details: AmazonOrder, store: StoreConfig, commerce: Commerc
     )
 
 
+def _sum(values) -> Decimal:
+    return sum(values, Decimal("0"))
+
+
+def check_amazon_totals(details: AmazonOrder) -> None:
+    """Refuse an order whose breakdowns do not add up to Amazon's totals: never book another total."""
+    for item in details.items:
+        if item.proceeds_total is not None and item.total != item.proceeds_total:
+            raise AmazonTotalsDisagree(
+                f"Amazon order {details.amazon_order_id} item {item.order_item_id} ({item.sku}): its proceeds "
+                f"add up to {item.total:.2f}, not Amazon's proceedsTotal {item.proceeds_total:.2f}")
+    if details.order_total is not None and details.total != details.order_total:
+        raise AmazonTotalsDisagree(
+            f"Amazon order {details.amazon_order_id}: its proceeds add up to {details.total:.2f}, not Amazon's "
+            f"grandTotal {details.order_total:.2f}")
+
+
 def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoice, status: str) -> CommerceOrderDraft:
-    """The Commerce order as Amazon charged it: item prices, item tax and shipping, unrepriced."""
+    """The Commerce order as Amazon charged it, unrepriced; its grand total is Amazon's order total.
+
+    Item price, tax and promotion go on the item lines. Shipping, gift wrap, cash on delivery fee,
+    other charges and a delivery tip make Commerce's Shipping & Handling (a field every edition
+    has), their taxes its shipping tax, their promotions its shipping discount; the shipping
+    description names every charge in it besides shipping.
+    """
+    check_amazon_totals(details)
     ship_to = details.ship_to or PLACEHOLDER_ADDRESS
     if not ship_to.name:
         ship_to = ship_to.model_copy(update={"name": f"{customer.firstname} {customer.lastname}"})
+    items = details.items
+    charges = [
+        ("gift wrap", _sum(i.gift_wrap_price for i in items)),
+        ("cash on delivery fee", _sum(i.cod_fee for i in items)),
+        ("other Amazon charges", _sum(i.other_charges for i in items)),
+        ("delivery tip", details.delivery_tip),
+    ]
+    charges = [(label, amount) for label, amount in charges if amount]
+    lines = [
+        CommerceOrderLine(
+            sku=item.sku,
+            name=item.title or item.sku,
+            qty=item.qty,
+            price=item.unit_price,
+            row_total=item.row_price,
+            tax=item.line_tax,
+            discount=item.discount,
+            amazon_order_item_id=item.order_item_id,
+        )
+        for item in items
+    ]
+    shipping_discount = _sum(i.shipping_discount for i in items)
+    has_discount = bool(shipping_discount or any(ln.discount for ln in lines))
     return CommerceOrderDraft(
         amazon_order_id=details.amazon_order_id,
         increment_id=details.amazon_order_id if store.settings.order_number_source == "amazon" else None,
@@ -86,18 +133,11 @@ def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoi
         customer_lastname=customer.lastname,
         billing_address=ship_to,
         shipping_address=ship_to,
-        lines=[
-            CommerceOrderLine(
-                sku=item.sku,
-                name=item.title or item.sku,
-                qty=item.qty,
-                price=item.unit_price,
-                tax=item.line_tax,
-                amazon_order_item_id=item.order_item_id,
-            )
-            for item in details.items
-        ],
-        shipping_amount=sum((i.shipping_price for i in details.items), Decimal("0")),
-        shipping_tax=sum((i.shipping_tax for i in details.items), Decimal("0")),
+        lines=lines,
+        shipping_amount=_sum(i.shipping_price for i in items) + _sum(amount for _, amount in charges),
+        shipping_tax=_sum(i.shipping_tax + i.gift_wrap_tax + i.cod_fee_tax + i.other_tax for i in items),
+        shipping_discount=shipping_discount,
+        discount_description="Amazon promotion" if has_discount else None,
+        handling_charges=charges,
         status=status,
     )

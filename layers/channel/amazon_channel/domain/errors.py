@@ -29,6 +29,10 @@ class AmazonRejected(PermanentError):
     """SP-API answered 4xx other than 429."""
 
 
+class AmazonTotalsDisagree(PermanentError):
+    """Amazon's breakdowns do not add up to Amazon's own total: no Commerce order is booked."""
+
+
 class CommerceUnavailable(TransientError):
     """Commerce answered 5xx or could not be reached."""
 

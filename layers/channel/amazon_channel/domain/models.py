@@ -87,6 +87,11 @@ class Address(Model):
 
 
 class AmazonOrderItem(Model):
+    """One order item and Amazon's proceeds for it, by category (`ItemProceedsBreakdown.type`).
+
+    Discounts are money off, as positive amounts; every other amount is as Amazon gives it.
+    """
+
     order_item_id: str
     sku: str
     title: str | None = None
@@ -97,6 +102,27 @@ class AmazonOrderItem(Model):
     shipping_tax: Decimal = Decimal("0")
     qty_shipped: int = 0  # includedData=FULFILLMENT quantityFulfilled
     buyer_requested_cancel: bool = False  # a cancellation request whose requester is BUYER
+    line_price: Decimal | None = None  # ITEM: the whole line as charged (None: unit price x qty)
+    discount: Decimal = Decimal("0")  # DISCOUNT on the item itself
+    shipping_discount: Decimal = Decimal("0")  # DISCOUNT on shipping, gift wrap, COD fee or other charges
+    gift_wrap_price: Decimal = Decimal("0")  # GIFT_WRAP
+    gift_wrap_tax: Decimal = Decimal("0")
+    cod_fee: Decimal = Decimal("0")  # COD_FEE: cash on delivery
+    cod_fee_tax: Decimal = Decimal("0")
+    other_charges: Decimal = Decimal("0")  # OTHER
+    other_tax: Decimal = Decimal("0")
+    proceeds_total: Decimal | None = None  # Amazon's proceedsTotal for the item, when given
+
+    @property
+    def row_price(self) -> Decimal:
+        return self.unit_price * self.qty if self.line_price is None else self.line_price
+
+    @property
+    def total(self) -> Decimal:
+        """What the buyer paid for this item, every category added up."""
+        return (self.row_price + self.line_tax - self.discount
+                + self.shipping_price + self.shipping_tax + self.gift_wrap_price + self.gift_wrap_tax
+                + self.cod_fee + self.cod_fee_tax + self.other_charges + self.other_tax - self.shipping_discount)
 
 
 class AmazonPackage(Model):
@@ -124,6 +150,13 @@ class AmazonOrder(Model):
     items: list[AmazonOrderItem]
     packages: list[AmazonPackage] = Field(default_factory=list)
     request_id: str | None = None
+    order_total: Decimal | None = None  # Amazon's proceeds grandTotal, when given
+    delivery_tip: Decimal = Decimal("0")  # DELIVERY_TIP: charged on the order, not on an item
+
+    @property
+    def total(self) -> Decimal:
+        """The order total as Amazon's breakdowns add up: every item, plus a delivery tip."""
+        return sum((i.total for i in self.items), Decimal("0")) + self.delivery_tip
 
 
 class OrderLine(Model):
@@ -233,6 +266,12 @@ class CommerceOrderLine(Model):
     price: Decimal  # Amazon's unit price, not the catalog's
     tax: Decimal  # tax for the whole line
     amazon_order_item_id: str
+    row_total: Decimal | None = None  # the line before discount and tax (None: price x qty)
+    discount: Decimal = Decimal("0")  # money off the line, positive (Magento's item discount_amount)
+
+    @property
+    def row(self) -> Decimal:
+        return self.price * self.qty if self.row_total is None else self.row_total
 
 
 class CommerceOrderDraft(Model):
@@ -250,14 +289,23 @@ class CommerceOrderDraft(Model):
     billing_address: Address
     shipping_address: Address
     lines: list[CommerceOrderLine]
-    shipping_amount: Decimal
+    shipping_amount: Decimal  # Commerce's "Shipping & Handling": shipping plus the charges below
     shipping_tax: Decimal
     status: str = "processing"
+    shipping_discount: Decimal = Decimal("0")  # money off shipping & handling, positive
+    discount_description: str | None = None
+    # Amazon charges carried in Shipping & Handling besides shipping (gift wrap, COD fee, ...):
+    # (label, amount with its tax), named in the order's shipping description.
+    handling_charges: list[tuple[str, Decimal]] = Field(default_factory=list)
+
+    @property
+    def discount_total(self) -> Decimal:
+        return sum((ln.discount for ln in self.lines), Decimal("0")) + self.shipping_discount
 
     @property
     def grand_total(self) -> Decimal:
-        total = sum((ln.price * ln.qty + ln.tax for ln in self.lines), Decimal("0"))
-        return total + self.shipping_amount + self.shipping_tax
+        total = sum((ln.row + ln.tax for ln in self.lines), Decimal("0"))
+        return total + self.shipping_amount + self.shipping_tax - self.discount_total
 
 
 class CommerceOrderRef(Model):

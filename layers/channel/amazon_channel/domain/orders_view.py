@@ -198,13 +198,11 @@ class OrderPage(Model):
 
 
 def grand_total(order: ChannelOrder) -> Decimal | None:
-    """Item price x qty, item tax, shipping and shipping tax (the seed's grand total), once known."""
+    """Amazon's order total, once known: item price x qty, item tax, shipping and shipping tax (the
+    seed's grand total), and any gift wrap, COD fee, other charge or delivery tip, less promotions."""
     if order.details is None:
         return None
-    return sum(
-        (i.unit_price * i.qty + i.line_tax + i.shipping_price + i.shipping_tax for i in order.details.items),
-        Decimal("0"),
-    )
+    return order.details.total
 
 
 def summarize(order: ChannelOrder) -> OrderRow:
