@@ -1,17 +1,16 @@
 """Commerce cancellation intake: the merchant canceled (or fully credited) an Amazon order's Commerce
 order; accept it for Amazon (waking the order's workflow) or refuse it with a note.
 
-Records are Adobe I/O Events cloud events (`order_cancel_after`, `sales_order_creditmemo_save_after`)
-that EventBridge delivered to SQS. The event is only a wake-up: the order is read back through
-Commerce REST. Bad events are parked with their reason; the batch goes on.
+Records are Adobe Commerce events (`order_cancel_after`, `sales_order_creditmemo_save_after`) that
+Adobe I/O Events delivered to EventBridge and EventBridge to SQS. The event is only a wake-up: its
+order id is read wherever `detail` carries it, and the order is read back through Commerce REST.
+Bad events are parked with their reason; the batch goes on.
 """
 
 import json
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 
 from amazon_channel import runtime
 from amazon_channel.contracts import CommerceOrderCanceled
@@ -26,12 +25,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> dict | None:
     try:
         envelope = json.loads(record.body)
-        event = parse(event=envelope, model=CommerceOrderCanceled, envelope=EventBridgeEnvelope)
+        event = CommerceOrderCanceled.parse(envelope)
         outcome = record_commerce_cancellation(event.commerce_order_id, runtime.ports())
-    except (ValueError, ValidationError, PermanentError) as e:
+    except (ValueError, PermanentError) as e:
         runtime.park_bad_input(record.body, e, source="commerce-cancellations", message_id=record.message_id)
         return None
-    logger.info("Commerce cancellation handled", extra={"result": outcome.result, "event_type": event.type,
+    logger.info("Commerce cancellation handled", extra={"result": outcome.result, "event_code": event.code,
                                                          "amazon_order_id": outcome.amazon_order_id})
     return {"result": outcome.result}
 

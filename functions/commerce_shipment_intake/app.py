@@ -1,15 +1,15 @@
 """Commerce shipment intake: the merchant shipped in Commerce; record it and wake the order's workflow.
 
-Records are Adobe I/O Events cloud events that EventBridge delivered to SQS; each is parsed out
-of its EventBridge envelope. Bad events are parked with their reason; the batch goes on.
+Records are Adobe Commerce events that Adobe I/O Events delivered to EventBridge and EventBridge to
+SQS (detail-type `<provider label>:...sales_order_shipment_save_after`). Only the shipment and
+order ids are read, wherever `detail` carries them; the shipment is re-read through Commerce REST.
+Bad events are parked with their reason; the batch goes on.
 """
 
 import json
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 
 from amazon_channel import received, runtime
 from amazon_channel.contracts import CommerceShipmentSaved
@@ -26,9 +26,9 @@ def record_handler(record: SQSRecord) -> dict | None:
     envelope, received_at = None, now_iso()
     try:
         envelope = json.loads(record.body)
-        event = parse(event=envelope, model=CommerceShipmentSaved, envelope=EventBridgeEnvelope)
-        outcome = record_commerce_shipment(event.data.value.order_id, event.data.value.entity_id, runtime.ports())
-    except (ValueError, ValidationError, PermanentError) as e:
+        event = CommerceShipmentSaved.parse(envelope)
+        outcome = record_commerce_shipment(event.commerce_order_id, event.shipment_id, runtime.ports())
+    except (ValueError, PermanentError) as e:
         runtime.park_bad_input(record.body, e, source="commerce-shipments", message_id=record.message_id)
         received.note_replay(envelope, "CommerceShipmentIntake", "parked")
         return None

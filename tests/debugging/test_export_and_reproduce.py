@@ -54,10 +54,10 @@ def test_an_export_holds_the_orders_inbound_events_with_times_the_bus_events_and
     assert all(r["at"] and r["event"]["id"] for r in notifications)
     # And the Commerce shipment event (its ids), and the channel's bus events about the order
     commerce = [r for r in inbound if r["source"] == "commerce"]
-    assert len(commerce) == 1 and commerce[0]["event"]["body"]["detail"]["data"]["value"]["order_id"] == 1
+    assert len(commerce) == 1 and commerce[0]["event"]["body"]["detail"]["data"]["value"]["order_id"] == "1"
     assert sorted(r["event"]["detail-type"] for r in of_type(path, "bus_event")) == [
-        "CommerceOrderCreated", "OrderShipped", "ShipmentConfirmedToAmazon",
-        "com.adobe.commerce.observer.sales_order_shipment_save_after"]
+        "CommerceOrderCreated", "My Adobe Commerce Events:com.adobe.commerce.observer.sales_order_shipment_save_after",
+        "OrderShipped", "ShipmentConfirmedToAmazon"]
     # And the order's whole history, oldest first
     history = of_type(path, "history")
     assert history[0]["kind"] == "status" and history[-1]["kind"] in ("status", "step")

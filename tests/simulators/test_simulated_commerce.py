@@ -111,10 +111,11 @@ def test_merchant_ships_an_invoiced_order_and_it_completes_with_an_event(store, 
     _, listed = call(store, "GET", "/shipments", query=search("order_id", str(order["entity_id"])))
     assert [s["entity_id"] for s in listed["items"]] == [shipment_id]
     assert len(events) == 1
-    assert events[0]["DetailType"] == "com.adobe.commerce.observer.sales_order_shipment_save_after"
+    assert events[0]["Source"].startswith("aws.partner/developer.adobe.com/")
+    assert events[0]["DetailType"].endswith(":com.adobe.commerce.observer.sales_order_shipment_save_after")
     detail = json.loads(events[0]["Detail"])
-    assert detail["data"]["value"]["entity_id"] == shipment_id
-    assert detail["data"]["value"]["order_id"] == order["entity_id"]
+    assert detail["data"]["value"]["entity_id"] == str(shipment_id)  # ids as Magento's observer data holds them
+    assert detail["data"]["value"]["order_id"] == str(order["entity_id"])
 
 
 def test_shipping_more_than_remains_is_refused(store, events):

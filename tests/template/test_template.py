@@ -331,13 +331,15 @@ def test_rules_target_queues_with_dlq_retry_and_scoped_queue_policy(resources):
             assert statement["Principal"] == {"Service": "events.amazonaws.com"}
             assert _ref(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_id
     shipment = rules["CommerceShipmentSavedRule"]["Properties"]["EventPattern"]
-    assert shipment["source"] == [{"prefix": "aws.partner/adobe.io"}]
-    assert shipment["detail-type"] == ["com.adobe.commerce.observer.sales_order_shipment_save_after"]
+    # Adobe I/O Events' source and "<provider label>:<event code>" detail-type: the code is matched
+    assert shipment["source"] == [{"prefix": "aws.partner/developer.adobe.com"}]
+    assert shipment["detail-type"] == [{"suffix": ":com.adobe.commerce.observer.sales_order_shipment_save_after"}]
     canceled = rules["CommerceOrderCanceledRule"]["Properties"]
     assert canceled["EventBusName"] == rules["CommerceShipmentSavedRule"]["Properties"]["EventBusName"]
-    assert canceled["EventPattern"]["source"] == [{"prefix": "aws.partner/adobe.io"}]
-    assert canceled["EventPattern"]["detail-type"] == ["com.adobe.commerce.observer.order_cancel_after",
-                                                       "com.adobe.commerce.observer.sales_order_creditmemo_save_after"]
+    assert canceled["EventPattern"]["source"] == [{"prefix": "aws.partner/developer.adobe.com"}]
+    assert canceled["EventPattern"]["detail-type"] == [
+        {"suffix": ":com.adobe.commerce.observer.order_cancel_after"},
+        {"suffix": ":com.adobe.commerce.observer.sales_order_creditmemo_save_after"}]
 
 
 def test_tables(resources):

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 
 from amazon_channel.contracts import CommerceOrderCanceled, WorkflowState
 
@@ -16,10 +15,8 @@ def body(path):
 
 
 def test_commerce_cancellation_events_name_the_order_whichever_event_it_is():
-    credit_memo = parse(event=body("commerce_cancellation_intake/credit-memo-saved.json"),
-                        model=CommerceOrderCanceled, envelope=EventBridgeEnvelope)
-    canceled = parse(event=body("commerce_cancellation_intake/order-canceled.json"),
-                     model=CommerceOrderCanceled, envelope=EventBridgeEnvelope)
+    credit_memo = CommerceOrderCanceled.parse(body("commerce_cancellation_intake/credit-memo-saved.json"))
+    canceled = CommerceOrderCanceled.parse(body("commerce_cancellation_intake/order-canceled.json"))
     assert credit_memo.commerce_order_id == canceled.commerce_order_id == 1
 
 

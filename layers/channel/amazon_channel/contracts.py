@@ -1,17 +1,19 @@
 """The shapes of what arrives at the handlers, as pydantic models the Powertools parser checks.
 
 - `OrderChangeNotification`: Amazon's `ORDER_CHANGE` (schema OrderChangeNotification.json, v1.0).
-- `CommerceShipmentSaved`: the Adobe I/O Events cloud event for a Commerce shipment save.
+- `CommerceShipmentSaved`, `CommerceOrderCanceled`: Adobe Commerce events as Adobe I/O Events
+  delivers them to EventBridge (envelope included).
 - `ChannelOrderEvent`: the channel's own events on its bus (e.g. `FbaOrderShipped`).
 - `WorkflowState`: the merchant-fulfilled workflow's state, passed to every task.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .domain import commerce_events
 from .domain.clock import normalize
 from .domain.errors import InvalidNotification
 from .domain.models import AmazonStatus, OrderChange, OrderLine
@@ -126,60 +128,80 @@ def parse_notification(body: str) -> OrderChangeNotification:
         raise InvalidNotification(f"invalid notification: {e}") from None
 
 
-class ShipmentValue(_Open):
-    entity_id: int
-    order_id: int
+class CommerceEvent(_Open):
+    """An Adobe Commerce event in the EventBridge envelope Adobe I/O Events delivers it in.
 
+    `detail-type` is `<provider label>:<event code>`; the Commerce payload is wherever `detail`
+    carries it (see `domain.commerce_events`). Only ids are read: the handler re-reads the rest.
+    """
 
-class ShipmentData(_Open):
-    value: ShipmentValue
+    CODES: ClassVar[tuple[str, ...]] = ()
 
-
-class CommerceShipmentSaved(_Open):
-    """`com.adobe.commerce.observer.sales_order_shipment_save_after`, as Adobe I/O Events sends it."""
-
-    specversion: str = "1.0"
     id: str
-    type: Literal["com.adobe.commerce.observer.sales_order_shipment_save_after"]
     source: str
+    detail_type: str = Field(alias="detail-type")
     time: str | None = None
-    data: ShipmentData
+    detail: Any
+
+    @property
+    def code(self) -> str:
+        return commerce_events.event_code(self.detail_type)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return commerce_events.payload(self.detail)
+
+    def _id(self, field: str) -> int:
+        if field not in self.payload:
+            raise commerce_events.InvalidCommerceEvent(
+                f"{self.code} without {field}: select {field} in the event registration")
+        return commerce_events.commerce_id(self.payload[field], field)
+
+    @classmethod
+    def parse(cls, envelope: Any) -> Self:
+        """Parse an EventBridge event (Powertools Parser); anything unusable raises `InvalidCommerceEvent`."""
+        from aws_lambda_powertools.utilities.parser import parse
+
+        try:
+            event = parse(event=envelope, model=cls)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "event"
+            raise commerce_events.InvalidCommerceEvent(
+                f"not an EventBridge event: {where}: {first['msg']}") from None
+        if not event.source.startswith(commerce_events.EVENT_SOURCE_PREFIX):
+            raise commerce_events.InvalidCommerceEvent(f"source {event.source!r} is not Adobe I/O Events")
+        if event.code not in cls.CODES:
+            raise commerce_events.InvalidCommerceEvent(
+                f"event code {event.code!r} (detail-type {event.detail_type!r}) is not one of {', '.join(cls.CODES)}")
+        event.payload  # noqa: B018 - raises when detail carries no payload
+        return event
 
 
-ORDER_CANCELED = "com.adobe.commerce.observer.order_cancel_after"
-CREDIT_MEMO_SAVED = "com.adobe.commerce.observer.sales_order_creditmemo_save_after"
+class CommerceShipmentSaved(CommerceEvent):
+    """`com.adobe.commerce.observer.sales_order_shipment_save_after`: the shipment and its order."""
 
+    CODES: ClassVar[tuple[str, ...]] = (commerce_events.SHIPMENT_SAVED,)
 
-class CancellationValue(_Open):
-    entity_id: int  # the order (order_cancel_after) or the credit memo (sales_order_creditmemo_save_after)
-    order_id: int | None = None  # the credit memo's order
-
-
-class CancellationData(_Open):
-    value: CancellationValue
-
-
-class CommerceOrderCanceled(_Open):
-    """The merchant withdrew a Commerce order, as Adobe I/O Events sends it: `order_cancel_after`
-    (Cancel, while something is left to invoice) or `sales_order_creditmemo_save_after` (a credit
-    memo: how Magento withdraws an invoiced order)."""
-
-    specversion: str = "1.0"
-    id: str
-    type: Literal["com.adobe.commerce.observer.order_cancel_after",
-                  "com.adobe.commerce.observer.sales_order_creditmemo_save_after"]
-    source: str
-    time: str | None = None
-    data: CancellationData
+    @property
+    def shipment_id(self) -> int:
+        return self._id("entity_id")
 
     @property
     def commerce_order_id(self) -> int:
-        value = self.data.value
-        if self.type == CREDIT_MEMO_SAVED:
-            if value.order_id is None:
-                raise ValueError("a credit memo event without order_id")
-            return value.order_id
-        return value.entity_id
+        return self._id("order_id")
+
+
+class CommerceOrderCanceled(CommerceEvent):
+    """The merchant withdrew a Commerce order: `order_cancel_after` (Cancel, while something is left
+    to invoice; `entity_id` is the order) or `sales_order_creditmemo_save_after` (a credit memo, how
+    Magento withdraws an invoiced order; `order_id` is the order)."""
+
+    CODES: ClassVar[tuple[str, ...]] = (commerce_events.ORDER_CANCELED, commerce_events.CREDIT_MEMO_SAVED)
+
+    @property
+    def commerce_order_id(self) -> int:
+        return self._id("order_id" if self.code == commerce_events.CREDIT_MEMO_SAVED else "entity_id")
 
 
 class ChannelOrderEvent(_Open):

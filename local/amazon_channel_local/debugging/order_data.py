@@ -14,6 +14,7 @@ from typing import Any
 from amazon_channel.adapters.aws_messaging import execution_name
 from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
 from amazon_channel.adapters.inbound_log import DynamoDbInboundLog
+from amazon_channel.domain import commerce_events
 from amazon_channel.domain.inbound import InboundEvent
 from amazon_channel.domain.models import ChannelOrder, HistoryEntry
 
@@ -147,7 +148,7 @@ def order_matcher(records: OrderRecords) -> Callable[[dict], bool]:
             return False
         if detail.get("amazon_order_id") == oid:
             return True
-        value = (detail.get("data") or {}).get("value") or {}
+        value = commerce_events.ids(detail)  # wherever Adobe I/O Events put the payload
         return commerce_id is not None and str(value.get("order_id")) == str(commerce_id)
 
     return matches

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from amazon_channel.domain import commerce_events
+
 from .errors import InvalidInput
 from .handle import StackHandle
 from .topology import Queue, depth, queues, wait_until_drained
@@ -159,7 +161,7 @@ def _about(body: str) -> str:
     if "detail-type" in data:
         detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
         oid = detail.get("amazon_order_id")
-        value = ((detail.get("data") or {}).get("value") or {}) if isinstance(detail.get("data"), dict) else {}
+        value = commerce_events.ids(detail)
         ref = oid or (f"shipment {value.get('entity_id')} of Commerce order {value.get('order_id')}" if value else "")
         return f"{data['detail-type']} {ref}".strip()
     if "NotificationType" in data:

@@ -8,9 +8,10 @@ Endpoints: customers search/create, orders search/get/save, invoiceOrder, shipOr
 get/search, order comments, order cancel, refundOrder (offline credit memo) and credit memo get,
 products and stock items by SKU. Every shipment save (through `POST /V1/order/{id}/ship` or
 `merchant_ship`) emits the Adobe I/O event
-`com.adobe.commerce.observer.sales_order_shipment_save_after` as an EventBridge PutEvents entry;
-a cancel emits `...observer.order_cancel_after` and a credit memo
-`...observer.sales_order_creditmemo_save_after` (through the API or `merchant_cancel`).
+`com.adobe.commerce.observer.sales_order_shipment_save_after` as an EventBridge PutEvents entry
+shaped as Adobe I/O Events delivers it (source `aws.partner/developer.adobe.com/<id>`,
+detail-type `<provider label>:<event code>`); a cancel emits `...observer.order_cancel_after` and
+a credit memo `...observer.sales_order_creditmemo_save_after` (through the API or `merchant_cancel`).
 
 Magento's rules for withdrawing an order are kept: `POST /V1/orders/{id}/cancel` answers `false`
 for an order invoiced in full (`Order::canCancel`), and such an order is withdrawn with a credit
@@ -34,11 +35,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+# Adobe I/O event codes of the Commerce observer events (`com.adobe.commerce.observer.<name>`).
 EVENT_TYPE = "com.adobe.commerce.observer.sales_order_shipment_save_after"
 ORDER_CANCEL_EVENT = "com.adobe.commerce.observer.order_cancel_after"
 CREDITMEMO_EVENT = "com.adobe.commerce.observer.sales_order_creditmemo_save_after"
-EVENT_SOURCE = "aws.partner/adobe.io/sim-org/sim-registration"
+# As Adobe I/O Events delivers to EventBridge ("Adobe I/O Events and Amazon EventBridge
+# Integration"): source = the partner event source `aws.partner/developer.adobe.com/<id>`,
+# detail-type = `<event provider label>:<event code>`. The label is the merchant's own; this one is
+# the example label of Adobe's `events:create-event-provider` docs.
+EVENT_SOURCE = "aws.partner/developer.adobe.com/5c3b1e0a-7d42-4f8e-9a61-2b8c4d6e0f13"
+PROVIDER_LABEL = "My Adobe Commerce Events"
 PROVIDER_ID = "6f1c2a4e-9b1d-4c57-8a0e-3d2f5b7c9e11"
+
+
+def detail_type(event_code: str) -> str:
+    """The EventBridge detail-type Adobe I/O Events gives an event of this provider."""
+    return f"{PROVIDER_LABEL}:{event_code}"
 
 NOT_FOUND = "The entity that was requested doesn't exist. Verify the entity and try again."
 PRODUCT_NOT_FOUND = "The product that was requested doesn't exist. Verify the product and try again."
@@ -904,13 +916,22 @@ class SimulatedCommerce:
         return memo
 
     def _cloud_event(self, event_type: str, value: dict) -> dict:
+        """A PutEvents entry as Adobe I/O Events delivers a Commerce event to EventBridge.
+
+        Adobe documents that the event data is "enclosed within the `detail` key" but not where the
+        Commerce payload sits inside it; this store sends the CloudEvent (Adobe's Commerce docs show
+        its payload at `data.value`), the stricter case for the channel being one level deeper. The
+        selected fields are sent as Magento's observer data holds them: ids as strings, as in Adobe's
+        sample payload (`"entity_id": "3"`).
+        """
         detail = {
             "specversion": "1.0", "id": str(uuid.uuid4()), "type": event_type,
             "source": f"urn:uuid:{PROVIDER_ID}",
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "datacontenttype": "application/json", "data": {"value": _jsonable(value)},
+            "datacontenttype": "application/json",
+            "data": {"value": {k: str(v) if k.endswith("_id") else v for k, v in _jsonable(value).items()}},
         }
-        return {"Source": EVENT_SOURCE, "DetailType": event_type, "Detail": json.dumps(detail)}
+        return {"Source": EVENT_SOURCE, "DetailType": detail_type(event_type), "Detail": json.dumps(detail)}
 
     def _order_event(self, event_type: str, order: dict) -> dict:
         return self._cloud_event(event_type, {
@@ -985,16 +1006,10 @@ class SimulatedCommerce:
         return shipment
 
     def _event(self, shipment: dict) -> dict:
-        detail = {
-            "specversion": "1.0", "id": str(uuid.uuid4()), "type": EVENT_TYPE,
-            "source": f"urn:uuid:{PROVIDER_ID}",
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "datacontenttype": "application/json",
-            "data": {"value": {"entity_id": shipment["entity_id"], "order_id": shipment["order_id"],
-                               "increment_id": shipment["increment_id"], "created_at": shipment["created_at"],
-                               "store_id": shipment["store_id"]}},
-        }
-        return {"Source": EVENT_SOURCE, "DetailType": EVENT_TYPE, "Detail": json.dumps(detail)}
+        return self._cloud_event(EVENT_TYPE, {
+            "entity_id": shipment["entity_id"], "order_id": shipment["order_id"],
+            "increment_id": shipment["increment_id"], "created_at": shipment["created_at"],
+            "store_id": shipment["store_id"]})
 
     def _h_ship(self, order_id: str, *, query, body, events) -> int:
         order = self._get_order(order_id)

@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from . import commerce_events
 from .models import Model, OrderChange
 
 #: A kept body larger than this is replaced by its size (a real ORDER_CHANGE is 1-3 KB; a DynamoDB
 #: item holds 400 KB).
 MAX_KEPT_BODY_BYTES = 64 * 1024
-COMMERCE_EVENT_VALUE_KEYS = ("entity_id", "order_id", "increment_id", "created_at", "store_id")
 
 
 class InboundEvent(Model):
@@ -50,12 +50,17 @@ def notification_received(change: OrderChange, body: str, at: str) -> InboundEve
 
 
 def commerce_event_received(envelope: dict, at: str) -> InboundEvent:
-    """A Commerce shipment event (Adobe I/O Events cloud event in its EventBridge envelope): ids only."""
-    detail = envelope.get("detail") or {}
-    value = ((detail.get("data") or {}).get("value") or {}) if isinstance(detail, dict) else {}
-    ids = {k: value[k] for k in COMMERCE_EVENT_VALUE_KEYS if k in value}
+    """A Commerce shipment event (as Adobe I/O Events delivers it to EventBridge): ids only.
+
+    The ids are kept as `detail.data.value` wherever the event carried them, so every kept event
+    reads the same; the type is the event code of `detail-type` (`<provider label>:<event code>`).
+    """
+    raw = envelope.get("detail")
+    detail = raw if isinstance(raw, dict) else {}
+    ids = commerce_events.ids(raw)
+    detail_type = str(envelope.get("detail-type") or "")
     return InboundEvent(
-        at=at, source="commerce", type=str(detail.get("type") or envelope.get("detail-type") or ""),
+        at=at, source="commerce", type=detail_type.rsplit(":", 1)[-1] or str(detail.get("type") or ""),
         id=str(detail.get("id") or envelope.get("id") or "") or None,
         occurred_at=detail.get("time") or envelope.get("time"),
         summary=f"shipment {ids.get('entity_id')} of Commerce order {ids.get('order_id')}",
