@@ -315,7 +315,7 @@ class SimulatedAmazon:
                     raise ValueError(f"item {it.get('sku')}: qty must be at least 1")
                 items.append(
                     _Item(
-                        order_item_id=str(self._next_item_id),
+                        order_item_id=str(it.get("order_item_id") or self._next_item_id),
                         sku=it["sku"],
                         title=it.get("title") or f"Product {it['sku']}",
                         qty=qty,
