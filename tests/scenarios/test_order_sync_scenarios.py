@@ -40,6 +40,9 @@ def test_a_poll_recovers_every_order_whose_notifications_were_lost_once_each():
     assert sorted(e["name"] for e in executions) == ["mfn-113-0000000-0000041", "mfn-113-0000000-0000042"]
     assert order(result, "113-0000000-0000041")["channel_status"] == "Shipped"
     assert order(result, "113-0000000-0000042")["commerce_order"]["status"] == "processing"
+    # And the order the poll saw while Pending (Amazon gives no buyer email then) is read again once
+    # paid: its Commerce order carries the buyer's email, not a placeholder
+    assert order(result, "113-0000000-0000042")["commerce_order"]["customer_email"] == "bruno@example.com"
 
 
 def test_blocked_orders_show_the_sku_and_cause_and_each_poll_retries_them_until_the_catalog_is_fixed():

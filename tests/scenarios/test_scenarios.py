@@ -53,6 +53,10 @@ def test_demo_fba_order_is_imported_only_once_shipped_as_a_complete_order_with_p
     assert fba["channel_status"] == "Shipped" and fba["commerce_order"]["status"] == "complete"
     assert fba["commerce_order"]["customer_is_guest"] and fba["commerce_order"]["grand_total"] == "17.82"
     assert fba["amazon_shipment_confirmations"] == []  # Amazon shipped it; nothing to confirm
+    # Amazon gives no package or tracking for an FBA order: one Commerce shipment of it all, no track
+    assert [(s["carrier"], s["tracking_number"]) for s in fba["commerce_order"]["shipments"]] == [(None, None)]
+    assert sum(i["qty"] for i in fba["commerce_order"]["shipments"][0]["items"]) == sum(
+        i["qty"] for i in fba["commerce_order"]["items"])
     mfn = order(result, "113-0000000-0000001")
     assert mfn["commerce_order"]["grand_total"] == "37.66" and mfn["channel_status"] == "Shipped"
 

@@ -86,6 +86,7 @@ def test_a_new_order_is_pending_and_announced_with_an_order_change(amazon, notes
     change = body["Payload"]["OrderChangeNotification"]
     assert change["SellerId"] == amazon.seller_id and change["AmazonOrderId"] == oid
     assert change["OrderChangeType"] == "OrderStatusChange"
+    assert change["OrderChangeTrigger"]["ChangeReason"] == "Order Status Change"
     s = change["Summary"]
     assert (s["OrderStatus"], s["FulfillmentType"], s["DestinationPostalCode"]) == ("Pending", "MFN", "78701")
     assert s["NumberOfItemsUnshipped"] == 3 and s["NumberOfItemsShipped"] == 0
@@ -140,26 +141,54 @@ def test_lost_notifications_stay_lost_and_redelivery_repeats_the_others(amazon, 
     assert amazon.notifications_sent == notes[:2]
 
 
-def test_fba_order_shipped_by_amazon_shows_its_package(amazon, notes):
-    # Given an FBA order whose payment is verified
-    oid = amazon.place_order(mug_order(fulfillment="AFN"))
+def test_fba_order_shipped_by_amazon_shows_no_package_no_phone_and_no_email(amazon, notes):
+    # Given an FBA order, with a phone on its address, whose payment is verified
+    oid = amazon.place_order(mug_order(fulfillment="AFN", ship_to={"line1": "1 Main St", "phone": "512-555-0100"}))
     amazon.verify_payment(oid)
     # When Amazon ships it from its stock
     amazon.ship(oid)
-    # Then it is Shipped with one package carrying every item, and the buyer's email stays hidden
+    # Then it is Shipped, and the notification leaves QuantityShipped out, as Amazon's may
     assert summary(notes[-1])["OrderStatus"] == "Shipped"
     assert summary(notes[-1])["NumberOfItemsShipped"] == 3
+    assert all("QuantityShipped" not in i for i in summary(notes[-1])["OrderItems"])
     status, _, body = get_order(amazon, oid)
     order = body["order"]
     assert status == 200
     assert order["fulfillment"] == {"fulfillmentStatus": "SHIPPED", "fulfilledBy": "AMAZON"}
-    (pkg,) = order["packages"]
-    assert pkg["carrier"] == "AMZL_US" and pkg["trackingNumber"]
-    assert sorted(p["quantity"] for p in pkg["packageItems"]) == [1, 2]
+    # And, as the model says, no packages (merchant-fulfilled only), no phone, no buyer email
+    assert "packages" not in order
+    assert "phone" not in order["recipient"]["deliveryAddress"]
     assert order["buyer"] == {"buyerName": "Ann Lee"}
+    assert [i["fulfillment"]["quantityFulfilled"] for i in order["orderItems"]] == [2, 1]
     # And Amazon's own shipment cannot be confirmed by the merchant
     status, _, body = confirm(amazon, oid, [(order["orderItems"][0]["orderItemId"], 1)])
     assert status == 400
+
+
+def test_the_buyer_email_appears_once_amazon_verified_the_payment(amazon):
+    # Given a merchant-fulfilled order still Pending
+    oid = amazon.place_order(mug_order())
+    # Then Amazon shows the buyer's name but not the email yet
+    assert get_order(amazon, oid)[2]["order"]["buyer"] == {"buyerName": "Ann Lee"}
+    # When the payment is verified, the email appears
+    amazon.verify_payment(oid)
+    assert get_order(amazon, oid)[2]["order"]["buyer"]["buyerEmail"] == "ann@marketplace.amazon.com"
+
+
+def test_an_address_with_three_lines_a_company_district_and_municipality_is_given_whole(amazon):
+    # Given a business buyer in Istanbul with a three-line address
+    oid = amazon.place_order(mug_order(ship_to={
+        "name": "Mehmet Yilmaz", "company": "Yilmaz Ticaret", "line1": "Istiklal Caddesi No:42", "line2": "Kat 3",
+        "line3": "Daire 7", "city": "Istanbul", "district": "Beyoglu", "municipality": "Beyoglu Belediyesi",
+        "region": "Istanbul", "postcode": "34430", "country": "TR", "phone": "+90 212 555 0100"}))
+    amazon.verify_payment(oid)
+    # Then getOrder gives every part under the model's names
+    address = get_order(amazon, oid)[2]["order"]["recipient"]["deliveryAddress"]
+    assert address == {
+        "name": "Mehmet Yilmaz", "companyName": "Yilmaz Ticaret", "addressLine1": "Istiklal Caddesi No:42",
+        "addressLine2": "Kat 3", "addressLine3": "Daire 7", "city": "Istanbul", "districtOrCounty": "Beyoglu",
+        "stateOrRegion": "Istanbul", "municipality": "Beyoglu Belediyesi", "postalCode": "34430",
+        "countryCode": "TR", "phone": "+90 212 555 0100"}
 
 
 # --------------------------------------------------------------------------- getOrder
@@ -172,7 +201,7 @@ def test_get_order_returns_prices_taxes_and_shipping_per_the_model(amazon):
     order = body["order"]
     # Then the answer (validated against GetOrderResponse) carries everything the channel needs
     assert status == 200 and headers["x-amzn-RateLimit-Limit"] == "0.5"
-    assert order["salesChannel"]["marketplaceId"] == US
+    assert order["salesChannel"] == {"channelName": "AMAZON", "marketplaceId": US, "marketplaceName": "Amazon.com"}
     assert order["fulfillment"] == {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT"}
     assert order["buyer"] == {"buyerName": "Ann Lee", "buyerEmail": "ann@marketplace.amazon.com"}
     assert order["recipient"]["deliveryAddress"]["postalCode"] == "78701"

@@ -1,6 +1,8 @@
 """Stories of Amazon orders reaching a merchant's Commerce store through the REST client."""
 
+import functools
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -216,3 +218,69 @@ def test_each_call_is_traced_by_operation_and_never_by_its_query(store):
     client.create_customer(CommerceCustomer(email="ana@example.com", firstname="Ana", lastname="Lima"))
     # Then each call is one subsegment named by method and route, and the email is in none
     assert names == ["commerce GET /V1/customers/search", "commerce POST /V1/customers"]
+
+
+# --------------------------------------------------------------------------- addresses as Amazon gives them
+def amazons_example_addresses() -> list[tuple[str, dict]]:
+    """The delivery address of every order in the Orders v2026-01-01 model's answers, unchanged."""
+    from amazon_channel_local.sp_api_models import response_examples, sandbox_cases
+
+    found = []
+    for op in ("searchOrders", "getOrder"):
+        bodies = [b for s, b in response_examples(op) if s == 200] + [c.response for c in sandbox_cases(op) if c.status == 200]
+        for body in bodies:
+            for order in body.get("orders") or [body.get("order")]:
+                found.append((order["orderId"], order["recipient"]["deliveryAddress"]))
+    return found
+
+
+ADDRESSES = amazons_example_addresses()
+MAGENTO_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "commerce-rest-schema" / "admin-schema-2.4.9.yaml"
+
+
+@pytest.mark.parametrize("amazon_address", [a for _, a in ADDRESSES], ids=[i for i, _ in ADDRESSES])
+def test_every_part_of_amazons_address_reaches_the_commerce_order(client, store, amazon_address):
+    from amazon_channel.adapters.sp_api import to_amazon_order
+
+    # Given an Amazon order delivered to one of Amazon's example addresses
+    ship_to = to_amazon_order({"orderId": "111-0000001-0000001", "createdTime": "2026-11-26T10:00:00Z",
+                               "lastUpdatedTime": "2026-11-26T10:00:00Z", "salesChannel": {"channelName": "AMAZON"},
+                               "fulfillment": {"fulfillmentStatus": "UNSHIPPED"}, "orderItems": [],
+                               "recipient": {"deliveryAddress": amazon_address}}).ship_to
+    # When the channel creates the Commerce order
+    ref = client.create_order(draft(billing_address=ship_to, shipping_address=ship_to))
+    order = client._get_order_raw(ref.order_id)
+    shipping = order["extension_attributes"]["shipping_assignments"][0]["shipping"]["address"]
+    # Then both addresses carry the company, and a street of at most two lines (Magento's default)
+    for address in (order["billing_address"], shipping):
+        assert address.get("company") == (amazon_address.get("companyName") or None)
+        assert 1 <= len(address["street"]) <= 2
+        assert (address["city"], address["postcode"], address["country_id"]) == (
+            amazon_address["city"], amazon_address["postalCode"], amazon_address["countryCode"])
+        # And no line, district or municipality Amazon gave is lost
+        text = ", ".join(address["street"]) + ", " + address["city"]
+        for part in ("addressLine1", "addressLine2", "addressLine3", "districtOrCounty", "municipality"):
+            assert amazon_address.get(part, "") in text
+        # And every field is one of Magento's order address fields (Adobe's schema, beside this project)
+        if MAGENTO_SCHEMA.exists():
+            known = magento_order_address_fields()
+            assert set(address) <= known, set(address) - known
+
+
+@functools.cache
+def magento_order_address_fields() -> set[str]:
+    import yaml
+
+    schema = yaml.load(MAGENTO_SCHEMA.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return set(schema["definitions"]["sales-data-order-address-interface"]["properties"])
+
+
+def test_a_three_line_address_with_district_and_municipality_keeps_two_street_lines():
+    # Given a Turkish business address with three lines, a district and a municipality
+    a = Address(company="Yilmaz Ticaret", line1="Istiklal Caddesi No:42", line2="Kat 3", line3="Daire 7",
+                city="Istanbul", district="Beyoglu", municipality="Istanbul", region="Istanbul",
+                postcode="34430", country="TR")
+    # Then line 1 stays first, and the rest follows on line 2 (the municipality repeats the city: left out)
+    assert a.street_lines() == ["Istiklal Caddesi No:42", "Kat 3, Daire 7, Beyoglu"]
+    assert Address(line1="1 Main St").street_lines() == ["1 Main St"]
+    assert Address(line2="Unit 4", district="King County").street_lines() == ["Unit 4", "King County"]

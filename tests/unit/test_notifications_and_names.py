@@ -15,7 +15,7 @@ GOOD = {
     "Payload": {"OrderChangeNotification": {
         "NotificationLevel": "OrderLevel", "SellerId": "A1SIMSELLER0001", "AmazonOrderId": "113-0000000-0000001",
         "OrderChangeType": "OrderStatusChange",
-        "OrderChangeTrigger": {"TimeOfOrderChange": "2026-11-26T10:00:00.000Z", "ChangeReason": "OrderStatusChange"},
+        "OrderChangeTrigger": {"TimeOfOrderChange": "2026-11-26T10:00:00.000Z", "ChangeReason": "Order Status Change"},
         "Summary": {"MarketplaceId": "ATVPDKIKX0DER", "OrderStatus": "Unshipped", "PurchaseDate": "2026-11-26T09:00:00Z",
                     "DestinationPostalCode": "98101", "FulfillmentType": "MFN", "OrderType": "StandardOrder",
                     "OrderItems": [{"OrderItemId": "1", "SellerSKU": "MUG-01", "SupplySourceId": None, "Quantity": 2}]}}},

@@ -58,17 +58,16 @@ def test_the_channel_reads_a_paid_order_with_amazons_prices(amazon, client):
     assert order.request_id and order.packages == []
 
 
-def test_the_channel_sees_the_package_amazon_shipped_for_an_fba_order(amazon, client):
+def test_the_channel_reads_an_fba_order_amazon_shipped_without_packages(amazon, client):
     # Given Amazon shipped an FBA order from its stock
     oid = paid_order(amazon, fulfillment="AFN")
     amazon.ship(oid)
     # When the channel fetches it
     order = client.get_order(amazon.seller_id, oid)
-    # Then it is a shipped AFN order with Amazon's package and no buyer email
+    # Then it is a shipped AFN order, every unit fulfilled, with no package, tracking, phone or email
     assert (order.fulfillment, order.status, order.buyer_email) == ("AFN", AmazonStatus.SHIPPED, None)
-    (pkg,) = order.packages
-    assert pkg.carrier == "AMZL_US" and pkg.tracking_number
-    assert sorted(q for _, q in pkg.items) == [1, 2]
+    assert order.packages == [] and order.ship_to.phone is None
+    assert [i.qty_shipped for i in order.items] == [2, 1]
 
 
 def test_order_sync_pages_through_the_search(amazon, client):

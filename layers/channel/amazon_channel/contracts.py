@@ -29,8 +29,16 @@ class NotificationItem(_Open):
     OrderItemId: str
     SellerSKU: str
     Quantity: int = Field(ge=0)
-    QuantityShipped: int = Field(default=0, ge=0)
+    OrderItemStatus: str | None = None
+    QuantityShipped: int | None = Field(default=None, ge=0)  # Amazon may leave it out (see shipped)
     IsBuyerRequestedCancel: bool = False
+
+    def shipped(self, order_status: AmazonStatus) -> int:
+        """Units shipped. Without `QuantityShipped`, an item of a Shipped order (or one marked
+        Shipped) has shipped in full, any other none yet."""
+        if self.QuantityShipped is not None:
+            return self.QuantityShipped
+        return self.Quantity if order_status == AmazonStatus.SHIPPED or self.OrderItemStatus == "Shipped" else 0
 
 
 class NotificationSummary(_Open):
@@ -95,7 +103,7 @@ class OrderChangeNotification(_Open):
                     order_item_id=i.OrderItemId,
                     sku=i.SellerSKU,
                     qty=i.Quantity,
-                    qty_shipped=i.QuantityShipped,
+                    qty_shipped=i.shipped(body.Summary.OrderStatus),
                     buyer_requested_cancel=i.IsBuyerRequestedCancel,
                 )
                 for i in body.Summary.OrderItems

@@ -300,7 +300,7 @@ class _Export:
                 "Payload": {"OrderChangeNotification": {
                     "NotificationLevel": "OrderLevel", "SellerId": self.order.seller_id,
                     "AmazonOrderId": self.amazon_order_id, "OrderChangeType": "OrderStatusChange",
-                    "OrderChangeTrigger": {"TimeOfOrderChange": changed, "ChangeReason": "OrderStatusChange"},
+                    "OrderChangeTrigger": {"TimeOfOrderChange": changed, "ChangeReason": "Order Status Change"},
                     "Summary": {"MarketplaceId": self.order.marketplace_id, "OrderStatus": status,
                                 "PurchaseDate": self.order.purchase_date, "FulfillmentType": self.order.fulfillment,
                                 "OrderItems": [{"OrderItemId": ln.order_item_id, "SellerSKU": ln.sku,

@@ -17,6 +17,7 @@ import base64
 import copy
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -59,6 +60,9 @@ MARKETPLACES = {
     "A1AM78C64UM0Y8": ("Amazon.com.mx", "MXN"),
     "A1F83G8C2ARO7P": ("Amazon.co.uk", "GBP"),
     "A1PA6795UKMFR9": ("Amazon.de", "EUR"),
+    "A1VC38T7YXB528": ("Amazon.co.jp", "JPY"),
+    "A2Q3Y263D00KWC": ("Amazon.com.br", "BRL"),
+    "A33AVAJ2PDY3EV": ("Amazon.com.tr", "TRY"),
 }
 PLACEHOLDER_ADDRESS = {
     "name": "Amazon Customer",
@@ -79,6 +83,24 @@ ERROR_CODES = {
     503: ("ServiceUnavailable", "Service temporarily unavailable. Please try again."),
 }
 TOKEN_LIFETIME = 3600
+# An order spec's `ship_to` keys -> the model's CustomerAddress fields
+ADDRESS_FIELDS = {
+    "name": "name",
+    "company": "companyName",
+    "line1": "addressLine1",
+    "line2": "addressLine2",
+    "line3": "addressLine3",
+    "city": "city",
+    "district": "districtOrCounty",
+    "region": "stateOrRegion",
+    "municipality": "municipality",
+    "postcode": "postalCode",
+    "country": "countryCode",
+    "phone": "phone",
+}
+# The buyer's email is given once Amazon has verified the payment (real-services.md)
+PAID = frozenset({"Unshipped", "PartiallyShipped", "Shipped"})
+ORDER_ID_FORM = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 
 
 def iso(ts: datetime) -> str:
@@ -365,7 +387,7 @@ class SimulatedAmazon:
                     raise ValueError(f"item {it.get('sku')}: qty must be at least 1")
                 items.append(
                     _Item(
-                        order_item_id=str(self._next_item_id),
+                        order_item_id=str(it.get("order_item_id") or self._next_item_id),
                         sku=it["sku"],
                         title=it.get("title") or f"Product {it['sku']}",
                         qty=qty,
@@ -426,8 +448,12 @@ class SimulatedAmazon:
             body = self._notification(order, ts, change_type="BuyerRequestedChange", reason="Buyer Requested Cancel")
         self._deliver(body)
 
-    def ship(self, order_id: str, carrier: str = "AMZL_US", tracking_number: str | None = None) -> None:
-        """Amazon ships an FBA (AFN) order from its stock: Unshipped -> Shipped, one package."""
+    def ship(self, order_id: str) -> None:
+        """Amazon ships an FBA (AFN) order from its stock: Unshipped -> Shipped.
+
+        No package is recorded: the model gives `packages` "only for merchant-fulfilled (FBM)
+        orders", so an FBA order never shows Amazon's carrier or tracking number.
+        """
         with self._lock:
             order = self._order(order_id)
             if order.fulfillment != "AFN":
@@ -435,19 +461,8 @@ class SimulatedAmazon:
             if order.status != "Unshipped":
                 raise ValueError(f"order {order_id} is {order.status}: Amazon cannot ship it")
             ts = self._tick()
-            lines = [(it.order_item_id, it.qty - it.shipped) for it in order.items if it.qty > it.shipped]
             for it in order.items:
                 it.shipped = it.qty
-            order.packages.append(
-                _Package(
-                    package_reference_id=str(len(order.packages) + 1),
-                    carrier=carrier,
-                    tracking_number=tracking_number or "TBA" + str(uuid.uuid4().int)[:12],
-                    ship_date=iso(ts),
-                    items=lines,
-                    created=iso(ts),
-                )
-            )
             order.status = "Shipped"
             order.last_updated = iso(ts)
             body = self._notification(order, ts)
@@ -554,8 +569,13 @@ class SimulatedAmazon:
         self._deliver(body)
 
     def _notification(self, order: _Order, ts: datetime, change_type: str = "OrderStatusChange",
-                      reason: str = "OrderStatusChange") -> str | None:
-        """Build (and record) the ORDER_CHANGE for the order's current state; None when lost."""
+                      reason: str = "Order Status Change") -> str | None:
+        """Build (and record) the ORDER_CHANGE for the order's current state; None when lost.
+
+        `ChangeReason` reads as in Amazon's notification examples ("Order Status Change", "Buyer
+        Requested Cancel"). A Shipped notification leaves `QuantityShipped` out, as Amazon's may
+        (the schema does not require it): every unit has shipped then.
+        """
         if self._lose_notifications:
             return None
         shipped = sum(it.shipped for it in order.items)
@@ -581,18 +601,7 @@ class SimulatedAmazon:
                         "OrderType": "StandardOrder",
                         "NumberOfItemsShipped": shipped,
                         "NumberOfItemsUnshipped": unshipped,
-                        "OrderItems": [
-                            {
-                                "OrderItemId": it.order_item_id,
-                                "SellerSKU": it.sku,
-                                "SupplySourceId": None,
-                                "OrderItemStatus": "Shipped" if it.shipped >= it.qty else "Unshipped",
-                                "Quantity": it.qty,
-                                "QuantityShipped": it.shipped,
-                                "IsBuyerRequestedCancel": it.buyer_cancel_reason is not None,
-                            }
-                            for it in order.items
-                        ],
+                        "OrderItems": [self._notification_item(order, it) for it in order.items],
                     },
                 }
             },
@@ -607,6 +616,21 @@ class SimulatedAmazon:
         text = json.dumps(body, separators=(",", ":"))
         self._notifications.append(text)
         return text
+
+    @staticmethod
+    def _notification_item(order: _Order, it: _Item) -> dict:
+        item = {
+            "OrderItemId": it.order_item_id,
+            "SellerSKU": it.sku,
+            "SupplySourceId": None,
+            "OrderItemStatus": "Shipped" if it.shipped >= it.qty else "Unshipped",
+            "Quantity": it.qty,
+            "QuantityShipped": it.shipped,
+            "IsBuyerRequestedCancel": it.buyer_cancel_reason is not None,
+        }
+        if order.status == "Shipped":
+            del item["QuantityShipped"]
+        return item
 
     def _deliver(self, body: str | None) -> None:
         if body is not None:
@@ -626,7 +650,7 @@ class SimulatedAmazon:
             "createdTime": o.purchase_date,
             "lastUpdatedTime": o.last_updated,
             "salesChannel": {
-                "channelName": "Amazon",
+                "channelName": "AMAZON",  # the model's values: AMAZON, NON_AMAZON
                 "marketplaceId": o.marketplace,
                 "marketplaceName": MARKETPLACES.get(o.marketplace, ("Amazon", ""))[0],
             },
@@ -635,7 +659,8 @@ class SimulatedAmazon:
             buyer = {}
             if o.buyer_name:
                 buyer["buyerName"] = o.buyer_name
-            if o.buyer_email and o.fulfillment == "MFN":
+            if o.buyer_email and o.fulfillment == "MFN" and o.status in PAID:
+                # "Only available for merchant-fulfilled (FBM) orders", and only once paid
                 buyer["buyerEmail"] = o.buyer_email
             if buyer:
                 out["buyer"] = buyer
@@ -643,17 +668,8 @@ class SimulatedAmazon:
             a = o.ship_to
             addr = {
                 k2: a[k1]
-                for k1, k2 in (
-                    ("name", "name"),
-                    ("line1", "addressLine1"),
-                    ("line2", "addressLine2"),
-                    ("city", "city"),
-                    ("region", "stateOrRegion"),
-                    ("postcode", "postalCode"),
-                    ("country", "countryCode"),
-                    ("phone", "phone"),
-                )
-                if a.get(k1)
+                for k1, k2 in ADDRESS_FIELDS.items()
+                if a.get(k1) and not (k1 == "phone" and o.fulfillment == "AFN")  # suppressed on every FBA order
             }
             out["recipient"] = {"deliveryAddress": addr}
         if "PROCEEDS" in inc:
@@ -800,6 +816,7 @@ class SimulatedAmazon:
 
     def _get(self, order_id: str, query: dict, seller: str | None = None) -> Response:
         _, inc = self._included("getOrder", {k: v for k, v in query.items()})
+        _check_order_id(order_id)
         with self._lock:
             order = self._orders.get(order_id)
             if order is None or not self._sells(order, seller):
@@ -888,6 +905,7 @@ class SimulatedAmazon:
             raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
         detail = payload["packageDetail"]
         ref = detail["packageReferenceId"]
+        _check_order_id(order_id)
         with self._lock:
             order = self._orders.get(order_id)
             if order is None or not self._sells(order, seller):
@@ -942,6 +960,13 @@ class SimulatedAmazon:
         except Exception:  # the change happened; a failing subscriber does not undo it
             log.exception("ORDER_CHANGE delivery failed for %s", order_id)
         return Response(204, None)
+
+
+def _check_order_id(order_id: str) -> None:
+    """An id not of Amazon's form (3-7-7 digits) is bad input, not an unknown order: Amazon's
+    sandbox case answers `orderId` "TEST_CASE_400" with 400 InvalidInput."""
+    if not ORDER_ID_FORM.match(order_id):
+        raise ApiError(400, f"Invalid orderId {order_id!r}.")
 
 
 def _error(status: int, message: str | None = None, code: str | None = None) -> Response:

@@ -1,10 +1,14 @@
 """Official SP-API models (unmodified, Apache 2.0) and validators built on them."""
 
 from .schemas import (
+    SandboxCase,
     SchemaValidationError,
     UnknownOperation,
+    notification_examples,
     operation,
     rate_plan,
+    response_examples,
+    sandbox_cases,
     validate_definition,
     validate_notification,
     validate_query,
@@ -13,10 +17,14 @@ from .schemas import (
 )
 
 __all__ = [
+    "SandboxCase",
     "SchemaValidationError",
     "UnknownOperation",
+    "notification_examples",
     "operation",
     "rate_plan",
+    "response_examples",
+    "sandbox_cases",
     "validate_definition",
     "validate_notification",
     "validate_query",

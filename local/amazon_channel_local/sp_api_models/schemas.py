@@ -12,6 +12,7 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from urllib.parse import quote
 
 import jsonschema
 from jsonschema import Draft4Validator, Draft7Validator, FormatChecker
@@ -227,3 +228,56 @@ def rate_plan(operation_id: str) -> tuple[float, int]:
     if not m:
         raise ValueError(f"{operation_id}: no usage plan in the model")
     return float(m.group(1)), int(m.group(2))
+
+
+# ---------------------------------------------------------------------- Amazon's own examples
+class SandboxCase:
+    """One static case of an operation's `x-amzn-api-sandbox`, exactly as the model gives it."""
+
+    def __init__(self, operation_id: str, status: int, number: int, case: dict):
+        self.operation_id, self.status, self.number = operation_id, status, number
+        self.parameters: dict[str, Any] = {n: p["value"] for n, p in (case.get("request") or {}).get("parameters", {}).items()}
+        self.response: Any = case.get("response")
+
+    @property
+    def id(self) -> str:
+        return f"{self.operation_id}-{self.status}-{self.number}"
+
+    def http_request(self) -> tuple[str, str, dict[str, str], Any]:
+        """(method, path, query, body) of the case: path parameters put in the operation's path,
+        array query values joined by commas (as SP-API takes them)."""
+        op = operation(self.operation_id)
+        path, query, body = op.path, {}, None
+        for name, value in self.parameters.items():
+            # the sandbox names the body "body" whatever the model calls that parameter
+            where = "body" if name == "body" else op.parameters[name]["in"]
+            if where == "path":
+                path = path.replace("{" + name + "}", quote(str(value), safe=""))
+            elif where == "query":
+                query[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            elif where == "body":
+                body = value
+        return op.method, path, query, body
+
+
+def sandbox_cases(operation_id: str) -> list[SandboxCase]:
+    """Every static sandbox case of an operation, in the model's order."""
+    cases = []
+    for status, resp in operation(operation_id).spec.get("responses", {}).items():
+        for n, case in enumerate((resp.get("x-amzn-api-sandbox") or {}).get("static") or []):
+            cases.append(SandboxCase(operation_id, int(status), n, case))
+    return cases
+
+
+def response_examples(operation_id: str) -> list[tuple[int, Any]]:
+    """(status, body) of every `examples` block of an operation's responses."""
+    out = []
+    for status, resp in operation(operation_id).spec.get("responses", {}).items():
+        for body in (resp.get("examples") or {}).values():
+            out.append((int(status), body))
+    return out
+
+
+def notification_examples() -> list[dict]:
+    """The whole ORDER_CHANGE notifications the notification schema gives as `examples`."""
+    return list(_load(NOTIFICATION_MODEL).get("examples") or [])

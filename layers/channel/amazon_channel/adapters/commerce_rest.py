@@ -379,7 +379,7 @@ class CommerceRestClient:
 
     def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict:
         first, last = _split_name(a.name)
-        street = [s for s in (a.line1, a.line2) if s] or ["N/A"]
+        street = a.street_lines() or ["N/A"]
         out = {
             "address_type": kind,
             "firstname": first or draft.customer_firstname,
@@ -393,6 +393,8 @@ class CommerceRestClient:
         }
         if a.region:
             out["region"] = a.region
+        if a.company:
+            out["company"] = a.company
         return out
 
     def _order_entity(self, draft: CommerceOrderDraft) -> dict:
@@ -491,19 +493,23 @@ class CommerceRestClient:
                     need -= take
                 if need <= 0:
                     break
-        code = shipment.carrier.strip().lower()
-        track = {"track_number": shipment.tracking_number, "title": shipment.carrier,
-                 "carrier_code": code if code in _CARRIER_NAMES else "custom"}
-        body = {"items": items, "notify": bool(shipment.notify), "appendComment": False, "tracks": [track]}
+        tracks = []
+        if shipment.tracking_number:  # none for an FBA order: Amazon gives no tracking for it
+            code = shipment.carrier.strip().lower()
+            tracks.append({"track_number": shipment.tracking_number, "title": shipment.carrier,
+                           "carrier_code": code if code in _CARRIER_NAMES else "custom"})
+        body = {"items": items, "notify": bool(shipment.notify), "appendComment": False, "tracks": tracks}
         result = self._retrying(
             lambda: self._once("POST", f"/V1/order/{int(order_id)}/ship", body=body),
             recheck=lambda: self._shipment_with_tracking(order_id, shipment.tracking_number))
         return int(result)
 
     def _shipment_with_tracking(self, order_id: int, tracking_number: str) -> int | None:
+        """The order's shipment with that tracking number ("" = the one without any track)."""
         query = _search_query([[("order_id", int(order_id), "eq")]])
         for s in (self._once("GET", "/V1/shipments", query=query) or {}).get("items") or []:
-            if any(t.get("track_number") == tracking_number for t in s.get("tracks") or []):
+            numbers = [t.get("track_number") for t in s.get("tracks") or []]
+            if (tracking_number in numbers) if tracking_number else not numbers:
                 return int(s["entity_id"])
         return None
 

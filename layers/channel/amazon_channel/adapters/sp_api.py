@@ -60,6 +60,12 @@ STATUS = {
     "UNFULFILLABLE": AmazonStatus.UNFULFILLABLE,
 }
 FULFILLED_BY = {"MERCHANT": "MFN", "AMAZON": "AFN"}
+# domain Address field -> v2026-01-01 CustomerAddress field (an empty string counts as absent)
+ADDRESS_FIELDS = {
+    "name": "name", "company": "companyName", "line1": "addressLine1", "line2": "addressLine2",
+    "line3": "addressLine3", "city": "city", "district": "districtOrCounty", "region": "stateOrRegion",
+    "municipality": "municipality", "postcode": "postalCode", "country": "countryCode", "phone": "phone",
+}
 
 TOKEN_MARGIN = 60.0  # refresh the access token this many seconds before it expires
 
@@ -496,16 +502,7 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
     addr = (o.get("recipient") or {}).get("deliveryAddress")
     ship_to = None
     if addr:
-        ship_to = Address(
-            name=addr.get("name"),
-            line1=addr.get("addressLine1"),
-            line2=addr.get("addressLine2"),
-            city=addr.get("city"),
-            region=addr.get("stateOrRegion"),
-            postcode=addr.get("postalCode"),
-            country=addr.get("countryCode"),
-            phone=addr.get("phone"),
-        )
+        ship_to = Address(**{ours: addr.get(theirs) or None for ours, theirs in ADDRESS_FIELDS.items()})
     packages = [
         AmazonPackage(
             package_reference_id=p.get("packageReferenceId"),

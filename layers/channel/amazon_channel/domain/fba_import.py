@@ -26,24 +26,12 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
     ref = ports.commerce.create_order(build_draft(details, store, customer, status="processing"))
     commerce_order = ports.commerce.get_order(ref.order_id)
     if commerce_order.status != "complete":
-        # Amazon's packages become the Commerce shipments, which completes the order.
-        item_ids = {i.order_item_id: i.sku for i in details.items}
-        packages = details.packages or []
-        for package in packages or [None]:
-            items = (
-                [(item_ids[i], q) for i, q in package.items if i in item_ids]
-                if package and package.items
-                else [(i.sku, i.qty) for i in details.items]
-            )
-            ports.commerce.ship_order(
-                ref.order_id,
-                CommerceShipment(
-                    order_id=ref.order_id,
-                    carrier=(package.carrier if package and package.carrier else "Amazon"),
-                    tracking_number=(package.tracking_number if package and package.tracking_number else "FBA"),
-                    items=items,
-                ),
-            )
+        # One Commerce shipment of every item completes the order. It has no track: Amazon gives
+        # no carrier or tracking number for an FBA order (`packages` are merchant-fulfilled only).
+        ports.commerce.ship_order(
+            ref.order_id,
+            CommerceShipment(order_id=ref.order_id, items=[(i.sku, i.qty) for i in details.items]),
+        )
         commerce_order = ports.commerce.get_order(ref.order_id)
 
     def imported(o: ChannelOrder):

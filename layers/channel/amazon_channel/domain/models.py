@@ -76,14 +76,31 @@ class StoreConfig(Model):
 
 
 class Address(Model):
+    """A delivery address as Amazon gives it (v2026-01-01 `CustomerAddress`)."""
+
     name: str | None = None
+    company: str | None = None  # companyName
     line1: str | None = None
     line2: str | None = None
+    line3: str | None = None
     city: str | None = None
-    region: str | None = None
+    district: str | None = None  # districtOrCounty
+    region: str | None = None  # stateOrRegion
+    municipality: str | None = None
     postcode: str | None = None
     country: str | None = None
-    phone: str | None = None
+    phone: str | None = None  # suppressed by Amazon on every FBA order
+
+    def street_lines(self) -> list[str]:
+        """The street as two lines, which every Commerce store accepts (Magento's default street
+        has two lines): line 1, then line 2, line 3, the district and the municipality, joined
+        by commas. Nothing Amazon gives is dropped; a part that repeats the city is left out."""
+        rest = [p for p in (self.line2, self.line3, self.district, self.municipality) if p and p.strip()]
+        rest = [p.strip() for p in rest if p.strip().casefold() != (self.city or "").strip().casefold()]
+        lines = [p.strip() for p in (self.line1,) if p and p.strip()] + list(dict.fromkeys(rest))
+        if len(lines) <= 2:
+            return lines
+        return [lines[0], ", ".join(lines[1:])]
 
 
 class AmazonOrderItem(Model):
@@ -334,8 +351,8 @@ class CommerceShipment(Model):
 
     id: int | None = None
     order_id: int
-    carrier: str
-    tracking_number: str
+    carrier: str = ""  # "" with no tracking number: a shipment without a track (FBA)
+    tracking_number: str = ""
     items: list[tuple[str, int]]  # (sku, qty)
     notify: bool = False
     request_id: str | None = None  # of the Commerce call that read it (X-Request-Id)
