@@ -1011,13 +1011,15 @@ class SimulatedCommerce:
         for item_id, qty in plan.items():
             i = by_id[item_id]
             if item_id in back_to_stock and self._sku_of(i) in self._products:
-                # ProcessRefundItems: what was deducted from the source (shipped, not yet returned)
-                # goes back to it; the rest is released by a +qty compensating reservation.
-                deducted = max(i["qty_shipped"] - i.get("_qty_returned", Decimal(0)), Decimal(0))
-                to_source = min(qty, deducted)
-                i["_qty_returned"] = i.get("_qty_returned", Decimal(0)) + to_source
-                self._products[self._sku_of(i)]["qty"] += to_source
-                self._reserve(self._sku_of(i), qty - to_source, "creditmemo_created", order)
+                # ProcessRefundItems: units never deducted from the source (unshipped) are released
+                # by a +qty compensating reservation, shipped ones go back to the source. Refunds
+                # count against the unshipped units first, as Item::getSimpleQtyToShip does.
+                unshipped = max(i["qty_ordered"] - i["qty_canceled"] - i["qty_shipped"]
+                                - i.get("_qty_refunded_unshipped", Decimal(0)), Decimal(0))
+                to_reservation = min(qty, unshipped)
+                i["_qty_refunded_unshipped"] = i.get("_qty_refunded_unshipped", Decimal(0)) + to_reservation
+                self._reserve(self._sku_of(i), to_reservation, "creditmemo_created", order)
+                self._products[self._sku_of(i)]["qty"] += qty - to_reservation
             i["qty_refunded"] += qty
         order["total_refunded"] = order.get("total_refunded", Decimal(0)) + total
         order["base_total_refunded"] = order["total_refunded"]

@@ -100,4 +100,5 @@ def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoi
         shipping_amount=sum((i.shipping_price for i in details.items), Decimal("0")),
         shipping_tax=sum((i.shipping_tax for i in details.items), Decimal("0")),
         status=status,
+        fulfillment=details.fulfillment,
     )

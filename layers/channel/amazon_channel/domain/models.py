@@ -253,6 +253,8 @@ class CommerceOrderDraft(Model):
     shipping_amount: Decimal
     shipping_tax: Decimal
     status: str = "processing"
+    # MFN: Commerce's salable quantity is lowered for the order; AFN: Amazon's stock shipped it.
+    fulfillment: Fulfillment = "MFN"
 
     @property
     def grand_total(self) -> Decimal:
@@ -274,6 +276,7 @@ class CommerceOrderRef(Model):
     qty_shipped: int = 0
     qty_withdrawn: int = 0  # canceled, or refunded by a credit memo, without having shipped
     merchant_comment: str | None = None  # the newest order comment the channel did not write
+    note: str | None = None  # what the merchant should know, e.g. a status Commerce refused
 
     @property
     def qty_open(self) -> int:
