@@ -251,6 +251,12 @@ class CommerceRestClient:
         return self._tagged(self._customer(items[0])) if items else None
 
     def create_customer(self, customer: CommerceCustomer) -> CommerceCustomer:
+        """AccountManagement::createAccount, which sends the buyer Magento's welcome email.
+
+        No route of the admin schema creates an account without it: `PUT /V1/customers/{customerId}`
+        (CustomerRepository save) is an update, and for an id that does not exist yet Magento's
+        repository answers 404. The README says what the merchant configures instead.
+        """
         body = {"customer": {"email": customer.email, "firstname": customer.firstname,
                              "lastname": customer.lastname, "website_id": customer.website_id,
                              "store_id": customer.store_id}}
