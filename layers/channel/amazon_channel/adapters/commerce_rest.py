@@ -253,9 +253,13 @@ class CommerceRestClient:
     def create_customer(self, customer: CommerceCustomer) -> CommerceCustomer:
         """AccountManagement::createAccount, which sends the buyer Magento's welcome email.
 
-        No route of the admin schema creates an account without it: `PUT /V1/customers/{customerId}`
-        (CustomerRepository save) is an update, and for an id that does not exist yet Magento's
-        repository answers 404. The README says what the merchant configures instead.
+        No schema route is documented to create an account without it. `PUT /V1/customers/{customerId}`
+        is CustomerRepository save ("Create or update a customer", no email): with a customer id
+        that does not exist it answers 404 (save calls getById). Whether a body without an id
+        creates a new account depends on whether the web API copies the path's id into the body
+        (ParamsOverrider does so only when the customer object has a setter of the path parameter's
+        name), which could not be checked against 2.4.7-2.4.9's webapi.xml: the channel does not
+        rely on it. The README says what the merchant configures instead.
         """
         body = {"customer": {"email": customer.email, "firstname": customer.firstname,
                              "lastname": customer.lastname, "website_id": customer.website_id,
