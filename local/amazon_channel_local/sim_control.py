@@ -168,6 +168,13 @@ class ControlledCommerce(SimulatedCommerce):
                 self.set_product(sku, name=b.get("name"), price=b.get("price"), qty=b.get("qty"),
                                  enabled=b.get("enabled"))
                 return 200, self.product(sku)
+            case "GET", ["emails"]:
+                return 200, {"emails": self.emails()}
+            case "POST", ["order-statuses"]:
+                b = _body(raw)
+                _need(b, "status", "state")
+                self.assign_status(str(b["status"]), str(b["state"]))
+                return 200, {"status": b["status"], "state": b["state"]}
             case "GET", ["customers"]:
                 return 200, {"customers": self.customers()}
             case "POST", ["customers"]:

@@ -117,7 +117,7 @@ def test_amazon_cancels_an_unshipped_order_and_its_commerce_order_is_withdrawn_o
 # -- the merchant cancels in Commerce ------------------------------------------------------------------
 def test_the_merchant_cancels_an_unshipped_order_from_commerce_and_amazon_cancels_it(player):
     oid = an_imported_order(player)
-    mugs_before = player.commerce.product("MUG-01")["qty"]
+    mugs_before = player.commerce.product("MUG-01")["salable_qty"]
     # When the merchant cancels it in Commerce, giving a reason
     do(player, "commerce.cancel", order_id=oid, reason="Out of stock: the supplier let us down")
     # Then Amazon received one cancellation feed for the whole order, with the reason's code
@@ -132,7 +132,7 @@ def test_the_merchant_cancels_an_unshipped_order_from_commerce_and_amazon_cancel
     assert (order["amazon_status"], order["channel_status"]) == ("Canceled", "Canceled")
     assert order["notes"] == "Canceled from Commerce (Out of stock: the supplier let us down); Amazon canceled the order"
     assert order["commerce_order"]["status"] == "closed"
-    assert player.commerce.product("MUG-01")["qty"] == mugs_before + 2  # back to stock
+    assert player.commerce.product("MUG-01")["salable_qty"] == mugs_before + 2  # back on sale
     # And its workflow went through the request and ended, with nothing parked
     [execution] = executions_of(player, oid)
     assert execution["status"] == "SUCCEEDED"

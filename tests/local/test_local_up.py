@@ -85,6 +85,9 @@ def test_the_simulators_are_driven_over_http_and_the_stack_reacts(stack):
     shipped = stack.control("POST", f"{commerce}/_sim/ship",
                             {"order_id": order["id"], "carrier": "UPS", "tracking_number": "1Z999AA10123456799"})
     assert shipped["shipment_id"] >= 1
+    assert stack.control("GET", f"{commerce}/_sim/emails") == {"emails": []}
+    assigned = stack.control("POST", f"{commerce}/_sim/order-statuses", {"status": "amazon_new", "state": "new"})
+    assert assigned == {"status": "amazon_new", "state": "new"}
     stack.control("POST", "/_local/settle")
     assert stack.control("GET", f"{amazon}/_sim/orders/{order['id']}")["shipment_confirmations"][0][
         "tracking_number"] == "1Z999AA10123456799"

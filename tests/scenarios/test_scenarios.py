@@ -71,6 +71,10 @@ def test_demo_customer_accounts_are_created_once_or_reused_and_orders_take_amazo
         o = order(result, amazon_order_id)
         assert o["commerce_order"]["increment_id"] == amazon_order_id
         assert not o["commerce_order"]["customer_is_guest"] and o["commerce_order"]["status"] == "complete"
+    # createAccount sends José the welcome email (no schema route creates an account without it);
+    # Eva's account existed, and neither order sent anything else
+    assert order(result, "113-0000000-0000003")["commerce_order"]["emails_sent_to_customer"] == 1
+    assert order(result, "113-0000000-0000004")["commerce_order"]["emails_sent_to_customer"] == 0
 
 
 def test_each_commerce_shipment_is_one_amazon_package_and_the_order_is_partly_shipped_in_between():

@@ -11,6 +11,7 @@ from amazon_channel.domain.errors import (
     CommerceRejected,
     CommerceUnavailable,
     CustomerAlreadyExists,
+    OrderStatusRefused,
 )
 from amazon_channel.domain.models import (
     Address,
@@ -153,7 +154,7 @@ def test_an_order_saved_whose_answer_was_lost_is_not_saved_twice(client, store):
     # When the channel creates the order, Then it finds the saved one instead of saving again
     ref = client.create_order(draft())
     assert ref.status == "processing" and store.order_count == 1
-    assert store.product("MUG-RED")["qty"] == 8
+    assert store.product("MUG-RED")["salable_qty"] == 8  # held once, not twice
 
 
 def test_a_shipment_whose_answer_was_lost_is_not_created_twice(client, store, events):
@@ -174,16 +175,40 @@ def test_shipping_more_than_ordered_is_refused_with_commerces_message(client):
                                                          tracking_number="1Z1", items=[("MUG-RED", 3)]))
 
 
-def test_comments_are_silent_and_can_change_status(client, store):
+def test_comments_are_silent_and_set_only_a_status_the_merchant_assigned(client, store):
     ref = client.create_order(draft())
     client.add_comment(ref.order_id, "Shipment confirmed to Amazon.")
+    # Given status "amazon_review" is not assigned to state processing, When the channel asks for it
+    with pytest.raises(OrderStatusRefused, match="is not part of the order status history"):
+        client.add_comment(ref.order_id, "Held by the channel.", status="amazon_review")
+    assert client.get_order(ref.order_id).status == "processing"
+    # When the merchant assigns it (Stores > Order Status), Then the comment sets it
+    store.assign_status("amazon_review", "processing")
     client.add_comment(ref.order_id, "Held by the channel.", status="amazon_review")
     assert client.get_order(ref.order_id).status == "amazon_review"
     assert store.order_by_ext_id("111-0000001-0000001")["emails_sent_to_customer"] == 0
 
 
-def test_a_custom_import_status_is_applied_after_invoicing(client):
-    assert client.create_order(draft(status="amazon_processing")).status == "amazon_processing"
+def test_a_custom_import_status_the_merchant_assigned_is_applied_after_invoicing(client, store):
+    store.assign_status("amazon_processing", "processing")
+    ref = client.create_order(draft(status="amazon_processing"))
+    assert ref.status == "amazon_processing" and ref.note is None
+
+
+def test_a_custom_import_status_commerce_refuses_leaves_the_order_made_with_a_note(client, store):
+    # Given the merchant never assigned "amazon_processing" to state processing
+    # When the channel imports an order with that status
+    ref = client.create_order(draft(status="amazon_processing"))
+    # Then the order is made and invoiced, keeps "processing", carries the import comment,
+    # and the channel is told what to assign
+    assert ref.status == "processing" and store.order_count == 1
+    assert store.comments("111-0000001-0000001")[-1] == "Imported from Amazon order 111-0000001-0000001."
+    assert ref.note == ('Commerce kept status "processing": it refused status "amazon_processing" (The status '
+                        '"amazon_processing" is not part of the order status history.). Assign "amazon_processing" '
+                        'to state "processing" in Stores > Order Status to use it.')
+    # And importing again changes nothing
+    assert client.create_order(draft(status="amazon_processing")).order_id == ref.order_id
+    assert store.comments("111-0000001-0000001").count("Imported from Amazon order 111-0000001-0000001.") == 1
 
 
 def test_errors_map_to_the_channels_named_errors(client, store, sleeps):

@@ -48,6 +48,7 @@ def test_an_invoiced_order_is_withdrawn_by_one_offline_credit_memo_and_closed(cl
     [memo] = store.credit_memos(AMAZON_ORDER)
     assert memo["grand_total"] == 53.91  # what Amazon charged: 2 x 9.50 + 1.52 tax, 28.00, shipping 4.99 + 0.40
     assert store.order_by_ext_id(AMAZON_ORDER)["grand_total"] == "53.91"
+    assert (store.product("MUG-RED")["salable_qty"], store.product("TEA-1KG")["salable_qty"]) == (10, 5)
     assert (store.product("MUG-RED")["qty"], store.product("TEA-1KG")["qty"]) == (10, 5)
     assert store.comments(AMAZON_ORDER).count(WHY) == 1
     assert store.order_by_ext_id(AMAZON_ORDER)["emails_sent_to_customer"] == 0
@@ -74,7 +75,7 @@ def test_an_invoice_commerce_refuses_leaves_a_canceled_order_never_an_open_unpai
     order = store.order_by_ext_id(AMAZON_ORDER)
     assert (order["state"], order["invoiced"]) == ("canceled", False)
     assert any("Commerce refused the invoice" in c for c in store.comments(AMAZON_ORDER))
-    assert store.product("MUG-RED")["qty"] == 10
+    assert store.product("MUG-RED")["qty"] == store.product("MUG-RED")["salable_qty"] == 10
     assert [e["DetailType"] for e in events] == [detail_type(ORDER_CANCEL_EVENT)]
     # And importing the Amazon order again makes a new, invoiced order rather than reusing the canceled one
     again = client.create_order(draft())

@@ -106,6 +106,31 @@ def test_the_commerce_order_keeps_amazons_prices_and_is_created_once():
     assert str(draft.grand_total) == "31.99" and draft.customer_is_guest
 
 
+def test_a_status_commerce_refused_becomes_a_note_and_the_workflow_goes_on():
+    ports = channel_ports()
+    # Given Commerce makes the order but keeps its own status, saying why
+    why = 'Commerce kept status "processing": it refused status "amazon_new".'
+    created = ports.commerce.create_order
+    ports.commerce.create_order = lambda draft: created(draft).model_copy(update={"note": why})
+    # When the workflow creates the Commerce order
+    _unshipped_order_with_commerce_order(ports)
+    # Then the order is imported, the merchant reads why in its notes, and the workflow waits for shipments
+    order = ports.orders.get(ORDER)
+    assert order.commerce is not None and order.channel_status == ChannelStatus.UNSHIPPED
+    assert order.notes == f"Commerce order 000000001 created; {why}"
+    assert mfn.await_shipments(ORDER, "token-1", ports) is False
+
+
+def test_an_mfn_order_asks_commerce_to_hold_its_stock_and_an_fba_order_does_not():
+    ports = channel_ports()
+    _unshipped_order_with_commerce_order(ports)
+    assert ports.commerce.orders[1]["draft"].fulfillment == "MFN"
+    record_order_change(change(AmazonStatus.SHIPPED, 3, fulfillment="AFN", order="114-0000000-0000002"), intake(ports))
+    ports.marketplace.add("114-0000000-0000002", fulfillment="AFN")
+    import_fba_order("114-0000000-0000002", ports)
+    assert ports.commerce.orders[2]["draft"].fulfillment == "AFN"
+
+
 def test_customer_creation_reuses_an_existing_account():
     ports = channel_ports(customer_creation="create")
     record_order_change(change(AmazonStatus.UNSHIPPED, 2), intake(ports))

@@ -17,9 +17,30 @@ Magento's rules for withdrawing an order are kept: `POST /V1/orders/{id}/cancel`
 for an order invoiced in full (`Order::canCancel`), and such an order is withdrawn with a credit
 memo instead, after which Magento closes it (or completes it, when part of it shipped).
 
-Deliberate simplification: `POST /V1/orders` here refuses unknown, disabled or out-of-stock SKUs
-and decrements stock; the real `salesOrderRepositoryV1` save does neither, which is why the
-channel's client checks the catalog itself before saving.
+`POST /V1/orders` does only what `salesOrderRepositoryV1` save does: it stores the order as given.
+No catalog check, no stock or reservation change, no `product_id` fill and no email (the order
+email is sent at checkout by the quote's submit observer, never by the repository).
+
+Inventory follows Magento's MSI on one source (`default`) and one stock (id 1): a product's
+physical quantity is its source item's `quantity`; its salable quantity is that quantity plus
+its reservations minus its out-of-stock threshold (`min_qty`), as MSI's GetProductSalableQty
+computes it. What MSI does after an order is saved is modelled where Magento does it:
+- a new shipment deducts the shipped quantity from the source and places a compensating
+  reservation of +qty (InventoryShipping `SourceDeductionProcessor`, observer of
+  `sales_order_shipment_save_after`); the deduction is refused when the source holds less
+  (`SourceDeductionService`: "Not all of your products are available in the requested quantity.");
+- a cancel places a +qty reservation for what it cancels (InventorySales `CancelOrderItemObserver`,
+  `sales_order_item_cancel`);
+- a credit memo returning items to stock puts the shipped part back on the source and places a
+  +qty reservation for the unshipped part (InventorySales `ProcessRefundItems`).
+Orders placed at checkout start with a -qty reservation (`PlaceReservationsForSalesEvent` in
+`OrderManagement::place`), which these compensate; an order saved through the repository has none.
+
+Emails: every email Commerce would send is recorded (`emails()`), with its kind and recipient:
+the welcome email of `POST /V1/customers` (AccountManagement::createAccount ->
+EmailNotification::newAccount), and the invoice, shipment, credit memo and order comment emails
+when a request asks to notify the customer. Pre-existing customers (`add_customer`) had theirs
+before the scenario began.
 """
 
 from __future__ import annotations
@@ -61,7 +82,25 @@ REQUIRED = '"%fieldName" is required. Enter and try again.'
 CANNOT_INVOICE = "The order does not allow an invoice to be created."
 SHIP_ERRORS = "Shipment Document Validation Error(s):\n%1"
 CREDITMEMO_ERRORS = "Creditmemo Document Validation Error(s):\n%1"
-CANNOT_ORDER = 'Product "%1" cannot be ordered: %2.'
+STATUS_NOT_ASSIGNED = 'The status "%1" is not part of the order status history.'
+SOURCE_SHORT = "Not all of your products are available in the requested quantity."
+DEFAULT_SOURCE = "default"
+DEFAULT_STOCK = 1
+
+# Magento's default status-to-state assignments (table sales_order_status_state, filled by
+# Magento_Sales' InstallOrderStatusesAndInitialSalesConfig data patch; `fraud` is assigned to both
+# processing and payment_review there; Magento_Paypal adds its two reversal statuses to
+# processing). A merchant assigns more in Stores > Order Status (`assign_status`).
+DEFAULT_STATUS_STATES: dict[str, set[str]] = {
+    "new": {"pending"},
+    "pending_payment": {"pending_payment"},
+    "processing": {"processing", "fraud", "paypal_reversed", "paypal_canceled_reversal"},
+    "complete": {"complete"},
+    "closed": {"closed"},
+    "canceled": {"canceled"},
+    "holded": {"holded"},
+    "payment_review": {"payment_review", "fraud"},
+}
 
 _PATH = re.compile(r"^/rest(?:/(?!V1/)[A-Za-z0-9_]+)?(/V1/.*)$")
 _FILTER = re.compile(r"^searchCriteria\[filter_?[gG]roups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(\w+)\]$")
@@ -187,6 +226,8 @@ class SimulatedCommerce:
         self._seq = {"product": 0, "customer": 0, "order": 0, "increment": 0, "item": 0, "address": 0,
                      "invoice": 0, "shipment": 0, "track": 0, "history": 0, "creditmemo": 0}
         self._faults: list[dict] = []
+        self._status_states = {state: set(statuses) for state, statuses in DEFAULT_STATUS_STATES.items()}
+        self._emails: list[dict] = []
         self._log: list[tuple[str, str, int]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -251,7 +292,8 @@ class SimulatedCommerce:
             p = self._products.get(sku)
             if p is None:
                 p = {"id": self._next("product"), "sku": sku, "name": sku, "price": Decimal("0.00"),
-                     "qty": Decimal("0"), "enabled": True}
+                     "qty": Decimal("0"), "enabled": True, "min_qty": Decimal("0"), "use_config_min_qty": True,
+                     "reservations": []}
                 self._products[sku] = p
             if name is not None:
                 p["name"] = name
@@ -262,14 +304,22 @@ class SimulatedCommerce:
             if enabled is not None:
                 p["enabled"] = bool(enabled)
 
+    def assign_status(self, status: str, state: str) -> None:
+        """The merchant assigns an order status to an order state (Stores > Order Status > Assign)."""
+        with self._lock:
+            self._status_states.setdefault(state, set()).add(status)
+
     def add_customer(self, email: str, firstname: str, lastname: str, website_id: int = 1) -> int:
         with self._lock:
             return self._create_customer({"email": email, "firstname": firstname, "lastname": lastname,
                                           "website_id": website_id})["id"]
 
     def merchant_ship(self, *, ext_order_id: str, carrier: str, tracking_number: str,
-                      items: list[dict] | None = None) -> int:
-        """The merchant ships the order from the Commerce admin (Ship button, with a tracking number)."""
+                      items: list[dict] | None = None, notify: bool = False) -> int:
+        """The merchant ships the order from the Commerce admin (Ship button, with a tracking number).
+
+        `notify` is the form's "Email Copy of Shipment" box, unticked unless the merchant ticks it.
+        """
         with self._lock:
             order = self._order_by_ext(ext_order_id)
             if order is None:
@@ -282,7 +332,6 @@ class SimulatedCommerce:
                 ship_items.append({"order_item_id": matching[0]["item_id"], "qty": it["qty"]})
             code = _CARRIER_CODES.get(carrier.strip().lower(), "custom")
             tracks = [{"track_number": tracking_number, "title": carrier, "carrier_code": code}]
-            notify = order["_send_email"]
             try:
                 shipment = self._ship(order, ship_items, tracks, notify=notify)
             except _HttpError as e:
@@ -367,8 +416,32 @@ class SimulatedCommerce:
                            "items": [{"sku": i["sku"], "qty": int(i["qty"])} for i in s["items"]]}
                           for s in sorted(shipments, key=lambda s: s["entity_id"])],
             "invoiced": any(inv["order_id"] == order["entity_id"] for inv in self._invoices.values()),
-            "emails_sent_to_customer": order["_emails"],
+            "emails_sent_to_customer": self._emails_to_buyer(order),
         }
+
+    def _emails_to_buyer(self, order: dict) -> int:
+        """The order's emails to its customer, plus the welcome email of the account the order was
+        placed for, counted on that account's first order (the email that brought it)."""
+        count = sum(1 for m in self._emails if m["order_id"] == order["entity_id"] and m["recipient"] == "customer")
+        customer_id = order.get("customer_id")
+        if customer_id is not None:
+            first = min(o["entity_id"] for o in self._orders.values() if o.get("customer_id") == customer_id)
+            if first == order["entity_id"]:
+                count += sum(1 for m in self._emails if m["kind"] == "new_account" and m["customer_id"] == customer_id)
+        return count
+
+    def _send_mail(self, kind: str, to: str, *, order: dict | None = None, customer_id: int | None = None,
+                   recipient: str = "customer") -> None:
+        self._emails.append({"kind": kind, "to": to, "recipient": recipient,
+                             "order_id": order["entity_id"] if order else None,
+                             "customer_id": customer_id if customer_id is not None
+                             else (order.get("customer_id") if order else None)})
+
+    def emails(self) -> list[dict]:
+        """Every email Commerce sent: kind (new_account, invoice, shipment, creditmemo,
+        order_comment), address, recipient kind and the order or customer it was about."""
+        with self._lock:
+            return [dict(m) for m in self._emails]
 
     def orders(self) -> list[dict]:
         with self._lock:
@@ -400,7 +473,8 @@ class SimulatedCommerce:
         with self._lock:
             p = self._products.get(sku)
             return None if p is None else {"sku": sku, "name": p["name"], "price": _money(p["price"]),
-                                            "qty": int(p["qty"]), "enabled": p["enabled"]}
+                                            "qty": int(p["qty"]), "salable_qty": int(self._salable(p)),
+                                            "min_qty": int(p["min_qty"]), "enabled": p["enabled"]}
 
     @property
     def order_count(self) -> int:
@@ -504,6 +578,12 @@ class SimulatedCommerce:
             ("GET", r"/V1/shipments", self._h_shipment_search, "Magento_Sales::shipment"),
             ("GET", r"/V1/products/([^/]+)", self._h_product_get, "Magento_Catalog::products"),
             ("GET", r"/V1/stockItems/([^/]+)", self._h_stock_get, "Magento_CatalogInventory::cataloginventory"),
+            ("PUT", r"/V1/products/([^/]+)/stockItems/([^/]+)", self._h_stock_update,
+             "Magento_CatalogInventory::cataloginventory"),
+            ("GET", r"/V1/inventory/get-product-salable-quantity/([^/]+)/([^/]+)", self._h_salable_qty,
+             "Magento_InventoryApi::stock"),
+            ("GET", r"/V1/inventory/source-items", self._h_source_items, "Magento_InventoryApi::source"),
+            ("POST", r"/V1/inventory/source-items", self._h_source_items_save, "Magento_InventoryApi::source"),
         ]
         for verb, pattern, handler, resource in table:
             mm = re.fullmatch(pattern, path)
@@ -545,10 +625,15 @@ class SimulatedCommerce:
                 "total_count": len(items)}
 
     def _h_customer_create(self, *, query, body, events) -> dict:
+        """AccountManagement::createAccount: the account, then the welcome email to the customer
+        (sendEmailConfirmation -> EmailNotification::newAccount; with "Require Emails Confirmation"
+        on, the confirmation email instead: one email either way)."""
         data = body.get("customer")
         if not isinstance(data, dict):
             raise _HttpError(400, REQUIRED, {"fieldName": "customer"})
-        return self._customer_json(self._create_customer(data))
+        customer = self._create_customer(data)
+        self._send_mail("new_account", customer["email"], customer_id=customer["id"])
+        return self._customer_json(customer)
 
     def _h_customer_get(self, customer_id: str, *, query, body, events) -> dict:
         for c in self._customers:
@@ -564,9 +649,99 @@ class SimulatedCommerce:
                 "extension_attributes": {"website_ids": [1], "stock_item": self._stock_json(p)}}
 
     def _stock_json(self, p: dict) -> dict:
+        # The legacy stock item mirrors the default source (MSI keeps them in step in single-source mode).
         return {"item_id": p["id"], "product_id": p["id"], "stock_id": 1, "qty": p["qty"],
-                "is_in_stock": p["qty"] > 0, "is_qty_decimal": False, "manage_stock": True,
-                "min_qty": 0, "min_sale_qty": 1, "max_sale_qty": 10000, "backorders": 0}
+                "is_in_stock": p["qty"] > p["min_qty"], "is_qty_decimal": False, "manage_stock": True,
+                "use_config_min_qty": p["use_config_min_qty"], "min_qty": p["min_qty"],
+                "min_sale_qty": 1, "max_sale_qty": 10000, "backorders": 0}
+
+    @staticmethod
+    def _salable(p: dict) -> Decimal:
+        """MSI's GetProductSalableQty: source quantity + reservations - out-of-stock threshold."""
+        return p["qty"] + sum((r["qty"] for r in p["reservations"]), Decimal(0)) - p["min_qty"]
+
+    def _reserve(self, sku: str, qty: Decimal, event: str, order: dict) -> None:
+        """PlaceReservationsForSalesEvent: one reservation line (+ releases, - holds)."""
+        p = self._products.get(sku)
+        if p is not None and qty:
+            p["reservations"].append({"qty": qty, "event": event, "object_id": order["entity_id"]})
+
+    def _deduct_for_shipment(self, order: dict, plan: dict[int, Decimal]) -> None:
+        """SourceDeductionProcessor on a new shipment: all or nothing, then +qty compensations."""
+        by_id = {i["item_id"]: i for i in order["items"]}
+        wanted: dict[str, Decimal] = {}
+        for item_id, qty in plan.items():
+            wanted[self._sku_of(by_id[item_id])] = wanted.get(self._sku_of(by_id[item_id]), Decimal(0)) + qty
+        for sku, qty in wanted.items():
+            p = self._products.get(sku)
+            if p is not None and p["qty"] - qty < 0:
+                raise _HttpError(400, SOURCE_SHORT)
+        for sku, qty in wanted.items():
+            if sku in self._products:
+                self._products[sku]["qty"] -= qty
+                self._reserve(sku, qty, "shipment_created", order)
+
+    def _sku_of(self, item: dict) -> str:
+        """GetSkuFromOrderItem: the SKU of the item's product_id, else the item's own SKU."""
+        pid = item.get("product_id")
+        if pid is not None:
+            for p in self._products.values():
+                if p["id"] == int(pid):
+                    return p["sku"]
+        return item["sku"]
+
+    def _h_stock_update(self, sku: str, item_id: str, *, query, body, events) -> int:
+        """catalogInventoryStockRegistryV1 updateStockItemBySku: the given fields over the stored item."""
+        p = self._products.get(sku)
+        if p is None:
+            raise _HttpError(404, PRODUCT_NOT_FOUND)
+        data = body.get("stockItem")
+        if not isinstance(data, dict):
+            raise _HttpError(400, REQUIRED, {"fieldName": "stockItem"})
+        if "qty" in data:
+            p["qty"] = _dec(data["qty"], "qty")
+        if "use_config_min_qty" in data:
+            p["use_config_min_qty"] = bool(data["use_config_min_qty"])
+        if "min_qty" in data:
+            if p["use_config_min_qty"]:
+                # Magento keeps the configured threshold (0 by default) while "Use Config" is ticked.
+                p["min_qty"] = Decimal(0)
+            else:
+                p["min_qty"] = _dec(data["min_qty"], "min_qty")
+        return p["id"]
+
+    def _h_salable_qty(self, sku: str, stock_id: str, *, query, body, events) -> float | int:
+        if stock_id != str(DEFAULT_STOCK):
+            raise _HttpError(404, 'Stock with id "%value" does not exist.', {"value": stock_id})
+        p = self._products.get(sku)
+        if p is None:
+            # The schema is silent on an unknown SKU; the stricter answer is chosen: refused.
+            raise _HttpError(404, PRODUCT_NOT_FOUND)
+        return self._salable(p)
+
+    def _source_item(self, p: dict) -> dict:
+        return {"sku": p["sku"], "source_code": DEFAULT_SOURCE, "quantity": p["qty"],
+                "status": 1 if p["qty"] > 0 else 0}
+
+    def _h_source_items(self, *, query, body, events) -> dict:
+        criteria = _parse_search(query)
+        items = _search([self._source_item(p) for p in self._products.values()], criteria,
+                        {"sku", "source_code", "quantity", "status"})
+        return {"items": items, "search_criteria": criteria, "total_count": len(items)}
+
+    def _h_source_items_save(self, *, query, body, events) -> None:
+        items = body.get("sourceItems")
+        if not isinstance(items, list):
+            raise _HttpError(400, REQUIRED, {"fieldName": "sourceItems"})
+        updates = []
+        for it in items:
+            p = self._products.get(str(it.get("sku") or ""))
+            if p is None or it.get("source_code") != DEFAULT_SOURCE:
+                raise _HttpError(400, "Could not save Source Item")
+            updates.append((p, _dec(it.get("quantity"), "quantity")))
+        for p, quantity in updates:
+            p["qty"] = quantity
+        return None
 
     def _h_product_get(self, sku: str, *, query, body, events) -> dict:
         p = self._products.get(sku)
@@ -627,26 +802,11 @@ class SimulatedCommerce:
             increment_id = str(increment_id)
             if any(o["increment_id"] == increment_id and o["store_id"] == store_id for o in self._orders.values()):
                 raise _HttpError(400, "Unique constraint violation found")
-        # The catalog must be able to supply every line (all checks before any stock moves).
-        wanted: dict[str, Decimal] = {}
         for it in raw_items:
-            sku = str(it.get("sku") or "")
-            if not sku:
+            if not str(it.get("sku") or ""):
                 raise _HttpError(400, REQUIRED, {"fieldName": "sku"})
-            qty = _dec(it.get("qty_ordered"), "qty_ordered")
-            if qty <= 0:
+            if _dec(it.get("qty_ordered"), "qty_ordered") <= 0:
                 raise _HttpError(400, 'The "%1" value\'s type is invalid.', ["qty_ordered"])
-            wanted[sku] = wanted.get(sku, Decimal(0)) + qty
-        for sku, qty in wanted.items():
-            p = self._products.get(sku)
-            if p is None:
-                raise _HttpError(400, CANNOT_ORDER, [sku, "not found"])
-            if not p["enabled"]:
-                raise _HttpError(400, CANNOT_ORDER, [sku, "disabled"])
-            if p["qty"] < qty:
-                raise _HttpError(400, CANNOT_ORDER, [sku, "insufficient stock"])
-        for sku, qty in wanted.items():
-            self._products[sku]["qty"] -= qty
         if not increment_id:
             while True:
                 increment_id = f"{self._next('increment'):09d}"
@@ -660,8 +820,8 @@ class SimulatedCommerce:
             qty = _dec(it.get("qty_ordered"))
             item = {
                 "item_id": self._next("item"), "order_id": order_id, "store_id": store_id,
-                "sku": str(it["sku"]), "name": it.get("name") or self._products[str(it["sku"])]["name"],
-                "product_id": self._products[str(it["sku"])]["id"],
+                # stored as given: the repository neither looks the product up nor fills product_id
+                "sku": str(it["sku"]), "name": it.get("name"), "product_id": it.get("product_id"),
                 "product_type": it.get("product_type") or "simple",
                 "qty_ordered": qty, "qty_invoiced": Decimal(0), "qty_shipped": Decimal(0),
                 "qty_canceled": Decimal(0), "qty_refunded": Decimal(0),
@@ -687,8 +847,6 @@ class SimulatedCommerce:
         discount = _dec(e.get("discount_amount"))  # Magento: negative on the order
         grand_total = _dec(e.get("grand_total", subtotal + shipping + tax + discount))
         currency = e.get("order_currency_code") or e.get("base_currency_code") or "USD"
-        send_email = e.get("send_email")
-        send_email = True if send_email is None else bool(send_email)
         ext = e.get("extension_attributes") or {}
         assignments = []
         for a in ext.get("shipping_assignments") or []:
@@ -733,8 +891,6 @@ class SimulatedCommerce:
             "payment": payment,
             "status_histories": [],
             "extension_attributes": {"shipping_assignments": assignments},
-            "email_sent": 1 if send_email else 0, "send_email": send_email,
-            "_send_email": send_email, "_emails": 1 if send_email else 0,
         }
         self._orders[order_id] = order
         return self._order_json(order)
@@ -751,13 +907,18 @@ class SimulatedCommerce:
             raise _HttpError(400, REQUIRED, {"fieldName": "statusHistory"})
         notified = 1 if int(h.get("is_customer_notified") or 0) else 0
         if h.get("status"):
-            order["status"] = str(h["status"])
+            # OrderService::addComment refuses a status not assigned to the order's current state.
+            status = str(h["status"])
+            if status not in self._status_states.get(order["state"], set()):
+                raise _HttpError(400, STATUS_NOT_ASSIGNED, [status])
+            order["status"] = status
         order["status_histories"].insert(0, {
             "entity_id": self._next("history"), "parent_id": order["entity_id"], "entity_name": "order",
             "comment": h.get("comment"), "is_customer_notified": notified,
             "is_visible_on_front": 1 if int(h.get("is_visible_on_front") or 0) else 0,
             "status": order["status"], "created_at": _now()})
-        order["_emails"] += notified
+        if notified:  # OrderCommentSender::send($order, $notify, $comment)
+            self._send_mail("order_comment", order["customer_email"], order=order)
         order["updated_at"] = _now()
         return True
 
@@ -780,8 +941,8 @@ class SimulatedCommerce:
         order["total_due"] = Decimal(0)
         order["payment"]["amount_paid"] = order["grand_total"]
         self._update_state(order)
-        if body.get("notify"):
-            order["_emails"] += 1
+        if body.get("notify"):  # InvoiceOrder: the InvoiceNotifier sends the invoice email
+            self._send_mail("invoice", order["customer_email"], order=order)
         return invoice_id
 
     def _update_state(self, order: dict) -> None:
@@ -813,8 +974,8 @@ class SimulatedCommerce:
             to_invoice = i["qty_ordered"] - i["qty_invoiced"] - i["qty_canceled"]
             to_cancel = max(min(to_invoice, _qty_to_ship(i)), Decimal(0))
             i["qty_canceled"] += to_cancel
-            if to_cancel and i["sku"] in self._products:
-                self._products[i["sku"]]["qty"] += to_cancel  # the reservation is released
+            if to_cancel:  # CancelOrderItemObserver: a +qty compensating reservation
+                self._reserve(self._sku_of(i), to_cancel, "order_canceled", order)
             refundable = refundable or i["qty_invoiced"] - i["qty_refunded"] > 0
         state = "processing" if refundable else "canceled"
         order["state"] = order["status"] = state
@@ -875,9 +1036,17 @@ class SimulatedCommerce:
         back_to_stock = {int(x) for x in ((args.get("extension_attributes") or {}).get("return_to_stock_items") or [])}
         for item_id, qty in plan.items():
             i = by_id[item_id]
+            if item_id in back_to_stock and self._sku_of(i) in self._products:
+                # ProcessRefundItems: units never deducted from the source (unshipped) are released
+                # by a +qty compensating reservation, shipped ones go back to the source. Refunds
+                # count against the unshipped units first, as Item::getSimpleQtyToShip does.
+                unshipped = max(i["qty_ordered"] - i["qty_canceled"] - i["qty_shipped"]
+                                - i.get("_qty_refunded_unshipped", Decimal(0)), Decimal(0))
+                to_reservation = min(qty, unshipped)
+                i["_qty_refunded_unshipped"] = i.get("_qty_refunded_unshipped", Decimal(0)) + to_reservation
+                self._reserve(self._sku_of(i), to_reservation, "creditmemo_created", order)
+                self._products[self._sku_of(i)]["qty"] += qty - to_reservation
             i["qty_refunded"] += qty
-            if item_id in back_to_stock and i["sku"] in self._products:
-                self._products[i["sku"]]["qty"] += qty
         order["total_refunded"] = order.get("total_refunded", Decimal(0)) + total
         order["base_total_refunded"] = order["total_refunded"]
         order["shipping_refunded"] = order["base_shipping_refunded"] = order.get("shipping_refunded", Decimal(0)) + shipping
@@ -897,8 +1066,8 @@ class SimulatedCommerce:
             order["state"] = "processing"
         order["status"] = order["state"]
         order["updated_at"] = _now()
-        if notify:
-            order["_emails"] += 1
+        if notify:  # RefundOrder: the CreditmemoNotifier sends the credit memo email
+            self._send_mail("creditmemo", order["customer_email"], order=order)
         return memo
 
     def _h_refund(self, order_id: str, *, query, body, events) -> int:
@@ -979,6 +1148,9 @@ class SimulatedCommerce:
                 raise _HttpError(400, SHIP_ERRORS, ["Please enter a tracking number."])
             if not str(t.get("carrier_code") or "").strip():
                 raise _HttpError(400, SHIP_ERRORS, ["Please enter a carrier code."])
+        # sales_order_shipment_save_after runs inside the save's transaction: a refused source
+        # deduction undoes the shipment.
+        self._deduct_for_shipment(order, plan)
         shipment_id = self._next("shipment")
         now = _now()
         shipment = {
@@ -1001,8 +1173,8 @@ class SimulatedCommerce:
                                        "created_at": now, "updated_at": now})
         self._shipments[shipment_id] = shipment
         self._update_state(order)
-        if notify:
-            order["_emails"] += 1
+        if notify:  # ShipOrder: the ShipmentNotifier sends the shipment email
+            self._send_mail("shipment", order["customer_email"], order=order)
         return shipment
 
     def _event(self, shipment: dict) -> dict:

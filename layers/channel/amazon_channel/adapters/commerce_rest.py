@@ -12,7 +12,9 @@ REST endpoints used, and the ACL resource of the integration that each needs (Ma
 | find_order_by_amazon_id | GET /V1/orders?searchCriteria... (ext_order_id) | Magento_Sales::actions_view |
 | get_order | GET /V1/orders/{id} | Magento_Sales::actions_view |
 | create_order (catalog check) | GET /V1/products/{sku} | Magento_Catalog::products |
-| create_order (catalog check) | GET /V1/stockItems/{sku} | Magento_CatalogInventory::cataloginventory |
+| create_order (catalog check, MFN hold) | GET /V1/stockItems/{sku} | Magento_CatalogInventory::cataloginventory |
+| create_order (catalog check) | GET /V1/inventory/get-product-salable-quantity/{sku}/1 | Magento_InventoryApi::stock (unverified) |
+| create_order (MFN hold) | PUT /V1/products/{sku}/stockItems/{itemId} `{"stockItem": {"use_config_min_qty": false, "min_qty": n}}` | Magento_CatalogInventory::cataloginventory |
 | create_order | POST /V1/orders `{"entity": {...}}` (salesOrderRepositoryV1 save) | Magento_Sales::api_actions (older: ::create) |
 | create_order | POST /V1/order/{id}/invoice (salesInvoiceOrderV1) | Magento_Sales::invoice |
 | ship_order | POST /V1/order/{id}/ship (salesShipOrderV1) | Magento_Sales::ship |
@@ -30,7 +32,11 @@ Behaviour:
 - Other 4xx raise `CommerceRejected` with Commerce's message, placeholders filled in.
 - `salesOrderRepositoryV1` save stores the order exactly as given (Amazon's prices are kept) but
   does not check the catalog nor reserve stock, so `create_order` checks each SKU first (exists,
-  enabled, in stock for the quantity) and refuses with a message naming the SKU.
+  enabled, salable for the quantity) and refuses with a message naming the SKU; the items carry
+  the products' ids. A merchant-fulfilled order's units are then held from the salable quantity
+  through the product's out-of-stock threshold, once (`_hold_salable_once`); an FBA order's are not.
+- A status Commerce refuses (not assigned to the order's state) leaves the order as it is, with
+  the comment, and comes back as the order's `note`: never a failed import.
 - The order is paid on Amazon: the invoice is registered with an offline capture
   (`capture: false`, the online gateway is not involved) and no email goes to the buyer
   (`send_email: false`, `notify: false`, comments not notified).
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -51,7 +58,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
-from ..domain.errors import CommerceRejected, CommerceUnavailable, CustomerAlreadyExists
+from ..domain.errors import CommerceRejected, CommerceUnavailable, CustomerAlreadyExists, OrderStatusRefused
 from ..domain.cancellations import CHANNEL_COMMENT_PREFIX
 from ..domain.models import (
     Address,
@@ -65,6 +72,7 @@ log = logging.getLogger(__name__)
 
 _CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}
 _CLOSED_STATES = {"canceled", "closed", "holded"}
+_DEFAULT_STOCK = 1  # MSI's default stock; a website assigned to another stock is not supported here
 
 
 class _Transient(Exception):
@@ -106,6 +114,12 @@ def _merchant_comment(order: dict) -> str | None:
         return None
     newest = max(histories, key=lambda h: (str(h.get("created_at") or ""), int(h.get("entity_id") or 0)))
     return str(newest["comment"]).strip()
+
+
+def _hold_target(comment: str) -> Decimal | None:
+    """The threshold a hold comment set ("... (out-of-stock threshold 0 -> 2).")."""
+    m = re.search(r"-> ([0-9.]+)\)\.$", comment)
+    return Decimal(m.group(1)) if m else None
 
 
 def _money(value: Decimal) -> float:
@@ -237,6 +251,16 @@ class CommerceRestClient:
         return self._tagged(self._customer(items[0])) if items else None
 
     def create_customer(self, customer: CommerceCustomer) -> CommerceCustomer:
+        """AccountManagement::createAccount, which sends the buyer Magento's welcome email.
+
+        No schema route is documented to create an account without it. `PUT /V1/customers/{customerId}`
+        is CustomerRepository save ("Create or update a customer", no email): with a customer id
+        that does not exist it answers 404 (save calls getById). Whether a body without an id
+        creates a new account depends on whether the web API copies the path's id into the body
+        (ParamsOverrider does so only when the customer object has a setter of the path parameter's
+        name), which could not be checked against 2.4.7-2.4.9's webapi.xml: the channel does not
+        rely on it. The README says what the merchant configures instead.
+        """
         body = {"customer": {"email": customer.email, "firstname": customer.firstname,
                              "lastname": customer.lastname, "website_id": customer.website_id,
                              "store_id": customer.store_id}}
@@ -306,8 +330,10 @@ class CommerceRestClient:
         order = self._find_order_raw(draft.amazon_order_id)
         request_id = self.last_request_id  # the call that found the order, or the one that created it
         if order is None:
-            self._check_catalog(draft)
+            product_ids = self._check_catalog(draft)
             entity = self._order_entity(draft)
+            for item in entity["items"]:  # MSI finds the product of an order item by its product_id
+                item["product_id"] = product_ids[item["sku"]]
             if draft.increment_id:
                 entity["increment_id"] = self._free_increment_id(draft.increment_id)
             order = self._retrying(lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
@@ -315,6 +341,10 @@ class CommerceRestClient:
             request_id = self.last_request_id
             log.info("commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), request_id)
         order_id = int(order["entity_id"])
+        if draft.fulfillment == "MFN":
+            # Before the invoice: a refused invoice cancels the order, and MSI's cancel compensation
+            # then gives back exactly what was held.
+            self._hold_salable_once(order, draft)
         if self._needs_invoice(order):
             try:
                 self._retrying(
@@ -331,11 +361,23 @@ class CommerceRestClient:
                                        f"so that no uninvoiced order is left") from None
             order = self._get_order_raw(order_id)
         wanted = (draft.status or "").strip()
+        note = None
         if wanted and wanted not in ("pending", "processing", "complete") and order.get("status") != wanted \
                 and order.get("state") not in _CLOSED_STATES and order.get("state") != "complete":
-            self.add_comment(order_id, f"Imported from Amazon order {draft.amazon_order_id}.", status=wanted)
+            comment = f"Imported from Amazon order {draft.amazon_order_id}."
+            try:
+                self.add_comment(order_id, comment, status=wanted)
+            except OrderStatusRefused as e:
+                # The order is made and paid: a status the store has not assigned to the order's
+                # state must not fail the import. The comment goes on without it, and the channel
+                # order says what to assign.
+                self._comment_once(self._get_order_raw(order_id), comment)
+                note = (f'Commerce kept status "{order.get("status")}": it refused status "{wanted}" '
+                        f'({getattr(e, "commerce_message", "") or e}). Assign "{wanted}" to state '
+                        f'"{order.get("state")}" in Stores > Order Status to use it.')
             order = self._get_order_raw(order_id)
-        return self._tagged(self._ref(order), request_id)
+        ref = self._tagged(self._ref(order), request_id)
+        return ref.model_copy(update={"note": note}) if note else ref
 
     def _free_increment_id(self, wanted: str) -> str:
         """The Amazon order number, or, when an order the channel canceled half-made holds it, the
@@ -356,11 +398,16 @@ class CommerceRestClient:
                    < Decimal(str(i.get("qty_ordered") or 0)) - Decimal(str(i.get("qty_canceled") or 0))
                    for i in order.get("items") or [] if not i.get("parent_item_id"))
 
-    def _check_catalog(self, draft: CommerceOrderDraft) -> None:
-        """Refuse, naming the SKU, a line Commerce cannot supply (the order save would not check)."""
+    def _check_catalog(self, draft: CommerceOrderDraft) -> dict[str, int]:
+        """Refuse, naming the SKU, a line Commerce cannot supply (the order save would not check).
+
+        Returns each SKU's product id, which the order items carry. Stock is judged on the salable
+        quantity of the default stock (MSI: source quantity less reservations and threshold).
+        """
         wanted: dict[str, int] = {}
         for line in draft.lines:
             wanted[line.sku] = wanted.get(line.sku, 0) + line.qty
+        product_ids: dict[str, int] = {}
         for sku, qty in wanted.items():
             enc = quote(sku, safe="")
             try:
@@ -371,11 +418,53 @@ class CommerceRestClient:
                 raise
             if int(product.get("status") or 1) != 1:
                 raise CommerceRejected(f'Product "{sku}" cannot be ordered: disabled.')
+            product_ids[sku] = int(product["id"])
             stock = self._get(f"/V1/stockItems/{enc}")
-            manage = stock.get("manage_stock", True) is not False
-            if manage and (not stock.get("is_in_stock")
-                           or (not stock.get("backorders") and Decimal(str(stock.get("qty") or 0)) < qty)):
+            if stock.get("manage_stock", True) is False or stock.get("backorders"):
+                continue
+            salable = Decimal(str(self._get(f"/V1/inventory/get-product-salable-quantity/{enc}/{_DEFAULT_STOCK}")
+                                  or 0))
+            if not stock.get("is_in_stock") or salable < qty:
                 raise CommerceRejected(f'Product "{sku}" cannot be ordered: insufficient stock.')
+        return product_ids
+
+    def _hold_salable_once(self, order: dict, draft: CommerceOrderDraft) -> None:
+        """Lower each SKU's salable quantity by what this merchant-fulfilled order takes, once.
+
+        A REST-only channel cannot place an MSI reservation (no route), and lowering the source
+        quantity would make MSI refuse the merchant's last shipment (it deducts the source again on
+        shipment). So the order's units are held through the product's out-of-stock threshold
+        (`min_qty`, which MSI subtracts from the salable quantity): it keeps them out of sale
+        until shipment, and afterwards offsets the +qty compensating reservation MSI places when
+        the order ships, is canceled or refunded (this order never had the -qty one).
+
+        Exactly once: the hold is written on the order as a comment before the threshold moves,
+        with the threshold it sets; a retry that finds the comment only finishes a hold whose
+        threshold was not reached.
+        """
+        wanted: dict[str, int] = {}
+        for line in draft.lines:
+            wanted[line.sku] = wanted.get(line.sku, 0) + line.qty
+        comments = [str(h.get("comment") or "") for h in order.get("status_histories") or []]
+        for sku, qty in wanted.items():
+            enc = quote(sku, safe="")
+            stock = self._get(f"/V1/stockItems/{enc}")
+            if stock.get("manage_stock", True) is False:
+                continue
+            current = Decimal(str(stock.get("min_qty") or 0))
+            marker = f"{CHANNEL_COMMENT_PREFIX} {qty} x {sku} held from the salable quantity"
+            written = [c for c in comments if c.startswith(marker)]
+            if written:
+                target = _hold_target(written[0])
+                if target is None or current >= target:
+                    continue
+            else:
+                target = current + qty
+                self.add_comment(int(order["entity_id"]), f"{marker} (out-of-stock threshold "
+                                                          f"{current.normalize():f} -> {target.normalize():f}).")
+            body = {"stockItem": {"use_config_min_qty": False, "min_qty": float(target)}}
+            self._retrying(lambda: self._once("PUT", f"/V1/products/{enc}/stockItems/{int(stock['item_id'])}",
+                                              body=body))
 
     def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict:
         first, last = _split_name(a.name)
@@ -614,5 +703,13 @@ class CommerceRestClient:
                                    "parent_id": int(order_id)}
         if status:
             history["status"] = status
-        self._retrying(lambda: self._once("POST", f"/V1/orders/{int(order_id)}/comments",
-                                          body={"statusHistory": history}))
+        try:
+            self._retrying(lambda: self._once("POST", f"/V1/orders/{int(order_id)}/comments",
+                                              body={"statusHistory": history}))
+        except CommerceRejected as e:
+            if status and getattr(e, "status", None) == 400:
+                refused = OrderStatusRefused(str(e))
+                refused.status = 400  # type: ignore[attr-defined]
+                refused.commerce_message = getattr(e, "commerce_message", "")  # type: ignore[attr-defined]
+                raise refused from None
+            raise

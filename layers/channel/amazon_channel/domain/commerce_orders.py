@@ -140,4 +140,5 @@ def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoi
         discount_description="Amazon promotion" if has_discount else None,
         handling_charges=charges,
         status=status,
+        fulfillment=details.fulfillment,
     )

@@ -45,6 +45,10 @@ class CustomerAlreadyExists(CommerceRejected):
     """Commerce already has a customer with that email in the website."""
 
 
+class OrderStatusRefused(CommerceRejected):
+    """Commerce refused an order status (not assigned to the order's state): noted, never fatal."""
+
+
 class UnknownStore(PermanentError):
     """The notification names a seller or marketplace that is not connected."""
 

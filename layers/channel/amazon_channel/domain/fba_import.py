@@ -44,6 +44,8 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         )
         o.channel_status = ChannelStatus.SHIPPED
         o.notes = f"Commerce order {ref.increment_id} created ({commerce_order.status})"
+        if ref.note:
+            o.notes += f"; {ref.note}"
         return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
     order = mutate(ports.orders, amazon_order_id, imported)

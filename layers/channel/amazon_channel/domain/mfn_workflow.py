@@ -60,6 +60,8 @@ def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: 
                 customer_email=ref.customer_email,
             )
             o.notes = f"Commerce order {ref.increment_id} created"
+            if ref.note:  # e.g. a status Commerce refused: the order is made, the merchant is told
+                o.notes += f"; {ref.note}"
             return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
         order = mutate(ports.orders, amazon_order_id, keep)

@@ -314,6 +314,8 @@ class CommerceOrderDraft(Model):
     # Amazon charges carried in Shipping & Handling besides shipping (gift wrap, COD fee, ...):
     # (label, amount with its tax), named in the order's shipping description.
     handling_charges: list[tuple[str, Decimal]] = Field(default_factory=list)
+    # MFN: Commerce's salable quantity is lowered for the order; AFN: Amazon's stock shipped it.
+    fulfillment: Fulfillment = "MFN"
 
     @property
     def discount_total(self) -> Decimal:
@@ -339,6 +341,7 @@ class CommerceOrderRef(Model):
     qty_shipped: int = 0
     qty_withdrawn: int = 0  # canceled, or refunded by a credit memo, without having shipped
     merchant_comment: str | None = None  # the newest order comment the channel did not write
+    note: str | None = None  # what the merchant should know, e.g. a status Commerce refused
 
     @property
     def qty_open(self) -> int:
