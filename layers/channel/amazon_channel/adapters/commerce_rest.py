@@ -73,6 +73,9 @@ from ..domain.models import (
 )
 
 log = logging.getLogger(__name__)
+# oauthlib logs, at DEBUG, the signature base string (a customer search's query holds the buyer's
+# email) and the consumer key and access token: never let that through, whatever LOG_LEVEL says.
+logging.getLogger("oauthlib").setLevel(logging.WARNING)
 
 _CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}
 _CLOSED_STATES = {"canceled", "closed", "holded"}
