@@ -87,7 +87,7 @@ class Player:
         sm.put_secret_value(SecretId=self.stack.resources["SpApiCredentialsSecret"],
                             SecretString=json.dumps(self.amazon.credentials))
         sm.put_secret_value(SecretId=self.stack.resources["CommerceTokenSecret"],
-                            SecretString=json.dumps({"access_token": self.commerce.access_token}))
+                            SecretString=json.dumps(self.commerce.credentials))
         marketplaces = sorted({DEFAULT_MARKETPLACE} | {o.get("marketplace", DEFAULT_MARKETPLACE) for o in self.scenario.orders})
         store = {
             "seller_id": DEFAULT_SELLER,

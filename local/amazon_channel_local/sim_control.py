@@ -128,9 +128,10 @@ class ControlledAmazon(SimulatedAmazon):
 class ControlledCommerce(SimulatedCommerce):
     """SimulatedCommerce with `/_sim/` control routes (ship, cancel, catalog, customers, inspect, faults)."""
 
-    def _serve(self, method: str, path: str, query: list, raw: bytes, auth: str, events: list[dict]) -> tuple[int, Any]:
+    def _serve(self, method: str, path: str, query: list, raw: bytes, auth: str, events: list[dict],
+               url: str = "") -> tuple[int, Any]:
         if not path.startswith(PREFIX):
-            return super()._serve(method, path, query, raw, auth, events)
+            return super()._serve(method, path, query, raw, auth, events, url=url)
         try:
             return self._control(method, [unquote(s) for s in path[len(PREFIX):].strip("/").split("/")], raw)
         except ControlError as e:

@@ -104,7 +104,7 @@ def test_commerce_calls_carry_a_request_id_that_the_answers_name():
     with SimulatedCommerce() as commerce:
         commerce.set_product("MUG-01", price="12.00", qty=5)
         http = _Recording()
-        client = CommerceRestClient(commerce.base_url, token=lambda: commerce.access_token, http=http)
+        client = CommerceRestClient(commerce.base_url, credentials=lambda: commerce.credentials, http=http)
         # When the channel reads Commerce
         missing = client.find_order_by_amazon_id("113-0000000-0000001")
         customer = client.find_customer("nobody@example.com", 1)

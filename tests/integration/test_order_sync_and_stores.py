@@ -107,8 +107,8 @@ def get_order_calls(player: Player) -> int:
 def commerce_order(player: Player, oid: str) -> dict:
     """The Commerce order as Commerce's REST API shows it (store view included)."""
     summary = player.commerce.order_by_ext_id(oid)
-    reply = urllib3.request("GET", f"{player.commerce.base_url}/rest/V1/orders/{summary['order_id']}",
-                            headers={"Authorization": f"Bearer {player.commerce.access_token}"})
+    url = f"{player.commerce.base_url}/rest/V1/orders/{summary['order_id']}"
+    reply = urllib3.request("GET", url, headers={"Authorization": player.commerce.sign("GET", url)})
     return json.loads(reply.data)
 
 

@@ -1,6 +1,7 @@
 """Stories of a merchant's Commerce store, told through the simulated store's REST API."""
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 import urllib3
@@ -9,10 +10,11 @@ import urllib3
 HTTP = urllib3.PoolManager(retries=False)
 
 
-def call(store, method, path, body=None, query=None, token=None, prefix="/rest/V1"):
-    headers = {"Authorization": f"Bearer {token or store.access_token}", "Content-Type": "application/json"}
-    resp = HTTP.request(method, f"{store.base_url}{prefix}{path}", fields=query if method == "GET" else None,
-                        body=None if body is None else json.dumps(body), headers=headers)
+def call(store, method, path, body=None, query=None, auth=None, prefix="/rest/V1"):
+    """A REST call as the store's integration: signed with OAuth 1.0a unless `auth` says otherwise."""
+    url = f"{store.base_url}{prefix}{path}" + (f"?{urlencode(query)}" if query else "")
+    headers = {"Authorization": auth or store.sign(method, url), "Content-Type": "application/json"}
+    resp = HTTP.request(method, url, body=None if body is None else json.dumps(body), headers=headers)
     return resp.status, json.loads(resp.data)
 
 
@@ -40,8 +42,8 @@ def order_entity(ext_id, **overrides):
 
 
 def test_a_caller_without_the_integration_token_is_turned_away(store):
-    # Given a store, When someone calls without the token
-    status, body = call(store, "GET", "/orders/1", token="wrong")
+    # Given a store, When someone calls with a token that is not the integration's
+    status, body = call(store, "GET", "/orders/1", auth="Bearer wrong")
     # Then Commerce answers 401 naming the ACL resource
     assert status == 401
     assert body["message"] == "The consumer isn't authorized to access %resources."

@@ -12,9 +12,9 @@ HTTP = urllib3.PoolManager(retries=False)
 
 
 def call(store, method, path, body=None):
-    headers = {"Authorization": f"Bearer {store.access_token}", "Content-Type": "application/json"}
-    resp = HTTP.request(method, f"{store.base_url}/rest/V1{path}", body=None if body is None else json.dumps(body),
-                        headers=headers)
+    url = f"{store.base_url}/rest/V1{path}"
+    headers = {"Authorization": store.sign(method, url), "Content-Type": "application/json"}
+    resp = HTTP.request(method, url, body=None if body is None else json.dumps(body), headers=headers)
     return resp.status, json.loads(resp.data)
 
 

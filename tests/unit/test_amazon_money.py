@@ -40,7 +40,7 @@ WITH_TIP = SEARCH_ORDERS["examples"]["application/json"]["orders"][0]  # two ite
 
 @pytest.fixture
 def client(store):
-    return CommerceRestClient(store.base_url, token=lambda: store.access_token)
+    return CommerceRestClient(store.base_url, credentials=lambda: store.credentials)
 
 
 def imported(client, store, amazon_json: dict) -> dict:

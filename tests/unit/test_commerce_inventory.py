@@ -17,7 +17,7 @@ AMAZON_ORDER = "111-0000001-0000001"
 
 @pytest.fixture
 def client(store):
-    return CommerceRestClient(store.base_url, token=lambda: store.access_token, sleep=lambda s: None)
+    return CommerceRestClient(store.base_url, credentials=lambda: store.credentials, sleep=lambda s: None)
 
 
 def draft(fulfillment="MFN", qty=2):

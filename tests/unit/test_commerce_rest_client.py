@@ -29,7 +29,7 @@ def sleeps():
 
 @pytest.fixture
 def client(store, sleeps):
-    return CommerceRestClient(store.base_url, token=lambda: store.access_token, sleep=sleeps.append)
+    return CommerceRestClient(store.base_url, credentials=lambda: store.credentials, sleep=sleeps.append)
 
 
 def draft(amazon_order_id="111-0000001-0000001", **overrides):
@@ -218,10 +218,12 @@ def test_errors_map_to_the_channels_named_errors(client, store, sleeps):
     with pytest.raises(CommerceUnavailable):
         client.get_shipment(1)
     assert sleeps == [0.5, 1.0, 2.0]
-    bad = CommerceRestClient(store.base_url, token=lambda: "expired", sleep=sleeps.append)
+    bad = CommerceRestClient(store.base_url, credentials=lambda: {**store.credentials, "consumer_secret": "x" * 32},
+                             sleep=sleeps.append)
     with pytest.raises(CommerceRejected, match="401"):
         bad.get_order(1)
-    nowhere = CommerceRestClient("http://127.0.0.1:9", token=lambda: "t", max_attempts=2, sleep=lambda s: None)
+    nowhere = CommerceRestClient("http://127.0.0.1:9", credentials=lambda: store.credentials, max_attempts=2,
+                                 sleep=lambda s: None)
     with pytest.raises(CommerceUnavailable):
         nowhere.get_order(1)
 
@@ -236,7 +238,7 @@ def test_each_call_is_traced_by_operation_and_never_by_its_query(store):
     from contextlib import nullcontext
 
     names = []
-    client = CommerceRestClient(store.base_url, token=lambda: store.access_token,
+    client = CommerceRestClient(store.base_url, credentials=lambda: store.credentials,
                                 traced=lambda name: names.append(name) or nullcontext())
     # When it looks a buyer up by email and creates the account
     client.find_customer("ana@example.com", 1)

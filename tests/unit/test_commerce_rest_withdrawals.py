@@ -16,7 +16,7 @@ WHY = "Amazon channel: Amazon order 111-0000001-0000001 was canceled on Amazon."
 
 @pytest.fixture
 def client(store):
-    return CommerceRestClient(store.base_url, token=lambda: store.access_token, sleep=lambda s: None)
+    return CommerceRestClient(store.base_url, credentials=lambda: store.credentials, sleep=lambda s: None)
 
 
 def draft(amazon_order_id=AMAZON_ORDER, **overrides):

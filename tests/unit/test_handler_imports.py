@@ -33,6 +33,7 @@ print(json.dumps({{
     "asyncio": "asyncio" in sys.modules,
     "envelopes": "aws_lambda_powertools.utilities.parser.envelopes" in sys.modules,
     "orders_view": "amazon_channel.domain.orders_view" in sys.modules,
+    "oauthlib": "oauthlib" in sys.modules,
     "built_models": built,
 }}))
 """
@@ -65,6 +66,8 @@ def test_a_cold_start_loads_only_what_the_handler_needs(handler):
     assert loaded["envelopes"] == (handler in ENVELOPED)
     # And the Orders view's models only in the Orders view
     assert loaded["orders_view"] == (handler == "orders_view")
+    # And oauthlib only when the first Commerce request is signed (a handler may never call Commerce)
+    assert loaded["oauthlib"] is False
 
 
 # Powertools batch (an async processor) and the HTTP event handler load asyncio themselves.

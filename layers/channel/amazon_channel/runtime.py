@@ -95,10 +95,11 @@ def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str,
 
 
 @cache
-def _commerce(base_url: str, secret_id: str, _aws: str | None):
+def _commerce(base_url: str, secret_id: str, auth: str, _aws: str | None):
     from .adapters.commerce_rest import CommerceRestClient
 
-    return CommerceRestClient(base_url=base_url, token=lambda: secret(secret_id)["access_token"], traced=traced)
+    # The secret holds the integration's four credentials (OAuth 1.0a), read again as its cache renews
+    return CommerceRestClient(base_url=base_url, credentials=lambda: secret(secret_id), auth=auth, traced=traced)
 
 
 def ports() -> ChannelPorts:
@@ -118,7 +119,8 @@ def ports() -> ChannelPorts:
             orders_table,
             aws,
         ),
-        commerce=_commerce(setting("COMMERCE_BASE_URL"), setting("COMMERCE_SECRET_ID"), aws),
+        commerce=_commerce(setting("COMMERCE_BASE_URL"), setting("COMMERCE_SECRET_ID"), setting("COMMERCE_AUTH", "oauth1"),
+                           aws),
         events=EventBridgePublisher(setting("EVENT_BUS_NAME"), client("events")),
         workflows=StepFunctionsWorkflows(setting("MFN_STATE_MACHINE_ARN", "unset"), client("stepfunctions")),
     )

@@ -2,7 +2,14 @@
 
 Shapes follow Magento 2.4's REST API (snake_case fields, decimals as JSON numbers, errors as
 `{"message": "...", "parameters": ...}` with `%1` / `%name` placeholders). Both `/rest/V1/...`
-and `/rest/<store_code>/V1/...` are accepted. Calls need `Authorization: Bearer <access_token>`.
+and `/rest/<store_code>/V1/...` are accepted.
+
+Calls are authenticated as Magento authenticates an integration (`OauthUserContext` and
+Magento Framework's `Oauth::validateAccessTokenRequest`): an OAuth 1.0a `Authorization`
+header signed with HMAC-SHA256 by the integration's consumer key and secret and its access token
+and token secret (`credentials`), with a fresh nonce; the query string is signed, a JSON body is
+not. A Bearer access token alone is accepted only with `allow_bearer=True` (the store setting
+"Allow OAuth Access Tokens to be used as standalone Bearer tokens", off by default since 2.4.4).
 
 Endpoints: customers search/create, orders search/get/save, invoiceOrder, shipOrder, shipment
 get/search, order comments, order cancel, refundOrder (offline credit memo) and credit memo get,
@@ -49,6 +56,7 @@ import json
 import re
 import socket
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -102,17 +110,64 @@ DEFAULT_STATUS_STATES: dict[str, set[str]] = {
     "payment_review": {"payment_review", "fraud"},
 }
 
+# The sim's one integration (System > Extensions > Integrations). Magento makes each credential 32
+# characters of [0-9a-z] (Oauth Helper LENGTH_* and generateRandomString); these are test values.
+INTEGRATION = {
+    "consumer_key": "simconsumerkey0000000000000000k1",
+    "consumer_secret": "simconsumersecret00000000000000s",
+    "access_token": "simaccesstoken0000000000000000t1",
+    "access_token_secret": "simaccesstokensecret00000000000s",
+}
+CONSUMER_ID = 1  # the integration's OAuth consumer id
+# Magento's messages, from Framework\Oauth\Oauth, Integration\Model\Oauth\Token\Provider and
+# Nonce\Generator; Magento\Framework\Oauth\Exception is an AuthenticationException (401), an
+# OauthInputException an InputException (400).
+BAD_SIGNATURE = "The signature is invalid. Verify and try again."
+NONCE_USED = "The nonce is already being used by the consumer with ID %1"
+NONCE_ERROR = "An error occurred validating the nonce"
+UNKNOWN_CONSUMER = "A consumer having the specified key does not exist"
+CONSUMER_KEY_LENGTH = "Consumer key is not the correct length"
+UNKNOWN_TOKEN = "Specified token does not exist"
+TOKEN_NOT_CONSUMERS = "Token is not associated with the specified consumer"
+TOKEN_LENGTH = "The token length is invalid. Check the length and try again."
+UNSUPPORTED_METHOD = "Signature method %1 is not supported"
+UNSUPPORTED_VERSION = 'The "%1" Oauth version isn\'t supported.'
+INPUT_ERRORS = "One or more input exceptions have occurred."
+# Latest 2.4 releases accept HMAC-SHA256 only (earlier ones HMAC-SHA1 too): the stricter set.
+SIGNATURE_METHODS = ("HMAC-SHA256",)
+TIME_DEVIATION = 600  # Nonce\Generator::TIME_DEVIATION: how far in the future a timestamp may be
+
 _PATH = re.compile(r"^/rest(?:/(?!V1/)[A-Za-z0-9_]+)?(/V1/.*)$")
 _FILTER = re.compile(r"^searchCriteria\[filter_?[gG]roups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(\w+)\]$")
 _CARRIER_CODES = {"ups": "ups", "usps": "usps", "fedex": "fedex", "dhl": "dhl"}
 
 
 class _HttpError(Exception):
-    def __init__(self, status: int, message: str, parameters: Any = None):
+    def __init__(self, status: int, message: str, parameters: Any = None, errors: list | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.parameters = [] if parameters is None else parameters
+        self.errors = errors
+
+
+def signature_valid(method: str, url: str, authorization: str, consumer_secret: str, token_secret: str) -> bool:
+    """Whether an OAuth 1.0a HMAC signature (RFC 5849 3.4.2) in `authorization` signs this request.
+
+    `url` is the absolute URL as requested, query string included: its parameters and the header's
+    `oauth_*` ones (realm and signature left out) make the base string, with oauthlib's functions.
+    """
+    from oauthlib.common import Request
+    from oauthlib.oauth1.rfc5849 import signature as rfc5849
+
+    params = rfc5849.collect_parameters(uri_query=urlsplit(url).query, headers={"Authorization": authorization},
+                                        exclude_oauth_signature=False)
+    request = Request(url, http_method=method)
+    request.signature = dict(params).get("oauth_signature", "")
+    request.params = [(k, v) for k, v in params if k != "oauth_signature"]
+    verify = {"HMAC-SHA256": rfc5849.verify_hmac_sha256, "HMAC-SHA1": rfc5849.verify_hmac_sha1}.get(
+        dict(params).get("oauth_signature_method", ""))
+    return verify is not None and verify(request, consumer_secret, token_secret)
 
 
 def _now() -> str:
@@ -211,11 +266,17 @@ def _search(entities: list[dict], criteria: dict, allowed: set[str]) -> list[dic
 class SimulatedCommerce:
     """An Adobe Commerce store on 127.0.0.1 with merchant actions and inspection for tests."""
 
-    def __init__(self, on_event: Callable[[dict], None] | None = None,
-                 access_token: str = "sim-commerce-integration-token", port: int = 0):
+    def __init__(self, on_event: Callable[[dict], None] | None = None, port: int = 0, *,
+                 credentials: dict[str, str] | None = None, allow_bearer: bool = False,
+                 clock: Callable[[], float] = time.time):
         self.port = port  # 0: any free port on 127.0.0.1
         self.on_event = on_event
-        self.access_token = access_token
+        # the integration's four credentials, as Commerce shows them to the merchant
+        self.credentials = dict(credentials or INTEGRATION)
+        self._integrations: dict[int, dict[str, str]] = {CONSUMER_ID: self.credentials}
+        self.allow_bearer = allow_bearer
+        self._clock = clock
+        self._nonces: set[tuple[int, str]] = set()
         self._lock = threading.RLock()
         self._products: dict[str, dict] = {}
         self._customers: list[dict] = []
@@ -495,9 +556,12 @@ class SimulatedCommerce:
         raw = h.rfile.read(length) if length else b""
         events: list[dict] = []
         try:
-            status, payload = self._serve(h.command, path, query, raw, h.headers.get("Authorization", ""), events)
+            status, payload = self._serve(h.command, path, query, raw, h.headers.get("Authorization", ""), events,
+                                          url=f"http://{h.headers.get('Host', '')}{h.path}")
         except _HttpError as e:
             status, payload = e.status, {"message": e.message, "parameters": e.parameters}
+            if e.errors:
+                payload["errors"] = e.errors
         except Exception as e:  # noqa: BLE001 - a bug in the simulator shows as Magento's 500
             status, payload = 500, {"message": f"Internal Error. Details are available in Magento log file. "
                                                f"Report ID: webapi-{uuid.uuid4().hex[:13]}", "trace": repr(e)}
@@ -517,7 +581,7 @@ class SimulatedCommerce:
             self.on_event(event)
 
     def _serve(self, method: str, path: str, query: list, raw: bytes, auth: str,
-               events: list[dict]) -> tuple[int, Any]:
+               events: list[dict], url: str = "") -> tuple[int, Any]:
         m = _PATH.match(path)
         fault = self._take_fault(method, path, m.group(1) if m else None)
         if fault is not None and not fault["after"]:
@@ -525,8 +589,7 @@ class SimulatedCommerce:
         if not m:
             raise _HttpError(404, NO_ROUTE)
         route, resource = self._route(method, m.group(1).rstrip("/"))
-        if auth != f"Bearer {self.access_token}":
-            raise _HttpError(401, UNAUTHORIZED, {"resources": resource})
+        self._authenticate(method, url, auth, resource)
         body: Any = None
         if method in ("POST", "PUT"):
             try:
@@ -541,6 +604,79 @@ class SimulatedCommerce:
         if fault is not None:
             raise self._fault_error(fault)
         return 200, result
+
+    @property
+    def access_token(self) -> str:
+        return self.credentials["access_token"]
+
+    def _authenticate(self, method: str, url: str, auth: str, resource: str) -> None:
+        """Magento's checks, in its order; a request that is no integration's is not authorized."""
+        if auth.lower().startswith("bearer "):
+            # TokenUserContext: an integration's token alone is refused unless the store allows it
+            tokens = {c["access_token"] for c in self._integrations.values()}
+            if not (self.allow_bearer and auth[7:].strip() in tokens):
+                raise _HttpError(401, UNAUTHORIZED, {"resources": resource})
+            return
+        if "oauth " not in auth.lower():  # Oauth Helper\Request::_processHeader: no OAuth parameters
+            raise _HttpError(401, UNAUTHORIZED, {"resources": resource})
+        from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
+
+        try:
+            params = dict(parse_authorization_header(auth[auth.lower().index("oauth "):]))
+        except ValueError:
+            params = {}
+        if "oauth_version" in params and params["oauth_version"] != "1.0":
+            raise _HttpError(400, UNSUPPORTED_VERSION, [params["oauth_version"]])
+        missing = [p for p in ("oauth_consumer_key", "oauth_signature", "oauth_signature_method", "oauth_nonce",
+                               "oauth_timestamp", "oauth_token") if p not in params]
+        if len(missing) == 1:
+            raise _HttpError(400, REQUIRED, {"fieldName": missing[0]})
+        if missing:
+            raise _HttpError(400, INPUT_ERRORS, errors=[{"message": REQUIRED, "parameters": {"fieldName": m}}
+                                                         for m in missing])
+        if len(params["oauth_token"]) != 32:
+            raise _HttpError(400, TOKEN_LENGTH)
+        if params["oauth_signature_method"] not in SIGNATURE_METHODS:
+            raise _HttpError(400, UNSUPPORTED_METHOD, [params["oauth_signature_method"]])
+        if len(params["oauth_consumer_key"]) != 32:
+            raise _HttpError(401, CONSUMER_KEY_LENGTH)
+        consumers = {c["consumer_key"]: (cid, c) for cid, c in self._integrations.items()}
+        if params["oauth_consumer_key"] not in consumers:
+            raise _HttpError(401, UNKNOWN_CONSUMER)
+        consumer_id, consumer = consumers[params["oauth_consumer_key"]]
+        # Nonce\Generator::validateNonce refuses a timestamp from too far in the future, not an old
+        # one (a replay is stopped by the stored nonce), and its column holds 32 characters
+        timestamp = int(params["oauth_timestamp"]) if params["oauth_timestamp"].isdigit() else 0
+        if timestamp <= 0 or timestamp > self._clock() + TIME_DEVIATION or len(params["oauth_nonce"]) > 32:
+            raise _HttpError(401, NONCE_ERROR)
+        with self._lock:
+            if (consumer_id, params["oauth_nonce"]) in self._nonces:
+                raise _HttpError(401, NONCE_USED, [consumer_id])
+            self._nonces.add((consumer_id, params["oauth_nonce"]))  # kept even if the signature fails
+        tokens = {c["access_token"]: cid for cid, c in self._integrations.items()}
+        if params["oauth_token"] not in tokens:
+            raise _HttpError(401, UNKNOWN_TOKEN)
+        if tokens[params["oauth_token"]] != consumer_id:
+            raise _HttpError(401, TOKEN_NOT_CONSUMERS)
+        if not signature_valid(method, url, auth, consumer["consumer_secret"], consumer["access_token_secret"]):
+            raise _HttpError(401, BAD_SIGNATURE)
+
+    def sign(self, method: str, url: str, credentials: dict[str, str] | None = None) -> str:
+        """The `Authorization` header an integration's client sends for this request (OAuth 1.0a,
+        HMAC-SHA256, a fresh nonce): for tests and tools that call the store's REST API directly."""
+        from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
+
+        c = credentials or self.credentials
+        signer = Client(c["consumer_key"], client_secret=c["consumer_secret"], resource_owner_key=c["access_token"],
+                        resource_owner_secret=c["access_token_secret"], signature_method=SIGNATURE_HMAC_SHA256)
+        return signer.sign(url, http_method=method)[1]["Authorization"]
+
+    def add_integration(self, credentials: dict[str, str]) -> int:
+        """Another integration on the store (another app's four credentials): its consumer id."""
+        with self._lock:
+            consumer_id = max(self._integrations) + 1
+            self._integrations[consumer_id] = dict(credentials)
+            return consumer_id
 
     def _take_fault(self, method: str, path: str, api_path: str | None) -> dict | None:
         with self._lock:

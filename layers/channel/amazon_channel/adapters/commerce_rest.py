@@ -1,6 +1,16 @@
 """Adobe Commerce (Magento 2.4) through its REST API: the `CommerceStore` port, on urllib3 only.
 
-Every call goes to `{base_url}/rest/V1/...` with `Authorization: Bearer <integration token>`.
+Every call goes to `{base_url}/rest/V1/...`, signed with OAuth 1.0a (HMAC-SHA256, in the
+`Authorization` header, through oauthlib) with the integration's four credentials: consumer key,
+consumer secret, access token, access token secret (the secret's JSON keys `consumer_key`,
+`consumer_secret`, `access_token`, `access_token_secret`). The query string is part of the
+signature base string; a JSON body is not (only a form-encoded body would be, RFC 5849 3.4.1.3.1),
+and no `oauth_body_hash` is sent, as Magento's own clients do. Magento 2.4 verifies HMAC-SHA256 in
+every release (some accept HMAC-SHA1 too).
+`auth="bearer"` sends the access token alone as `Authorization: Bearer` instead: Magento refuses
+that since 2.4.4 unless the store allows it (Stores > Configuration > Services > OAuth > Consumer
+Settings > "Allow OAuth Access Tokens to be used as standalone Bearer tokens",
+`oauth/consumer/enable_integration_as_bearer`), so it is an explicit opt-in.
 
 REST endpoints used, and the ACL resource of the integration that each needs (Magento 2.4
 `webapi.xml`; System > Extensions > Integrations > API):
@@ -29,7 +39,8 @@ Behaviour:
 - 5xx, 429 and connection errors are retried with exponential backoff, then `CommerceUnavailable`.
   A POST that may have taken effect is never blindly repeated: the client first re-reads Commerce
   (order by ext_order_id, invoiced quantities, shipments by tracking number).
-- Other 4xx raise `CommerceRejected` with Commerce's message, placeholders filled in.
+- Other 4xx raise `CommerceRejected` with Commerce's message, placeholders filled in; a 401 says
+  Commerce refused the channel's credentials (no secret is ever put in a message or a log).
 - `salesOrderRepositoryV1` save stores the order exactly as given (Amazon's prices are kept) but
   does not check the catalog nor reserve stock, so `create_order` checks each SKU first (exists,
   enabled, salable for the quantity) and refuses with a message naming the SKU; the items carry
@@ -53,7 +64,7 @@ import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -69,10 +80,15 @@ from ..domain.models import (
 )
 
 log = logging.getLogger(__name__)
+# oauthlib logs, at DEBUG, the signature base string (a customer search's query holds the buyer's
+# email) and the consumer key and access token: never let that through, whatever LOG_LEVEL says.
+logging.getLogger("oauthlib").setLevel(logging.WARNING)
 
 _CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}
 _CLOSED_STATES = {"canceled", "closed", "holded"}
 _DEFAULT_STOCK = 1  # MSI's default stock; a website assigned to another stock is not supported here
+AUTH_MODES = ("oauth1", "bearer")
+OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
 class _Transient(Exception):
@@ -136,17 +152,26 @@ def _split_name(name: str | None) -> tuple[str | None, str | None]:
 
 
 class CommerceRestClient:
-    """`CommerceStore` over Adobe Commerce REST with an integration access token."""
+    """`CommerceStore` over Adobe Commerce REST as an integration (OAuth 1.0a, or Bearer if opted in).
 
-    def __init__(self, base_url: str, token: Callable[[], str], http: urllib3.PoolManager | None = None,
-                 max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep, *,
+    `credentials()` returns the integration's credentials (the Commerce secret's JSON): the four
+    of `OAUTH1_KEYS`, or only `access_token` with `auth="bearer"`. It is called for every request,
+    so a rotated secret is picked up when the secret cache renews.
+    """
+
+    def __init__(self, base_url: str, credentials: Callable[[], Mapping[str, str]],
+                 http: urllib3.PoolManager | None = None,
+                 max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep, *, auth: str = "oauth1",
                  payment_method: str = "checkmo", shipping_method: str = "flatrate_flatrate",
                  shipping_description: str = "Amazon - Merchant Fulfilled", timeout: float = 20.0,
                  backoff_base: float = 0.5, backoff_max: float = 8.0,
                  traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext()):
         base = base_url.rstrip("/")
         self._root = base if base.endswith("/rest") else base + "/rest"
-        self._token = token
+        if auth not in AUTH_MODES:
+            raise ValueError(f"Commerce auth must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
+        self._credentials = credentials
+        self._auth = auth
         self._http = http or urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout))
         self._max_attempts = max(1, max_attempts)
         self._sleep = sleep
@@ -176,7 +201,7 @@ class CommerceRestClient:
             url += "?" + urlencode(query)
         request_id = str(uuid.uuid4())
         self._calls.request_id = request_id
-        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json",
+        headers = {"Authorization": self._authorization(method, url), "Accept": "application/json",
                    "X-Request-Id": request_id}
         data = None
         if body is not None:
@@ -205,10 +230,39 @@ class CommerceRestClient:
             log.warning("commerce %s %s -> %s", method, path, status)
             raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
         log.info("commerce %s %s rejected with %s", method, path, status)
-        error = CommerceRejected(f"Commerce refused {method} {path} ({status}): {message or 'no message'}")
+        if status == 401:
+            error = CommerceRejected(
+                f"Commerce refused the channel's authentication for {method} {path} (401): "
+                f"{message or 'no message'}. Check the integration's credentials in the Commerce secret"
+                + (" and that the store allows access tokens as standalone Bearer tokens" if self._auth == "bearer"
+                   else " (consumer key and secret, access token and token secret, OAuth 1.0a)"))
+        else:
+            error = CommerceRejected(f"Commerce refused {method} {path} ({status}): {message or 'no message'}")
         error.status = status  # type: ignore[attr-defined]
         error.commerce_message = message  # type: ignore[attr-defined]
         raise error
+
+    def _authorization(self, method: str, url: str) -> str:
+        """The `Authorization` header of one request: OAuth 1.0a signed, or the Bearer token if opted in."""
+        credentials = self._credentials() or {}
+        needed = ("access_token",) if self._auth == "bearer" else OAUTH1_KEYS
+        missing = [k for k in needed if not str(credentials.get(k) or "").strip()]
+        if missing:  # names the keys only, never a value
+            raise CommerceRejected(f"The Commerce secret lacks {', '.join(missing)}: Commerce authentication "
+                                   f"({self._auth}) needs {', '.join(needed)}")
+        if self._auth == "bearer":
+            return f"Bearer {credentials['access_token']}"
+        # Imported on the first signed request, not with the module (~3-5 ms of a cold start): a
+        # handler that builds the ports but never calls Commerce does not pay for it.
+        from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
+
+        signer = Client(credentials["consumer_key"], client_secret=credentials["consumer_secret"],
+                        resource_owner_key=credentials["access_token"],
+                        resource_owner_secret=credentials["access_token_secret"],
+                        signature_method=SIGNATURE_HMAC_SHA256)
+        # No body: a JSON body is not part of the signature, and oauthlib would add oauth_body_hash
+        _, headers, _ = signer.sign(url, http_method=method)
+        return headers["Authorization"]
 
     def _retrying(self, attempt_fn: Callable[[], Any], recheck: Callable[[], Any] | None = None) -> Any:
         """Run `attempt_fn`, retrying transient failures with backoff.
