@@ -24,6 +24,7 @@ channel's client checks the catalog itself before saving.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -33,6 +34,8 @@ from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from . import commerce_schema
 
 EVENT_TYPE = "com.adobe.commerce.observer.sales_order_shipment_save_after"
 ORDER_CANCEL_EVENT = "com.adobe.commerce.observer.order_cancel_after"
@@ -161,8 +164,21 @@ class SimulatedCommerce:
     """An Adobe Commerce store on 127.0.0.1 with merchant actions and inspection for tests."""
 
     def __init__(self, on_event: Callable[[dict], None] | None = None,
-                 access_token: str = "sim-commerce-integration-token", port: int = 0):
+                 access_token: str = "sim-commerce-integration-token", port: int = 0, *,
+                 schema_version: str | None = None, validate_responses: bool | None = None):
         self.port = port  # 0: any free port on 127.0.0.1
+        # Adobe's admin REST schema this store follows (requests always; responses when asked,
+        # as the test suite does through SIM_COMMERCE_VALIDATE_RESPONSES=1)
+        self.schema_version = (schema_version or os.environ.get("SIM_COMMERCE_SCHEMA_VERSION")
+                               or commerce_schema.DEFAULT_VERSION)
+        if self.schema_version not in commerce_schema.VERSIONS:
+            raise ValueError(f"Unknown Commerce schema version {self.schema_version!r}")
+        if validate_responses is None:
+            validate_responses = os.environ.get("SIM_COMMERCE_VALIDATE_RESPONSES", "") not in ("", "0", "false")
+        self.validate_responses = validate_responses
+        self.schema_counts: dict[str, int] = {"requests": 0, "requests_refused": 0, "responses": 0}
+        self.schema_warnings: list[str] = []  # nested `required` markers Magento does not enforce
+        self.schema_violations: list[str] = []  # responses that broke the schema (answered 500)
         self.on_event = on_event
         self.access_token = access_token
         self._lock = threading.RLock()
@@ -415,9 +431,10 @@ class SimulatedCommerce:
         except Exception as e:  # noqa: BLE001 - a bug in the simulator shows as Magento's 500
             status, payload = 500, {"message": f"Internal Error. Details are available in Magento log file. "
                                                f"Report ID: webapi-{uuid.uuid4().hex[:13]}", "trace": repr(e)}
+        status, payload = self._schema_answer(h.command, path, status, payload)
         with self._lock:
             self._log.append((h.command, split.path, status))
-        body = json.dumps(_jsonable(payload)).encode()
+        body = json.dumps(payload).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=utf-8")
         h.send_header("Content-Length", str(len(body)))
@@ -449,12 +466,55 @@ class SimulatedCommerce:
                 raise _HttpError(400, "Decoding error: \nSyntax error") from None
             if not isinstance(body, dict):
                 raise _HttpError(400, "Decoding error: \nSyntax error")
+        self._schema_request(method, m.group(1).rstrip("/"), query, body)
         handler, args = route
         with self._lock:  # serialise under the lock: the handlers return live state
             result = _jsonable(handler(*args, query=query, body=body, events=events))
         if fault is not None:
             raise self._fault_error(fault)
         return 200, result
+
+    # ------------------------------------------------------------------ Adobe's schema
+    def _schema_request(self, method: str, api_path: str, query: list, body: Any) -> None:
+        """Refuse, as Magento does, a request outside the schema (unknown field, wrong type, ...)."""
+        schema = commerce_schema.schema(self.schema_version)
+        op = schema.operation(method, api_path)
+        if op is None:
+            raise _HttpError(404, NO_ROUTE)
+        try:
+            warnings = schema.check_request(op, api_path, query, body)
+        except commerce_schema.RequestRefused as e:
+            self._schema_count("requests_refused")
+            raise _HttpError(e.status, e.message, e.parameters) from None
+        finally:
+            self._schema_count("requests")
+        if warnings:
+            with self._lock:
+                self.schema_warnings.extend(warnings)
+
+    def _schema_answer(self, method: str, path: str, status: int, payload: Any) -> tuple[int, Any]:
+        """The answer as Magento writes it (null fields left out), checked against the schema in tests."""
+        schema = commerce_schema.schema(self.schema_version)
+        m = _PATH.match(path)
+        op = schema.operation(method, m.group(1).rstrip("/")) if m else None
+        payload = schema.as_written(op, status, _jsonable(payload))
+        if not self.validate_responses:
+            return status, payload
+        violations = schema.response_violations(op, status, payload)
+        self._schema_count("responses")
+        if not violations:
+            return status, payload
+        with self._lock:
+            self.schema_violations.extend(violations)
+        for v in violations:
+            commerce_schema.record_violation(v)
+        return 500, {"message": "The simulated Commerce answered outside Adobe's schema "
+                                f"{self.schema_version}: " + "; ".join(violations[:5])}
+
+    def _schema_count(self, what: str) -> None:
+        with self._lock:
+            self.schema_counts[what] += 1
+        commerce_schema.count(self.schema_version, what)
 
     def _take_fault(self, method: str, path: str, api_path: str | None) -> dict | None:
         with self._lock:
@@ -552,9 +612,15 @@ class SimulatedCommerce:
                 "extension_attributes": {"website_ids": [1], "stock_item": self._stock_json(p)}}
 
     def _stock_json(self, p: dict) -> dict:
+        # a default store's stock item: every setting from the configuration
         return {"item_id": p["id"], "product_id": p["id"], "stock_id": 1, "qty": p["qty"],
-                "is_in_stock": p["qty"] > 0, "is_qty_decimal": False, "manage_stock": True,
-                "min_qty": 0, "min_sale_qty": 1, "max_sale_qty": 10000, "backorders": 0}
+                "is_in_stock": p["qty"] > 0, "is_qty_decimal": False, "show_default_notification_message": False,
+                "use_config_min_qty": True, "min_qty": 0, "use_config_min_sale_qty": 1, "min_sale_qty": 1,
+                "use_config_max_sale_qty": True, "max_sale_qty": 10000, "use_config_backorders": True,
+                "backorders": 0, "use_config_notify_stock_qty": True, "notify_stock_qty": 1,
+                "use_config_qty_increments": True, "qty_increments": 0, "use_config_enable_qty_inc": True,
+                "enable_qty_increments": False, "use_config_manage_stock": True, "manage_stock": True,
+                "low_stock_date": None, "is_decimal_divided": False, "stock_status_changed_auto": 0}
 
     def _h_product_get(self, sku: str, *, query, body, events) -> dict:
         p = self._products.get(sku)
@@ -585,7 +651,21 @@ class SimulatedCommerce:
         out = dict(o)
         out["status_histories"] = [dict(h) for h in o["status_histories"]]
         out["items"] = [dict(i) for i in o["items"]]
+        # Magento writes every field the schema marks required, null when it has no value
+        out["payment"] = self._written_as("sales-data-order-payment-interface", o["payment"])
+        out["billing_address"] = self._written_as("sales-data-order-address-interface", o["billing_address"])
+        ext = dict(o.get("extension_attributes") or {})
+        if ext.get("shipping_assignments"):
+            ext["shipping_assignments"] = [
+                {**a, "shipping": {**a["shipping"], "address": self._written_as(
+                    "sales-data-order-address-interface", a["shipping"]["address"])}}
+                if isinstance((a.get("shipping") or {}).get("address"), dict) else a
+                for a in ext["shipping_assignments"]]
+            out["extension_attributes"] = ext
         return out
+
+    def _written_as(self, definition: str, data: dict) -> dict:
+        return {**dict.fromkeys(commerce_schema.schema(self.schema_version).required(definition)), **data}
 
     def _h_order_search(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
@@ -672,8 +752,9 @@ class SimulatedCommerce:
         tax = _dec(e.get("tax_amount"))
         grand_total = _dec(e.get("grand_total", subtotal + shipping + tax))
         currency = e.get("order_currency_code") or e.get("base_currency_code") or "USD"
-        send_email = e.get("send_email")
-        send_email = True if send_email is None else bool(send_email)
+        # The repository save sends no order email by itself (and `send_email` is no field of the
+        # order interface: Adobe's schema refuses it above).
+        send_email = False
         ext = e.get("extension_attributes") or {}
         assignments = []
         for a in ext.get("shipping_assignments") or []:
@@ -711,7 +792,7 @@ class SimulatedCommerce:
             "payment": payment,
             "status_histories": [],
             "extension_attributes": {"shipping_assignments": assignments},
-            "email_sent": 1 if send_email else 0, "send_email": send_email,
+            "email_sent": 1 if send_email else 0,
             "_send_email": send_email, "_emails": 1 if send_email else 0,
         }
         self._orders[order_id] = order
@@ -886,7 +967,14 @@ class SimulatedCommerce:
         memo = self._creditmemos.get(int(memo_id))
         if memo is None:
             raise _HttpError(404, NOT_FOUND)
-        return memo
+        return self._creditmemo_json(memo)
+
+    def _creditmemo_json(self, memo: dict) -> dict:
+        return {**memo,
+                "items": [self._written_as("sales-data-creditmemo-item-interface", i) for i in memo["items"]],
+                "comments": [self._written_as("sales-data-creditmemo-comment-interface",
+                                              {"parent_id": memo["entity_id"], "is_customer_notified": 0, **c})
+                             for c in memo["comments"]]}
 
     def _cloud_event(self, event_type: str, value: dict) -> dict:
         detail = {
@@ -992,13 +1080,16 @@ class SimulatedCommerce:
         s = self._shipments.get(int(shipment_id))
         if s is None:
             raise _HttpError(404, NOT_FOUND)
-        return s
+        return self._shipment_json(s)
+
+    def _shipment_json(self, s: dict) -> dict:
+        return {**s, "tracks": [self._written_as("sales-data-shipment-track-interface", t) for t in s["tracks"]]}
 
     def _h_shipment_search(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
         items = _search(sorted(self._shipments.values(), key=lambda s: s["entity_id"]), criteria,
                         {"order_id", "entity_id", "increment_id", "store_id"})
-        return {"items": items, "search_criteria": criteria, "total_count": len(items)}
+        return {"items": [self._shipment_json(s) for s in items], "search_criteria": criteria, "total_count": len(items)}
 
 
 def _qty_to_ship(item: dict) -> Decimal:
