@@ -431,7 +431,7 @@ class SimulatedCommerce:
         except Exception as e:  # noqa: BLE001 - a bug in the simulator shows as Magento's 500
             status, payload = 500, {"message": f"Internal Error. Details are available in Magento log file. "
                                                f"Report ID: webapi-{uuid.uuid4().hex[:13]}", "trace": repr(e)}
-        status, payload = self._schema_answer(h.command, path, status, payload)
+        status, payload = self._schema_answer(h.command, path, status, payload, query, raw)
         with self._lock:
             self._log.append((h.command, split.path, status))
         body = json.dumps(payload).encode()
@@ -492,12 +492,21 @@ class SimulatedCommerce:
             with self._lock:
                 self.schema_warnings.extend(warnings)
 
-    def _schema_answer(self, method: str, path: str, status: int, payload: Any) -> tuple[int, Any]:
-        """The answer as Magento writes it (null fields left out), checked against the schema in tests."""
+    def _schema_answer(self, method: str, path: str, status: int, payload: Any, query: list,
+                       raw: bytes) -> tuple[int, Any]:
+        """The answer as Magento writes it (optional nulls left out), checked against the schema in tests."""
         schema = commerce_schema.schema(self.schema_version)
         m = _PATH.match(path)
-        op = schema.operation(method, m.group(1).rstrip("/")) if m else None
+        api_path = m.group(1).rstrip("/") if m else None
+        op = schema.operation(method, api_path) if api_path else None
         payload = schema.as_written(op, status, _jsonable(payload))
+        if commerce_schema.recording():
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+            commerce_schema.record(commerce_schema.Exchange(self.schema_version, method, api_path, list(query),
+                                                            body, status, payload))
         if not self.validate_responses:
             return status, payload
         violations = schema.response_violations(op, status, payload)

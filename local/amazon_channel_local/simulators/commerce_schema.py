@@ -354,3 +354,80 @@ def take_violations() -> list[str]:
         out = list(_violations)
         _violations.clear()
         return out
+
+
+# ------------------------------------------------------------------ recorded traffic
+@dataclass
+class Exchange:
+    """One request to a simulated Commerce and its answer, as they went over the wire."""
+    version: str
+    method: str
+    api_path: str | None  # /V1/..., None when the path is not under /rest
+    query: list[tuple[str, str]]
+    body: Any
+    status: int
+    payload: Any
+
+
+_recorders: list[list[Exchange]] = []
+
+
+class recorded:
+    """`with recorded() as traffic:` every simulated Commerce's exchanges land in `traffic`."""
+
+    def __enter__(self) -> list[Exchange]:
+        self.traffic: list[Exchange] = []
+        with _lock:
+            _recorders.append(self.traffic)
+        return self.traffic
+
+    def __exit__(self, *exc: Any) -> None:
+        with _lock:
+            _recorders.remove(self.traffic)
+
+
+def record(exchange: Exchange) -> None:
+    with _lock:
+        for traffic in _recorders:
+            traffic.append(exchange)
+
+
+def recording() -> bool:
+    return bool(_recorders)
+
+
+@dataclass
+class Figures:
+    version: str
+    requests: int = 0
+    responses: int = 0
+    refused: list[str] = field(default_factory=list)  # requests the schema refuses
+    violations: list[str] = field(default_factory=list)  # answers outside the schema
+    request_seconds: float = 0.0  # time spent checking requests
+    response_seconds: float = 0.0  # time spent writing and checking answers
+
+
+def revalidate(traffic: list[Exchange], version: str) -> Figures:
+    """Check recorded traffic against one schema version: every request, and every answer."""
+    from time import perf_counter
+
+    s = schema(version)
+    figures = Figures(version)
+    for ex in traffic:
+        t0 = perf_counter()
+        op = s.operation(ex.method, ex.api_path) if ex.api_path else None
+        if op is None:
+            figures.refused.append(f"{ex.method} {ex.api_path}: no such route in {version}")
+        else:
+            try:
+                s.check_request(op, ex.api_path, ex.query, ex.body)
+            except RequestRefused as e:
+                figures.refused.append(f"{ex.method} {ex.api_path}: {e.message} {e.parameters}")
+        t1 = perf_counter()
+        figures.violations.extend(s.response_violations(op, ex.status, s.as_written(op, ex.status, ex.payload)))
+        t2 = perf_counter()
+        figures.requests += 1
+        figures.responses += 1
+        figures.request_seconds += t1 - t0
+        figures.response_seconds += t2 - t1
+    return figures
