@@ -12,6 +12,13 @@ products and stock items by SKU. Every shipment save (through `POST /V1/order/{i
 a cancel emits `...observer.order_cancel_after` and a credit memo
 `...observer.sales_order_creditmemo_save_after` (through the API or `merchant_cancel`).
 
+Every request is held to Adobe's admin REST schema (`commerce_schema.py`; 2.4.9 unless
+`schema_version` or SIM_COMMERCE_SCHEMA_VERSION says 2.4.7 or 2.4.8): a route outside it is 404,
+an unknown field at any level, a wrong type or a missing top-level parameter is Magento's 400.
+Answers are written as Magento writes them (null optional fields left out) and, with
+`validate_responses` (SIM_COMMERCE_VALIDATE_RESPONSES=1, on for the test suite), checked against
+the operation's schema: a violation is recorded and answered 500.
+
 Magento's rules for withdrawing an order are kept: `POST /V1/orders/{id}/cancel` answers `false`
 for an order invoiced in full (`Order::canCancel`), and such an order is withdrawn with a credit
 memo instead, after which Magento closes it (or completes it, when part of it shipped).
