@@ -15,9 +15,22 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AmazonChannel")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "amazon-channel")
+# Every simulated Commerce checks its own answers against Adobe's schema during the tests
+os.environ.setdefault("SIM_COMMERCE_VALIDATE_RESPONSES", "1")
 
 
 import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def commerce_answers_follow_adobes_schema():
+    """A simulated Commerce answer outside Adobe's schema fails the test that caused it."""
+    from amazon_channel_local.simulators import commerce_schema
+
+    commerce_schema.take_violations()
+    yield
+    violations = commerce_schema.take_violations()
+    assert not violations, "The simulated Commerce answered outside Adobe's schema:\n" + "\n".join(violations)
 
 
 @pytest.fixture

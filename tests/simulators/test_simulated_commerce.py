@@ -35,7 +35,7 @@ def order_entity(ext_id, **overrides):
                             "country_id": "US", "postcode": "73301", "telephone": "555"},
         "extension_attributes": {"shipping_assignments": [{"shipping": {"address": {"firstname": "Ana"},
                                                                         "method": "flatrate_flatrate"}}]},
-        "payment": {"method": "checkmo"}, "send_email": False,
+        "payment": {"method": "checkmo"},
     }
     entity.update(overrides)
     return entity

@@ -29,7 +29,7 @@ def an_order(store, ext_id="111-0000001-0000001", invoiced=True):
         "shipping_amount": 4, "shipping_tax_amount": 0, "tax_amount": 1.52, "subtotal": 47, "grand_total": 52.52,
         "billing_address": {"firstname": "Ana", "lastname": "Lima", "street": ["1 Main St"], "city": "Austin",
                             "country_id": "US", "postcode": "73301", "telephone": "555"},
-        "payment": {"method": "checkmo"}, "send_email": False,
+        "payment": {"method": "checkmo"},
     }
     status, order = call(store, "POST", "/orders", {"entity": entity})
     assert status == 200

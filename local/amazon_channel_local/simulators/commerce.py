@@ -20,6 +20,13 @@ shaped as Adobe I/O Events delivers it (source `aws.partner/developer.adobe.com/
 detail-type `<provider label>:<event code>`); a cancel emits `...observer.order_cancel_after` and
 a credit memo `...observer.sales_order_creditmemo_save_after` (through the API or `merchant_cancel`).
 
+Every request is held to Adobe's admin REST schema (`commerce_schema.py`; 2.4.9 unless
+`schema_version` or SIM_COMMERCE_SCHEMA_VERSION says 2.4.7 or 2.4.8): a route outside it is 404,
+an unknown field at any level, a wrong type or a missing top-level parameter is Magento's 400.
+Answers are written as Magento writes them (null optional fields left out) and, with
+`validate_responses` (SIM_COMMERCE_VALIDATE_RESPONSES=1, on for the test suite), checked against
+the operation's schema: a violation is recorded and answered 500.
+
 Magento's rules for withdrawing an order are kept: `POST /V1/orders/{id}/cancel` answers `false`
 for an order invoiced in full (`Order::canCancel`), and such an order is withdrawn with a credit
 memo instead, after which Magento closes it (or completes it, when part of it shipped).
@@ -53,6 +60,7 @@ before the scenario began.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -63,6 +71,8 @@ from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from . import commerce_schema
 
 # Adobe I/O event codes of the Commerce observer events (`com.adobe.commerce.observer.<name>`).
 EVENT_TYPE = "com.adobe.commerce.observer.sales_order_shipment_save_after"
@@ -268,8 +278,21 @@ class SimulatedCommerce:
 
     def __init__(self, on_event: Callable[[dict], None] | None = None, port: int = 0, *,
                  credentials: dict[str, str] | None = None, allow_bearer: bool = False,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 schema_version: str | None = None, validate_responses: bool | None = None):
         self.port = port  # 0: any free port on 127.0.0.1
+        # Adobe's admin REST schema this store follows (requests always; responses when asked,
+        # as the test suite does through SIM_COMMERCE_VALIDATE_RESPONSES=1)
+        self.schema_version = (schema_version or os.environ.get("SIM_COMMERCE_SCHEMA_VERSION")
+                               or commerce_schema.DEFAULT_VERSION)
+        if self.schema_version not in commerce_schema.VERSIONS:
+            raise ValueError(f"Unknown Commerce schema version {self.schema_version!r}")
+        if validate_responses is None:
+            validate_responses = os.environ.get("SIM_COMMERCE_VALIDATE_RESPONSES", "") not in ("", "0", "false")
+        self.validate_responses = validate_responses
+        self.schema_counts: dict[str, int] = {"requests": 0, "requests_refused": 0, "responses": 0}
+        self.schema_warnings: list[str] = []  # nested `required` markers Magento does not enforce
+        self.schema_violations: list[str] = []  # responses that broke the schema (answered 500)
         self.on_event = on_event
         # the integration's four credentials, as Commerce shows them to the merchant
         self.credentials = dict(credentials or INTEGRATION)
@@ -565,9 +588,10 @@ class SimulatedCommerce:
         except Exception as e:  # noqa: BLE001 - a bug in the simulator shows as Magento's 500
             status, payload = 500, {"message": f"Internal Error. Details are available in Magento log file. "
                                                f"Report ID: webapi-{uuid.uuid4().hex[:13]}", "trace": repr(e)}
+        status, payload = self._schema_answer(h.command, path, status, payload, query, raw)
         with self._lock:
             self._log.append((h.command, split.path, status))
-        body = json.dumps(_jsonable(payload)).encode()
+        body = json.dumps(payload).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=utf-8")
         h.send_header("Content-Length", str(len(body)))
@@ -598,6 +622,7 @@ class SimulatedCommerce:
                 raise _HttpError(400, "Decoding error: \nSyntax error") from None
             if not isinstance(body, dict):
                 raise _HttpError(400, "Decoding error: \nSyntax error")
+        self._schema_request(method, m.group(1).rstrip("/"), query, body)
         handler, args = route
         with self._lock:  # serialise under the lock: the handlers return live state
             result = _jsonable(handler(*args, query=query, body=body, events=events))
@@ -677,6 +702,57 @@ class SimulatedCommerce:
             consumer_id = max(self._integrations) + 1
             self._integrations[consumer_id] = dict(credentials)
             return consumer_id
+
+    # ------------------------------------------------------------------ Adobe's schema
+    def _schema_request(self, method: str, api_path: str, query: list, body: Any) -> None:
+        """Refuse, as Magento does, a request outside the schema (unknown field, wrong type, ...)."""
+        schema = commerce_schema.schema(self.schema_version)
+        op = schema.operation(method, api_path)
+        if op is None:
+            raise _HttpError(404, NO_ROUTE)
+        try:
+            warnings = schema.check_request(op, api_path, query, body)
+        except commerce_schema.RequestRefused as e:
+            self._schema_count("requests_refused")
+            raise _HttpError(e.status, e.message, e.parameters) from None
+        finally:
+            self._schema_count("requests")
+        if warnings:
+            with self._lock:
+                self.schema_warnings.extend(warnings)
+
+    def _schema_answer(self, method: str, path: str, status: int, payload: Any, query: list,
+                       raw: bytes) -> tuple[int, Any]:
+        """The answer as Magento writes it (optional nulls left out), checked against the schema in tests."""
+        schema = commerce_schema.schema(self.schema_version)
+        m = _PATH.match(path)
+        api_path = m.group(1).rstrip("/") if m else None
+        op = schema.operation(method, api_path) if api_path else None
+        payload = schema.as_written(op, status, _jsonable(payload))
+        if commerce_schema.recording():
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+            commerce_schema.record(commerce_schema.Exchange(self.schema_version, method, api_path, list(query),
+                                                            body, status, payload))
+        if not self.validate_responses:
+            return status, payload
+        violations = schema.response_violations(op, status, payload)
+        self._schema_count("responses")
+        if not violations:
+            return status, payload
+        with self._lock:
+            self.schema_violations.extend(violations)
+        for v in violations:
+            commerce_schema.record_violation(v)
+        return 500, {"message": "The simulated Commerce answered outside Adobe's schema "
+                                f"{self.schema_version}: " + "; ".join(violations[:5])}
+
+    def _schema_count(self, what: str) -> None:
+        with self._lock:
+            self.schema_counts[what] += 1
+        commerce_schema.count(self.schema_version, what)
 
     def _take_fault(self, method: str, path: str, api_path: str | None) -> dict | None:
         with self._lock:
@@ -786,10 +862,17 @@ class SimulatedCommerce:
 
     def _stock_json(self, p: dict) -> dict:
         # The legacy stock item mirrors the default source (MSI keeps them in step in single-source mode).
+        # Every other setting is a default store's, from the configuration.
         return {"item_id": p["id"], "product_id": p["id"], "stock_id": 1, "qty": p["qty"],
-                "is_in_stock": p["qty"] > p["min_qty"], "is_qty_decimal": False, "manage_stock": True,
+                "is_in_stock": p["qty"] > p["min_qty"], "is_qty_decimal": False,
+                "show_default_notification_message": False,
                 "use_config_min_qty": p["use_config_min_qty"], "min_qty": p["min_qty"],
-                "min_sale_qty": 1, "max_sale_qty": 10000, "backorders": 0}
+                "use_config_min_sale_qty": 1, "min_sale_qty": 1,
+                "use_config_max_sale_qty": True, "max_sale_qty": 10000, "use_config_backorders": True,
+                "backorders": 0, "use_config_notify_stock_qty": True, "notify_stock_qty": 1,
+                "use_config_qty_increments": True, "qty_increments": 0, "use_config_enable_qty_inc": True,
+                "enable_qty_increments": False, "use_config_manage_stock": True, "manage_stock": True,
+                "is_decimal_divided": False, "stock_status_changed_auto": 0}
 
     @staticmethod
     def _salable(p: dict) -> Decimal:
@@ -908,7 +991,21 @@ class SimulatedCommerce:
         out = dict(o)
         out["status_histories"] = [dict(h) for h in o["status_histories"]]
         out["items"] = [dict(i) for i in o["items"]]
+        # Magento writes every field the schema marks required, null when it has no value
+        out["payment"] = self._written_as("sales-data-order-payment-interface", o["payment"])
+        out["billing_address"] = self._written_as("sales-data-order-address-interface", o["billing_address"])
+        ext = dict(o.get("extension_attributes") or {})
+        if ext.get("shipping_assignments"):
+            ext["shipping_assignments"] = [
+                {**a, "shipping": {**a["shipping"], "address": self._written_as(
+                    "sales-data-order-address-interface", a["shipping"]["address"])}}
+                if isinstance((a.get("shipping") or {}).get("address"), dict) else a
+                for a in ext["shipping_assignments"]]
+            out["extension_attributes"] = ext
         return out
+
+    def _written_as(self, definition: str, data: dict) -> dict:
+        return {**dict.fromkeys(commerce_schema.schema(self.schema_version).required(definition)), **data}
 
     def _h_order_search(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
@@ -1218,7 +1315,14 @@ class SimulatedCommerce:
         memo = self._creditmemos.get(int(memo_id))
         if memo is None:
             raise _HttpError(404, NOT_FOUND)
-        return memo
+        return self._creditmemo_json(memo)
+
+    def _creditmemo_json(self, memo: dict) -> dict:
+        return {**memo,
+                "items": [self._written_as("sales-data-creditmemo-item-interface", i) for i in memo["items"]],
+                "comments": [self._written_as("sales-data-creditmemo-comment-interface",
+                                              {"parent_id": memo["entity_id"], "is_customer_notified": 0, **c})
+                             for c in memo["comments"]]}
 
     def _cloud_event(self, event_type: str, value: dict) -> dict:
         """A PutEvents entry as Adobe I/O Events delivers a Commerce event to EventBridge.
@@ -1330,13 +1434,16 @@ class SimulatedCommerce:
         s = self._shipments.get(int(shipment_id))
         if s is None:
             raise _HttpError(404, NOT_FOUND)
-        return s
+        return self._shipment_json(s)
+
+    def _shipment_json(self, s: dict) -> dict:
+        return {**s, "tracks": [self._written_as("sales-data-shipment-track-interface", t) for t in s["tracks"]]}
 
     def _h_shipment_search(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
         items = _search(sorted(self._shipments.values(), key=lambda s: s["entity_id"]), criteria,
                         {"order_id", "entity_id", "increment_id", "store_id"})
-        return {"items": items, "search_criteria": criteria, "total_count": len(items)}
+        return {"items": [self._shipment_json(s) for s in items], "search_criteria": criteria, "total_count": len(items)}
 
 
 def _qty_to_ship(item: dict) -> Decimal:

@@ -50,7 +50,9 @@ Behaviour:
   the comment, and comes back as the order's `note`: never a failed import.
 - The order is paid on Amazon: the invoice is registered with an offline capture
   (`capture: false`, the online gateway is not involved) and no email goes to the buyer
-  (`send_email: false`, `notify: false`, comments not notified).
+  (the order save sends none by itself, `notify: false`, comments not notified).
+- Request bodies carry only fields of Adobe's admin REST schema: Magento refuses any other with
+  400 `"<field>" is not supported` (there is no `send_email` on an order).
 - Logs name the method, the route and the status only: never emails, names, addresses or bodies.
 """
 
@@ -602,7 +604,6 @@ class CommerceRestClient:
             "extension_attributes": {"shipping_assignments": [{"shipping": {
                 "address": self._address(draft.shipping_address, draft, "shipping"),
                 "method": self._shipping_method}}]},
-            "send_email": False,
         }
         if draft.increment_id:
             entity["increment_id"] = draft.increment_id
