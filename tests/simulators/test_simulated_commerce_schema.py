@@ -1,6 +1,7 @@
 """The simulated Commerce is held to Adobe's admin REST schema, as a real store applies it."""
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 import urllib3
@@ -14,10 +15,11 @@ REQUIRED = '"%fieldName" is required. Enter and try again.'
 
 
 def call(store, method, path, body=None, query=None, prefix="/rest/default/V1"):
-    headers = {"Authorization": f"Bearer {store.access_token}", "Content-Type": "application/json"}
     url = f"{store.base_url}{prefix}{path}"
-    resp = HTTP.request(method, url, fields=query if method == "GET" else None,
-                        body=None if body is None else json.dumps(body), headers=headers)
+    if query:
+        url += "?" + urlencode(query)
+    headers = {"Authorization": store.sign(method, url), "Content-Type": "application/json"}
+    resp = HTTP.request(method, url, body=None if body is None else json.dumps(body), headers=headers)
     return resp.status, json.loads(resp.data)
 
 
@@ -128,7 +130,7 @@ def test_the_channels_commerce_calls_pass_on_every_schema_version(version):
 
     with SimulatedCommerce(schema_version=version, validate_responses=True) as store:
         store.set_product("MUG-RED", name="Red mug", price="12.00", qty=10)
-        client = CommerceRestClient(store.base_url, token=lambda: store.access_token, sleep=lambda s: None)
+        client = CommerceRestClient(store.base_url, credentials=lambda: store.credentials, sleep=lambda s: None)
         address = Address(name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301",
                           country="US", phone="555-0100")
         customer = client.create_customer(CommerceCustomer(email="ana@example.com", firstname="Ana", lastname="Lima"))

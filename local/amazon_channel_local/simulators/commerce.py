@@ -872,7 +872,7 @@ class SimulatedCommerce:
                 "backorders": 0, "use_config_notify_stock_qty": True, "notify_stock_qty": 1,
                 "use_config_qty_increments": True, "qty_increments": 0, "use_config_enable_qty_inc": True,
                 "enable_qty_increments": False, "use_config_manage_stock": True, "manage_stock": True,
-                "is_decimal_divided": False, "stock_status_changed_auto": 0}
+                "low_stock_date": None, "is_decimal_divided": False, "stock_status_changed_auto": 0}
 
     @staticmethod
     def _salable(p: dict) -> Decimal:
