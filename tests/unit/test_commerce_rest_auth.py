@@ -74,3 +74,25 @@ def test_bearer_works_only_when_both_the_store_allows_it_and_the_channel_opts_in
 def test_an_unknown_auth_mode_is_refused_when_the_client_is_built(store):
     with pytest.raises(ValueError, match="oauth1, bearer"):
         client_of(store, auth="basic")
+
+
+def test_a_query_with_a_space_or_a_plus_is_signed_as_magento_reads_it(store):
+    # Given a buyer whose Amazon address has a plus, and an order number searched with a space
+    client = client_of(store)
+    # When the channel searches for both (Magento reads the query with rawurldecode: a "+" stays a plus)
+    assert client.find_customer("ana+amazon@marketplace.amazon.com", 1) is None
+    assert client.find_order_by_amazon_id("111 0000001") is None
+    # Then the store verified both signatures and answered
+    assert [status for _, _, status in store.request_log] == [200, 200]
+
+
+def test_a_route_the_integration_was_not_granted_is_named_with_the_resource_to_grant(store):
+    # Given an integration whose merchant left "Orders > Actions > View" unticked
+    store.denied_resources.add("Magento_Sales::actions_view")
+    # When the channel reads an order
+    with pytest.raises(CommerceRejected) as refused:
+        client_of(store).get_order(1)
+    # Then the error names the resource to grant, not the credentials
+    message = str(refused.value)
+    assert "Magento_Sales::actions_view" in message and "Grant the integration that resource" in message
+    assert "credentials" not in message

@@ -189,6 +189,17 @@ def test_comments_are_silent_and_set_only_a_status_the_merchant_assigned(client,
     assert store.order_by_ext_id("111-0000001-0000001")["emails_sent_to_customer"] == 0
 
 
+def test_a_comment_commerce_refuses_for_another_reason_is_not_taken_for_a_refused_status(client, store):
+    # Given an order, and a store that refuses the next comment for a reason of its own
+    order = client.create_order(draft())
+    store.fail_next("POST", f"/V1/orders/{order.order_id}/comments", 400)
+    # When the channel sets a status with a comment
+    with pytest.raises(CommerceRejected) as refused:
+        client.add_comment(order.order_id, "Imported.", status="processing")
+    # Then it is Commerce's refusal as it is, never advice to assign the status
+    assert not isinstance(refused.value, OrderStatusRefused)
+
+
 def test_a_custom_import_status_the_merchant_assigned_is_applied_after_invoicing(client, store):
     store.assign_status("amazon_processing", "processing")
     ref = client.create_order(draft(status="amazon_processing"))

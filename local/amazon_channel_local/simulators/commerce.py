@@ -59,6 +59,9 @@ before the scenario began.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -70,7 +73,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from . import commerce_schema
 
@@ -162,22 +165,52 @@ class _HttpError(Exception):
 
 
 def signature_valid(method: str, url: str, authorization: str, consumer_secret: str, token_secret: str) -> bool:
-    """Whether an OAuth 1.0a HMAC signature (RFC 5849 3.4.2) in `authorization` signs this request.
+    """Whether the OAuth 1.0a HMAC signature in `authorization` signs this request, as Magento checks it.
 
-    `url` is the absolute URL as requested, query string included: its parameters and the header's
-    `oauth_*` ones (realm and signature left out) make the base string, with oauthlib's functions.
+    Written out rather than verified with oauthlib, the library the channel's client signs with:
+    checking the client against its own library would hide any difference from Magento. Magento
+    (`Framework\\Oauth\\Helper\\Request::prepareRequest`, then Laminas OAuth's HMAC signature):
+    - takes the header's `oauth_*` parameters and the query's `name=value` pairs, each decoded with
+      PHP's `rawurldecode` (so a `+` stays a `+`), into one PHP array (a repeated name keeps its
+      last value);
+    - sorts the names with `strnatcmp` (natural order), encodes names and values with
+      `rawurlencode`, and signs `METHOD&url&params`, the URL without its query string, with the
+      key `consumer secret&token secret`.
     """
-    from oauthlib.common import Request
-    from oauthlib.oauth1.rfc5849 import signature as rfc5849
+    params: dict[str, str] = {}
+    for part in authorization.split(",") if authorization.lower().lstrip().startswith("oauth ") else []:
+        name, sep, value = part.strip().removeprefix("OAuth ").removeprefix("oauth ").partition("=")
+        if sep and name.strip().startswith("oauth_"):
+            params[_rawurldecode(name.strip())] = _rawurldecode(value.strip().strip('"'))
+    split = urlsplit(url)
+    for pair in split.query.split("&") if split.query else []:
+        name, sep, value = pair.partition("=")
+        if sep and "=" not in value and not name.startswith("oauth_"):
+            params[_rawurldecode(name)] = _rawurldecode(value)
+    given = params.pop("oauth_signature", "")
+    digest = {"HMAC-SHA256": hashlib.sha256, "HMAC-SHA1": hashlib.sha1}.get(params.get("oauth_signature_method", ""))
+    if digest is None or not given:
+        return False
+    pairs = "&".join(f"{_rawurlencode(k)}={_rawurlencode(v)}" for k, v in sorted(params.items(),
+                                                                              key=lambda kv: _natural(kv[0])))
+    base_url = f"{split.scheme.lower()}://{split.netloc.lower()}{split.path}"
+    base = "&".join((method.upper(), _rawurlencode(base_url), _rawurlencode(pairs)))
+    key = f"{_rawurlencode(consumer_secret)}&{_rawurlencode(token_secret)}"
+    expected = base64.b64encode(hmac.new(key.encode(), base.encode(), digest).digest()).decode()
+    return hmac.compare_digest(expected, given)
 
-    params = rfc5849.collect_parameters(uri_query=urlsplit(url).query, headers={"Authorization": authorization},
-                                        exclude_oauth_signature=False)
-    request = Request(url, http_method=method)
-    request.signature = dict(params).get("oauth_signature", "")
-    request.params = [(k, v) for k, v in params if k != "oauth_signature"]
-    verify = {"HMAC-SHA256": rfc5849.verify_hmac_sha256, "HMAC-SHA1": rfc5849.verify_hmac_sha1}.get(
-        dict(params).get("oauth_signature_method", ""))
-    return verify is not None and verify(request, consumer_secret, token_secret)
+
+def _rawurldecode(value: str) -> str:
+    return unquote(value)  # PHP rawurldecode: %XX only, a "+" stays a "+"
+
+
+def _rawurlencode(value: str) -> str:
+    return quote(value, safe="-_.~")  # PHP rawurlencode (RFC 3986 unreserved characters kept)
+
+
+def _natural(name: str) -> list:
+    """PHP strnatcmp's order: runs of digits compare as numbers."""
+    return [(0, int(run), "") if run.isdigit() else (1, 0, run) for run in re.findall(r"\d+|\D+", name)]
 
 
 def _now() -> str:
@@ -298,6 +331,8 @@ class SimulatedCommerce:
         self.credentials = dict(credentials or INTEGRATION)
         self._integrations: dict[int, dict[str, str]] = {CONSUMER_ID: self.credentials}
         self.allow_bearer = allow_bearer
+        # ACL resources the merchant left unticked on the integration (System > Extensions > Integrations)
+        self.denied_resources: set[str] = set()
         self._clock = clock
         self._nonces: set[tuple[int, str]] = set()
         self._lock = threading.RLock()
@@ -614,6 +649,8 @@ class SimulatedCommerce:
             raise _HttpError(404, NO_ROUTE)
         route, resource = self._route(method, m.group(1).rstrip("/"))
         self._authenticate(method, url, auth, resource)
+        if resource in self.denied_resources:  # the integration was not granted the route's ACL resource
+            raise _HttpError(401, UNAUTHORIZED, {"resources": resource})
         body: Any = None
         if method in ("POST", "PUT"):
             try:

@@ -89,6 +89,8 @@ logging.getLogger("oauthlib").setLevel(logging.WARNING)
 _CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}
 _CLOSED_STATES = {"canceled", "closed", "holded"}
 _DEFAULT_STOCK = 1  # MSI's default stock; a website assigned to another stock is not supported here
+_NOT_AUTHORIZED = "The consumer isn't authorized to access"
+_STATUS_REFUSED = "is not part of the order status history"
 AUTH_MODES = ("oauth1", "bearer")
 OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
@@ -200,7 +202,9 @@ class CommerceRestClient:
         """One HTTP exchange. Raises `_Transient` (retry-worthy) or `CommerceRejected`."""
         url = f"{self._root}{path}"
         if query:
-            url += "?" + urlencode(query)
+            # %20 for a space, never "+": Magento reads the query with rawurldecode when it checks
+            # the OAuth signature, so a "+" would sign as a plus and the request would be refused.
+            url += "?" + urlencode(query, quote_via=quote)
         request_id = str(uuid.uuid4())
         self._calls.request_id = request_id
         headers = {"Authorization": self._authorization(method, url), "Accept": "application/json",
@@ -232,7 +236,14 @@ class CommerceRestClient:
             log.warning("commerce %s %s -> %s", method, path, status)
             raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
         log.info("commerce %s %s rejected with %s", method, path, status)
-        if status == 401:
+        if status == 401 and self._auth == "oauth1" and str((payload or {}).get("message", "")).startswith(
+                _NOT_AUTHORIZED):
+            # Signed, yet refused: the integration lacks the route's ACL resource (an unsigned or
+            # badly signed request gets one of the OAuth messages instead).
+            error = CommerceRejected(
+                f"Commerce refused {method} {path} (401): {message}. Grant the integration that resource "
+                "in System > Extensions > Integrations (API), then reauthorize it")
+        elif status == 401:
             error = CommerceRejected(
                 f"Commerce refused the channel's authentication for {method} {path} (401): "
                 f"{message or 'no message'}. Check the integration's credentials in the Commerce secret"
@@ -762,7 +773,7 @@ class CommerceRestClient:
             self._retrying(lambda: self._once("POST", f"/V1/orders/{int(order_id)}/comments",
                                               body={"statusHistory": history}))
         except CommerceRejected as e:
-            if status and getattr(e, "status", None) == 400:
+            if status and getattr(e, "status", None) == 400 and _STATUS_REFUSED in getattr(e, "commerce_message", ""):
                 refused = OrderStatusRefused(str(e))
                 refused.status = 400  # type: ignore[attr-defined]
                 refused.commerce_message = getattr(e, "commerce_message", "")  # type: ignore[attr-defined]

@@ -58,9 +58,12 @@ def commerce_event_received(envelope: dict, at: str) -> InboundEvent:
     raw = envelope.get("detail")
     detail = raw if isinstance(raw, dict) else {}
     ids = commerce_events.ids(raw)
-    detail_type = str(envelope.get("detail-type") or "")
+    try:
+        code = commerce_events.event_code(envelope.get("detail-type"))
+    except commerce_events.InvalidCommerceEvent:
+        code = str(detail.get("type") or "")
     return InboundEvent(
-        at=at, source="commerce", type=detail_type.rsplit(":", 1)[-1] or str(detail.get("type") or ""),
+        at=at, source="commerce", type=code,
         id=str(detail.get("id") or envelope.get("id") or "") or None,
         occurred_at=detail.get("time") or envelope.get("time"),
         summary=f"shipment {ids.get('entity_id')} of Commerce order {ids.get('order_id')}",

@@ -312,7 +312,7 @@ class CommerceOrderDraft(Model):
     shipping_discount: Decimal = Decimal("0")  # money off shipping & handling, positive
     discount_description: str | None = None
     # Amazon charges carried in Shipping & Handling besides shipping (gift wrap, COD fee, ...):
-    # (label, amount with its tax), named in the order's shipping description.
+    # (label, amount before tax; its tax is in shipping_tax), named in the order's shipping description.
     handling_charges: list[tuple[str, Decimal]] = Field(default_factory=list)
     # MFN: Commerce's salable quantity is lowered for the order; AFN: Amazon's stock shipped it.
     fulfillment: Fulfillment = "MFN"
