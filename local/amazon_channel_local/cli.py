@@ -7,6 +7,8 @@ The debugging commands (replay, export, redrive, trace, simulate --replay; `debu
 add: 2 also for an order, rule or queue the stack does not have; 4 the command ran and what it
 found needs a person (a replay that did not complete, messages that failed again, a reproduction
 whose history differs); 5 the stack cannot be reached.
+`connect` and `doctor` (`onboarding/commands.py`) use the same codes: 2 also for a credential
+connect was given that Amazon or Commerce refuses (nothing stored); 4 a check that failed.
 The Orders view commands (`orders list|show`; `orders_cli.py`) add: 2 also for a filter the API
 refuses (its 400 message) and for an order the channel does not have (its 404).
 """
@@ -54,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
 
     add_replay_option(sim)  # simulate --replay ORDER.jsonl
     add_debugging(sub)  # replay | export | redrive | trace
+    from .onboarding.commands import COMMANDS as ONBOARDING, register as add_onboarding
+
+    add_onboarding(sub)  # connect | doctor
     args = parser.parse_args(argv)
+    if args.command in ONBOARDING:
+        from .onboarding.commands import run as run_onboarding
+
+        return run_onboarding(args)
     if args.command in DEBUGGING or (args.command == "simulate" and (args.replay or not args.scenario)):
         from .debugging.commands import run as run_debugging
 

@@ -30,6 +30,11 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit, unquote
 
 from amazon_channel_local.simulators.amazon_feeds import DOCUMENT_PATH, FEED_OPERATIONS, SimulatedFeeds
+from amazon_channel_local.simulators.amazon_notifications import (
+    NOTIFICATION_OPERATIONS,
+    SimulatedNotifications,
+    rate_header,
+)
 from amazon_channel_local.sp_api_models import (
     SchemaValidationError,
     rate_plan,
@@ -41,9 +46,10 @@ from amazon_channel_local.sp_api_models import (
 
 log = logging.getLogger(__name__)
 
-OPERATIONS = ("searchOrders", "getOrder", "confirmShipment") + FEED_OPERATIONS
+OPERATIONS = ("searchOrders", "getOrder", "confirmShipment") + FEED_OPERATIONS + NOTIFICATION_OPERATIONS
 RATE_HEADER = {"searchOrders": "0.0056", "getOrder": "0.5", "confirmShipment": "2",
-               "createFeedDocument": "0.5", "createFeed": "0.0083", "getFeed": "2", "getFeedDocument": "0.0222"}
+               "createFeedDocument": "0.5", "createFeed": "0.0083", "getFeed": "2", "getFeedDocument": "0.0222",
+               **{op: rate_header(op) for op in NOTIFICATION_OPERATIONS}}
 
 FULFILLMENT_STATUS = {
     "Pending": "PENDING",
@@ -307,6 +313,7 @@ class SimulatedAmazon:
         self._notifications: list[str] = []
         self._lose_notifications = False
         self.feeds = SimulatedFeeds(self)  # Feeds API: the seller's order cancellation feed
+        self.notifications = SimulatedNotifications(self)  # Notifications API: destinations, subscriptions
         self.duplicate_confirmations = 0
         self.deliveries = 0
         self._server: ThreadingHTTPServer | None = None
@@ -607,7 +614,8 @@ class SimulatedAmazon:
             },
             "NotificationMetadata": {
                 "ApplicationId": self.application_id,
-                "SubscriptionId": self.subscription_id,
+                "SubscriptionId": self.notifications.subscription_id(order.seller_id or self.seller_id)
+                or self.subscription_id,
                 "PublishTime": iso(ts),
                 "NotificationId": str(uuid.uuid4()),
             },
@@ -730,6 +738,9 @@ class SimulatedAmazon:
             return self._lwa(body)
         if path.startswith(DOCUMENT_PATH):  # a presigned feed document URL (Amazon's S3, no SP-API token)
             return self.feeds.serve_document(method, path, query, hdrs, body)
+        notification_route = SimulatedNotifications.route(method, path)
+        if notification_route is not None:
+            return self._notifications_call(*notification_route, query, hdrs, body)
         route = self._route(method, path)
         if route is None:
             return Response(404, {"errors": [{"code": "NotFound", "message": f"No route for {method} {path}"}]},
@@ -766,6 +777,8 @@ class SimulatedAmazon:
         with self._lock:
             self._counts["lwa_token"] += 1
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") == "client_credentials":  # grantless operations (Notifications API)
+            return self.notifications.grantless_token(form)
         if form.get("grant_type") != "refresh_token":
             return Response(400, {"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token"})
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
@@ -778,6 +791,31 @@ class SimulatedAmazon:
             self._access_tokens[token] = (seller, time.monotonic() + TOKEN_LIFETIME)
         return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
                               "refresh_token": form["refresh_token"]})
+
+    def _notifications_call(self, op: str, params: dict, query: dict, hdrs: dict, body: bytes) -> Response:
+        """A Notifications API call: its own token rules (grantless or the seller's), then the model."""
+        with self._lock:
+            self._counts[op] += 1
+        who, refusal = self.notifications.authorize(op, hdrs.get("x-amz-access-token"))
+        if refusal is not None:
+            resp = _error(403, refusal, "Unauthorized")
+        else:
+            with self._lock:
+                fault = self._faults[op].pop(0) if self._faults[op] else None
+                throttled = fault is None and self.enforce_rate_limits and not self._bucket(who or "", op).take()
+            try:
+                resp = (_error(fault) if fault else _error(429) if throttled
+                        else self.notifications.call(op, params, query, body, who or ""))
+            except ApiError as e:
+                resp = _error(e.status, e.message, e.code)
+        resp.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        if resp.status != 409:  # the model's 409 answers declare no rate limit header
+            resp.headers.setdefault("x-amzn-RateLimit-Limit", RATE_HEADER[op])
+        if resp.status == 429:
+            with self._lock:
+                self._counts["throttled"][op] += 1
+        validate_response(op, resp.status, resp.body)
+        return resp
 
     def _call(self, op: str, order_id: str | None, query: dict, hdrs: dict, body: bytes) -> Response:
         with self._lock:

@@ -1,6 +1,7 @@
 """Validate JSON bodies and query parameters against the official SP-API models in this folder.
 
-The Swagger 2.0 models (`orders_2026-01-01.json`, `ordersV0.json`, `feeds_2021-06-30.json`) are read once; a body is checked
+The Swagger 2.0 models (`orders_2026-01-01.json`, `ordersV0.json`, `feeds_2021-06-30.json`,
+`notifications.json`) are read once; a body is checked
 with `jsonschema` against `{"$ref": "#/definitions/X", "definitions": <all definitions of that
 model>}` (draft 4, the dialect of Swagger 2.0), with `date-time` formats checked. The ORDER_CHANGE
 notification is checked against `OrderChangeNotification.json` (draft 7).
@@ -18,7 +19,7 @@ import jsonschema
 from jsonschema import Draft4Validator, Draft7Validator, FormatChecker
 
 MODELS_DIR = Path(__file__).resolve().parent
-SWAGGER_MODELS = ("orders_2026-01-01.json", "ordersV0.json", "feeds_2021-06-30.json")
+SWAGGER_MODELS = ("orders_2026-01-01.json", "ordersV0.json", "feeds_2021-06-30.json", "notifications.json")
 NOTIFICATION_MODEL = "OrderChangeNotification.json"
 
 
