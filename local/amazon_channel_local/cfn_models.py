@@ -117,7 +117,138 @@ class SQSQueuePolicy(_Model):
         return cls(resource_name)
 
 
+class SchedulerSchedule(_Model):
+    """AWS::Scheduler::Schedule: Ref = name; GetAtt Arn. Created (not run: moto's scheduler never fires).
+
+    EventBridge Scheduler refuses a second schedule of the same name in a group, as moto's backend does:
+    so two stacks with a fixed schedule name fail here as on AWS (aws/serverless-application-model#3109).
+    """
+
+    def __init__(self, name: str, arn: str):
+        self.name = name
+        self.arn = arn
+        self.physical_resource_id = name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.arn
+        return super().get_cfn_attribute(attribute_name)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SchedulerSchedule:
+        from moto.scheduler.models import scheduler_backends
+
+        props = cloudformation_json.get("Properties", {})
+        schedule = scheduler_backends[account_id][region_name].create_schedule(
+            description=props.get("Description"),
+            end_date=props.get("EndDate"),
+            flexible_time_window=props.get("FlexibleTimeWindow") or {"Mode": "OFF"},
+            group_name=props.get("GroupName"),
+            kms_key_arn=props.get("KmsKeyArn"),
+            name=props.get("Name") or resource_name,
+            schedule_expression=props.get("ScheduleExpression"),
+            schedule_expression_timezone=props.get("ScheduleExpressionTimezone"),
+            start_date=props.get("StartDate"),
+            state=props.get("State"),
+            target=props.get("Target"),
+            action_after_completion=None,
+        )
+        return cls(schedule.name, schedule.arn)
+
+
+class CloudWatchAlarm(_Model):
+    """AWS::CloudWatch::Alarm: Ref = name (AlarmName, else generated from the stack); GetAtt Arn. Not evaluated."""
+
+    def __init__(self, name: str, arn: str):
+        self.name = name
+        self.arn = arn
+        self.physical_resource_id = name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.arn
+        return super().get_cfn_attribute(attribute_name)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> CloudWatchAlarm:
+        from moto.cloudwatch.models import (
+            Dimension,
+            Metric,
+            MetricDataQuery,
+            MetricStat,
+            cloudwatch_backends,
+        )
+
+        props = cloudformation_json.get("Properties", {})
+        queries = None
+        if props.get("Metrics"):
+            queries = []
+            for q in props["Metrics"]:
+                stat = q.get("MetricStat")
+                metric_stat = None
+                if stat:
+                    m = stat["Metric"]
+                    dims = [Dimension(d["Name"], d["Value"]) for d in m.get("Dimensions", [])]
+                    metric_stat = MetricStat(Metric(m["MetricName"], m["Namespace"], dims), stat.get("Period"),
+                                             stat.get("Stat"), stat.get("Unit"))
+                queries.append(MetricDataQuery(q["Id"], q.get("Label"), q.get("Period"), q.get("ReturnData"),
+                                               expression=q.get("Expression"), metric_stat=metric_stat))
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=props.get("AlarmName") or resource_name,
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            comparison_operator=props.get("ComparisonOperator"),
+            evaluation_periods=int(props["EvaluationPeriods"]),
+            period=int(props["Period"]) if props.get("Period") is not None else None,
+            threshold=float(props["Threshold"]),
+            statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription"),
+            dimensions=props.get("Dimensions", []),
+            alarm_actions=props.get("AlarmActions", []),
+            metric_data_queries=queries,
+            datapoints_to_alarm=props.get("DatapointsToAlarm"),
+            extended_statistic=props.get("ExtendedStatistic"),
+            ok_actions=props.get("OKActions", []),
+            insufficient_data_actions=props.get("InsufficientDataActions", []),
+            unit=props.get("Unit"),
+            treat_missing_data=props.get("TreatMissingData"),
+        )
+        return cls(alarm.name, alarm.alarm_arn)
+
+
+class SNSSubscription(_Model):
+    """AWS::SNS::Subscription: Ref = subscription ARN (an email one stays pending until confirmed)."""
+
+    def __init__(self, arn: str):
+        self.physical_resource_id = arn
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SNSSubscription:
+        from moto.sns.models import sns_backends
+
+        props = cloudformation_json.get("Properties", {})
+        sub = sns_backends[account_id][region_name].subscribe(props["TopicArn"], props["Endpoint"], props["Protocol"])
+        return cls(sub.arn)
+
+
 EXTRA_MODELS: dict[str, type] = {
     "AWS::SecretsManager::Secret": SecretsManagerSecret,
     "AWS::SQS::QueuePolicy": SQSQueuePolicy,
+    "AWS::Scheduler::Schedule": SchedulerSchedule,
+    "AWS::CloudWatch::Alarm": CloudWatchAlarm,
+    "AWS::SNS::Subscription": SNSSubscription,
 }

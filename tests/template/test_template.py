@@ -366,7 +366,7 @@ def test_tables(resources):
 def test_alarms_cover_every_dlq_and_failed_executions(resources):
     alarms = [a["Properties"] for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()]
     watched_queues = {
-        _ref(d["Value"]) for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        _ref(d["Value"]) for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
         for d in a["Dimensions"]
     }
     dlqs = {
@@ -374,8 +374,8 @@ def test_alarms_cover_every_dlq_and_failed_executions(resources):
         for q in _of_type(resources, "AWS::SQS::Queue").values() if "RedrivePolicy" in q["Properties"]
     }
     assert dlqs and dlqs <= watched_queues
-    assert any(a["MetricName"] == "ExecutionsFailed" for a in alarms)
-    assert any(a["MetricName"] == "OrdersBlocked" and a["Namespace"] == "AmazonChannel" for a in alarms)
+    assert any(a.get("MetricName") == "ExecutionsFailed" for a in alarms)
+    assert any(a.get("MetricName") == "OrdersBlocked" and a["Namespace"] == "AmazonChannel" for a in alarms)
 
 
 def test_outputs(template):
