@@ -22,6 +22,7 @@ effect.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +39,7 @@ class MotoPatches:
         self._deliver = deliver
         self._undo: list[tuple[Any, str, Any, bool]] = []
         self._aws_faults: list[dict] = []
-        self._aws_faults_lock = __import__("threading").Lock()
+        self._aws_faults_lock = threading.Lock()
 
     def fail_next(self, operation: str, code: str = "ThrottlingException", count: int = 1, *,
                   after_effect: bool = False, message: str | None = None) -> None:
