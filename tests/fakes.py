@@ -33,6 +33,7 @@ class InMemoryOrders:
         self.items: dict[str, ChannelOrder] = {}
         self.log: dict[str, list[HistoryEntry]] = {}
         self.marks: dict[tuple[str, str], int] = {}  # (seller, order id) -> the import attempt that failed
+        self.to_confirm_marks: dict[tuple[str, str], int] = {}  # (seller, order id) -> shipments when marked
 
     def get(self, amazon_order_id):
         o = self.items.get(amazon_order_id)
@@ -53,6 +54,15 @@ class InMemoryOrders:
         self.log.setdefault(order.amazon_order_id, []).extend(history)
         if order.channel_status == ChannelStatus.ERROR and order.commerce is None:  # the blocked mark, as in DynamoDB
             self.marks[(order.seller_id, order.amazon_order_id)] = order.import_attempt
+        if order.to_confirm:  # the to-confirm mark, as in DynamoDB
+            self.to_confirm_marks[(order.seller_id, order.amazon_order_id)] = len(order.shipments)
+
+    def to_confirm(self, seller_id):
+        return [(oid, n) for (seller, oid), n in sorted(self.to_confirm_marks.items()) if seller == seller_id]
+
+    def forget_to_confirm(self, seller_id, amazon_order_id, shipments):
+        if self.to_confirm_marks.get((seller_id, amazon_order_id)) == shipments:
+            del self.to_confirm_marks[(seller_id, amazon_order_id)]
 
     def blocked(self, seller_id):
         return [(oid, attempt) for (seller, oid), attempt in sorted(self.marks.items()) if seller == seller_id]
@@ -186,6 +196,9 @@ class Commerce:
 
     def get_shipment(self, shipment_id):
         return self.shipments[shipment_id]
+
+    def shipment_ids(self, order_id):
+        return sorted(sid for sid, s in self.shipments.items() if s.order_id == order_id)
 
     def add_comment(self, order_id, comment, status=None):
         self.orders[order_id].setdefault("comments", []).append(comment)

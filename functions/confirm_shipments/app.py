@@ -7,12 +7,17 @@ from amazon_channel.contracts import WorkflowState
 from amazon_channel.domain.mfn_workflow import confirm_shipments
 
 logger, tracer = runtime.logger, runtime.tracer
+# The order's confirm lease outlives this invocation by this much: Lambda ends an invocation at its
+# timeout, so once the lease expires its holder is certainly gone.
+LEASE_MARGIN_SECONDS = 3.0
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event, context):
     state = parse(event=event, model=WorkflowState)
-    result = confirm_shipments(state.amazon_order_id, runtime.ports())
+    lease = context.get_remaining_time_in_millis() / 1000.0 + LEASE_MARGIN_SECONDS
+    result = confirm_shipments(state.amazon_order_id, runtime.ports(), lease_seconds=lease,
+                               owner=context.aws_request_id)
     logger.info("Shipments confirmed", extra={"amazon_order_id": state.amazon_order_id, **result})
     return {**{k: v for k, v in event.items() if k != "wake"}, **result}

@@ -36,6 +36,11 @@ class HandlerError(Exception):
         self.original = original
 
 
+class SandboxTimedOut(BaseException):
+    """The simulated end of an invocation at its timeout: a BaseException, so that no handler's
+    `except Exception` can stop it, as nothing in a sandbox outlives Lambda's timeout."""
+
+
 @dataclass
 class FakeLambdaContext:
     function_name: str
@@ -88,6 +93,26 @@ class _LogSink(io.TextIOBase):
 LOG_SINK = _LogSink()
 
 
+@contextlib.contextmanager
+def _cut_when(when: Any):
+    """Raise `SandboxTimedOut` at the first Python call (in this thread) after `when()` is true."""
+    if when is None:
+        yield
+        return
+
+    def trace(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and when():
+            raise SandboxTimedOut()
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
 class LambdaRuntime:
     def __init__(
         self,
@@ -109,6 +134,28 @@ class LambdaRuntime:
         self._count_lock = threading.Lock()
         self._modules: dict[str, Any] = {}
         self._sys_path_added: list[str] = []
+        self._timeouts: dict[str, list[tuple[Any, float | None]]] = {}  # logical id -> (when, timeout_s)
+
+    # -- faults ------------------------------------------------------------------------------
+    def timeout_next(self, logical_id: str, *, when: Any = None, count: int = 1,
+                     timeout_s: float | None = None) -> None:
+        """The next `count` invocations of the function time out: Lambda reports `Sandbox.Timedout`.
+
+        With `when=None` the handler runs to its end and only its answer is lost (it timed out as
+        it returned). With `when` (a callable), the invocation is cut at the first Python call
+        after `when()` turns true, e.g. once Amazon has a confirmation: nothing after it runs, as
+        when Lambda stops a sandbox. `timeout_s` is the function's timeout for that invocation
+        (what `context.get_remaining_time_in_millis()` starts from); default, the template's.
+        """
+        if logical_id not in self.functions:
+            raise KeyError(f"not a function of the stack: {logical_id}")
+        with self._count_lock:
+            self._timeouts.setdefault(logical_id, []).extend([(when, timeout_s)] * count)
+
+    def _take_timeout(self, logical_id: str) -> tuple[Any, float | None] | None:
+        with self._count_lock:
+            queue = self._timeouts.get(logical_id)
+            return queue.pop(0) if queue else None
 
     # -- setup -------------------------------------------------------------------------------
     def install_layers(self) -> None:
@@ -233,12 +280,13 @@ class LambdaRuntime:
                     env.pop("AWS_ENDPOINT_URL", None)
                     os.environ.pop("AWS_ENDPOINT_URL", None)
                 os.environ.update(env)
+                timeout = self._take_timeout(logical_id)
                 ctx = FakeLambdaContext(
                     function_name=fn.function_name,
                     memory_limit_in_mb=int(fn.memory_size or 128),
                     invoked_function_arn=fn.function_arn,
                     aws_request_id=str(uuid.uuid4()),
-                    timeout_s=float(fn.timeout or 3),
+                    timeout_s=float((timeout and timeout[1]) or fn.timeout or 3),
                 )
                 sys.path.insert(0, str(spec.code_dir))
                 try:
@@ -248,7 +296,18 @@ class LambdaRuntime:
                         try:
                             module = self._load(logical_id)
                             handler = getattr(module, spec.handler.rpartition(".")[2])
-                            result = handler(event, ctx)
+                            with _cut_when(timeout[0] if timeout else None):
+                                result = handler(event, ctx)
+                            if timeout is not None:
+                                raise SandboxTimedOut()
+                        except SandboxTimedOut:
+                            result, exc = None, None
+                            error = {
+                                "errorType": "Sandbox.Timedout",
+                                "errorMessage": f"RequestId: {ctx.aws_request_id} Error: Task timed out after "
+                                                f"{ctx.timeout_s:.2f} seconds",
+                            }
+                            print(f"[ERROR] Sandbox.Timedout: {error['errorMessage']}")
                         except Exception as e:  # noqa: BLE001 - Lambda reports every exception
                             exc = e
                             error = {

@@ -12,11 +12,17 @@
 * EventBridge: rules with Lambda or Step Functions targets made ``put_events`` raise
   ``NotImplementedError``; such targets are handed to ``deliver(kind, target_arn, event)``.
 * EventBridge: ``StartReplay`` ignored the time window and ``Destination.FilterArns``.
+
+Also a fault hook (not a moto gap): ``fail_next(operation, code, ...)`` makes the next AWS calls of
+an operation (``SendTaskSuccess``, ``PutEvents``, ``TransactWriteItems``, ...) made by anyone in
+the process fail with that error code, after the SDK's own retries, before or after the call takes
+effect.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +38,25 @@ class MotoPatches:
         self._dispatch = dispatch
         self._deliver = deliver
         self._undo: list[tuple[Any, str, Any, bool]] = []
+        self._aws_faults: list[dict] = []
+        self._aws_faults_lock = threading.Lock()
+
+    def fail_next(self, operation: str, code: str = "ThrottlingException", count: int = 1, *,
+                  after_effect: bool = False, message: str | None = None) -> None:
+        """The next `count` calls of AWS `operation` (its API name, e.g. ``SendTaskSuccess``) raise
+        ``ClientError`` `code`, as after the SDK's retries. With `after_effect=True` the call is
+        made first (it takes effect) and only its answer is lost."""
+        with self._aws_faults_lock:
+            self._aws_faults.append({"operation": operation, "code": code, "count": count,
+                                     "after": after_effect, "message": message or f"Injected fault: {code}"})
+
+    def _take_aws_fault(self, operation: str) -> dict | None:
+        with self._aws_faults_lock:
+            for fault in self._aws_faults:
+                if fault["operation"] == operation and fault["count"] > 0:
+                    fault["count"] -= 1
+                    return fault
+        return None
 
     def _set(self, owner: Any, name: str, value: Any) -> None:
         had = name in owner.__dict__
@@ -166,6 +191,23 @@ class MotoPatches:
             replay.end_time = unix_time()
 
         self._set(events_models.Replay, "replay_events", replay_events)
+
+        import botocore.client
+        from botocore.exceptions import ClientError
+
+        original_call = botocore.client.BaseClient._make_api_call
+        take = self._take_aws_fault
+
+        def _make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
+            fault = take(operation_name)
+            if fault is None:
+                return original_call(client, operation_name, api_params)
+            if fault["after"]:
+                original_call(client, operation_name, api_params)
+            raise ClientError({"Error": {"Code": fault["code"], "Message": fault["message"]},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, operation_name)
+
+        self._set(botocore.client.BaseClient, "_make_api_call", _make_api_call)
 
         if self._time_scale != 1.0:
             import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl

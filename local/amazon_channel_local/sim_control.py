@@ -102,8 +102,10 @@ class ControlledAmazon(SimulatedAmazon):
             case "POST", ["faults"]:
                 b = _body(raw)
                 _need(b, "operation", "status")
-                self.fail_next(b["operation"], int(b["status"]), int(b.get("count", 1)))
-                return 200, {"operation": b["operation"], "status": int(b["status"]), "count": int(b.get("count", 1))}
+                self.fail_next(b["operation"], int(b["status"]), int(b.get("count", 1)),
+                               after_effect=bool(b.get("after_effect", False)))
+                return 200, {"operation": b["operation"], "status": int(b["status"]), "count": int(b.get("count", 1)),
+                             "after_effect": bool(b.get("after_effect", False))}
             case "GET", ["calls"]:
                 return 200, self.call_counts
         raise ControlError(404, f"no control route {method} {PREFIX}{'/'.join(seg)}")

@@ -334,6 +334,17 @@ class LocalStack:
             raise HandlerError(error)
         return result
 
+    # -- faults -------------------------------------------------------------------------------
+    def timeout_next(self, logical_id: str, **kwargs: Any) -> None:
+        """The function's next invocation times out (`Sandbox.Timedout`); see `LambdaRuntime.timeout_next`."""
+        assert self.runtime is not None
+        self.runtime.timeout_next(logical_id, **kwargs)
+
+    def fail_next_aws(self, operation: str, code: str = "ThrottlingException", count: int = 1, **kwargs: Any) -> None:
+        """The next calls of an AWS operation fail with `code`; see `MotoPatches.fail_next`."""
+        assert self._patches is not None
+        self._patches.fail_next(operation, code, count, **kwargs)
+
     # -- holding functions -------------------------------------------------------------------
     def hold(self, *logical_ids: str) -> None:
         """Stop running these functions in-process until released (run them yourself meanwhile)."""

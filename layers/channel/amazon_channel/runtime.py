@@ -146,6 +146,7 @@ def sync_ports():
     return SyncPorts(
         orders=p.orders, blocked=p.orders, stores=p.stores, search=p.marketplace, workflows=p.workflows,
         events=p.events, state=DynamoDbSyncState(setting("ORDERS_TABLE"), client("dynamodb")), parking=parking(),
+        to_confirm=p.orders, channel=p,
     )
 
 

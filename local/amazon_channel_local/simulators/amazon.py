@@ -496,12 +496,15 @@ class SimulatedAmazon:
         with self._lock:
             return self._refresh_tokens.setdefault(seller_id, "Atzr|" + secrets.token_urlsafe(48))
 
-    def fail_next(self, operation_id: str, status: int, count: int = 1) -> None:
-        """Answer the next `count` calls of `operation_id` with `status` (an ErrorList body)."""
+    def fail_next(self, operation_id: str, status: int, count: int = 1, *, after_effect: bool = False) -> None:
+        """Answer the next `count` calls of `operation_id` with `status` (an ErrorList body).
+
+        By default the call does nothing; with `after_effect=True` it takes effect first and only
+        its answer is lost (e.g. confirmShipment applied, the client sees a 500)."""
         if operation_id not in self._faults:
             raise ValueError(f"unknown operation {operation_id!r}")
         with self._lock:
-            self._faults[operation_id].extend([status] * count)
+            self._faults[operation_id].extend([(status, after_effect)] * count)
 
     def expire_access_tokens(self) -> None:
         """Every access token issued so far is now expired (the next SP-API call answers 403)."""
@@ -825,18 +828,28 @@ class SimulatedAmazon:
             if grant is None or grant[1] < time.monotonic():
                 msg = "Access to requested resource is denied." if grant is None else "The access token you provided has expired."
                 return _error(403, msg, "Unauthorized")
+            lost_answer = None
             if self._faults[op]:
-                return _error(self._faults[op].pop(0))
+                status, after_effect = self._faults[op].pop(0)
+                if not after_effect:
+                    return _error(status)
+                lost_answer = status
             if self.enforce_rate_limits and not self._bucket(grant[0], op).take():
                 return _error(429)
+        if lost_answer is not None:
+            self._answer(op, order_id, query, grant[0], body)  # it takes effect; the answer is lost
+            return _error(lost_answer)
+        return self._answer(op, order_id, query, grant[0], body)
+
+    def _answer(self, op: str, order_id: str | None, query: dict, seller: str, body: bytes) -> Response:
         try:
             if op == "searchOrders":
-                return self._search(query, grant[0])
+                return self._search(query, seller)
             if op == "getOrder":
-                return self._get(order_id or "", query, grant[0])
+                return self._get(order_id or "", query, seller)
             if op in FEED_OPERATIONS:
-                return self.feeds.call(op, order_id, self._feed_body(op, body), grant[0])
-            return self._confirm(order_id or "", body, grant[0])
+                return self.feeds.call(op, order_id, self._feed_body(op, body), seller)
+            return self._confirm(order_id or "", body, seller)
         except ApiError as e:
             return _error(e.status, e.message, e.code)
 

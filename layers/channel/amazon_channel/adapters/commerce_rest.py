@@ -668,6 +668,12 @@ class CommerceRestClient:
                 return int(s["entity_id"])
         return None
 
+    def shipment_ids(self, order_id: int) -> list[int]:
+        """The ids of the order's shipments, oldest first (`GET /V1/shipments` by order_id)."""
+        query = _search_query([[("order_id", int(order_id), "eq")]])
+        items = (self._get("/V1/shipments", query) or {}).get("items") or []
+        return sorted(int(s["entity_id"]) for s in items)
+
     def get_shipment(self, shipment_id: int) -> CommerceShipment:
         s = self._get(f"/V1/shipment/{int(shipment_id)}")
         tracks = s.get("tracks") or []

@@ -12,6 +12,10 @@ Item layout (table keys `pk`, `sk`):
   failed), written with every state write of an order in `Error` that has no Commerce order (it
   could not be imported); the order sync lists a store's marks to retry them and drops a mark
   (conditioned on its attempt) once the order has moved on.
+- to-confirm mark: `pk=TOCONFIRM#<SellerId>`, `sk=<AmazonOrderId>`, `shipments` (how many
+  Commerce shipments the order had), written with every state write of an order that has a
+  Commerce shipment not yet confirmed to Amazon; the order sync's sweep lists a store's marks to
+  finish them and drops a mark (conditioned on `shipments`) once all are confirmed.
 Every state write is a transaction: the state conditioned on the version read, plus the history.
 """
 
@@ -107,6 +111,10 @@ class DynamoDbOrderStore:
             items.append({"Put": {"TableName": self.table, "Item": {
                 "pk": {"S": f"BLOCKED#{order.seller_id}"}, "sk": {"S": order.amazon_order_id},
                 "attempt": {"N": str(order.import_attempt)}}}})
+        if order.to_confirm:
+            items.append({"Put": {"TableName": self.table, "Item": {
+                "pk": {"S": f"TOCONFIRM#{order.seller_id}"}, "sk": {"S": order.amazon_order_id},
+                "shipments": {"N": str(len(order.shipments))}}}})
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as e:
@@ -141,6 +149,34 @@ class DynamoDbOrderStore:
                 Key={"pk": {"S": f"BLOCKED#{seller_id}"}, "sk": {"S": amazon_order_id}},
                 ConditionExpression="attempt = :a",
                 ExpressionAttributeValues={":a": {"N": str(attempt)}},
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def to_confirm(self, seller_id: str) -> list[tuple[str, int]]:
+        """`ShipmentsToConfirm`: the store's orders marked as having a shipment Amazon lacks."""
+        out: list[tuple[str, int]] = []
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"TOCONFIRM#{seller_id}"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            out += [(i["sk"]["S"], int(i["shipments"]["N"])) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def forget_to_confirm(self, seller_id: str, amazon_order_id: str, shipments: int) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"TOCONFIRM#{seller_id}"}, "sk": {"S": amazon_order_id}},
+                ConditionExpression="shipments = :n",
+                ExpressionAttributeValues={":n": {"N": str(shipments)}},
             )
         except ClientError as e:
             if e.response["Error"]["Code"] != "ConditionalCheckFailedException":

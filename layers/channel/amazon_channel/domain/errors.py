@@ -17,6 +17,10 @@ class VersionConflict(TransientError):
     """The order changed under us; reload and try again."""
 
 
+class ConfirmationInProgress(TransientError):
+    """Another invocation is confirming this order's packages to Amazon: try again once it is done."""
+
+
 class AmazonThrottled(TransientError):
     """SP-API answered 429 after the client's own retries."""
 

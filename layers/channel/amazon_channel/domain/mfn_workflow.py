@@ -7,11 +7,14 @@ returns what it returned the first time.
 
 from __future__ import annotations
 
-from .clock import now_iso
+import uuid
+from datetime import datetime, timedelta
+
+from .clock import iso, now_iso
 from .commerce_orders import CustomerChoice, build_draft, resolve_customer
 from .customers import buyer_for
-from .errors import ChannelError, PermanentError
-from .models import AmazonStatus, ChannelOrder, ChannelStatus, CommerceRef, PackageConfirmation
+from .errors import AmazonRejected, ChannelError, ConfirmationInProgress, PermanentError
+from .models import AmazonStatus, ChannelOrder, ChannelStatus, CommerceRef, ConfirmLease, PackageConfirmation
 from .orders import ChannelPorts, ensure_details, entry, load, mutate, note_once, store_of
 
 
@@ -65,6 +68,13 @@ def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: 
             return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
         order = mutate(ports.orders, amazon_order_id, keep)
+        if ref.qty_shipped > 0:
+            # An order an earlier, uncertain attempt created, which the merchant has shipped since:
+            # the channel takes on its shipments as if it had seen them made.
+            from .shipments import take_on_commerce_shipments
+
+            take_on_commerce_shipments(amazon_order_id, ports)
+            order = load(ports.orders, amazon_order_id)
     assert order.commerce is not None
     return {"commerce_order_id": order.commerce.order_id, "commerce_increment_id": order.commerce.increment_id}
 
@@ -92,8 +102,17 @@ def wake_if_waiting(order: ChannelOrder, ports: ChannelPorts, reason: str) -> No
         _wake(order, ports, reason)
 
 
-def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
-    """MFN step 5: confirm each not-yet-confirmed Commerce shipment to Amazon, one package each."""
+CONFIRM_LEASE_SECONDS = 60.0  # the handler passes its own remaining time instead
+
+
+def confirm_shipments(amazon_order_id: str, ports: ChannelPorts, lease_seconds: float = CONFIRM_LEASE_SECONDS,
+                      owner: str | None = None) -> dict:
+    """MFN step 5: confirm each not-yet-confirmed Commerce shipment to Amazon, one package each.
+
+    One confirmer per order at a time: the order's confirm lease is taken with a conditional write
+    first (a second invocation, e.g. a retry while the first still runs, or the sweep, gets
+    `ConfirmationInProgress` and is retried later). Each package is confirmed once and recorded once.
+    """
     order = load(ports.orders, amazon_order_id)
     if order.amazon_status == AmazonStatus.CANCELED or order.channel_status == ChannelStatus.CANCELED:
         _clear_token(ports, amazon_order_id)  # the workflow ends: no token is left on the order
@@ -101,38 +120,83 @@ def confirm_shipments(amazon_order_id: str, ports: ChannelPorts) -> dict:
     if _cancellation_pending(order):
         _clear_token(ports, amazon_order_id)
         return {"all_shipped": False, "canceled": False, "cancel_on_amazon": True}
-    for shipment in order.shipments:
-        if shipment.confirmed_at:
-            continue
-        request_id = _confirm_package_once(order, shipment, ports)
+    owner = owner or uuid.uuid4().hex
+    if order.to_confirm:
+        order = _take_confirm_lease(ports, amazon_order_id, owner, lease_seconds)
+        try:
+            for shipment in list(order.shipments):
+                if not shipment.confirmed_at:
+                    order = _confirm_and_record(order, shipment, ports)
+        except Exception:  # a killed invocation (a timeout) releases nothing: its lease expires
+            _release_confirm_lease(ports, amazon_order_id, owner)
+            raise
 
-        def confirmed(o: ChannelOrder, ref=shipment.package_reference_id, rid=request_id):
-            for s in o.shipments:
-                if s.package_reference_id == ref and not s.confirmed_at:
-                    s.confirmed_at = now_iso()
-                    s.amazon_request_id = rid
-                    shipped = _all_shipped(o)
-                    o.channel_status = ChannelStatus.SHIPPED if shipped else ChannelStatus.PARTIALLY_SHIPPED
-                    o.notes = f"Tracking {s.tracking_number} ({s.carrier}) synced to Amazon"
-                    return [entry("sp-api", f"Package {ref} confirmed to Amazon (confirmShipment)", rid,
-                                  tracking_number=s.tracking_number)]
-            return None
-
-        order = mutate(ports.orders, amazon_order_id, confirmed)
-        ports.events.publish(
-            "ShipmentConfirmedToAmazon",
-            {"amazon_order_id": amazon_order_id, "seller_id": order.seller_id,
-             "marketplace_id": order.marketplace_id, "package_reference_id": shipment.package_reference_id},
-        )
-
-    def clear_token(o: ChannelOrder):
-        if o.task_token is None:
+    def done(o: ChannelOrder):
+        mine = o.confirm_lease is not None and o.confirm_lease.owner == owner
+        if o.task_token is None and not mine:
             return None
         o.task_token = None
+        if mine:
+            o.confirm_lease = None
         return []
 
-    order = mutate(ports.orders, amazon_order_id, clear_token)
+    order = mutate(ports.orders, amazon_order_id, done)
     return {"all_shipped": _all_shipped(order), "canceled": False, "cancel_on_amazon": False}
+
+
+def _take_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str, seconds: float) -> ChannelOrder:
+    now = now_iso()
+    until = iso(datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=seconds))
+
+    def take(o: ChannelOrder):
+        lease = o.confirm_lease
+        if lease is not None and lease.owner != owner and lease.until > now:
+            raise ConfirmationInProgress(f"order {amazon_order_id}: packages are being confirmed by "
+                                         f"another invocation until {lease.until}")
+        o.confirm_lease = ConfirmLease(owner=owner, until=until)
+        return []
+
+    return mutate(ports.orders, amazon_order_id, take)
+
+
+def _release_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str) -> None:
+    def release(o: ChannelOrder):
+        if o.confirm_lease is None or o.confirm_lease.owner != owner:
+            return None
+        o.confirm_lease = None
+        return []
+
+    try:
+        mutate(ports.orders, amazon_order_id, release)
+    except ChannelError:  # the lease expires on its own
+        pass
+
+
+def _confirm_and_record(order: ChannelOrder, shipment, ports: ChannelPorts) -> ChannelOrder:
+    """Confirm one package (unless Amazon already has it) and record it, once."""
+    amazon_order_id = order.amazon_order_id
+    request_id, how = _confirm_package_once(order, shipment, ports)
+
+    def confirmed(o: ChannelOrder, ref=shipment.package_reference_id, rid=request_id):
+        for s in o.shipments:
+            if s.package_reference_id == ref and not s.confirmed_at:
+                s.confirmed_at = now_iso()
+                s.amazon_request_id = rid
+                shipped = _all_shipped(o)
+                o.channel_status = ChannelStatus.SHIPPED if shipped else ChannelStatus.PARTIALLY_SHIPPED
+                o.notes = f"Tracking {s.tracking_number} ({s.carrier}) synced to Amazon"
+                message = f"Package {ref} confirmed to Amazon (confirmShipment)" if how == "confirmed" else \
+                    f"Package {ref} found on Amazon (getOrder): an earlier confirmShipment had been applied"
+                return [entry("sp-api", message, rid, tracking_number=s.tracking_number)]
+        return None
+
+    order = mutate(ports.orders, amazon_order_id, confirmed)
+    ports.events.publish(
+        "ShipmentConfirmedToAmazon",
+        {"amazon_order_id": amazon_order_id, "seller_id": order.seller_id,
+         "marketplace_id": order.marketplace_id, "package_reference_id": shipment.package_reference_id},
+    )
+    return order
 
 
 def _clear_token(ports: ChannelPorts, amazon_order_id: str) -> None:
@@ -150,18 +214,27 @@ def _cancellation_pending(order: ChannelOrder) -> bool:
     return order.cancellation is not None and order.cancellation.outcome == "pending"
 
 
-def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) -> str | None:
-    """Call confirmShipment for one package, never twice.
+def _on_amazon(order: ChannelOrder, ref: str, ports: ChannelPorts) -> str | None:
+    """Amazon's request id when Amazon's own copy of the order (getOrder) has package `ref`, else None."""
+    on_amazon = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
+    if any(p.package_reference_id == ref for p in on_amazon.packages):
+        return on_amazon.request_id or ""
+    return None
 
-    The attempt is written down before the call. If an earlier attempt may have reached Amazon
-    (the task died before recording the answer), Amazon's own packages are read first (getOrder,
-    only on this recovery path) and a package Amazon already has is not sent again.
+
+def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) -> tuple[str | None, str]:
+    """Call confirmShipment for one package, never twice. Returns (request id, confirmed | found).
+
+    The attempt is written down before the call. A package whose earlier attempt may have reached
+    Amazon (the answer was lost, or the task died before recording it) is looked up first (getOrder,
+    only on this recovery path), and so is one Amazon refuses (e.g. "already confirmed"): a package
+    Amazon already has counts as confirmed.
     """
     ref = shipment.package_reference_id
     if shipment.confirm_attempted_at:
-        on_amazon = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
-        if any(p.package_reference_id == ref for p in on_amazon.packages):
-            return on_amazon.request_id
+        found = _on_amazon(order, ref, ports)
+        if found is not None:
+            return found, "found"
 
     def attempting(o: ChannelOrder):
         for s in o.shipments:
@@ -171,19 +244,27 @@ def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) ->
         return None
 
     mutate(ports.orders, order.amazon_order_id, attempting)
-    return ports.marketplace.confirm_shipment(
-        order.seller_id,
-        PackageConfirmation(
-            amazon_order_id=order.amazon_order_id,
-            marketplace_id=order.marketplace_id,
-            package_reference_id=ref,
-            carrier_code=carrier_code(shipment.carrier),
-            carrier_name=None if carrier_code(shipment.carrier) != "Other" else shipment.carrier,
-            tracking_number=shipment.tracking_number,
-            ship_date=now_iso()[:19] + "Z",
-            items=shipment.lines,
-        ),
-    )
+    try:
+        return ports.marketplace.confirm_shipment(
+            order.seller_id,
+            PackageConfirmation(
+                amazon_order_id=order.amazon_order_id,
+                marketplace_id=order.marketplace_id,
+                package_reference_id=ref,
+                carrier_code=carrier_code(shipment.carrier),
+                carrier_name=None if carrier_code(shipment.carrier) != "Other" else shipment.carrier,
+                tracking_number=shipment.tracking_number,
+                ship_date=now_iso()[:19] + "Z",
+                items=shipment.lines,
+            ),
+        ), "confirmed"
+    except AmazonRejected:
+        # The client retries a 5xx itself: when Amazon had applied the first call, the retry is
+        # refused as a duplicate. Amazon's own copy of the order settles it.
+        found = _on_amazon(order, ref, ports)
+        if found is not None:
+            return found, "found"
+        raise
 
 
 def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:

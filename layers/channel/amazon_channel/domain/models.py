@@ -226,6 +226,13 @@ class ShipmentRecord(Model):
     amazon_request_id: str | None = None
 
 
+class ConfirmLease(Model):
+    """Who is confirming the order's packages to Amazon, until when (one confirmer at a time)."""
+
+    owner: str
+    until: str
+
+
 class ChannelOrder(Model):
     """The channel's copy of an Amazon order. Stored with a version for conditional writes."""
 
@@ -246,9 +253,15 @@ class ChannelOrder(Model):
     workflow_started: bool = False
     cancellation: "MerchantCancellation | None" = None  # the merchant's cancellation from Commerce
     import_attempt: int = 0  # 0 = the first import; each retry of a blocked order adds one
+    confirm_lease: ConfirmLease | None = None  # held while packages are being confirmed to Amazon
     version: int = 0
     created_at: str = ""
     updated_at: str = ""
+
+    @property
+    def to_confirm(self) -> bool:
+        """Some Commerce shipment of the order is not yet confirmed to Amazon."""
+        return any(not s.confirmed_at for s in self.shipments)
 
     @property
     def visible(self) -> bool:

@@ -2,6 +2,8 @@
 and the retry of blocked orders.
 
 Per connected store, under a lease (two syncs of a store never run at once):
+0. every order with a Commerce shipment not yet on Amazon is finished (`finish_shipments`): its
+   waiting workflow is woken, or, when none waits, its packages are confirmed directly;
 1. every order left in `Error` (a product missing, disabled or out of stock, ...) is retried with a
    new workflow execution (`retry_order`), so a fixed catalog needs no operator;
 2. `searchOrders` is read from the stored watermark minus a safety margin, page by page; every
@@ -23,16 +25,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .clock import iso, normalize, now_iso
-from .errors import AmazonRejected, AmazonThrottled, ChannelError, PermanentError, TransientError, VersionConflict
+from .errors import (
+    AmazonRejected,
+    AmazonThrottled,
+    ChannelError,
+    ConfirmationInProgress,
+    PermanentError,
+    TransientError,
+    VersionConflict,
+)
 from .intake import IntakePorts, record_order_change, workflow_input
 from .models import AmazonOrder, AmazonStatus, ChannelOrder, ChannelStatus, OrderChange, OrderLine, StoreConfig
-from .orders import entry, mutate
+from .orders import ChannelPorts, entry, load, mutate
 from .ports import (
     BlockedOrders,
     EventPublisher,
     NotificationParking,
     OrderSearch,
     OrderStore,
+    ShipmentsToConfirm,
     StoreDirectory,
     SyncStateStore,
     WorkflowStarter,
@@ -53,6 +64,8 @@ class SyncPorts:
     events: EventPublisher
     state: SyncStateStore
     parking: NotificationParking | None = None
+    to_confirm: ShipmentsToConfirm | None = None  # the sweep's marks, with `channel` to confirm directly
+    channel: ChannelPorts | None = None
 
     def intake(self) -> IntakePorts:
         return IntakePorts(orders=self.orders, stores=self.stores, workflows=self.workflows, events=self.events)
@@ -88,6 +101,7 @@ class StoreSyncReport:
     pages: int = 0
     orders: Counter = field(default_factory=Counter)  # intake results: recorded, advanced, duplicate, ...
     retries: list[RetryOutcome] = field(default_factory=list)
+    finished: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, sweep outcome)
     parked: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, reason)
     watermark: str | None = None
     resume_from: str | None = None  # the window being read, when the run was cut short
@@ -96,6 +110,7 @@ class StoreSyncReport:
         return {
             "seller_id": self.seller_id, "result": self.result, "reason": self.reason, "pages": self.pages,
             "orders": dict(self.orders), "retried": [r.as_dict() for r in self.retries],
+            "shipments_finished": [list(f) for f in self.finished],
             "parked": [list(p) for p in self.parked], "watermark": self.watermark, "resume_from": self.resume_from,
         }
 
@@ -139,6 +154,7 @@ def sync_store(
         report.result, report.reason = "busy", "another sync of this store is running"
         return report
     try:
+        report.finished = finish_shipments(store.seller_id, ports)
         report.retries = retry_blocked_orders(store.seller_id, ports)
         _read_changes(store, ports, settings, report, time_left, clock)
     finally:
@@ -254,6 +270,46 @@ def change_from_order(amazon_order: AmazonOrder, seller_id: str) -> OrderChange:
         source="sync",
         details=amazon_order,
     )
+
+
+# ---------------------------------------------------------------------------------- the shipment sweep
+def finish_shipments(seller_id: str, ports: SyncPorts) -> list[tuple[str, str]]:
+    """Finish every order of the store whose Commerce shipments are not all on Amazon.
+
+    A shipment recorded whose wake-up was lost (SendTaskSuccess throttled or failed, the intake
+    gone) would otherwise wait forever. The stored task token is woken; when no workflow waits
+    (none stored, or the token is used or expired), the packages are confirmed here, under the
+    order's confirm lease, as the workflow would. Outcomes: woken, confirmed, busy (another
+    confirmer holds the lease), done (nothing left: the mark is dropped), failed (next sync).
+    """
+    if ports.to_confirm is None or ports.channel is None:
+        return []
+    from .mfn_workflow import confirm_shipments  # the sync's other paths need none of the workflow
+
+    outcomes: list[tuple[str, str]] = []
+    for amazon_order_id, marked in ports.to_confirm.to_confirm(seller_id):
+        try:
+            order = ports.orders.get(amazon_order_id)
+            if order is None or not order.to_confirm or order.channel_status == ChannelStatus.CANCELED \
+                    or order.amazon_status == AmazonStatus.CANCELED:
+                ports.to_confirm.forget_to_confirm(seller_id, amazon_order_id, len(order.shipments) if order else marked)
+                outcomes.append((amazon_order_id, "done"))
+                continue
+            if order.task_token and ports.workflows.wake(order.task_token, {"reason": "order sync: shipments to confirm"}):
+                ports.orders.append_history(amazon_order_id, [entry("step", "Workflow resumed by the order sync: "
+                                                                            "shipments waited to be confirmed")])
+                outcomes.append((amazon_order_id, "woken"))
+                continue
+            confirm_shipments(amazon_order_id, ports.channel)
+            after = load(ports.orders, amazon_order_id)
+            if not after.to_confirm:
+                ports.to_confirm.forget_to_confirm(seller_id, amazon_order_id, len(after.shipments))
+            outcomes.append((amazon_order_id, "confirmed"))
+        except ConfirmationInProgress:
+            outcomes.append((amazon_order_id, "busy"))
+        except Exception as e:  # noqa: BLE001 - e.g. SendTaskSuccess throttled: the next sync tries again
+            outcomes.append((amazon_order_id, f"failed: {_reason(e)}"))
+    return outcomes
 
 
 # ---------------------------------------------------------------------------------- blocked orders

@@ -99,6 +99,9 @@ class CommerceStore(Protocol):
 
     def get_shipment(self, shipment_id: int) -> CommerceShipment: ...
 
+    def shipment_ids(self, order_id: int) -> list[int]:
+        """The ids of the order's shipments, oldest first."""
+
     def add_comment(self, order_id: int, comment: str, status: str | None = None) -> None: ...
 
     def add_comment_once(self, order_id: int, comment: str) -> None:
@@ -163,6 +166,16 @@ class BlockedOrders(Protocol):
 
     def forget_blocked(self, seller_id: str, amazon_order_id: str, attempt: int) -> None:
         """Drop the mark, unless a later attempt has failed (and marked it again) meanwhile."""
+
+
+class ShipmentsToConfirm(Protocol):
+    """The orders of a store with a Commerce shipment not yet on Amazon (kept by the order store)."""
+
+    def to_confirm(self, seller_id: str) -> list[tuple[str, int]]:
+        """(AmazonOrderId, how many shipments the order had when marked) of every marked order."""
+
+    def forget_to_confirm(self, seller_id: str, amazon_order_id: str, shipments: int) -> None:
+        """Drop the mark, unless the order has recorded another shipment (and marked it again) meanwhile."""
 
 
 class SyncStateStore(Protocol):

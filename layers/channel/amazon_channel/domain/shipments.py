@@ -33,8 +33,39 @@ def record_commerce_shipment(commerce_order_id: int, shipment_id: int, ports: Ch
         # The channel created this shipment itself when importing the FBA order.
         return ShipmentOutcome(result="fba-order", amazon_order_id=amazon_order_id)
     if any(s.commerce_shipment_id == shipment_id for s in order.shipments):
+        # A redelivery: the shipment is recorded, but the wake-up may have failed (SendTaskSuccess
+        # throttled): wake again while packages wait to be confirmed. A used token is ignored.
+        if order.to_confirm:
+            wake_if_waiting(order, ports, f"Commerce shipment {shipment_id} (delivered again)")
         return ShipmentOutcome(result="duplicate", amazon_order_id=amazon_order_id)
+    order = _record(order, shipment_id, ports)
+    wake_if_waiting(order, ports, f"Commerce shipment {shipment_id}")
+    return ShipmentOutcome(result="recorded", amazon_order_id=amazon_order_id)
 
+
+def take_on_commerce_shipments(amazon_order_id: str, ports: ChannelPorts) -> int:
+    """Record the shipments Commerce already holds for the order's Commerce order (an order the
+    channel adopted: created by an earlier, uncertain attempt, and maybe shipped by the merchant
+    while the channel order showed Error). Returns how many were new. Safe to repeat."""
+    order = ports.orders.get(amazon_order_id)
+    if order is None or order.commerce is None or order.fulfillment == "AFN":
+        return 0
+    new = 0
+    for shipment_id in ports.commerce.shipment_ids(order.commerce.order_id):
+        if any(s.commerce_shipment_id == shipment_id for s in order.shipments):
+            continue
+        try:
+            order = _record(order, shipment_id, ports)
+        except OverShipment:
+            continue  # noted on both orders, never confirmed (see _refuse_over_shipment)
+        new += 1
+    return new
+
+
+def _record(order: ChannelOrder, shipment_id: int, ports: ChannelPorts) -> ChannelOrder:
+    """Read Commerce shipment `shipment_id` and record it on the order as a package to confirm."""
+    amazon_order_id = order.amazon_order_id
+    commerce_order_id = order.commerce.order_id
     shipment = ports.commerce.get_shipment(shipment_id)
     if shipment.order_id != commerce_order_id:
         raise PermanentError(f"Commerce shipment {shipment_id} belongs to order {shipment.order_id}, "
@@ -61,9 +92,7 @@ def record_commerce_shipment(commerce_order_id: int, shipment_id: int, ports: Ch
         return [entry("commerce", f"Commerce shipment {shipment_id} recorded", shipment.request_id,
                       carrier=shipment.carrier, tracking_number=shipment.tracking_number)]
 
-    order = mutate(ports.orders, amazon_order_id, add)
-    wake_if_waiting(order, ports, f"Commerce shipment {shipment_id}")
-    return ShipmentOutcome(result="recorded", amazon_order_id=amazon_order_id)
+    return mutate(ports.orders, amazon_order_id, add)
 
 
 def _amazon_lines(order: ChannelOrder, shipment: CommerceShipment) -> list[tuple[str, int]]:
