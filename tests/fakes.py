@@ -218,6 +218,9 @@ class Commerce:
         self.add_comment_once(order_id, comment)
         return self._ref(order_id)
 
+    def release_held_units(self, order_id, reason):
+        self.orders[order_id].setdefault("releases", []).append(reason)
+
     def merchant_withdraws(self, order_id, reason, qty=None, shipped=0):
         """The merchant cancels (credit memo) in the Commerce admin, with the reason as a comment."""
         o = self.orders[order_id]

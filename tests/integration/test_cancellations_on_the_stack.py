@@ -117,6 +117,7 @@ def test_amazon_cancels_an_unshipped_order_and_its_commerce_order_is_withdrawn_o
 # -- the merchant cancels in Commerce ------------------------------------------------------------------
 def test_the_merchant_cancels_an_unshipped_order_from_commerce_and_amazon_cancels_it(player):
     oid = an_imported_order(player)
+    player.commerce.create_compensations()
     mugs_before = player.commerce.product("MUG-01")["salable_qty"]
     # When the merchant cancels it in Commerce, giving a reason
     do(player, "commerce.cancel", order_id=oid, reason="Out of stock: the supplier let us down")
@@ -132,7 +133,9 @@ def test_the_merchant_cancels_an_unshipped_order_from_commerce_and_amazon_cancel
     assert (order["amazon_status"], order["channel_status"]) == ("Canceled", "Canceled")
     assert order["notes"] == "Canceled from Commerce (Out of stock: the supplier let us down); Amazon canceled the order"
     assert order["commerce_order"]["status"] == "closed"
-    assert player.commerce.product("MUG-01")["salable_qty"] == mugs_before + 2  # back on sale
+    # The hold is released: with the merchant's scheduled compensation command, all are back on sale
+    player.commerce.create_compensations()
+    assert player.commerce.product("MUG-01")["salable_qty"] == mugs_before + 2
     # And its workflow went through the request and ended, with nothing parked
     [execution] = executions_of(player, oid)
     assert execution["status"] == "SUCCEEDED"

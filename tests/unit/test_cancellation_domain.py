@@ -67,6 +67,7 @@ def test_amazon_cancels_and_the_unshipped_commerce_order_is_withdrawn_once_with_
         assert cancel_commerce_order(ORDER, ports) == {"commerce_status": "closed"}
     commerce = ports.commerce.orders[COMMERCE_ORDER]
     assert commerce["cancel_calls"] == 1
+    assert set(commerce["releases"]) == {"withdrawal"}  # what it held is released (a repeat releases nothing)
     assert [c for c in comments(ports) if "was canceled on Amazon" in c] == [comments(ports)[0]]
     order = the_order(ports)
     assert order.channel_status == ChannelStatus.CANCELED and order.commerce.status == "closed"
@@ -105,6 +106,7 @@ def test_the_merchant_cancels_an_unshipped_order_and_amazon_cancels_it():
     outcome = record_commerce_cancellation(COMMERCE_ORDER, ports)
     # Then it is recorded for Amazon, and the waiting workflow is woken to send it
     assert outcome.result == "requested" and ports.workflows.woken == ["token-1"]
+    assert ports.commerce.orders[COMMERCE_ORDER]["releases"] == ["credit memo"]
     assert the_order(ports).cancellation.reason_code == "NoInventory"
     assert mfn.confirm_shipments(ORDER, ports)["cancel_on_amazon"] is True
     # When the workflow sends it: one feed for the whole order, accepted by Amazon

@@ -149,6 +149,7 @@ def test_a_shipment_recorded_before_the_workflow_waits_is_not_lost():
     ports.commerce.shipments[7] = CommerceShipment(id=7, order_id=1, carrier="UPS", tracking_number="1Z9",
                                                    items=[("MUG-01", 2)])
     assert record_commerce_shipment(1, 7, ports).result == "recorded"
+    assert ports.commerce.orders[1]["releases"] == ["shipment 7"]  # its held mugs go back to the shelf's count
     # When the workflow starts waiting
     woke = mfn.await_shipments(ORDER, "token-1", ports)
     # Then it is woken at once

@@ -95,11 +95,13 @@ def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str,
 
 
 @cache
-def _commerce(base_url: str, secret_id: str, auth: str, _aws: str | None):
+def _commerce(base_url: str, secret_id: str, auth: str, orders_table: str, _aws: str | None):
     from .adapters.commerce_rest import CommerceRestClient
+    from .adapters.stock_leases import DynamoDbStockLeases
 
     # The secret holds the integration's four credentials (OAuth 1.0a), read again as its cache renews
-    return CommerceRestClient(base_url=base_url, credentials=lambda: secret(secret_id), auth=auth, traced=traced)
+    return CommerceRestClient(base_url=base_url, credentials=lambda: secret(secret_id), auth=auth, traced=traced,
+                              stock_leases=DynamoDbStockLeases(orders_table, client("dynamodb")))
 
 
 def ports() -> ChannelPorts:
@@ -120,7 +122,7 @@ def ports() -> ChannelPorts:
             aws,
         ),
         commerce=_commerce(setting("COMMERCE_BASE_URL"), setting("COMMERCE_SECRET_ID"), setting("COMMERCE_AUTH", "oauth1"),
-                           aws),
+                           orders_table, aws),
         events=EventBridgePublisher(setting("EVENT_BUS_NAME"), client("events")),
         workflows=StepFunctionsWorkflows(setting("MFN_STATE_MACHINE_ARN", "unset"), client("stepfunctions")),
     )

@@ -48,7 +48,10 @@ computes it. What MSI does after an order is saved is modelled where Magento doe
 - a credit memo returning items to stock puts the shipped part back on the source and places a
   +qty reservation for the unshipped part (InventorySales `ProcessRefundItems`).
 Orders placed at checkout start with a -qty reservation (`PlaceReservationsForSalesEvent` in
-`OrderManagement::place`), which these compensate; an order saved through the repository has none.
+`OrderManagement::place`), which these compensate; an order saved through the repository has none,
+so its compensations are left over until the merchant runs Magento's reservation tool
+(`create_compensations`). A product shows in stock (`is_in_stock`, the stock index) while its
+source quantity is above the threshold, reservations aside (legacy `StockStateProvider::verifyStock`).
 
 Emails: every email Commerce would send is recorded (`emails()`), with its kind and recipient:
 the welcome email of `POST /V1/customers` (AccountManagement::createAccount ->
@@ -499,6 +502,33 @@ class SimulatedCommerce:
         self._emit(event)
         return done
 
+    def create_compensations(self) -> list[str]:
+        """The merchant runs Magento's reservation tool for finished orders:
+        `bin/magento inventory:reservation:list-inconsistencies -c -r | bin/magento
+        inventory:reservation:create-compensations` (Magento_InventoryReservationCli).
+
+        For every complete, closed or canceled order whose reservations of a SKU do not sum to zero,
+        a reservation of the opposite quantity is placed (an order saved through the repository
+        never had MSI's -qty reservation, so its shipment, cancel and credit memo compensations are
+        left over until then). Returns the lines the list command prints
+        (`<increment id>:<sku>:<quantity>:<stock id>`).
+        """
+        printed = []
+        with self._lock:
+            finished = {o["entity_id"]: o for o in self._orders.values()
+                        if o["state"] in ("complete", "closed", "canceled")}
+            for p in self._products.values():
+                totals: dict[int, Decimal] = {}
+                for r in p["reservations"]:
+                    if r["object_id"] in finished:
+                        totals[r["object_id"]] = totals.get(r["object_id"], Decimal(0)) + r["qty"]
+                for order_id, total in totals.items():
+                    if total:
+                        self._reserve(p["sku"], -total, "compensation", finished[order_id])
+                        printed.append(f"{finished[order_id]['increment_id']}:{p['sku']}:{_num(-total)}:"
+                                       f"{DEFAULT_STOCK}")
+        return printed
+
     def _comment(self, order: dict, comment: str) -> None:
         order["status_histories"].insert(0, {
             "entity_id": self._next("history"), "parent_id": order["entity_id"], "entity_name": "order",
@@ -593,7 +623,8 @@ class SimulatedCommerce:
             p = self._products.get(sku)
             return None if p is None else {"sku": sku, "name": p["name"], "price": _money(p["price"]),
                                             "qty": int(p["qty"]), "salable_qty": int(self._salable(p)),
-                                            "min_qty": int(p["min_qty"]), "enabled": p["enabled"]}
+                                            "min_qty": int(p["min_qty"]), "enabled": p["enabled"],
+                                            "in_stock": p["qty"] > p["min_qty"]}
 
     @property
     def order_count(self) -> int:

@@ -22,9 +22,10 @@ REST endpoints used, and the ACL resource of the integration that each needs (Ma
 | find_order_by_amazon_id | GET /V1/orders?searchCriteria... (ext_order_id) | Magento_Sales::actions_view |
 | get_order | GET /V1/orders/{id} | Magento_Sales::actions_view |
 | create_order (catalog check) | GET /V1/products/{sku} | Magento_Catalog::products |
-| create_order (catalog check, MFN hold) | GET /V1/stockItems/{sku} | Magento_CatalogInventory::cataloginventory |
+| create_order (catalog check), holds and releases | GET /V1/stockItems/{sku} | Magento_CatalogInventory::cataloginventory |
 | create_order (catalog check) | GET /V1/inventory/get-product-salable-quantity/{sku}/1 | Magento_InventoryApi::stock (unverified) |
-| create_order (MFN hold) | PUT /V1/products/{sku}/stockItems/{itemId} `{"stockItem": {"use_config_min_qty": false, "min_qty": n}}` | Magento_CatalogInventory::cataloginventory |
+| create_order (MFN hold), release_held_units | PUT /V1/products/{sku}/stockItems/{itemId} `{"stockItem": {"use_config_min_qty": false, "min_qty": n}}` | Magento_CatalogInventory::cataloginventory |
+| holds and releases (the marker) | POST /V1/orders/{id}/comments | Magento_Sales::comment |
 | create_order | POST /V1/orders `{"entity": {...}}` (salesOrderRepositoryV1 save) | Magento_Sales::api_actions (older: ::create) |
 | create_order | POST /V1/order/{id}/invoice (salesInvoiceOrderV1) | Magento_Sales::invoice |
 | ship_order | POST /V1/order/{id}/ship (salesShipOrderV1) | Magento_Sales::ship |
@@ -44,8 +45,10 @@ Behaviour:
 - `salesOrderRepositoryV1` save stores the order exactly as given (Amazon's prices are kept) but
   does not check the catalog nor reserve stock, so `create_order` checks each SKU first (exists,
   enabled, salable for the quantity) and refuses with a message naming the SKU; the items carry
-  the products' ids. A merchant-fulfilled order's units are then held from the salable quantity
-  through the product's out-of-stock threshold, once (`_hold_salable_once`); an FBA order's are not.
+  the products' ids. A merchant-fulfilled order's units are then held out of sale through the
+  product's out-of-stock threshold while they are to ship (`_hold_units`), and released as they
+  ship or are canceled or refunded (`release_held_units`), each move once, written on the order
+  and serialized per SKU by a lease (`StockLeases`); an FBA order's are never held.
 - A status Commerce refuses (not assigned to the order's state) leaves the order as it is, with
   the comment, and comes back as the order's `note`: never a failed import.
 - The order is paid on Amazon: the invoice is registered with an offline capture
@@ -65,8 +68,9 @@ import threading
 import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -80,6 +84,8 @@ from ..domain.models import (
     CommerceOrderRef,
     CommerceShipment,
 )
+from ..domain.ports import StockLeases
+from .stock_leases import InMemoryStockLeases
 
 log = logging.getLogger(__name__)
 # oauthlib logs, at DEBUG, the signature base string (a customer search's query holds the buyer's
@@ -136,10 +142,64 @@ def _merchant_comment(order: dict) -> str | None:
     return str(newest["comment"]).strip()
 
 
-def _hold_target(comment: str) -> Decimal | None:
-    """The threshold a hold comment set ("... (out-of-stock threshold 0 -> 2).")."""
-    m = re.search(r"-> ([0-9.]+)\)\.$", comment)
-    return Decimal(m.group(1)) if m else None
+def _sku_quantities(lines) -> dict[str, int]:
+    """Units per SKU of an order's lines (a SKU may be on several lines)."""
+    wanted: dict[str, int] = {}
+    for line in lines:
+        wanted[line.sku] = wanted.get(line.sku, 0) + line.qty
+    return wanted
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value.normalize():f}" if value else "0"
+
+
+_NUMBER = r"(-?\d+(?:\.\d+)?)"
+_MOVE = re.compile(rf"^{re.escape(CHANNEL_COMMENT_PREFIX)} (held|released) {_NUMBER} x (.+) "
+                   rf"\(threshold {_NUMBER} -> {_NUMBER}\)$")
+
+
+class _Move(NamedTuple):
+    kind: str  # held | released
+    sku: str
+    qty: Decimal
+
+
+def _threshold_moves(order: dict) -> list[_Move]:
+    """The holds and releases written on the order ("Amazon channel: held 2 x MUG-RED (threshold
+    0 -> 2)", "Amazon channel: released 2 x MUG-RED for shipment 7 (threshold 2 -> 0)")."""
+    skus = sorted({str(i.get("sku")) for i in order.get("items") or []}, key=len, reverse=True)
+    moves = []
+    for h in order.get("status_histories") or []:
+        m = _MOVE.match(str(h.get("comment") or "").strip())
+        if not m:
+            continue
+        rest = m.group(3)
+        sku = next((s for s in skus if rest == s or rest.startswith(f"{s} for ")), None)
+        if sku is not None:
+            moves.append(_Move(m.group(1), sku, Decimal(m.group(2))))
+    return moves
+
+
+def _held_units(order: dict) -> dict[str, Decimal]:
+    """Units per SKU the order holds through the threshold: held less released."""
+    held: dict[str, Decimal] = {}
+    for m in _threshold_moves(order):
+        held[m.sku] = held.get(m.sku, Decimal(0)) + (m.qty if m.kind == "held" else -m.qty)
+    return held
+
+
+def _units_to_hold(order: dict) -> dict[str, Decimal]:
+    """Units per SKU still to ship: neither shipped nor canceled nor refunded (MSI has placed a
+    compensating reservation for every other unit of an order)."""
+    left: dict[str, Decimal] = {}
+    for i in order.get("items") or []:
+        if i.get("parent_item_id"):
+            continue
+        q = {k: Decimal(str(i.get(k) or 0)) for k in ("qty_ordered", "qty_shipped", "qty_canceled", "qty_refunded")}
+        n = max(q["qty_ordered"] - q["qty_shipped"] - q["qty_canceled"] - q["qty_refunded"], Decimal(0))
+        left[str(i.get("sku"))] = left.get(str(i.get("sku")), Decimal(0)) + n
+    return left
 
 
 def _money(value: Decimal) -> float:
@@ -169,7 +229,8 @@ class CommerceRestClient:
                  payment_method: str = "checkmo", shipping_method: str = "flatrate_flatrate",
                  shipping_description: str = "Amazon - Merchant Fulfilled", timeout: float = 20.0,
                  backoff_base: float = 0.5, backoff_max: float = 8.0,
-                 traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext()):
+                 traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
+                 stock_leases: StockLeases | None = None, lease_seconds: float = 60.0, lease_wait: float = 20.0):
         base = base_url.rstrip("/")
         self._root = base if base.endswith("/rest") else base + "/rest"
         if auth not in AUTH_MODES:
@@ -187,6 +248,10 @@ class CommerceRestClient:
         self._backoff_max = backoff_max
         self._calls = threading.local()
         self._traced = traced
+        # One process only without a table: the Lambda wiring gives the DynamoDB leases.
+        self._leases: StockLeases = stock_leases or InMemoryStockLeases()
+        self._lease_seconds = lease_seconds
+        self._lease_wait = lease_wait
 
     @property
     def last_request_id(self) -> str | None:
@@ -409,9 +474,8 @@ class CommerceRestClient:
             log.info("commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), request_id)
         order_id = int(order["entity_id"])
         if draft.fulfillment == "MFN":
-            # Before the invoice: a refused invoice cancels the order, and MSI's cancel compensation
-            # then gives back exactly what was held.
-            self._hold_salable_once(order, draft)
+            # Before the invoice: a refused invoice cancels the order, which releases the hold.
+            self._hold_units(order, draft)
         if self._needs_invoice(order):
             try:
                 self._retrying(
@@ -471,11 +535,8 @@ class CommerceRestClient:
         Returns each SKU's product id, which the order items carry. Stock is judged on the salable
         quantity of the default stock (MSI: source quantity less reservations and threshold).
         """
-        wanted: dict[str, int] = {}
-        for line in draft.lines:
-            wanted[line.sku] = wanted.get(line.sku, 0) + line.qty
         product_ids: dict[str, int] = {}
-        for sku, qty in wanted.items():
+        for sku, qty in _sku_quantities(draft.lines).items():
             enc = quote(sku, safe="")
             try:
                 product = self._get(f"/V1/products/{enc}")
@@ -495,43 +556,95 @@ class CommerceRestClient:
                 raise CommerceRejected(f'Product "{sku}" cannot be ordered: insufficient stock.')
         return product_ids
 
-    def _hold_salable_once(self, order: dict, draft: CommerceOrderDraft) -> None:
-        """Lower each SKU's salable quantity by what this merchant-fulfilled order takes, once.
+    # ------------------------------------------------------------------ holding units for an open order
+    # A REST-only channel cannot place an MSI reservation (no route in Adobe's schema does), and
+    # lowering the source quantity would make MSI refuse the merchant's last shipment (it deducts
+    # the source again on shipment). So a merchant-fulfilled order's units are held through the
+    # product's out-of-stock threshold (`min_qty`, which both MSI's salable quantity and the
+    # storefront's stock status subtract) while the order is open, and each unit is released when
+    # it ships, is canceled or refunded: the moment MSI places its +qty compensating reservation.
+    # Every move is written on the order ("held ..." / "released ..."), under the SKU's lease, with
+    # the move in flight on the lease, so that each happens once.
+    def _hold_units(self, order: dict, draft: CommerceOrderDraft) -> None:
+        """Hold each SKU's units of this merchant-fulfilled order out of sale, once."""
+        order_id = int(order["entity_id"])
+        for sku, qty in _sku_quantities(draft.lines).items():
+            self._under_lease(sku, lambda owner, sku=sku, qty=qty: self._hold_one(owner, order_id, sku, qty))
 
-        A REST-only channel cannot place an MSI reservation (no route), and lowering the source
-        quantity would make MSI refuse the merchant's last shipment (it deducts the source again on
-        shipment). So the order's units are held through the product's out-of-stock threshold
-        (`min_qty`, which MSI subtracts from the salable quantity): it keeps them out of sale
-        until shipment, and afterwards offsets the +qty compensating reservation MSI places when
-        the order ships, is canceled or refunded (this order never had the -qty one).
+    def _hold_one(self, owner: str, order_id: int, sku: str, qty: int) -> None:
+        order = self._get_order_raw(order_id)  # read again under the lease: a retry finds its marker
+        if any(m.kind == "held" and m.sku == sku for m in _threshold_moves(order)):
+            return
+        stock = self._get(f"/V1/stockItems/{quote(sku, safe='')}")
+        if stock.get("manage_stock", True) is False:
+            return
+        before = Decimal(str(stock.get("min_qty") or 0))
+        after = before + qty
+        self._move_threshold(owner, {"order_id": order_id, "sku": sku, "item_id": int(stock["item_id"]),
+                                     "before": _qty(before), "after": _qty(after),
+                                     "comment": f"{CHANNEL_COMMENT_PREFIX} held {qty} x {sku} "
+                                                f"(threshold {_qty(before)} -> {_qty(after)})"})
 
-        Exactly once: the hold is written on the order as a comment before the threshold moves,
-        with the threshold it sets; a retry that finds the comment only finishes a hold whose
-        threshold was not reached.
-        """
-        wanted: dict[str, int] = {}
-        for line in draft.lines:
-            wanted[line.sku] = wanted.get(line.sku, 0) + line.qty
-        comments = [str(h.get("comment") or "") for h in order.get("status_histories") or []]
-        for sku, qty in wanted.items():
-            enc = quote(sku, safe="")
-            stock = self._get(f"/V1/stockItems/{enc}")
-            if stock.get("manage_stock", True) is False:
-                continue
-            current = Decimal(str(stock.get("min_qty") or 0))
-            marker = f"{CHANNEL_COMMENT_PREFIX} {qty} x {sku} held from the salable quantity"
-            written = [c for c in comments if c.startswith(marker)]
-            if written:
-                target = _hold_target(written[0])
-                if target is None or current >= target:
-                    continue
-            else:
-                target = current + qty
-                self.add_comment(int(order["entity_id"]), f"{marker} (out-of-stock threshold "
-                                                          f"{current.normalize():f} -> {target.normalize():f}).")
-            body = {"stockItem": {"use_config_min_qty": False, "min_qty": float(target)}}
-            self._retrying(lambda: self._once("PUT", f"/V1/products/{enc}/stockItems/{int(stock['item_id'])}",
-                                              body=body))
+    def release_held_units(self, order_id: int, reason: str) -> None:
+        """Release what this order holds and Commerce no longer has to ship. Safe to repeat."""
+        order = self._get_order_raw(order_id)
+        held, to_hold = _held_units(order), _units_to_hold(order)
+        for sku in [s for s, n in held.items() if n > to_hold.get(s, 0)]:
+            self._under_lease(sku, lambda owner, sku=sku: self._release_one(owner, int(order_id), sku, reason))
+
+    def _release_one(self, owner: str, order_id: int, sku: str, reason: str) -> None:
+        order = self._get_order_raw(order_id)
+        excess = _held_units(order).get(sku, Decimal(0)) - _units_to_hold(order).get(sku, Decimal(0))
+        if excess <= 0:
+            return
+        stock = self._get(f"/V1/stockItems/{quote(sku, safe='')}")
+        before = Decimal(str(stock.get("min_qty") or 0))
+        after = before - excess
+        self._move_threshold(owner, {"order_id": order_id, "sku": sku, "item_id": int(stock["item_id"]),
+                                     "before": _qty(before), "after": _qty(after),
+                                     "comment": f"{CHANNEL_COMMENT_PREFIX} released {_qty(excess)} x {sku} for "
+                                                f"{reason} (threshold {_qty(before)} -> {_qty(after)})"})
+
+    def _under_lease(self, sku: str, work: Callable[[str], None]) -> None:
+        """Run `work(owner)` holding the SKU's lease, after finishing a move a crashed holder left."""
+        owner, waited = str(uuid.uuid4()), 0.0
+        while True:
+            now = datetime.now(UTC)
+            until = now + timedelta(seconds=self._lease_seconds)
+            if self._leases.acquire(sku, owner, now.isoformat(), until.isoformat()):
+                break
+            if waited >= self._lease_wait:
+                raise CommerceUnavailable(f"the out-of-stock threshold of {sku} is being moved by another "
+                                          f"function of the channel; try again")
+            self._sleep(0.25)
+            waited += 0.25
+        try:
+            pending = self._leases.pending(sku)
+            if pending:
+                self._finish_move(json.loads(pending))
+                self._leases.set_pending(sku, owner, None)
+            work(owner)
+        finally:
+            self._leases.release(sku, owner)
+
+    def _move_threshold(self, owner: str, move: dict) -> None:
+        """Write the move on the lease, then on the order, then set the threshold; then clear it."""
+        self._leases.set_pending(move["sku"], owner, json.dumps(move))
+        self.add_comment(move["order_id"], move["comment"])
+        self._set_threshold(move)
+        self._leases.set_pending(move["sku"], owner, None)
+
+    def _finish_move(self, move: dict) -> None:
+        """A move cut short: the comment is written once, and the threshold set if it has not moved."""
+        self._comment_once(self._get_order_raw(move["order_id"]), move["comment"])
+        stock = self._get(f"/V1/stockItems/{quote(move['sku'], safe='')}")
+        if Decimal(str(stock.get("min_qty") or 0)) == Decimal(move["before"]):
+            self._set_threshold(move)
+
+    def _set_threshold(self, move: dict) -> None:
+        body = {"stockItem": {"use_config_min_qty": False, "min_qty": float(Decimal(move["after"]))}}
+        path = f"/V1/products/{quote(move['sku'], safe='')}/stockItems/{int(move['item_id'])}"
+        self._retrying(lambda: self._once("PUT", path, body=body))
 
     def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict:
         first, last = _split_name(a.name)
@@ -756,6 +869,7 @@ class CommerceRestClient:
         if done is not True:
             log.warning("commerce order %s could not be canceled after its invoice was refused", order_id)
             return
+        self.release_held_units(order_id, "cancellation")
         self._comment_once(self._get_order_raw(order_id),
                            f"{CHANNEL_COMMENT_PREFIX} canceled: Commerce refused the invoice of this order, imported "
                            f"from Amazon order {amazon_order_id} ({why}). Nothing is to be shipped; the channel "

@@ -141,6 +141,7 @@ def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
     ref = ports.commerce.get_order(order.commerce.order_id)
     if ref.state in _WITHDRAWN_STATES or (ref.qty_open == 0 and ref.qty_shipped == 0):
         # Withdrawn already: by the merchant (the cancellation came from Commerce) or by an earlier run.
+        _release(ports, order, "withdrawal")
         if order.commerce.status != ref.status:
             note = canceled_note(order) if order.cancellation else f"Canceled on Amazon; Commerce order {inc} is {ref.status}"
             _settle_commerce(ports, amazon_order_id, ref, note)
@@ -164,9 +165,16 @@ def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
         _settle_commerce(ports, amazon_order_id, ref,
                          f"Canceled on Amazon; Commerce refused to withdraw order {inc} ({e}): cancel it in Commerce")
         return {"commerce_status": ref.status}
+    _release(ports, order, "withdrawal")
     how = "canceled" if ref.state == "canceled" else f"{ref.status} (refunded offline: it was invoiced)"
     _settle_commerce(ports, amazon_order_id, ref, f"Canceled on Amazon; Commerce order {inc} {how}")
     return {"commerce_status": ref.status}
+
+
+def _release(ports: ChannelPorts, order: ChannelOrder, reason: str) -> None:
+    """Give back to sale what a merchant-fulfilled order held for units Commerce no longer ships."""
+    if order.fulfillment != "AFN" and order.commerce is not None:
+        ports.commerce.release_held_units(order.commerce.order_id, reason)
 
 
 def _settle_commerce(ports: ChannelPorts, amazon_order_id: str, ref: CommerceOrderRef, note: str) -> None:
@@ -196,6 +204,8 @@ def record_commerce_cancellation(commerce_order_id: int, ports: ChannelPorts) ->
         return CancellationOutcome("not-an-amazon-order", amazon_order_id)
     if ref.qty_withdrawn == 0:
         return CancellationOutcome("not-a-cancellation", amazon_order_id)  # e.g. a credit memo of a fee
+    # Whatever Amazon says, Commerce has withdrawn the units (and MSI placed its compensation).
+    _release(ports, order, "cancellation" if ref.state == "canceled" else "credit memo")
     if order.amazon_status == AmazonStatus.CANCELED or order.channel_status == ChannelStatus.CANCELED:
         return CancellationOutcome("already-canceled", amazon_order_id)  # Amazon canceled it first
     if order.cancellation is not None:

@@ -114,6 +114,14 @@ class CommerceStore(Protocol):
         withdrawn with an offline credit memo of everything (Magento then closes it).
         """
 
+    def release_held_units(self, order_id: int, reason: str) -> None:
+        """Give back to sale what this merchant-fulfilled order holds and Commerce no longer has to
+        ship (units shipped, canceled or refunded), `reason` naming why (e.g. "shipment 7").
+
+        Safe to repeat and in any order: each release is written on the order, and what is still
+        held is recomputed from the order each time. An order that holds nothing is left alone.
+        """
+
 
 class EventPublisher(Protocol):
     """The channel's own event bus."""
@@ -176,6 +184,24 @@ class ShipmentsToConfirm(Protocol):
 
     def forget_to_confirm(self, seller_id: str, amazon_order_id: str, shipments: int) -> None:
         """Drop the mark, unless the order has recorded another shipment (and marked it again) meanwhile."""
+
+
+class StockLeases(Protocol):
+    """A short lease per SKU that serializes the channel's moves of a product's out-of-stock
+    threshold, with the move in flight written on it (a crashed holder's move is finished by the
+    next holder, so each move happens once)."""
+
+    def acquire(self, sku: str, owner: str, now: str, until: str) -> bool:
+        """Take the SKU's lease until `until`; False while another owner holds an unexpired one."""
+
+    def pending(self, sku: str) -> str | None:
+        """The move in flight left on the SKU's lease (JSON text), if any."""
+
+    def set_pending(self, sku: str, owner: str, move: str | None) -> None:
+        """Write (or clear, with None) the move in flight, while holding the lease."""
+
+    def release(self, sku: str, owner: str) -> None:
+        """Give the lease up (the move in flight, if any, stays for the next holder)."""
 
 
 class SyncStateStore(Protocol):

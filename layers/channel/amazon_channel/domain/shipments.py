@@ -70,6 +70,10 @@ def _record(order: ChannelOrder, shipment_id: int, ports: ChannelPorts) -> Chann
     if shipment.order_id != commerce_order_id:
         raise PermanentError(f"Commerce shipment {shipment_id} belongs to order {shipment.order_id}, "
                              f"not to order {commerce_order_id}")
+    # Before the shipment is recorded, so that a retry after a failure here releases what is left.
+    # MSI has just deducted the source and placed its +qty compensation: the units held through the
+    # threshold for this order are no longer to be held.
+    ports.commerce.release_held_units(commerce_order_id, f"shipment {shipment_id}")
     try:
         lines = _amazon_lines(order, shipment)
     except OverShipment as e:
