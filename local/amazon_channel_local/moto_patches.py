@@ -12,6 +12,10 @@
 * EventBridge: rules with Lambda or Step Functions targets made ``put_events`` raise
   ``NotImplementedError``; such targets are handed to ``deliver(kind, target_arn, event)``.
 * EventBridge: ``StartReplay`` ignored the time window and ``Destination.FilterArns``.
+* Step Functions: a PutEvents call that failed in an ``events:putEvents`` task ended the execution
+  with ``States.Runtime`` (which no Retry or Catch matches); as on AWS it fails the task with
+  ``EventBridge.<ErrorCode>`` ("ServiceName.ErrorName", Exception suffix added), which
+  ``States.TaskFailed`` matches.
 """
 
 from __future__ import annotations
@@ -167,6 +171,8 @@ class MotoPatches:
 
         self._set(events_models.Replay, "replay_events", replay_events)
 
+        self._set_events_task_errors()
+
         if self._time_scale != 1.0:
             import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl
             from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
@@ -179,6 +185,38 @@ class MotoPatches:
                     env.program_state_event.wait(wait_seconds * scale)
 
             self._set(WaitFunction, "_wait_interval", _wait_interval)
+
+    def _set_events_task_errors(self) -> None:
+        from botocore.exceptions import ClientError
+        from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+        from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_events as events_task,
+        )
+        from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+        original = events_task.StateTaskServiceEvents._from_error
+
+        def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+            if not isinstance(ex, ClientError):
+                return original(task, env, ex)
+            code = ex.response.get("Error", {}).get("Code") or "EventBridge"
+            name = f"EventBridge.{code if code.endswith('Exception') else code + 'Exception'}"
+            return FailureEvent(
+                env=env, error_name=CustomErrorName(name), event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                    error=name, cause=ex.response.get("Error", {}).get("Message", str(ex)),
+                    resource=task._get_sfn_resource(), resourceType=task._get_sfn_resource_type())),
+            )
+
+        self._set(events_task.StateTaskServiceEvents, "_from_error", _from_error)
+
+    def wrap_botocore_send(self, wrap: Callable[[Any], Any]) -> None:
+        """Put `wrap(send)` in front of moto's botocore hook (every mocked AWS call), e.g. faults."""
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        self._set(BotocoreStubber, "__call__", wrap(BotocoreStubber.__call__))
 
     def undo(self) -> None:
         while self._undo:

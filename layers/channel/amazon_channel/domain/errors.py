@@ -17,6 +17,10 @@ class VersionConflict(TransientError):
     """The order changed under us; reload and try again."""
 
 
+class EventsNotDelivered(TransientError):
+    """EventBridge did not take an event (a failed entry of PutEvents): retried, never dropped."""
+
+
 class AmazonThrottled(TransientError):
     """SP-API answered 429 after the client's own retries."""
 
