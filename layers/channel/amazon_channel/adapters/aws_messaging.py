@@ -84,12 +84,11 @@ class SqsParking:
         self.queue_url = queue_url
         self.client = client
 
-    def park(self, body: str, reason: str, source: str) -> None:
-        self.client.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=body,
-            MessageAttributes={
-                "reason": {"DataType": "String", "StringValue": reason[:1000]},
-                "source": {"DataType": "String", "StringValue": source},
-            },
-        )
+    def park(self, body: str, reason: str, source: str, field: str | None = None) -> None:
+        attributes = {
+            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "source": {"DataType": "String", "StringValue": source},
+        }
+        if field:
+            attributes["field"] = {"DataType": "String", "StringValue": field[:256]}
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes)

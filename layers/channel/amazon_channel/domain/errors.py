@@ -58,7 +58,12 @@ class UnknownStore(PermanentError):
 
 
 class InvalidNotification(PermanentError):
-    """Malformed, unknown type or version, missing fields, unknown status, oversized."""
+    """Malformed, unknown type or version, missing fields, unknown status, a bad or future date,
+    oversized. `field` names the field at fault (dotted path), when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class OrderNotFound(PermanentError):
