@@ -133,3 +133,59 @@ def test_a_shipped_after_canceled_is_noted_and_ignored():
     assert outcome.result == "ignored"
     order = ports.orders.get(ORDER)
     assert order.channel_status == ChannelStatus.CANCELED and "a canceled order does not ship" in order.notes
+
+
+# -- the order sync's view -------------------------------------------------------------------
+SYNC_NOW = "2026-11-26T12:00:00.000000Z"
+
+
+class Parking:
+    def __init__(self):
+        self.parked: list[tuple[str, str, str]] = []
+
+    def park(self, body, reason, source):
+        self.parked.append((body, reason, source))
+
+
+def a_synced_store():
+    from amazon_channel.domain.order_sync import SyncPorts
+    from fakes import SyncState
+
+    ports = channel_ports()
+    ports.stores.store.connected_at = "2026-11-20T00:00:00.000000Z"
+    sync = SyncPorts(orders=ports.orders, blocked=ports.orders, stores=ports.stores, search=ports.marketplace,
+                     workflows=ports.workflows, events=ports.events, state=SyncState(), parking=Parking())
+    return ports, sync
+
+
+def amazon_shows(ports, oid, updated, purchased="2026-11-26T09:00:00.000000Z"):
+    ports.marketplace.add(oid)
+    ports.marketplace.orders[oid] = ports.marketplace.orders[oid].model_copy(
+        update={"status": AmazonStatus.UNSHIPPED, "last_updated": updated, "purchase_date": purchased})
+
+
+def sync_runs(sync):
+    from amazon_channel.domain.order_sync import SyncSettings, sync_store
+
+    return sync_store(sync.stores.store, sync, SyncSettings(), "run-1", time_left=lambda: 999.0,
+                      clock=lambda: SYNC_NOW)
+
+
+def test_a_searched_order_dated_2099_is_imported_and_the_watermark_stays_at_the_run():
+    ports, sync = a_synced_store()
+    amazon_shows(ports, ORDER, updated="2099-01-01T00:00:00Z")  # Given Amazon's order says it changed in 2099
+    report = sync_runs(sync)  # When the sync runs
+    # Then the order is imported as Amazon shows it, and the next window starts from this run, not 2099
+    assert report.orders["recorded"] == 1 and ports.orders.get(ORDER).channel_status == ChannelStatus.UNSHIPPED
+    assert sync.state.load(SELLER).watermark == SYNC_NOW
+
+
+def test_a_searched_order_whose_date_is_not_a_date_is_parked_and_the_sync_goes_on():
+    ports, sync = a_synced_store()
+    amazon_shows(ports, ORDER, updated="last Tuesday")
+    amazon_shows(ports, "113-0000000-0000002", updated="2026-11-26T10:00:00Z")
+    report = sync_runs(sync)
+    assert report.result == "complete" and report.orders == {"parked": 1, "recorded": 1}
+    [(body, reason, source)] = sync.parking.parked
+    assert reason == "InvalidNotification: invalid field lastUpdatedTime: not a date-time: 'last Tuesday'"
+    assert json.loads(body)["amazon_order_id"] == ORDER and source == "order-sync"
