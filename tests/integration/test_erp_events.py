@@ -132,3 +132,20 @@ def test_a_merchant_fulfilled_order_reaches_the_erp_whatever_fails_in_its_announ
     assert_the_erp_heard_of(player, oid, copies)
     order = orders(player).get(oid)
     assert order.channel_status.value == "Unshipped" and order.task_token, "the workflow waits for shipments"
+
+
+def test_the_shipped_announcement_is_retried_until_eventbridge_takes_it(player):
+    oid = an_order(player, "MFN")  # Given an imported merchant-fulfilled order
+    player.stack.settle()
+    # When the merchant ships it and EventBridge answers FailedEntryCount 1 to the OrderShipped announcement
+    player.stack.aws_faults.fail_next("eventbridge", "PutEvents", answer=failed_entry_answer(),
+                                      match=put_events_of("OrderShipped"))
+    player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": "1Z999AA10123456784"}))
+    player.stack.settle()
+    # Then the task failed with EventBridge.FailedEntry, was retried, and the workflow ended well
+    [execution] = [e for e in player.stack.executions() if json.loads(e["input"])["amazon_order_id"] == oid]
+    failures = [e["taskFailedEventDetails"]["error"] for e in player.stack.history(execution["executionArn"])
+                if e["type"] == "TaskFailed"]
+    assert failures == ["EventBridge.FailedEntry"]
+    assert execution["status"] == "SUCCEEDED"
+    assert orders(player).get(oid).channel_status.value == "Shipped"
