@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 
 from amazon_channel import received, runtime
 from amazon_channel.contracts import ChannelOrderEvent
+from amazon_channel.domain import outbox
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.fba_import import import_fba_order
 
@@ -41,8 +42,12 @@ def _import_order_once(order: ChannelOrderEvent) -> dict:
 def _replayed_import(order: ChannelOrderEvent) -> dict | None:
     """A replayed event for an order already imported: say so (within a day the idempotency
     record would answer with the first delivery's "imported", which did not happen now)."""
-    current = runtime.ports().orders.get(order.amazon_order_id)
-    return {"result": "already-imported"} if current is not None and current.commerce is not None else None
+    ports = runtime.ports()
+    current = ports.orders.get(order.amazon_order_id)
+    if current is None or current.commerce is None:
+        return None
+    outbox.deliver(ports.orders, ports.events, current)  # what the first delivery may not have sent
+    return {"result": "already-imported"}
 
 
 @tracer.capture_method

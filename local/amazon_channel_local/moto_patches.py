@@ -12,11 +12,10 @@
 * EventBridge: rules with Lambda or Step Functions targets made ``put_events`` raise
   ``NotImplementedError``; such targets are handed to ``deliver(kind, target_arn, event)``.
 * EventBridge: ``StartReplay`` ignored the time window and ``Destination.FilterArns``.
-
-Also a fault hook (not a moto gap): ``fail_next(operation, code, ...)`` makes the next AWS calls of
-an operation (``SendTaskSuccess``, ``PutEvents``, ``TransactWriteItems``, ...) made by anyone in
-the process fail with that error code, after the SDK's own retries, before or after the call takes
-effect.
+* Step Functions: a PutEvents call that failed in an ``events:putEvents`` task ended the execution
+  with ``States.Runtime`` (which no Retry or Catch matches); as on AWS it fails the task with
+  ``EventBridge.<ErrorCode>`` ("ServiceName.ErrorName", Exception suffix added), which
+  ``States.TaskFailed`` matches.
 """
 
 from __future__ import annotations
@@ -38,25 +37,6 @@ class MotoPatches:
         self._dispatch = dispatch
         self._deliver = deliver
         self._undo: list[tuple[Any, str, Any, bool]] = []
-        self._aws_faults: list[dict] = []
-        self._aws_faults_lock = threading.Lock()
-
-    def fail_next(self, operation: str, code: str = "ThrottlingException", count: int = 1, *,
-                  after_effect: bool = False, message: str | None = None) -> None:
-        """The next `count` calls of AWS `operation` (its API name, e.g. ``SendTaskSuccess``) raise
-        ``ClientError`` `code`, as after the SDK's retries. With `after_effect=True` the call is
-        made first (it takes effect) and only its answer is lost."""
-        with self._aws_faults_lock:
-            self._aws_faults.append({"operation": operation, "code": code, "count": count,
-                                     "after": after_effect, "message": message or f"Injected fault: {code}"})
-
-    def _take_aws_fault(self, operation: str) -> dict | None:
-        with self._aws_faults_lock:
-            for fault in self._aws_faults:
-                if fault["operation"] == operation and fault["count"] > 0:
-                    fault["count"] -= 1
-                    return fault
-        return None
 
     def _set(self, owner: Any, name: str, value: Any) -> None:
         had = name in owner.__dict__
@@ -192,22 +172,7 @@ class MotoPatches:
 
         self._set(events_models.Replay, "replay_events", replay_events)
 
-        import botocore.client
-        from botocore.exceptions import ClientError
-
-        original_call = botocore.client.BaseClient._make_api_call
-        take = self._take_aws_fault
-
-        def _make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
-            fault = take(operation_name)
-            if fault is None:
-                return original_call(client, operation_name, api_params)
-            if fault["after"]:
-                original_call(client, operation_name, api_params)
-            raise ClientError({"Error": {"Code": fault["code"], "Message": fault["message"]},
-                               "ResponseMetadata": {"HTTPStatusCode": 400}}, operation_name)
-
-        self._set(botocore.client.BaseClient, "_make_api_call", _make_api_call)
+        self._set_events_task_errors()
 
         if self._time_scale != 1.0:
             import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl
@@ -221,6 +186,38 @@ class MotoPatches:
                     env.program_state_event.wait(wait_seconds * scale)
 
             self._set(WaitFunction, "_wait_interval", _wait_interval)
+
+    def _set_events_task_errors(self) -> None:
+        from botocore.exceptions import ClientError
+        from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+        from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_events as events_task,
+        )
+        from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+        original = events_task.StateTaskServiceEvents._from_error
+
+        def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+            if not isinstance(ex, ClientError):
+                return original(task, env, ex)
+            code = ex.response.get("Error", {}).get("Code") or "EventBridge"
+            name = f"EventBridge.{code if code.endswith('Exception') else code + 'Exception'}"
+            return FailureEvent(
+                env=env, error_name=CustomErrorName(name), event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                    error=name, cause=ex.response.get("Error", {}).get("Message", str(ex)),
+                    resource=task._get_sfn_resource(), resourceType=task._get_sfn_resource_type())),
+            )
+
+        self._set(events_task.StateTaskServiceEvents, "_from_error", _from_error)
+
+    def wrap_botocore_send(self, wrap: Callable[[Any], Any]) -> None:
+        """Put `wrap(send)` in front of moto's botocore hook (every mocked AWS call), e.g. faults."""
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        self._set(BotocoreStubber, "__call__", wrap(BotocoreStubber.__call__))
 
     def undo(self) -> None:
         while self._undo:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from .aws_faults import AwsFaults
 from .lambda_runtime import HandlerError, LambdaRuntime
 from .moto_patches import MotoPatches
 from .template_loader import EventSourceMappingSpec, LoadedTemplate, load_template
@@ -102,6 +103,7 @@ class LocalStack:
         self._hold = threading.Condition()
         self._hold_waiters = 0
         self._stopping = False
+        self.aws_faults = AwsFaults()  # faults in AWS calls (aws_faults.py), for stories and fault suites
         self._saved_moto_propagate = True
         self._started = False
 
@@ -180,6 +182,7 @@ class LocalStack:
         self.runtime.install_layers()
         self._patches = MotoPatches(self._dispatch_moto, self._deliver_later, self.time_scale)
         self._patches.apply()
+        self._patches.wrap_botocore_send(self.aws_faults.wrap)
 
         cfn = self.client("cloudformation")
         declared = tpl.cfn.get("Parameters", {})
@@ -339,11 +342,6 @@ class LocalStack:
         """The function's next invocation times out (`Sandbox.Timedout`); see `LambdaRuntime.timeout_next`."""
         assert self.runtime is not None
         self.runtime.timeout_next(logical_id, **kwargs)
-
-    def fail_next_aws(self, operation: str, code: str = "ThrottlingException", count: int = 1, **kwargs: Any) -> None:
-        """The next calls of an AWS operation fail with `code`; see `MotoPatches.fail_next`."""
-        assert self._patches is not None
-        self._patches.fail_next(operation, code, count, **kwargs)
 
     # -- holding functions -------------------------------------------------------------------
     def hold(self, *logical_ids: str) -> None:

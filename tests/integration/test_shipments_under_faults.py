@@ -134,7 +134,7 @@ def test_the_sweep_and_the_workflow_acting_on_one_order_confirm_it_once(player):
 # -- 4. SendTaskSuccess throttled after the shipment was recorded --------------------------------------
 def test_a_throttled_wake_up_is_repeated_by_the_redelivered_shipment_event(player):
     oid = an_imported_order(player)  # Given an order waiting for the merchant
-    player.stack.fail_next_aws("SendTaskSuccess", "ThrottlingException")  # and SendTaskSuccess throttled once
+    player.stack.aws_faults.fail_next("sfn", "SendTaskSuccess", error="ThrottlingException", status=400)  # and SendTaskSuccess throttled once
     merchant_ships(player, oid)  # When the merchant ships
     player.stack.settle()
     assert_shipped_once(player, oid)  # Then SQS redelivers the event, which wakes the workflow again
@@ -143,7 +143,7 @@ def test_a_throttled_wake_up_is_repeated_by_the_redelivered_shipment_event(playe
 def test_a_wake_up_that_keeps_failing_is_finished_by_the_order_sync(player):
     oid = an_imported_order(player)  # Given an order waiting for the merchant
     # and every delivery of the shipment event fails to wake the workflow (it ends in the DLQ)
-    player.stack.fail_next_aws("SendTaskSuccess", "ThrottlingException", count=5)
+    player.stack.aws_faults.fail_next("sfn", "SendTaskSuccess", error="ThrottlingException", status=400, count=5)
     merchant_ships(player, oid)
     player.stack.settle()
     assert orders(player).get(oid).to_confirm  # the shipment stays recorded as "to confirm"

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -41,6 +42,21 @@ class NotificationItem(_Open):
         return self.Quantity if order_status == AmazonStatus.SHIPPED or self.OrderItemStatus == "Shipped" else 0
 
 
+def _date_time(v: str | None) -> str | None:
+    """An RFC 3339 date-time with its zone (the models' `date-time`), in the channel's canonical form.
+
+    A time without a zone is refused rather than guessed: Amazon always sends one."""
+    if v is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise ValueError(f"not a date-time: {v!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"a date-time without a time zone: {v!r}")
+    return normalize(v)
+
+
 class NotificationSummary(_Open):
     MarketplaceId: str = Field(min_length=1)
     OrderStatus: AmazonStatus
@@ -48,10 +64,14 @@ class NotificationSummary(_Open):
     FulfillmentType: Literal["AFN", "MFN"]
     OrderItems: list[NotificationItem]
 
+    _purchase_date = field_validator("PurchaseDate")(_date_time)
+
 
 class NotificationTrigger(_Open):
     TimeOfOrderChange: str | None = None
     ChangeReason: str
+
+    _changed = field_validator("TimeOfOrderChange")(_date_time)
 
 
 class OrderChangePayloadBody(_Open):
@@ -82,10 +102,7 @@ class OrderChangeNotification(_Open):
     Payload: OrderChangePayload
     NotificationMetadata: NotificationMetadata
 
-    @field_validator("EventTime")
-    @classmethod
-    def _time(cls, v: str) -> str:
-        return normalize(v)
+    _time = field_validator("EventTime")(_date_time)
 
     def to_order_change(self, source: str = "notification") -> OrderChange:
         body = self.Payload.OrderChangeNotification
@@ -96,8 +113,8 @@ class OrderChangeNotification(_Open):
             marketplace_id=body.Summary.MarketplaceId,
             status=body.Summary.OrderStatus,
             fulfillment=body.Summary.FulfillmentType,
-            changed_at=normalize(changed) if changed else self.EventTime,
-            purchase_date=normalize(body.Summary.PurchaseDate) if body.Summary.PurchaseDate else None,
+            changed_at=changed or self.EventTime,
+            purchase_date=body.Summary.PurchaseDate,
             lines=[
                 OrderLine(
                     order_item_id=i.OrderItemId,
@@ -126,12 +143,13 @@ def parse_notification(body: str) -> OrderChangeNotification:
         if kind == "json_invalid":
             raise InvalidNotification(f"malformed JSON: {first['msg']}") from None
         if where in ("NotificationType", "NotificationVersion", "PayloadVersion"):
-            raise InvalidNotification(f"unsupported notification {where}: {first.get('input')!r}") from None
+            raise InvalidNotification(f"unsupported notification {where}: {first.get('input')!r}", where) from None
         if where.endswith("OrderStatus"):
-            raise InvalidNotification(f"unknown order status {first.get('input')!r}") from None
+            raise InvalidNotification(f"unknown order status {first.get('input')!r}", where) from None
         if kind == "missing":
-            raise InvalidNotification(f"missing field {where}") from None
-        raise InvalidNotification(f"invalid field {where}: {first['msg']}") from None
+            raise InvalidNotification(f"missing field {where}", where) from None
+        problem = first["msg"].removeprefix("Value error, ")
+        raise InvalidNotification(f"invalid field {where}: {problem}", where) from None
     except ValueError as e:
         raise InvalidNotification(f"invalid notification: {e}") from None
 

@@ -177,6 +177,7 @@ def park_bad_input(body: str, error: Exception, source: str, message_id: str) ->
     from aws_lambda_powertools.metrics import MetricUnit
 
     reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-    logger.warning("Input parked", extra={"reason": reason, "source": source, "message_id": message_id})
+    field = getattr(error, "field", None)
+    logger.warning("Input parked", extra={"reason": reason, "source": source, "message_id": message_id, "field": field})
     metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=1)
-    parking().park(body, reason=reason, source=source)
+    parking().park(body, reason=reason, source=source, field=field)

@@ -8,6 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..domain.errors import EventsNotDelivered
+
 EVENT_SOURCE = "amazon-channel"
 
 
@@ -27,8 +29,11 @@ class EventBridgePublisher:
                 "EventBusName": self.bus,
             }]
         )
-        if result.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused {detail_type}: {result['Entries']}")
+        # PutEvents answers 200 even when it took nothing: a failed entry carries an ErrorCode.
+        failed = [e for e in result.get("Entries") or [{}] if e.get("ErrorCode") or not e.get("EventId")]
+        if result.get("FailedEntryCount") or failed:
+            why = "; ".join(f"{e.get('ErrorCode', 'no EventId')}: {e.get('ErrorMessage', '')}" for e in failed)
+            raise EventsNotDelivered(f"EventBridge did not take {detail_type}: {why or result}")
 
 
 def execution_name(amazon_order_id: str, attempt: int = 0) -> str:
@@ -79,12 +84,11 @@ class SqsParking:
         self.queue_url = queue_url
         self.client = client
 
-    def park(self, body: str, reason: str, source: str) -> None:
-        self.client.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=body,
-            MessageAttributes={
-                "reason": {"DataType": "String", "StringValue": reason[:1000]},
-                "source": {"DataType": "String", "StringValue": source},
-            },
-        )
+    def park(self, body: str, reason: str, source: str, field: str | None = None) -> None:
+        attributes = {
+            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "source": {"DataType": "String", "StringValue": source},
+        }
+        if field:
+            attributes["field"] = {"DataType": "String", "StringValue": field[:256]}
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes)

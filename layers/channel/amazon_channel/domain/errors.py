@@ -21,6 +21,10 @@ class ConfirmationInProgress(TransientError):
     """Another invocation is confirming this order's packages to Amazon: try again once it is done."""
 
 
+class EventsNotDelivered(TransientError):
+    """EventBridge did not take an event (a failed entry of PutEvents): retried, never dropped."""
+
+
 class AmazonThrottled(TransientError):
     """SP-API answered 429 after the client's own retries."""
 
@@ -58,7 +62,12 @@ class UnknownStore(PermanentError):
 
 
 class InvalidNotification(PermanentError):
-    """Malformed, unknown type or version, missing fields, unknown status, oversized."""
+    """Malformed, unknown type or version, missing fields, unknown status, a bad or future date,
+    oversized. `field` names the field at fault (dotted path), when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class OrderNotFound(PermanentError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import outbox
 from .commerce_orders import build_draft, resolve_customer
 from .errors import PermanentError
 from .models import ChannelOrder, ChannelStatus, CommerceRef, CommerceShipment
@@ -14,6 +15,8 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
     if order.fulfillment != "AFN":
         raise PermanentError(f"order {amazon_order_id} is not fulfilled by Amazon")
     if order.commerce is not None:
+        # An earlier attempt imported it; its CommerceOrderCreated may not have reached the bus.
+        outbox.deliver(ports.orders, ports.events, order)
         return "already-imported"
     store = store_of(ports.stores, order)
     if not (store.settings.import_orders and store.settings.import_fba_orders):
@@ -46,12 +49,11 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         o.notes = f"Commerce order {ref.increment_id} created ({commerce_order.status})"
         if ref.note:
             o.notes += f"; {ref.note}"
+        outbox.add(o, "CommerceOrderCreated",
+                   {"amazon_order_id": amazon_order_id, "seller_id": o.seller_id,
+                    "marketplace_id": o.marketplace_id, "commerce_increment_id": ref.increment_id})
         return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
     order = mutate(ports.orders, amazon_order_id, imported)
-    ports.events.publish(
-        "CommerceOrderCreated",
-        {"amazon_order_id": amazon_order_id, "seller_id": order.seller_id,
-         "marketplace_id": order.marketplace_id, "commerce_increment_id": ref.increment_id},
-    )
+    outbox.deliver(ports.orders, ports.events, order)
     return "imported"

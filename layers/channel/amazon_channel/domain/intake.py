@@ -9,9 +9,10 @@ announcing an FBA shipment, waking a waiting workflow) are themselves idempotent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from .clock import normalize, now_iso
-from .errors import UnknownStore, VersionConflict
+from .clock import iso, normalize, now_iso
+from .errors import InvalidNotification, UnknownStore, VersionConflict
 from .models import AmazonStatus, ChannelOrder, ChannelStatus, HistoryEntry, OrderChange
 from .cancellations import apply_amazon_cancellation, buyer_cancel_note
 from .orders import mutate
@@ -28,6 +29,16 @@ _RANK = {
     AmazonStatus.CANCELED: 3,
     AmazonStatus.UNFULFILLABLE: 3,
 }
+
+# Amazon's order lifecycle ends at Shipped or Canceled: a shipped order cannot be canceled, nor a
+# canceled one shipped. A later change to another status is noted on the order and ignored.
+_FINAL = frozenset({AmazonStatus.SHIPPED, AmazonStatus.CANCELED})
+
+#: How far ahead of the channel's clock an Amazon timestamp may be and still be believed. Five
+#: minutes is the clock skew AWS itself tolerates on a signed request (SigV4 refuses one more than
+#: 5 minutes off); Lambda hosts and Amazon's notification service keep NTP time, far closer than
+#: that, so a change dated further ahead is bad data, not skew.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 _CHANNEL_STATUS = {
     AmazonStatus.PENDING: ChannelStatus.PENDING,
@@ -74,12 +85,45 @@ def record_order_change(change: OrderChange, ports: IntakePorts, attempts: int =
         raise UnknownStore(
             f"seller {change.seller_id} / marketplace {change.marketplace_id} is not a connected store"
         )
+    change = _believable(change)
     for _ in range(attempts):
         try:
             return _apply(change, ports, store.connected_at)
         except VersionConflict:
             continue
     raise VersionConflict(f"order {change.amazon_order_id} kept changing; retry later")
+
+
+def _believable(change: OrderChange, now: datetime | None = None) -> OrderChange:
+    """A change dated more than `MAX_CLOCK_SKEW` ahead of the clock is never trusted, or it would
+    make every real change (and Amazon's own getOrder) look stale until that date.
+
+    A notification's dates are the sender's claim: it is parked with its reason (`InvalidNotification`).
+    The order sync's view is Amazon's order as read now, so its time is taken as now.
+    """
+    now = now or datetime.now(UTC)
+    limit = iso(now + MAX_CLOCK_SKEW)
+    if change.source == "sync":
+        if normalize(change.changed_at) > limit:
+            return change.model_copy(update={"changed_at": iso(now)})
+        return change
+    for value, field in ((change.changed_at, "Payload.OrderChangeNotification.OrderChangeTrigger.TimeOfOrderChange"),
+                         (change.purchase_date, "Payload.OrderChangeNotification.Summary.PurchaseDate")):
+        if value and normalize(value) > limit:
+            ahead = datetime.fromisoformat(normalize(value).replace("Z", "+00:00")) - now
+            raise InvalidNotification(
+                f"{field.rsplit('.', 1)[-1]} {value} is {_duration(ahead)} ahead of the channel's clock "
+                f"(more than {_duration(MAX_CLOCK_SKEW)}): not trusted over Amazon's order", field)
+    return change
+
+
+def _duration(d: timedelta) -> str:
+    seconds = int(d.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
 
 
 def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> IntakeOutcome:
@@ -130,6 +174,20 @@ def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> Intake
             ],
         )
         return IntakeOutcome(result="stale", channel_status=order.channel_status)
+
+    if order.amazon_status in _FINAL and change.status != order.amazon_status:
+        why = ("Amazon cannot cancel a shipped order" if order.amazon_status == AmazonStatus.SHIPPED
+               else "a canceled order does not ship")
+        note = (f"Amazon sent {change.status} ({change.source}, changed {change.changed_at}) for an order "
+                f"already {order.amazon_status}: ignored ({why})")
+        if order.notes != note:
+            order.notes = note
+            order.version += 1
+            order.updated_at = at
+            ports.orders.save(order, [HistoryEntry(at=at, kind="ignored", message=note,
+                                                   data={"notification_id": change.notification_id,
+                                                         "amazon_status": change.status.value})])
+        return IntakeOutcome(result="ignored", channel_status=order.channel_status)
 
     if change.status == order.amazon_status:
         # The same status again: a redelivery, a replay or sync seeing what a notification showed.

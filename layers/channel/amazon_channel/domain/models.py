@@ -254,6 +254,9 @@ class ChannelOrder(Model):
     cancellation: "MerchantCancellation | None" = None  # the merchant's cancellation from Commerce
     import_attempt: int = 0  # 0 = the first import; each retry of a blocked order adds one
     confirm_lease: ConfirmLease | None = None  # held while packages are being confirmed to Amazon
+    # Events for the channel's bus not yet delivered, written with the change they announce
+    # (`domain.outbox`): delivered once EventBridge has taken them, re-sent on every retry until then.
+    outbox: list["OutboundEvent"] = Field(default_factory=list)
     version: int = 0
     created_at: str = ""
     updated_at: str = ""
@@ -267,6 +270,15 @@ class ChannelOrder(Model):
     def visible(self) -> bool:
         """Pending orders are kept but not shown in the Orders view (seed, MFN step 1)."""
         return self.channel_status != ChannelStatus.PENDING
+
+
+class OutboundEvent(Model):
+    """An event for the channel's bus, kept on its order until EventBridge has taken it."""
+
+    event_id: str  # stable across re-sends (`<DetailType>:<AmazonOrderId>`): subscribers drop repeats by it
+    detail_type: str
+    detail: dict
+    recorded_at: str
 
 
 class HistoryEntry(Model):

@@ -30,6 +30,7 @@ from .errors import (
     AmazonThrottled,
     ChannelError,
     ConfirmationInProgress,
+    InvalidNotification,
     PermanentError,
     TransientError,
     VersionConflict,
@@ -196,7 +197,9 @@ def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: Store
                 report.orders[outcome] += 1
                 if outcome == "parked":
                     report.parked.append((amazon_order.amazon_order_id, why))
-                changed = normalize(amazon_order.last_updated)
+                # Never past this run's start: an order dated ahead (a 2099 lastUpdatedTime) would
+                # otherwise move the watermark there, and no later change would ever be read.
+                changed = min(_date_time(amazon_order.last_updated) or normalize(now), normalize(now))
                 cursor.newest_seen = max(cursor.newest_seen or changed, changed)
         except TransientError as e:
             # Nothing of this page is remembered as done: the next run reads it again (intake is idempotent).
@@ -235,11 +238,14 @@ def take_order(amazon_order: AmazonOrder, store: StoreConfig, ports: SyncPorts) 
     """One searched order through the notifications' intake: (the intake's result, or
     `before-connection`, `other-marketplace`, `parked`; the reason when parked).
     Raises `TransientError` when it is worth trying again later."""
-    if normalize(amazon_order.purchase_date) < normalize(store.connected_at):
-        return "before-connection", ""
-    if amazon_order.marketplace_id not in store.marketplace_ids:
-        return "other-marketplace", ""
     try:
+        for name, value in (("createdTime", amazon_order.purchase_date), ("lastUpdatedTime", amazon_order.last_updated)):
+            if _date_time(value) is None:
+                raise InvalidNotification(f"invalid field {name}: not a date-time: {value!r}", name)
+        if normalize(amazon_order.purchase_date) < normalize(store.connected_at):
+            return "before-connection", ""
+        if amazon_order.marketplace_id not in store.marketplace_ids:
+            return "other-marketplace", ""
         return record_order_change(change_from_order(amazon_order, store.seller_id), ports.intake()).result, ""
     except PermanentError as e:
         if ports.parking is None:
@@ -250,6 +256,15 @@ def take_order(amazon_order: AmazonOrder, store: StoreConfig, ports: SyncPorts) 
                            "status": amazon_order.status.value, "last_updated": amazon_order.last_updated})
         ports.parking.park(body, reason=_reason(e), source="order-sync")
         return "parked", _reason(e)
+
+
+def _date_time(value: str) -> str | None:
+    """`value` in the canonical form, or None when it is not a date-time with its zone."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    return normalize(value) if parsed.tzinfo is not None else None
 
 
 def change_from_order(amazon_order: AmazonOrder, seller_id: str) -> OrderChange:

@@ -145,7 +145,8 @@ class WorkflowStarter(Protocol):
 class NotificationParking(Protocol):
     """Where a message that can never succeed is parked with its reason, for an operator."""
 
-    def park(self, body: str, reason: str, source: str) -> None: ...
+    def park(self, body: str, reason: str, source: str, field: str | None = None) -> None:
+        """`field`: the field at fault (dotted path), when the reason concerns one."""
 
 
 class OrderSearch(Protocol):
