@@ -2,7 +2,9 @@
 
 Records are the channel's own `FbaOrderShipped` events, delivered by EventBridge to SQS and parsed
 out of their EventBridge envelope. Idempotent per Amazon order (Powertools Idempotency), so
-concurrent or repeated events never create a second Commerce order.
+concurrent or repeated events never create a second Commerce order. An order Commerce refuses (a
+product missing, disabled or not salable) is not bad input: it shows `Error` with the reason, fires
+`OrdersBlocked`, and the order sync retries it; its event is done, not parked.
 """
 
 import json
@@ -17,7 +19,7 @@ from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 from amazon_channel import received, runtime
 from amazon_channel.contracts import ChannelOrderEvent
 from amazon_channel.domain import outbox
-from amazon_channel.domain.errors import PermanentError
+from amazon_channel.domain.errors import OrderBlocked, PermanentError
 from amazon_channel.domain.fba_import import import_fba_order
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
@@ -58,6 +60,14 @@ def record_handler(record: SQSRecord) -> dict | None:
         order = parse(event=envelope, model=ChannelOrderEvent, envelope=EventBridgeEnvelope)
         outcome = _replayed_import(order) if received.replay_name(envelope) else None
         outcome = outcome or _import_order_once(order=order)
+    except OrderBlocked as e:
+        # Raised, not returned, so that no idempotency record answers the sync's retry with "blocked".
+        received.note_replay(envelope, "FbaOrderImport", "blocked", order.amazon_order_id)
+        logger.warning("FBA order blocked", extra={"amazon_order_id": order.amazon_order_id, "reason": str(e),
+                                                   "newly": e.newly})
+        if e.newly:
+            metrics.add_metric(name="OrdersBlocked", unit=MetricUnit.Count, value=1)
+        return {"result": "blocked"}
     except (ValueError, ValidationError, PermanentError) as e:
         runtime.park_bad_input(record.body, e, source="fba-order-import", message_id=record.message_id)
         received.note_replay(envelope, "FbaOrderImport", "parked")

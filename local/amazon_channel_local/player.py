@@ -183,6 +183,8 @@ class Player:
 
     # -- the result -------------------------------------------------------------------------
     def result(self, with_snapshots: bool = True) -> dict:
+        """The result as it stands now. It lists the scenario's orders placed so far, so a
+        `snapshot` taken before a later `amazon.place_order` lists the orders known at its step."""
         from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
 
         orders_table = self.stack.resources["OrdersTable"]
@@ -191,6 +193,8 @@ class Player:
         orders = []
         for placed in self.scenario.orders:
             oid = placed["id"]
+            if not self.amazon.has_order(oid):
+                continue  # placed by a later step
             channel = store.get(oid)
             commerce = self.commerce.order_by_ext_id(oid)
             orders.append({

@@ -51,3 +51,27 @@ def test_a_promoted_gift_wrapped_order_is_booked_at_amazons_total_and_refunded_i
     player.stack.settle()
     assert player.commerce.order_by_ext_id(oid)["status"] == "closed"
     assert booked["total_refunded"] == paid
+
+
+def test_amazon_cancels_an_order_with_free_but_taxed_shipping_and_commerce_closes_it(player):
+    # Given an imported order whose shipping is free but taxed: shipping 0.00, shipping tax 0.40
+    oid = "113-0000000-0000889"
+    order = {"id": oid, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+             "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "2.00"}],
+             "shipping": {"price": "0.00", "tax": "0.40"}}
+    place = Step(0, "amazon.place_order", {"order": order})
+    player.scenario.steps.append(place)
+    player.run(place)
+    player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
+    player.stack.settle()
+    booked = player.commerce._orders[player.commerce.order_by_ext_id(oid)["order_id"]]
+    assert (booked["grand_total"], booked["shipping_amount"], booked["shipping_tax_amount"]) == (
+        Decimal("27.40"), Decimal("0"), Decimal("0.40"))
+    # When Amazon cancels it
+    player.run(Step(0, "amazon.cancel", {"order_id": oid}))
+    player.stack.settle()
+    # Then the credit memo refunds all the buyer paid, the shipping tax included, and Magento closes the order
+    result = next(o for o in player.result()["orders"] if o["amazon_order_id"] == oid)
+    assert (result["channel_status"], result["commerce_order"]["status"]) == ("Canceled", "closed")
+    assert (booked["total_refunded"], booked["shipping_tax_refunded"]) == (Decimal("27.40"), Decimal("0.40"))
+    assert result["notes"].startswith("Canceled on Amazon; Commerce order") and "closed" in result["notes"]

@@ -18,7 +18,7 @@ def call(store, method, path, body=None):
     return resp.status, json.loads(resp.data)
 
 
-def an_order(store, ext_id="111-0000001-0000001", invoiced=True):
+def an_order(store, ext_id="111-0000001-0000001", invoiced=True, shipping=(4, 0)):
     entity = {
         "ext_order_id": ext_id, "store_id": 1, "customer_email": "buyer@marketplace.amazon.com",
         "customer_firstname": "Ana", "customer_lastname": "Lima", "customer_is_guest": 1,
@@ -26,7 +26,8 @@ def an_order(store, ext_id="111-0000001-0000001", invoiced=True):
                    "row_total": 19, "product_type": "simple"},
                   {"sku": "TEA-1KG", "name": "Tea", "qty_ordered": 1, "price": 28, "tax_amount": 0,
                    "row_total": 28, "product_type": "simple"}],
-        "shipping_amount": 4, "shipping_tax_amount": 0, "tax_amount": 1.52, "subtotal": 47, "grand_total": 52.52,
+        "shipping_amount": shipping[0], "shipping_tax_amount": shipping[1], "tax_amount": round(1.52 + shipping[1], 2),
+        "subtotal": 47, "grand_total": round(47 + 1.52 + shipping[0] + shipping[1], 2),
         "billing_address": {"firstname": "Ana", "lastname": "Lima", "street": ["1 Main St"], "city": "Austin",
                             "country_id": "US", "postcode": "73301", "telephone": "555"},
         "payment": {"method": "checkmo"},
@@ -97,3 +98,37 @@ def test_refunds_commerce_cannot_make_are_refused_with_magentos_messages(store):
     assert status == 400 and error["message"] == "The most money available to refund is %1."
     unpaid = an_order(store, ext_id="111-0000002-0000002", invoiced=False)
     assert call(store, "POST", f"/order/{unpaid}/refund", {"items": []})[0] == 400
+
+
+def refund(store, oid, item_index, qty, shipping):
+    status, order = call(store, "GET", f"/orders/{oid}")
+    item = order["items"][item_index]["item_id"]
+    status, memo_id = call(store, "POST", f"/order/{oid}/refund", {
+        "items": [{"order_item_id": item, "qty": qty}], "arguments": {"shipping_amount": shipping}})
+    assert status == 200, memo_id
+    return call(store, "GET", f"/creditmemo/{memo_id}")[1], call(store, "GET", f"/orders/{oid}")[1]
+
+
+def test_a_credit_memo_refunds_the_shipping_tax_as_magento_does(store):
+    # Given an order with 4.00 shipping taxed 0.40
+    oid = an_order(store, shipping=(4, 0.4))
+    # When a first memo refunds one mug and half the shipping: its share of the item and shipping tax
+    memo, order = refund(store, oid, 0, 1, 2)
+    assert (memo["tax_amount"], memo["shipping_tax_amount"], memo["grand_total"]) == (0.96, 0.2, 12.46)
+    # And the memo of the last units and the rest of the shipping takes all the tax left: closed
+    memo, order = refund(store, oid, 0, 1, 2)
+    memo, order = refund(store, oid, 1, 1, 0)
+    assert order["state"] == "closed" and order["total_refunded"] == order["total_paid"] == 52.92
+    assert (order["tax_refunded"], order["shipping_tax_refunded"]) == (1.92, 0.4)
+
+
+def test_free_but_taxed_shipping_has_its_tax_refunded_with_the_first_memo_that_refunds_all_the_shipping(store):
+    # Given an order whose shipping is free (0.00) but taxed 0.40, as Amazon charges it
+    oid = an_order(store, shipping=(0, 0.4))
+    # When a memo refunds one mug and all the shipping left (0.00): Magento refunds the shipping tax
+    memo, order = refund(store, oid, 0, 1, 0)
+    assert (memo["shipping_tax_amount"], memo["tax_amount"]) == (0.4, 1.16)
+    # Then a memo of the rest closes the order with nothing left
+    memo, order = refund(store, oid, 0, 1, 0)
+    memo, order = refund(store, oid, 1, 1, 0)
+    assert order["state"] == "closed" and order["total_refunded"] == order["total_paid"] == 48.92

@@ -16,8 +16,9 @@ import pytest
 from amazon_channel.adapters.commerce_rest import CommerceRestClient
 from amazon_channel.adapters.sp_api import to_amazon_order
 from amazon_channel.domain.commerce_orders import build_draft, resolve_customer
-from amazon_channel.domain.errors import AmazonTotalsDisagree
+from amazon_channel.domain.errors import AmazonTotalsDisagree, CommerceRejected
 from amazon_channel.domain.models import StoreConfig
+from amazon_channel_local.simulators import commerce as simulated_commerce
 from amazon_channel_local.sp_api_models.schemas import MODELS_DIR
 
 MODEL = json.loads((MODELS_DIR / "orders_2026-01-01.json").read_text())
@@ -216,3 +217,38 @@ def test_a_canceled_promoted_gift_wrapped_order_is_refunded_in_full(client, stor
     after = client._get_order_raw(ref.order_id)
     assert after["state"] == "closed"
     assert money(after, "total_refunded") == (Decimal("49.38"),)
+
+
+@pytest.mark.parametrize("story, extra, tax", [
+    ("free but taxed shipping (issue 11, case 11)", [("SHIPPING", "0.00", [])], [("SHIPPING", "0.40")]),
+    ("shipping tax with no shipping charge at all", [], [("SHIPPING", "0.40")]),
+    ("taxed shipping", [("SHIPPING", "5.99", [])], [("SHIPPING", "0.60")]),
+    ("taxed gift wrap, cash on delivery and another charge",
+     [("GIFT_WRAP", "3.99", []), ("COD_FEE", "2.00", []), ("OTHER", "1.50", [])],
+     [("GIFT_WRAP", "0.40"), ("COD_FEE", "0.20"), ("OTHER", "0.15")]),
+    ("free shipping as a promotion, with the promotion lowering the tax",
+     [("SHIPPING", "5.99", []), ("DISCOUNT", "-10.99", [("ITEM", "-5.00"), ("SHIPPING", "-5.99")])],
+     [("SHIPPING", "0.60"), ("DISCOUNT", "-1.10")]),
+])
+def test_a_cancellation_refunds_everything_amazon_charged_and_closes_the_order(client, store, story, extra, tax):
+    # Given an imported order with that money on it
+    amazon = variant(extra, tax, detail_item_tax=True)
+    order = imported(client, store, amazon)
+    assert money(order, "grand_total") == (amazon_total(amazon),), story
+    # When Amazon cancels it and the channel withdraws the Commerce order
+    ref = client.cancel_order(order["entity_id"], "Canceled on Amazon")
+    # Then one credit memo refunds item tax, shipping and its tax, gift wrap and fees: Magento closes the order
+    after = client._get_order_raw(ref.order_id)
+    assert (after["state"], after["status"]) == ("closed", "closed"), story
+    assert money(after, "total_refunded", "tax_refunded", "shipping_tax_refunded") == money(
+        order, "grand_total", "tax_amount", "shipping_tax_amount"), story
+
+
+def test_a_store_that_keeps_part_of_the_money_is_not_taken_for_withdrawn(client, store, monkeypatch):
+    # Given a store whose credit memos leave the shipping tax (not Magento 2.4's rule: a customization)
+    monkeypatch.setattr(simulated_commerce, "_shipping_tax_to_refund", lambda order, shipping: (Decimal(0), True))
+    order = imported(client, store, variant([("SHIPPING", "0.00", [])], [("SHIPPING", "0.40")], detail_item_tax=True))
+    # When the channel withdraws the order, Then it says what is left to refund, and where
+    with pytest.raises(CommerceRejected, match=r"refunded 49.99 of the 50.39 paid and left complete: "
+                                               r"refund the remaining 0.40 in Commerce"):
+        client.cancel_order(order["entity_id"], "Canceled on Amazon")

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from amazon_channel.contracts import OrderSyncRequest
 from amazon_channel.domain import mfn_workflow as mfn
-from amazon_channel.domain.errors import AmazonRejected, VersionConflict
+from amazon_channel.domain.errors import AmazonRejected, CommerceRejected, OrderBlocked, VersionConflict
+from amazon_channel.domain.fba_import import import_fba_order
 from amazon_channel.domain.intake import IntakePorts, record_order_change
 from amazon_channel.domain.models import AmazonStatus, ChannelStatus, OrderChange, OrderLine
 from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, retry_order, sync_store
@@ -251,6 +252,95 @@ def test_a_blocked_order_canceled_on_amazon_is_not_retried():
     notified(ports, A, AmazonStatus.CANCELED, "2026-11-26T10:10:00.000000Z")  # Given the buyer canceled it
     assert [r.result for r in run(sync).retries] == ["not-blocked"]  # Then the sync only drops its mark
     assert ports.workflows.started == {A} and ports.orders.blocked(SELLER) == []
+
+
+# -- blocked FBA orders (issue 11, case 10) ---------------------------------------------------------
+DISABLED = 'Product "MUG-01" cannot be ordered: disabled.'
+
+
+def shipped_by_amazon(ports, oid):
+    """Amazon shipped an FBA order; the channel recorded it and announced its import."""
+    on_amazon(ports, oid, status=AmazonStatus.SHIPPED, fulfillment="AFN")
+    change = OrderChange(amazon_order_id=oid, seller_id=SELLER, marketplace_id=MARKETPLACE,
+                         status=AmazonStatus.SHIPPED, fulfillment="AFN", changed_at="2026-11-26T10:00:00.000000Z",
+                         purchase_date="2026-11-26T09:00:00.000000Z",
+                         lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)])
+    record_order_change(change, IntakePorts(ports.orders, ports.stores, ports.workflows, ports.events))
+    ports.events.published.clear()
+
+
+def product_disabled(ports):
+    """Commerce refuses the product: the catalog check names the SKU. Returns the attempts made."""
+    attempts = []
+    create = ports.commerce.create_order
+
+    def refuse(draft):
+        attempts.append(draft.amazon_order_id)
+        if ports.commerce.refusing:
+            raise CommerceRejected(DISABLED)
+        return create(draft)
+
+    ports.commerce.refusing = True
+    ports.commerce.create_order = refuse
+    return attempts
+
+
+def fba_import(ports, oid):
+    """What the FBA import function makes of one delivery: imported, blocked (newly) or still blocked."""
+    try:
+        return import_fba_order(oid, ports)
+    except OrderBlocked as e:
+        return "blocked" if e.newly else "still blocked"
+
+
+def test_an_fba_order_commerce_refuses_shows_error_naming_the_sku_as_an_mfn_order_does():
+    ports, sync = a_store()
+    product_disabled(ports)
+    shipped_by_amazon(ports, B)  # Given an FBA order Amazon shipped, whose product Commerce has disabled
+    notified(ports, A, AmazonStatus.UNSHIPPED, "2026-11-26T10:00:00.000000Z")  # and the same order placed MFN
+    blocked(ports, A, cause=DISABLED)
+    assert fba_import(ports, B) == "blocked"  # When the FBA import runs
+    fba, mfn_order = ports.orders.get(B), ports.orders.get(A)  # Then it shows Error with the SKU and the cause
+    assert fba.channel_status == mfn_order.channel_status == ChannelStatus.ERROR
+    assert fba.notes == mfn_order.notes == f"Could not be imported: CommerceRejected: {DISABLED}"
+    assert ports.orders.blocked(SELLER) == [(A, 0), (B, 0)] and fba.commerce is None  # and both wait for the sync
+
+
+def test_every_sync_retries_a_blocked_fba_order_once_per_attempt_until_commerce_takes_it():
+    ports, sync = a_store()
+    attempts = product_disabled(ports)
+    shipped_by_amazon(ports, B)
+    assert fba_import(ports, B) == "blocked"  # Given a blocked FBA order
+    assert fba_import(ports, B) == "still blocked" and attempts == [B]  # a redelivery asks Commerce nothing
+    report = run(sync)  # When the sync runs
+    assert [(r.result, r.attempt) for r in report.retries] == [("retried", 1)]  # Then it announces a new attempt
+    # (the sync's searchOrders also sees the order, not yet in Commerce, and announces it again)
+    assert {(t, d["amazon_order_id"]) for t, d in ports.events.published} == {("FbaOrderShipped", B)}
+    order = ports.orders.get(B)
+    assert order.channel_status == ChannelStatus.SHIPPED and order.notes.startswith("Import retried (attempt 2)")
+    assert [fba_import(ports, B), fba_import(ports, B)] == ["blocked", "still blocked"]  # delivered twice, tried once
+    assert attempts == [B, B] and ports.orders.blocked(SELLER) == [(B, 1)]
+    ports.commerce.refusing = False  # When the merchant enables the product, the next sync's attempt imports it
+    assert [(r.result, r.attempt) for r in run(sync, owner="run-2").retries] == [("retried", 2)]
+    assert fba_import(ports, B) == "imported"
+    order = ports.orders.get(B)
+    assert order.channel_status == ChannelStatus.SHIPPED and order.commerce.status == "complete"
+    assert len(ports.commerce.orders) == 1 and run(sync, owner="run-3").retries == []  # once, and done
+
+
+def test_a_blocked_fba_retry_whose_announcement_was_lost_is_announced_by_the_next_sync():
+    ports, sync = a_store()
+    product_disabled(ports)
+    shipped_by_amazon(ports, B)
+    fba_import(ports, B)
+    publish = ports.events.publish
+    ports.events.publish = lambda *a: (_ for _ in ()).throw(VersionConflict("the function died here"))
+    assert run(sync).retries[0].result == "failed"  # Given a retry that died before its FbaOrderShipped
+    ports.events.publish = publish
+    retries = run(sync, owner="run-2").retries  # When the next sync runs
+    assert [(r.result, r.attempt) for r in retries] == [("restarted", 1)]  # Then it announces that same attempt
+    assert ports.orders.get(B).workflow_started and ports.orders.blocked(SELLER) == []
+    assert run(sync, owner="run-3").retries == []  # and only once
 
 
 def test_the_order_sync_samples_are_what_its_handler_accepts():

@@ -512,6 +512,11 @@ class SimulatedAmazon:
             self._access_tokens.clear()
 
     # ------------------------------------------------------------------ inspection
+    def has_order(self, order_id: str) -> bool:
+        """Whether the order has been placed (so far)."""
+        with self._lock:
+            return order_id in self._orders
+
     def order_status(self, order_id: str) -> str:
         with self._lock:
             return self._order(order_id).status

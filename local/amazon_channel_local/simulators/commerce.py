@@ -1322,12 +1322,18 @@ class SimulatedCommerce:
         if shipping > shipping_left:
             raise _HttpError(400, "Maximum shipping amount allowed to refund is: %1", [_money(shipping_left)])
         subtotal = sum((by_id[k]["price"] * q for k, q in plan.items()), Decimal(0))
-        tax = sum((by_id[k]["tax_amount"] * q / by_id[k]["qty_ordered"] for k, q in plan.items()), Decimal(0))
-        # Magento's credit memo totals: the items' and the shipping's share of tax and of discount.
+        item_tax = {k: _item_tax_to_refund(by_id[k], q) for k, q in plan.items()}
+        shipping_tax, partial_shipping = _shipping_tax_to_refund(order, shipping)
+        # Magento's Creditmemo\Total\Tax: a memo that refunds the order's last units takes all the tax
+        # still invoiced and not refunded (item and shipping tax alike), unless it refunds the shipping
+        # only in part; any other memo takes its items' and shipping's shares, never more than is left.
+        tax_left = order.get("tax_invoiced", order["tax_amount"]) - order.get("tax_refunded", Decimal(0))
+        last = all(i["qty_invoiced"] - i["qty_refunded"] - plan.get(k, Decimal(0)) <= 0 for k, i in by_id.items())
+        tax = tax_left if last and not partial_shipping else min(tax_left, sum(item_tax.values(), shipping_tax))
+        # Magento's credit memo totals: the items' and the shipping's share of discount.
         discount = sum((by_id[k]["discount_amount"] * q / by_id[k]["qty_ordered"] for k, q in plan.items()),
                        Decimal(0))
         if order["shipping_amount"]:
-            tax += order["shipping_tax_amount"] * shipping / order["shipping_amount"]
             discount += order.get("shipping_discount_amount", Decimal(0)) * shipping / order["shipping_amount"]
         total = (subtotal + tax + shipping - discount + _dec(args.get("adjustment_positive"))
                  - _dec(args.get("adjustment_negative"))).quantize(Decimal("0.01"))
@@ -1350,13 +1356,18 @@ class SimulatedCommerce:
                 self._reserve(self._sku_of(i), to_reservation, "creditmemo_created", order)
                 self._products[self._sku_of(i)]["qty"] += qty - to_reservation
             i["qty_refunded"] += qty
+            i["tax_refunded"] = i["base_tax_refunded"] = i.get("tax_refunded", Decimal(0)) + item_tax[item_id]
+        order["tax_refunded"] = order["base_tax_refunded"] = order.get("tax_refunded", Decimal(0)) + tax
+        order["shipping_tax_refunded"] = order["base_shipping_tax_refunded"] = (
+            order.get("shipping_tax_refunded", Decimal(0)) + shipping_tax)
         order["total_refunded"] = order.get("total_refunded", Decimal(0)) + total
         order["base_total_refunded"] = order["total_refunded"]
         order["shipping_refunded"] = order["base_shipping_refunded"] = order.get("shipping_refunded", Decimal(0)) + shipping
         memo_id = self._next("creditmemo")
         memo = {"entity_id": memo_id, "order_id": order["entity_id"], "increment_id": f"{memo_id:09d}",
                 "store_id": order["store_id"], "state": 2, "grand_total": total, "subtotal": subtotal,
-                "shipping_amount": shipping, "tax_amount": tax, "created_at": _now(),
+                "shipping_amount": shipping, "shipping_tax_amount": shipping_tax, "tax_amount": tax,
+                "created_at": _now(),
                 "discount_amount": -discount if discount else Decimal(0),
                 "items": [{"order_item_id": k, "sku": by_id[k]["sku"], "qty": q} for k, q in plan.items()],
                 "comments": [{"comment": comment, "is_visible_on_front": 0}] if comment else []}
@@ -1514,6 +1525,37 @@ class SimulatedCommerce:
         items = _search(sorted(self._shipments.values(), key=lambda s: s["entity_id"]), criteria,
                         {"order_id", "entity_id", "increment_id", "store_id"})
         return {"items": [self._shipment_json(s) for s in items], "search_criteria": criteria, "total_count": len(items)}
+
+
+def _item_tax_to_refund(item: dict, qty: Decimal) -> Decimal:
+    """Magento's Creditmemo\\Total\\Tax for one item: its invoiced tax not yet refunded, all of it for
+    the item's last units, else the share of `qty` in the units left (rounded to the cent)."""
+    left = item.get("tax_invoiced", item["tax_amount"]) - item.get("tax_refunded", Decimal(0))
+    available = item["qty_invoiced"] - item["qty_refunded"]
+    if qty <= 0 or available <= 0:
+        return Decimal(0)
+    return left if qty >= available else (left / available * qty).quantize(Decimal("0.01"))
+
+
+def _shipping_tax_to_refund(order: dict, shipping: Decimal) -> tuple[Decimal, bool]:
+    """Magento's Creditmemo\\Total\\Tax for the shipping of a memo made from the order (no invoice
+    given, as `POST /V1/order/{id}/refund` makes it): (shipping tax refunded, shipping refunded only
+    in part). Refunding part of the shipping refunds that share of its tax; refunding all the
+    shipping left refunds all the shipping tax left, also when the shipping itself is 0.00 (free
+    but taxed: Amazon's SHIPPING 0.00 with TAX/SHIPPING 0.40). The shipping-incl-tax, tax after
+    discount configuration (the first branch taken for any amount) is a store setting the
+    simulated store does not have."""
+    order_shipping = order["shipping_amount"]
+    left = order.get("base_shipping_amount", order_shipping) - order.get("base_shipping_refunded", Decimal(0))
+    if order_shipping > 0 and left > shipping:
+        part = shipping / order_shipping
+        tax = (order["shipping_tax_amount"] * part).quantize(Decimal("0.01"))
+        partial = part < 1 and (order["shipping_tax_amount"] > 0
+                                or order.get("shipping_discount_amount", Decimal(0)) >= order_shipping)
+        return tax, partial
+    if left == shipping:
+        return order["shipping_tax_amount"] - order.get("shipping_tax_refunded", Decimal(0)), False
+    return Decimal(0), False
 
 
 def _qty_to_ship(item: dict) -> Decimal:

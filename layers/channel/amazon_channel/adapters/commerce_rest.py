@@ -835,9 +835,24 @@ class CommerceRestClient:
                     raise CommerceRejected(f"Commerce order {inc} ({order.get('state')}) cannot be withdrawn")
                 self._retrying(lambda: self._once("POST", f"/V1/order/{int(order_id)}/refund", body=body),
                                recheck=lambda: self._withdrawn(order_id))
+                self._refunded_in_full(self._get_order_raw(order_id))
             order = self._get_order_raw(order_id)
         self._comment_once(order, comment)
         return self._tagged(self._ref(self._get_order_raw(order_id)))
+
+    @staticmethod
+    def _refunded_in_full(order: dict) -> None:
+        """Magento closes an order once all it was paid is refunded. By Magento 2.4's credit memo
+        rules (`Creditmemo\\Total\\Tax`) the memo of every item and all the shipping left also
+        refunds all the tax left, shipping tax included, even on a 0.00 shipping. A store that leaves
+        money unrefunded anyway (a customization, another version) must not pass for withdrawn:
+        refused, with the figures, so the order's note tells the merchant."""
+        paid = Decimal(str(order.get("total_paid") or 0))
+        refunded = Decimal(str(order.get("total_refunded") or 0))
+        if order.get("state") != "closed" and paid - refunded >= Decimal("0.01"):
+            raise CommerceRejected(
+                f"Commerce order {order.get('increment_id')} was refunded {refunded:.2f} of the {paid:.2f} "
+                f"paid and left {order.get('state')}: refund the remaining {paid - refunded:.2f} in Commerce")
 
     def _withdrawn(self, order_id: int) -> bool | None:
         state = (self._once("GET", f"/V1/orders/{int(order_id)}") or {}).get("state")

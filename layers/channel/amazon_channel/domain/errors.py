@@ -84,3 +84,13 @@ class InvalidQuery(ChannelError):
 
 class OverShipment(PermanentError):
     """A Commerce shipment ships more than the Amazon order has left to ship: never confirmed."""
+
+
+class OrderBlocked(ChannelError):
+    """An FBA order Commerce cannot take (a product missing, disabled or not salable): the order shows
+    `Error` with the reason, and the order sync retries it. Not a bad input, so never parked.
+    `newly`: this attempt blocked it (an attempt that finds it still blocked does nothing)."""
+
+    def __init__(self, message: str, newly: bool):
+        super().__init__(message)
+        self.newly = newly

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from . import outbox
 from .commerce_orders import build_draft, resolve_customer
-from .errors import PermanentError
+from .errors import OrderBlocked, PermanentError
 from .models import ChannelOrder, ChannelStatus, CommerceRef, CommerceShipment
 from .orders import ChannelPorts, ensure_details, entry, load, mutate, note_once, store_of
 
 
 def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
-    """FBA steps 2-3. Returns what happened: imported | already-imported | disabled. Safe to repeat."""
+    """FBA steps 2-3. Returns what happened: imported | already-imported | disabled. Safe to repeat.
+
+    Raises `OrderBlocked` when Commerce refuses the order (a product missing, disabled or not
+    salable): the order shows `Error` with the SKU and the cause, like a merchant-fulfilled order,
+    and only the order sync's retry (which takes it out of `Error`) imports it again, so each
+    attempt runs once however often the event is delivered.
+    """
     order = load(ports.orders, amazon_order_id)
     if order.fulfillment != "AFN":
         raise PermanentError(f"order {amazon_order_id} is not fulfilled by Amazon")
@@ -18,24 +24,29 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         # An earlier attempt imported it; its CommerceOrderCreated may not have reached the bus.
         outbox.deliver(ports.orders, ports.events, order)
         return "already-imported"
+    if order.channel_status == ChannelStatus.ERROR:
+        raise OrderBlocked(f"order {amazon_order_id} is blocked: {order.notes}", newly=False)
     store = store_of(ports.stores, order)
     if not (store.settings.import_orders and store.settings.import_fba_orders):
         which = "Import" if not store.settings.import_orders else "FBA import"
         note_once(ports.orders, amazon_order_id, f"{which} disabled in the order settings: no Commerce order is created")
         return "disabled"
 
-    details = ensure_details(order, ports)
-    customer = resolve_customer(details, store, ports.commerce)
-    ref = ports.commerce.create_order(build_draft(details, store, customer, status="processing"))
-    commerce_order = ports.commerce.get_order(ref.order_id)
-    if commerce_order.status != "complete":
-        # One Commerce shipment of every item completes the order. It has no track: Amazon gives
-        # no carrier or tracking number for an FBA order (`packages` are merchant-fulfilled only).
-        ports.commerce.ship_order(
-            ref.order_id,
-            CommerceShipment(order_id=ref.order_id, items=[(i.sku, i.qty) for i in details.items]),
-        )
+    try:
+        details = ensure_details(order, ports)
+        customer = resolve_customer(details, store, ports.commerce)
+        ref = ports.commerce.create_order(build_draft(details, store, customer, status="processing"))
         commerce_order = ports.commerce.get_order(ref.order_id)
+        if commerce_order.status != "complete":
+            # One Commerce shipment of every item completes the order. It has no track: Amazon gives
+            # no carrier or tracking number for an FBA order (`packages` are merchant-fulfilled only).
+            ports.commerce.ship_order(
+                ref.order_id,
+                CommerceShipment(order_id=ref.order_id, items=[(i.sku, i.qty) for i in details.items]),
+            )
+            commerce_order = ports.commerce.get_order(ref.order_id)
+    except PermanentError as e:
+        raise _blocked(amazon_order_id, e, ports) from e
 
     def imported(o: ChannelOrder):
         if o.commerce is not None:
@@ -57,3 +68,19 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
     order = mutate(ports.orders, amazon_order_id, imported)
     outbox.deliver(ports.orders, ports.events, order)
     return "imported"
+
+
+def _blocked(amazon_order_id: str, error: PermanentError, ports: ChannelPorts) -> OrderBlocked:
+    """The order shows `Error` with the cause, as the MFN workflow's RecordOrderError writes it; the
+    state write marks it blocked, so every order sync retries it."""
+    reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+
+    def failed(o: ChannelOrder):
+        if o.commerce is not None or o.channel_status == ChannelStatus.ERROR:
+            return None
+        o.channel_status = ChannelStatus.ERROR
+        o.notes = f"Could not be imported: {reason}"
+        return [entry("error", o.notes, error=type(error).__name__)]
+
+    mutate(ports.orders, amazon_order_id, failed)
+    return OrderBlocked(f"order {amazon_order_id} could not be imported: {reason}", newly=True)

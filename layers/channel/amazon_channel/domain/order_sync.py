@@ -5,7 +5,8 @@ Per connected store, under a lease (two syncs of a store never run at once):
 0. every order with a Commerce shipment not yet on Amazon is finished (`finish_shipments`): its
    waiting workflow is woken, or, when none waits, its packages are confirmed directly;
 1. every order left in `Error` (a product missing, disabled or out of stock, ...) is retried with a
-   new workflow execution (`retry_order`), so a fixed catalog needs no operator;
+   new workflow execution, or for an FBA order a new FbaOrderShipped (`retry_order`), so a fixed
+   catalog needs no operator;
 2. `searchOrders` is read from the stored watermark minus a safety margin, page by page; every
    order goes through the same intake as a notification (`record_order_change`, source `sync`),
    with the full order kept, so the workflow needs no `getOrder`. Orders placed before the store
@@ -343,7 +344,8 @@ def retry_blocked_orders(seller_id: str, ports: SyncPorts) -> list[RetryOutcome]
 def retry_order(
     amazon_order_id: str, ports: SyncPorts, mark: tuple[str, int] | None = None, blocked_only: bool = False
 ) -> RetryOutcome:
-    """Import a blocked (`Error`) merchant-fulfilled order again, now: a new workflow execution.
+    """Import a blocked (`Error`) order again, now: a merchant-fulfilled order by a new workflow
+    execution, an FBA order by announcing it again (`FbaOrderShipped`) to the FBA import.
 
     The sync retries only orders that could not be imported (`blocked_only`: no Commerce order
     yet); an operator may retry any order in `Error` still Unshipped or partly shipped on Amazon
@@ -352,7 +354,9 @@ def retry_order(
     Exactly once per attempt: the attempt number is stored on the order first (a conditional
     write, so two retries at once make one attempt), and the execution is named after it
     (`mfn-<id>-retry<n>`), so starting it again is a no-op. A start that was lost (a crash after
-    the write) is made by the next retry, the order still being marked blocked.
+    the write) is made by the next retry, the order still being marked blocked. An FBA order leaves
+    `Error` with the new attempt, so the import runs once for it: a second delivery finds the order
+    imported, or blocked again and waiting for the next attempt.
     """
     order = ports.orders.get(amazon_order_id)
     if order is None:
@@ -364,13 +368,14 @@ def retry_order(
 
     def bump(o: ChannelOrder):
         nonlocal bumped
-        if o.channel_status != ChannelStatus.ERROR or o.fulfillment != "MFN" or o.amazon_status not in RETRYABLE:
+        if o.channel_status != ChannelStatus.ERROR or not _importable_again(o):
             return None
         if blocked_only and o.commerce is not None:
             return None
         cause = o.notes.removeprefix("Could not be imported: ")
         o.import_attempt += 1
-        o.channel_status = (ChannelStatus.PARTIALLY_SHIPPED if o.amazon_status == AmazonStatus.PARTIALLY_SHIPPED
+        o.channel_status = (ChannelStatus.SHIPPED if o.fulfillment == "AFN"
+                            else ChannelStatus.PARTIALLY_SHIPPED if o.amazon_status == AmazonStatus.PARTIALLY_SHIPPED
                             else ChannelStatus.UNSHIPPED)
         o.workflow_started = False
         o.task_token = None
@@ -388,20 +393,36 @@ def retry_order(
             why = f"Amazon status {order.amazon_status.value} ({order.fulfillment}): not importable again"
         return RetryOutcome(amazon_order_id, "not-retryable", order.import_attempt, order.channel_status.value, why)
     result = "retried" if bumped else "not-blocked"
-    if order.fulfillment == "MFN" and order.amazon_status in RETRYABLE and not order.workflow_started:
-        ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
+    fba = order.fulfillment == "AFN"
+    # For an FBA order `workflow_started` says that the retry's FbaOrderShipped was published; only
+    # a retry (attempt > 0) of an order still not in Commerce publishes it.
+    if _importable_again(order) and not order.workflow_started and (
+            not fba or (order.import_attempt > 0 and order.commerce is None)):
+        if fba:
+            ports.events.publish("FbaOrderShipped", workflow_input(order))
+        else:
+            ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
 
         def started(o: ChannelOrder):
             if o.workflow_started or o.import_attempt != order.import_attempt:
                 return None
             o.workflow_started = True
-            return [entry("step", f"Merchant-fulfilled workflow started (attempt {o.import_attempt + 1})")]
+            what = "FBA import announced" if fba else "Merchant-fulfilled workflow started"
+            return [entry("step", f"{what} (attempt {o.import_attempt + 1})")]
 
         mutate(ports.orders, amazon_order_id, started)
         if not bumped:
             result = "restarted"  # an earlier retry's start had been lost
     ports.blocked.forget_blocked(order.seller_id, amazon_order_id, failed_attempt)
     return RetryOutcome(amazon_order_id, result, order.import_attempt, order.channel_status.value, order.notes)
+
+
+def _importable_again(order: ChannelOrder) -> bool:
+    """Amazon's status still lets the channel import the order: a merchant-fulfilled order not yet
+    shipped in full, or an FBA order (imported once Amazon shipped it)."""
+    if order.fulfillment == "AFN":
+        return order.amazon_status == AmazonStatus.SHIPPED
+    return order.amazon_status in RETRYABLE
 
 
 # ---------------------------------------------------------------------------------- helpers
