@@ -246,6 +246,8 @@ class ChannelOrder(Model):
     workflow_started: bool = False
     cancellation: "MerchantCancellation | None" = None  # the merchant's cancellation from Commerce
     import_attempt: int = 0  # 0 = the first import; each retry of a blocked order adds one
+    ended_at: str | None = None  # when it became Shipped or Canceled (see domain.pii)
+    pii_removed_at: str | None = None  # when the buyer's data was removed (retention)
     version: int = 0
     created_at: str = ""
     updated_at: str = ""
