@@ -56,14 +56,18 @@ def main(argv: list[str] | None = None) -> int:
 
     add_replay_option(sim)  # simulate --replay ORDER.jsonl
     add_debugging(sub)  # replay | export | redrive | trace
+    from . import secrets_cli
     from .onboarding.commands import COMMANDS as ONBOARDING, register as add_onboarding
 
     add_onboarding(sub)  # connect | doctor
+    secrets_cli.register(sub)  # rotate-lwa-secret
     args = parser.parse_args(argv)
     if args.command in ONBOARDING:
         from .onboarding.commands import run as run_onboarding
 
         return run_onboarding(args)
+    if args.command == secrets_cli.COMMAND:
+        return secrets_cli.run(args)
     if args.command in DEBUGGING or (args.command == "simulate" and (args.replay or not args.scenario)):
         from .debugging.commands import run as run_debugging
 

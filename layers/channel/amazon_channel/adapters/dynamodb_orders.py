@@ -16,6 +16,10 @@ Item layout (table keys `pk`, `sk`):
   Commerce shipments the order had), written with every state write of an order that has a
   Commerce shipment not yet confirmed to Amazon; the order sync's sweep lists a store's marks to
   finish them and drops a mark (conditioned on `shipments`) once all are confirmed.
+- retention entry: `pk=PII_DUE`, `sk=<ended at>#<AmazonOrderId>`, written with every state write of
+  an ended order (Shipped, Canceled) that still holds buyer data; the daily retention run reads the
+  entries older than the retention period and removes the buyer data (`dynamodb_retention`). One
+  partition: a few writes per ended order, far below a partition's 1,000 writes a second.
 Every state write is a transaction: the state conditioned on the version read, plus the history.
 """
 
@@ -26,9 +30,13 @@ import uuid
 
 from botocore.exceptions import ClientError
 
+from ..domain.clock import now_iso
 from ..domain.errors import VersionConflict
 from ..domain.models import ChannelOrder, ChannelStatus, HistoryEntry
+from ..domain.pii import holds_pii, note_ending
 from .dynamodb_order_queries import order_view_attributes
+
+RETENTION_PK = "PII_DUE"
 
 
 def _pk(amazon_order_id: str) -> str:
@@ -90,6 +98,7 @@ class DynamoDbOrderStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _write(self, order: ChannelOrder, history: list[HistoryEntry], condition: str, values) -> None:
+        note_ending(order, order.updated_at or order.created_at or now_iso())
         state = {
             "pk": {"S": _pk(order.amazon_order_id)},
             "sk": {"S": "STATE"},
@@ -115,6 +124,10 @@ class DynamoDbOrderStore:
             items.append({"Put": {"TableName": self.table, "Item": {
                 "pk": {"S": f"TOCONFIRM#{order.seller_id}"}, "sk": {"S": order.amazon_order_id},
                 "shipments": {"N": str(len(order.shipments))}}}})
+        if order.ended_at and holds_pii(order):
+            items.append({"Put": {"TableName": self.table, "Item": {
+                "pk": {"S": RETENTION_PK}, "sk": {"S": f"{order.ended_at}#{order.amazon_order_id}"},
+                "amazon_order_id": {"S": order.amazon_order_id}}}})
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as e:

@@ -14,3 +14,8 @@ def iso(dt: datetime) -> str:
 def normalize(ts: str) -> str:
     """Amazon's timestamps in one canonical form, so that text comparison is time comparison."""
     return iso(datetime.fromisoformat(ts.replace("Z", "+00:00")))
+
+
+def now() -> datetime:
+    """The current time (one place, so that a story can move it)."""
+    return datetime.now(UTC)

@@ -257,6 +257,8 @@ class ChannelOrder(Model):
     # Events for the channel's bus not yet delivered, written with the change they announce
     # (`domain.outbox`): delivered once EventBridge has taken them, re-sent on every retry until then.
     outbox: list["OutboundEvent"] = Field(default_factory=list)
+    ended_at: str | None = None  # when it became Shipped or Canceled (see domain.pii)
+    pii_removed_at: str | None = None  # when the buyer's data was removed (retention)
     version: int = 0
     created_at: str = ""
     updated_at: str = ""

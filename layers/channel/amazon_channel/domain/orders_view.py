@@ -173,6 +173,8 @@ def _amount(name: str, text: str) -> Decimal:
 
 
 # -- rows and pages -------------------------------------------------------------------------------
+BUYER_REMOVED = "(removed)"  # the buyer's name once the retention period removed the buyer's data (domain.pii)
+
 class OrderRow(Model):
     """One line of the Orders view."""
 
@@ -213,7 +215,7 @@ def summarize(order: ChannelOrder) -> OrderRow:
         status=order.channel_status,
         fulfillment=order.fulfillment,
         marketplace_id=order.marketplace_id,
-        buyer_name=details.buyer_name if details else None,
+        buyer_name=BUYER_REMOVED if order.pii_removed_at else (details.buyer_name if details else None),
         grand_total=grand_total(order),
         currency=details.currency if details else None,
         commerce_order_number=order.commerce.increment_id if order.commerce else None,

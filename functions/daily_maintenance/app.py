@@ -1,0 +1,36 @@
+"""Daily maintenance, on a schedule: remove the buyer data of orders that ended more than
+`PII_RETENTION_DAYS` ago, and report how many days the LWA client secret has left
+(`LwaClientSecretDaysLeft`, alarmed below 14).
+"""
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from amazon_channel import runtime
+from amazon_channel.domain import clock, lwa_secret
+from amazon_channel.domain.pii import remove_expired_pii
+
+logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
+    from amazon_channel.adapters.dynamodb_retention import DynamoDbRetentionLedger
+
+    now = clock.now()
+    table, dynamodb = runtime.setting("ORDERS_TABLE"), runtime.client("dynamodb")
+    days = int(runtime.setting("PII_RETENTION_DAYS", "30"))
+    report = remove_expired_pii(DynamoDbOrderStore(table, dynamodb), DynamoDbRetentionLedger(table, dynamodb),
+                                now, days)
+    logger.info("Buyer data past retention removed", extra={"retention_days": days, **report.as_dict()})
+    metrics.add_metric(name="BuyerDataRemoved", unit=MetricUnit.Count, value=len(report.removed))
+
+    tags = runtime.client("secretsmanager").describe_secret(SecretId=runtime.setting("SP_API_SECRET_ID")).get("Tags", [])
+    rotated_at = next((t["Value"] for t in tags if t.get("Key") == lwa_secret.ROTATED_AT_TAG), None)
+    left = lwa_secret.days_left(rotated_at, now)
+    if rotated_at is None:
+        logger.warning("LWA client secret: rotation date unknown; run amazon-channel rotate-lwa-secret")
+    metrics.add_metric(name="LwaClientSecretDaysLeft", unit=MetricUnit.Count, value=left)
+    return {"retention": report.as_dict(), "lwa_client_secret_days_left": left, "lwa_client_secret_rotated_at": rotated_at}
