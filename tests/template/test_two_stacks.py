@@ -84,6 +84,6 @@ def test_dev_and_prod_stacks_deploy_side_by_side_in_one_account(account):
     shared = physical[STACKS[0]] & physical[STACKS[1]]
     assert shared == set()
     schedules = [r["PhysicalResourceId"] for r in prod.values() if r["ResourceType"] == "AWS::Scheduler::Schedule"]
-    assert schedules == ["amazon-channel-prod-order-sync"]
+    assert schedules == ["amazon-channel-prod-daily-maintenance", "amazon-channel-prod-order-sync"]
     alarms = [r for r in prod.values() if r["ResourceType"] == "AWS::CloudWatch::Alarm"]
     assert alarms and all(r["PhysicalResourceId"].startswith("amazon-channel-prod-") for r in alarms)

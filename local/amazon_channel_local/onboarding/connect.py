@@ -106,6 +106,12 @@ def connect(handle: StackHandle, targets: Targets, store: StoreInput) -> Connect
     # 2. secrets, 3. the store
     for name, state, value in (("SP-API secret", sp_secret, sp_value), ("Commerce secret", commerce_secret, commerce_value)):
         report.steps.append((name, "updated" if write_secret(handle, state, value) else "unchanged"))
+    if (sp_secret.value or {}).get("client_secret") != sp_value["client_secret"]:
+        from ..secrets_cli import record_rotation
+
+        # A client secret stored now starts its 180 days as far as the channel knows
+        # (LwaClientSecretExpiringAlarm); one generated earlier: run rotate-lwa-secret soon.
+        report.steps.append(("LWA client secret", f"rotation date recorded ({record_rotation(handle)})"))
     if stores.get(store.seller_id) == item:
         report.steps.append(("store settings", "unchanged"))
     else:
