@@ -191,12 +191,34 @@ class Call:
     allowed: bool
 
 
-def managed_policy_document(arn: str) -> dict:
-    """An AWS managed policy's published document (moto ships AWS's documents)."""
+_LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+_XRAY = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+         "xray:GetSamplingStatisticSummaries"]
+#: the AWS managed policies SAM attaches, as AWS publishes them (the same documents moto ships, whose
+#: full list costs seconds to load: read only for another policy)
+KNOWN_MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": {"Statement": [{"Effect": "Allow", "Action": _LOGS, "Resource": "*"}]},
+    "AWSLambdaSQSQueueExecutionRole": {"Statement": [{
+        "Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", *_LOGS],
+        "Resource": "*"}]},
+    "AWSXrayWriteOnlyAccess": {"Statement": [{"Effect": "Allow", "Action": _XRAY, "Resource": ["*"]}]},
+    "AWSXRayDaemonWriteAccess": {"Statement": [{"Effect": "Allow", "Action": _XRAY, "Resource": ["*"]}]},
+}
+
+
+@functools.cache
+def _aws_managed_policies() -> dict:
     from moto.iam.aws_managed_policies import aws_managed_policies_data
 
+    return json.loads(aws_managed_policies_data)
+
+
+def managed_policy_document(arn: str) -> dict:
+    """An AWS managed policy's published document (moto ships AWS's documents)."""
     name = arn.rsplit("/", 1)[-1]
-    data = json.loads(aws_managed_policies_data)
+    if name in KNOWN_MANAGED_POLICIES:
+        return KNOWN_MANAGED_POLICIES[name]
+    data = _aws_managed_policies()
     if name not in data:
         raise KeyError(f"unknown AWS managed policy {arn}")
     return data[name]["Document"]

@@ -112,6 +112,26 @@ def _run(player: Player, *steps: dict) -> None:
     player.stack.settle()
 
 
+def _refused_once(player: Player, function: str, action: str, resource: str, step: dict) -> None:
+    """AWS refuses `action` to `function` until one of its runs failed; then the retry goes through."""
+    stack = player.stack
+    refusal = Statement.parse("story", {"Effect": "Deny", "Action": action, "Resource": resource})
+    role = stack.iam.roles[function]
+    role.statements.insert(0, refusal)
+    def refused() -> bool:
+        return any(not c.allowed and (c.principal, c.action) == (function, action) for c in stack.iam.calls)
+
+    player.run(*_steps(step))
+    deadline = time.monotonic() + 60
+    while not refused():
+        assert time.monotonic() < deadline, f"{function} never called {action}"
+        stack.pump()
+    role.statements.remove(refusal)
+    stack.settle()
+    # (the refusal was the story's own, not a missing grant)
+    stack.iam.calls = [c for c in stack.iam.calls if c.allowed or (c.principal, c.action) != (function, action)]
+
+
 def _stories(player: Player) -> None:
     stack = player.stack
     sqs = stack.client("sqs")
@@ -128,25 +148,15 @@ def _stories(player: Player) -> None:
 
     # AWS refuses the workflow start once: the notification's in-progress record is dropped
     # (Powertools idempotency) and the redelivered notification starts the workflow
-    intake = stack.iam.roles["OrderNotificationIntakeFunction"]
-    refusal = Statement.parse("story", {"Effect": "Deny", "Action": "states:StartExecution", "Resource": "*"})
-    intake.statements.insert(0, refusal)
     _run(player, _order("113-0000000-0000901"))
-    player.run(*_steps({"do": "amazon.verify_payment", "order_id": "113-0000000-0000901"}))
-    deadline = time.monotonic() + 60
-    while not any(i["logical_id"] == "OrderNotificationIntakeFunction" and not i["ok"] for i in stack.invocations):
-        assert time.monotonic() < deadline, "the intake never tried to start the workflow"
-        stack.pump()
-    intake.statements.remove(refusal)
-    stack.settle()
-    # (the refusal was the story's own, not a missing grant)
-    stack.iam.calls = [c for c in stack.iam.calls if c.allowed or c.action != "states:StartExecution"]
+    _refused_once(player, "OrderNotificationIntakeFunction", "states:StartExecution", "*",
+                  {"do": "amazon.verify_payment", "order_id": "113-0000000-0000901"})
 
-    # Commerce answers 503 while an FBA order is imported: the import is retried
-    player.commerce.fail_next("POST", "/V1/orders", 503, count=1)
-    _run(player, _order("114-0000000-0000902", "AFN"),
-         {"do": "amazon.verify_payment", "order_id": "114-0000000-0000902"},
-         {"do": "amazon.ship", "order_id": "114-0000000-0000902"})
+    # AWS refuses an FBA order's first save: the import's in-progress record is dropped, the retry imports it
+    orders_table = stack.iam._arn("dynamodb", f"table/{stack.resources['OrdersTable']}")
+    _run(player, _order("114-0000000-0000902", "AFN"), {"do": "amazon.verify_payment", "order_id": "114-0000000-0000902"})
+    _refused_once(player, "FbaOrderImportFunction", "dynamodb:PutItem", orders_table,
+                  {"do": "amazon.ship", "order_id": "114-0000000-0000902"})
 
     # The merchant opens the Orders view: a page, a page by status, one order with its history
     api = HttpApiAdapter(stack, "OrdersViewFunction")
