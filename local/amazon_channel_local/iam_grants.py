@@ -64,23 +64,35 @@ def grants_by_principal(cfn: dict) -> dict[str, dict[str, Any]]:
                         s[key] = [_text(r) for r in _as_list(s[key])]
                 statements.append(Statement.parse(policy["PolicyName"], s))
         managed = [_text(a).rsplit("/", 1)[-1].strip('"}') for a in role.get("ManagedPolicyArns", [])]
-        for name in managed:
-            doc = managed_policy_document(name)
-            statements += [Statement.parse(name, s) for s in _as_list(doc.get("Statement"))]
-        pairs = {(g.action, g.resource) for s in statements for g in s.grants()}
+        own = {(g.action, g.resource) for s in statements for g in s.grants()}
+        managed_pairs = {
+            (g.action, g.resource)
+            for name in managed
+            for s in _as_list(managed_policy_document(name).get("Statement"))
+            for g in Statement.parse(name, s).grants()
+        }
         out[lid] = {
-            "actions": len({a for a, _ in pairs}),
-            "resources": len({r for _, r in pairs}),
-            "pairs": len(pairs),
+            "actions": len({a for a, _ in own}),
+            "resources": len({r for _, r in own}),
+            "pairs": len(own),
+            "wildcards": sum(1 for _, r in own if "*" in r),
             "denies": sum(1 for s in statements if s.effect == "Deny"),
             "managed": managed,
+            "managed_pairs": len(managed_pairs),
         }
     return out
 
 
 def table(before: dict | None, after: dict) -> str:
     def cell(g: dict | None) -> str:
-        return "-" if g is None else f"{g['actions']} actions / {g['resources']} resources / {g['pairs']} pairs"
+        if g is None:
+            return "-"
+        text = f"{g['actions']} actions, {g['resources']} resources, {g['pairs']} pairs"
+        if g["wildcards"]:
+            text += f" ({g['wildcards']} on a wildcard)"
+        if g["denies"]:
+            text += f", {g['denies']} deny"
+        return text
 
     rows = [("Function / state machine", "before", "after")] if before is not None else [("Function / state machine", "grants")]
     for lid in sorted(set(after) | set(before or {})):
@@ -107,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
             ["git", "show", f"{args.before}:template.yaml"], cwd=ROOT, check=True, capture_output=True, text=True
         ).stdout
         before = grants_by_principal(translated(text))
+    print("The role's own statements (the AWS managed policies SAM attaches, the same before and after, are not counted:")
+    print("AWSLambdaBasicExecutionRole and AWSXrayWriteOnlyAccess; AWSLambdaSQSQueueExecutionRole on SQS triggers)")
     print(table(before, after))
 
 

@@ -445,3 +445,12 @@ def test_outputs(template):
     for name in ("NotificationsQueueUrl", "NotificationsQueueArn", "ChannelEventBusName", "OrdersTableName",
                  "StoresTableName", "IdempotencyTableName", "MfnOrderStateMachineArn"):
         assert name in outputs, name
+
+
+def test_no_role_grants_on_a_wildcard_but_the_workflow_s_log_delivery():
+    """`python -m amazon_channel_local.iam_grants` counts the roles' own statements, as translated by SAM."""
+    from amazon_channel_local.iam_grants import grants_by_principal, translated
+
+    grants = grants_by_principal(translated(TEMPLATE_PATH.read_text()))
+    assert {lid for lid, g in grants.items() if g["wildcards"]} == {"MfnOrderStateMachine"}
+    assert grants["MfnOrderStateMachine"]["wildcards"] == 8  # vended-logs actions: no resource-level permissions
