@@ -98,7 +98,7 @@ def ledger() -> Ledger:
     return ledger
 
 
-STORY_ORDERS = ("113-0000000-0000901", "114-0000000-0000902", "113-0000000-0000903")
+STORY_ORDERS = ("113-0000000-0000901", "114-0000000-0000902", "113-0000000-0000903", "113-0000000-0000904")
 
 
 def _steps(*steps: dict):
@@ -157,6 +157,17 @@ def _stories(player: Player) -> None:
     _run(player, _order("114-0000000-0000902", "AFN"), {"do": "amazon.verify_payment", "order_id": "114-0000000-0000902"})
     _refused_once(player, "FbaOrderImportFunction", "dynamodb:PutItem", orders_table,
                   {"do": "amazon.ship", "order_id": "114-0000000-0000902"})
+
+    # The merchant cancels in Commerce and Amazon processes the cancellation feed later: it is followed
+    _run(player, _order("113-0000000-0000904"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000904"})
+    player.amazon.feeds.hold(True)
+    player.run(*_steps({"do": "commerce.cancel", "order_id": "113-0000000-0000904", "reason": "Customer asked us to cancel"}))
+    deadline = time.monotonic() + 60
+    while sum(1 for i in stack.invocations if i["logical_id"] == "RequestAmazonCancellationFunction") < 2:
+        assert time.monotonic() < deadline, "the cancellation feed was not checked again"
+        stack.pump()
+    player.amazon.feeds.process()
+    stack.settle()
 
     # The merchant opens the Orders view: a page, a page by status, one order with its history
     api = HttpApiAdapter(stack, "OrdersViewFunction")
