@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from .iam import acting_as
 from .template_loader import FunctionSpec
 
 
@@ -135,6 +136,9 @@ class LambdaRuntime:
         self._modules: dict[str, Any] = {}
         self._sys_path_added: list[str] = []
         self._timeouts: dict[str, list[tuple[Any, float | None]]] = {}  # logical id -> (when, timeout_s)
+        self._layer_roots = [str(d) + os.sep for d in layer_dirs]
+        self._containers: dict[str | None, dict[str, Any]] = {}
+        self._container: str | None = None  # whose layer modules are in sys.modules now
 
     # -- faults ------------------------------------------------------------------------------
     def timeout_next(self, logical_id: str, *, when: Any = None, count: int = 1,
@@ -168,8 +172,33 @@ class LambdaRuntime:
                     sys.path.insert(0, str(p))
                     self._sys_path_added.append(str(p))
 
+    # -- a container per function -------------------------------------------------------------
+    # On Lambda each function runs in its own containers: its module-level caches (Secrets Manager
+    # values, store settings, the LWA token, boto3 clients) are its own. Here the layer's modules
+    # (amazon_channel) are kept per function and swapped in around its invocations, so a function
+    # never gets from another one's cache what it would have to fetch itself (and so needs a grant for).
+    def _is_layer_module(self, module: Any) -> bool:
+        f = getattr(module, "__file__", None) or ""
+        return any(f.startswith(r) for r in self._layer_roots)
+
+    def _enter_container(self, logical_id: str | None) -> str | None:
+        """Make ``logical_id``'s layer modules current (None: the host process's); return the previous owner."""
+        previous = self._container
+        if previous == logical_id:
+            return previous
+        mine = {n: m for n, m in list(sys.modules.items()) if self._is_layer_module(m)}
+        self._containers[previous] = mine
+        for n in mine:
+            sys.modules.pop(n, None)
+        sys.modules.update(self._containers.pop(logical_id, {}))
+        self._container = logical_id
+        return previous
+
     def uninstall_layers(self) -> None:
         """Undo install_layers; forget code this runtime imported first (the next stack cold-starts)."""
+        if self._container is not None:
+            self._enter_container(None)
+        self._containers.clear()
         roots = [str(d) + os.sep for d in self.layer_dirs] + [str(f.code_dir) + os.sep for f in self.functions.values()]
         for name in set(sys.modules) - getattr(self, "_modules_before", set(sys.modules)):
             f = getattr(sys.modules.get(name), "__file__", None) or ""
@@ -289,15 +318,17 @@ class LambdaRuntime:
                     timeout_s=float((timeout and timeout[1]) or fn.timeout or 3),
                 )
                 sys.path.insert(0, str(spec.code_dir))
+                host = self._enter_container(logical_id)
                 try:
                     LOG_SINK.target = self.log_stream
                     with contextlib.redirect_stdout(LOG_SINK), contextlib.redirect_stderr(LOG_SINK):
                         print(f"START RequestId: {ctx.aws_request_id} Function: {logical_id} Source: {source}")
                         try:
-                            module = self._load(logical_id)
-                            handler = getattr(module, spec.handler.rpartition(".")[2])
-                            with _cut_when(timeout[0] if timeout else None):
-                                result = handler(event, ctx)
+                            with acting_as(logical_id):  # its AWS calls are made with its own role
+                                module = self._load(logical_id)
+                                handler = getattr(module, spec.handler.rpartition(".")[2])
+                                with _cut_when(timeout[0] if timeout else None):
+                                    result = handler(event, ctx)
                             if timeout is not None:
                                 raise SandboxTimedOut()
                         except SandboxTimedOut:
@@ -321,6 +352,7 @@ class LambdaRuntime:
                     with contextlib.suppress(Exception):
                         self.log_stream.flush()
                 finally:
+                    self._enter_container(host)
                     with contextlib.suppress(ValueError):
                         sys.path.remove(str(spec.code_dir))
                     for k in list(os.environ):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .aws_faults import AwsFaults
+from .iam import IamEnforcer, acting_as, roles_of_stack
 from .lambda_runtime import HandlerError, LambdaRuntime
 from .moto_patches import MotoPatches
 from .template_loader import EventSourceMappingSpec, LoadedTemplate, load_template
@@ -70,6 +71,7 @@ class LocalStack:
         log_stream: TextIO | None = None,
         stack_name: str = "amazon-channel-local",
         time_scale: float = 1.0,
+        enforce_iam: bool = True,
     ):
         self.root = Path(root).resolve()
         self.template_path = self.root / template
@@ -106,6 +108,9 @@ class LocalStack:
         self.aws_faults = AwsFaults()  # faults in AWS calls (aws_faults.py), for stories and fault suites
         self._saved_moto_propagate = True
         self._started = False
+        #: every function's AWS calls checked against its own role (see iam.py); off: recorded only
+        self.enforce_iam = enforce_iam
+        self.iam: IamEnforcer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -227,7 +232,35 @@ class LocalStack:
             for lid, phys in self.resources.items()
             if self.resource_types.get(lid) == "AWS::StepFunctions::StateMachine"
         }
+        self.iam = IamEnforcer(
+            roles_of_stack(self),
+            self.region,
+            self._account(),
+            resolve={"secret": self._secret_arn, "state_machine": self._token_state_machine},
+            enforce=self.enforce_iam,
+        )
+        self.iam.install()
         self._setup_pollers()
+
+    @staticmethod
+    def _account() -> str:
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        return DEFAULT_ACCOUNT_ID
+
+    def _secret_arn(self, secret_id: str) -> str | None:
+        """The ARN of a secret given by name or ARN (IAM checks the full ARN)."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        backend = secretsmanager_backends[self._account()][self.region]
+        with contextlib.suppress(Exception):
+            return backend.secrets[secret_id].arn
+        return None
+
+    def _token_state_machine(self, _token: str) -> str | None:
+        """The state machine a task token belongs to (the stack's only one; else unknown)."""
+        machines = list(self._state_machines)
+        return machines[0] if len(machines) == 1 else None
 
     def _setup_pollers(self) -> None:
         assert self.template is not None
@@ -249,6 +282,9 @@ class LocalStack:
                 self.notes.append(f"event source mapping {spec.logical_id}: function {fn_name} is not in the template")
                 continue
             url = sqs.get_queue_url(QueueName=source_arn.split(":")[5])["QueueUrl"]
+            # Lambda reads the queue's attributes with the function's role when the mapping is made
+            with acting_as(fn_logical):
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
             if spec.enabled:
                 self._pollers.append(_Poller(spec, fn_logical, fn_name, url, source_arn))
         # queues settle() waits on: every queue of the stack that is not a dead-letter queue
@@ -275,6 +311,8 @@ class LocalStack:
         if self._patches is not None:
             self._patches.undo()
             self._patches = None
+        if self.iam is not None:
+            self.iam.uninstall()
         if self.runtime is not None:
             self.runtime.uninstall_layers()
         if self._mock is not None:
@@ -410,19 +448,26 @@ class LocalStack:
         sqs = self.client("sqs")
         messages: list[dict] = []
         while len(messages) < p.spec.batch_size:
-            got = sqs.receive_message(
-                QueueUrl=p.queue_url,
-                MaxNumberOfMessages=min(10, p.spec.batch_size - len(messages)),
-                AttributeNames=["All"],
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-                WaitTimeSeconds=0,
-            ).get("Messages", [])
+            with acting_as(p.function_logical_id):  # Lambda's poller uses the function's role
+                got = self._receive(sqs, p, min(10, p.spec.batch_size - len(messages)))
             if not got:
                 break
             messages.extend(got)
         if not messages:
             return 0
+        return self._deliver_batch(sqs, p, messages)
+
+    def _receive(self, sqs: Any, p: _Poller, n: int) -> list[dict]:
+        return sqs.receive_message(
+            QueueUrl=p.queue_url,
+            MaxNumberOfMessages=n,
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+
+    def _deliver_batch(self, sqs: Any, p: _Poller, messages: list[dict]) -> int:
         event = {"Records": [self._record(m, p.queue_arn) for m in messages]}
         assert self.runtime is not None
         result, error, _exc = self.runtime.invoke(
@@ -438,10 +483,13 @@ class LocalStack:
         done = [m for mid, m in by_id.items() if mid not in failed]
         retry = [m for mid, m in by_id.items() if mid in failed]
         for chunk in _chunks(done, 10):
-            sqs.delete_message_batch(
-                QueueUrl=p.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+            with acting_as(p.function_logical_id):
+                sqs.delete_message_batch(
+                    QueueUrl=p.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+                )
+        # Lambda leaves a failed message to its visibility timeout; ending it now is the local
+        # stack's shortcut, not the function role's call
         for chunk in _chunks(retry, 10):
             sqs.change_message_visibility_batch(
                 QueueUrl=p.queue_url,

@@ -39,7 +39,7 @@ def test_each_cancellation_function_may_do_only_its_part():
     assert "SpApiCredentialsSecret" not in policies("CancelCommerceOrderFunction")  # Commerce only
     assert "SpApiCredentialsSecret" in policies("RequestAmazonCancellationFunction")
     intake = policies("CommerceCancellationIntakeFunction")
-    assert "StepFunctionsCallbackPolicy" in intake and "CommerceCancellationsDeadLetterQueue" in intake
+    assert "states:SendTaskSuccess" in intake and "CommerceCancellationsDeadLetterQueue" in intake
     assert "SpApiCredentialsSecret" not in intake
     env = RESOURCES["CommerceCancellationIntakeFunction"]["Properties"]["Environment"]["Variables"]
     assert env["PARKING_QUEUE_URL"] == {"Ref": "CommerceCancellationsDeadLetterQueue"}

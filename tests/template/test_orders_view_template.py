@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import json
+
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
@@ -37,8 +39,11 @@ def test_access_logs_keep_a_retention_and_never_the_query_string(resources):
 
 
 def test_the_function_only_reads_the_orders_table(resources):
-    assert resources["OrdersViewFunction"]["Properties"]["Policies"] == [
-        {"DynamoDBReadPolicy": {"TableName": {"Ref": "OrdersTable"}}}]
+    [policy] = resources["OrdersViewFunction"]["Properties"]["Policies"]
+    granted = {(a, json.dumps(s["Resource"], sort_keys=True)) for s in policy["Statement"] for a in
+               (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {a for a, _ in granted} == {"dynamodb:GetItem", "dynamodb:Query"}  # reads only
+    assert all("OrdersTable" in r for _, r in granted)
 
 
 @pytest.mark.parametrize("index", ["OrdersView", "OrdersByStatus"])

@@ -261,19 +261,78 @@ def test_every_function_has_log_group_with_retention_and_tracing(template, resou
         assert log_group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}, logical_id
 
 
-def test_state_machine_callers_have_least_privilege(resources):
-    def policies(logical_id):
-        return {k for p in resources[logical_id]["Properties"]["Policies"] for k in p}
+def _granted(resources, logical_id, effect="Allow") -> set[tuple[str, str]]:
+    """(action, what) of a function's statements: `what` is the logical id a resource names."""
+    out = set()
+    for policy in resources[logical_id]["Properties"]["Policies"]:
+        for s in policy["Statement"]:
+            if s["Effect"] != effect:
+                continue
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            targets = s.get("Resource", s.get("NotResource"))
+            for target in targets if isinstance(targets, list) else [targets]:
+                ref = target.get("Fn::GetAtt", [None])[0] or target.get("Ref") if isinstance(target, dict) else target
+                sub = target.get("Fn::Sub") if isinstance(target, dict) else None
+                if isinstance(sub, str):
+                    ref = "MfnOrderStateMachine" if sub.endswith(":stateMachine:${AWS::StackName}-mfn-order") else sub
+                out |= {(a, ref) for a in actions}
+    return out
 
-    assert "StepFunctionsExecutionPolicy" in policies("OrderNotificationIntakeFunction")
-    assert "StepFunctionsCallbackPolicy" in policies("AwaitShipmentsFunction")
-    assert "StepFunctionsCallbackPolicy" in policies("CommerceShipmentIntakeFunction")
+
+def _who(resources, action, what) -> set[str]:
+    return {f for f in _of_type(resources, "AWS::Serverless::Function") if (action, what) in _granted(resources, f)}
+
+
+def test_every_function_has_its_own_statements_no_wider_policy_template(resources):
     for logical_id in _of_type(resources, "AWS::Serverless::Function"):
         for policy in resources[logical_id]["Properties"]["Policies"]:
-            assert isinstance(policy, dict), logical_id
-            # an inline statement never grants Step Functions: only the SAM templates above do
-            actions = [a for st in policy.get("Statement", []) for a in st["Action"]]
-            assert not [a for a in actions if a.startswith("states:")], logical_id
+            assert list(policy) == ["Statement"], logical_id
+        assert all(what != "*" for _a, what in _granted(resources, logical_id)), logical_id
+
+
+def test_only_the_intake_and_the_sync_start_workflows_and_every_waker_may_wake_one(resources):
+    assert _who(resources, "states:StartExecution", "MfnOrderStateMachine") == {
+        "OrderNotificationIntakeFunction", "OrderSyncFunction"}
+    # Amazon cancellations wake a waiting workflow, from the notification or from the sync
+    assert _who(resources, "states:SendTaskSuccess", "MfnOrderStateMachine") == {
+        "OrderNotificationIntakeFunction", "OrderSyncFunction", "AwaitShipmentsFunction",
+        "CommerceShipmentIntakeFunction", "CommerceCancellationIntakeFunction"}
+
+
+def test_orders_are_never_scanned_or_batch_written_and_only_the_sync_deletes(resources):
+    for action in ("dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
+        assert _who(resources, action, "OrdersTable") == set(), action
+    # its lease and the blocked-order marks
+    assert _who(resources, "dynamodb:DeleteItem", "OrdersTable") == {"OrderSyncFunction"}
+
+
+def test_idempotency_records_and_secrets_only_where_used(resources):
+    assert {f for f in _of_type(resources, "AWS::Serverless::Function")
+            if any(what == "IdempotencyTable" for _a, what in _granted(resources, f))} == {
+        "OrderNotificationIntakeFunction", "FbaOrderImportFunction"}
+    assert _who(resources, "secretsmanager:GetSecretValue", "SpApiCredentialsSecret") == {
+        "FetchOrderDetailsFunction", "ConfirmShipmentsFunction", "RequestAmazonCancellationFunction",
+        "FbaOrderImportFunction", "OrderSyncFunction"}
+    assert _who(resources, "secretsmanager:GetSecretValue", "CommerceTokenSecret") == {
+        "ResolveCustomerFunction", "CreateCommerceOrderFunction", "CompleteOrderFunction", "CancelCommerceOrderFunction",
+        "CommerceShipmentIntakeFunction", "CommerceCancellationIntakeFunction", "FbaOrderImportFunction"}
+
+
+def test_only_the_functions_that_publish_may_put_events(resources):
+    assert _who(resources, "events:PutEvents", "ChannelEventBus") == {
+        "OrderNotificationIntakeFunction", "ConfirmShipmentsFunction", "FbaOrderImportFunction", "OrderSyncFunction"}
+
+
+def test_an_sqs_triggered_function_reads_only_its_own_queue(resources):
+    for logical_id, fn in _of_type(resources, "AWS::Serverless::Function").items():
+        queues = [e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in fn["Properties"].get("Events", {}).values()
+                  if e["Type"] == "SQS"]
+        denied = _granted(resources, logical_id, effect="Deny")
+        if not queues:
+            assert not denied, logical_id
+            continue
+        # SAM's AWSLambdaSQSQueueExecutionRole allows every queue; the Deny keeps all but its own
+        assert denied == {(a, queues[0]) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
 
 
 # --------------------------------------------------------------------------- queues and events
@@ -386,3 +445,12 @@ def test_outputs(template):
     for name in ("NotificationsQueueUrl", "NotificationsQueueArn", "ChannelEventBusName", "OrdersTableName",
                  "StoresTableName", "IdempotencyTableName", "MfnOrderStateMachineArn"):
         assert name in outputs, name
+
+
+def test_no_role_grants_on_a_wildcard_but_the_workflow_s_log_delivery():
+    """`python -m amazon_channel_local.iam_grants` counts the roles' own statements, as translated by SAM."""
+    from amazon_channel_local.iam_grants import grants_by_principal, translated
+
+    grants = grants_by_principal(translated(TEMPLATE_PATH.read_text()))
+    assert {lid for lid, g in grants.items() if g["wildcards"]} == {"MfnOrderStateMachine"}
+    assert grants["MfnOrderStateMachine"]["wildcards"] == 8  # vended-logs actions: no resource-level permissions

@@ -1,0 +1,260 @@
+"""Least privilege, both ways, on the embedded stack (IAM enforced: `amazon_channel_local/iam.py`).
+
+Every scenario is played, then the stories the scenarios do not tell (bad input parked, the Orders
+view, a failed import retried, the sync finding an Amazon cancellation). Each AWS call a handler
+made (and the Lambda poller's and the state machine's) was checked against its own role; here:
+- no call lacked a grant, and
+- every grant of every role (each action on each resource of each statement) was used by a call,
+  except the ones named in NOT_MADE_BY_A_HANDLER, each with its reason.
+
+`pytest tests/integration/test_least_privilege.py -s` prints, per function, what it called.
+`python -m amazon_channel_local.iam_grants --before REV` prints the grants before and after.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from amazon_channel_local.http_api import HttpApiAdapter
+from amazon_channel_local.iam import Grant, Statement
+from amazon_channel_local.player import DEFAULT_SELLER, Player
+from amazon_channel_local.scenario import load, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted(ROOT.glob("scenarios/*.json")) + sorted(ROOT.glob("tests/scenarios/*.json"))
+
+#: grants no handler call can use (action prefix -> why), named deliberately
+NOT_MADE_BY_A_HANDLER = {
+    "logs:": "the Lambda service writes a function's logs from its output, and Step Functions delivers "
+             "the workflow's logs (vended logs): no handler calls CloudWatch Logs",
+    "xray:": "the X-Ray SDK sends segments to the X-Ray daemon over UDP, not through boto3",
+}
+
+STORY = {
+    "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 100}],
+    "steps": [],
+}
+
+
+def _order(oid: str, fulfillment: str = "MFN") -> dict:
+    return {"do": "amazon.place_order", "order": {
+        "id": oid, "fulfillment": fulfillment, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}}
+
+
+class Ledger:
+    """Calls and used grants of every stack played, with each stack's names made logical."""
+
+    def __init__(self) -> None:
+        self.calls: set[tuple[str, str, str, bool]] = set()
+        self.used: dict[str, set[Grant]] = {}
+        self.grants: dict[str, set[Grant]] = {}
+
+    def add(self, stack) -> None:
+        names = _physical_names(stack)
+
+        def logical(text: str) -> str:
+            for physical, lid in names:
+                text = text.replace(physical, "${" + lid + "}")
+            return text
+
+        def grant(g: Grant) -> Grant:
+            return Grant(g.policy, g.action, logical(g.resource))
+
+        iam = stack.iam
+        for c in iam.calls:
+            self.calls.add((c.principal, c.action, logical(c.resource), c.allowed))
+        for principal, role in iam.roles.items():
+            self.grants.setdefault(principal, set()).update(grant(g) for g in role.grants())
+            self.used.setdefault(principal, set()).update(grant(g) for g in iam.used[principal])
+
+
+def _physical_names(stack) -> list[tuple[str, str]]:
+    out = []
+    for lid, physical in stack.resources.items():
+        if not physical or lid.endswith("Role"):
+            continue
+        if stack.resource_types.get(lid) == "AWS::SQS::Queue":
+            physical = physical.rstrip("/").rsplit("/", 1)[-1]  # the URL's last part is the queue's name
+        out.append((physical, lid))
+    return sorted(out, key=lambda p: -len(p[0]))
+
+
+@pytest.fixture(scope="module")
+def ledger() -> Ledger:
+    ledger = Ledger()
+    for path in SCENARIOS:
+        with Player(load(path), log_stream=io.StringIO()) as player:
+            player.play()
+            ledger.add(player.stack)
+    with Player(parse(STORY, "least-privilege stories"), log_stream=io.StringIO(), time_scale=0.01) as player:
+        _stories(player)
+        ledger.add(player.stack)
+    return ledger
+
+
+STORY_ORDERS = ("113-0000000-0000901", "114-0000000-0000902", "113-0000000-0000903", "113-0000000-0000904")
+
+
+def _steps(*steps: dict):
+    placed = {s["order"]["id"] for s in steps if s["do"] == "amazon.place_order"}
+    return parse({**STORY, "steps": list(steps)}, "story", known_orders=set(STORY_ORDERS) - placed).steps
+
+
+def _run(player: Player, *steps: dict) -> None:
+    for step in _steps(*steps):
+        player.run(step)
+    player.stack.settle()
+
+
+def _refused_once(player: Player, function: str, action: str, resource: str, step: dict) -> None:
+    """AWS refuses `action` to `function` until one of its runs failed; then the retry goes through."""
+    stack = player.stack
+    refusal = Statement.parse("story", {"Effect": "Deny", "Action": action, "Resource": resource})
+    role = stack.iam.roles[function]
+    role.statements.insert(0, refusal)
+    def refused() -> bool:
+        return any(not c.allowed and (c.principal, c.action) == (function, action) for c in stack.iam.calls)
+
+    player.run(*_steps(step))
+    deadline = time.monotonic() + 60
+    while not refused():
+        assert time.monotonic() < deadline, f"{function} never called {action}"
+        stack.pump()
+    role.statements.remove(refusal)
+    stack.settle()
+    # (the refusal was the story's own, not a missing grant)
+    stack.iam.calls = [c for c in stack.iam.calls if c.allowed or (c.principal, c.action) != (function, action)]
+
+
+def _stories(player: Player) -> None:
+    stack = player.stack
+    sqs = stack.client("sqs")
+    # Amazon cancels an order whose notification is lost: the sync finds it and wakes the workflow
+    _run(player, _order("113-0000000-0000903"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000903"})
+    _run(player, {"do": "amazon.lose_notifications", "enabled": True}, {"do": "amazon.cancel", "order_id": "113-0000000-0000903"},
+         {"do": "poll"}, {"do": "amazon.lose_notifications", "enabled": False})
+
+    # Bad input of every intake is parked in its own dead-letter queue; a bad sync request too
+    for queue in ("NotificationsQueue", "CommerceShipmentsQueue", "CommerceCancellationsQueue", "FbaOrderImportQueue"):
+        sqs.send_message(QueueUrl=stack.queue_url(queue), MessageBody="not json")
+    stack.settle()
+    stack.invoke("OrderSyncFunction", {"trigger": "now and then"})
+
+    # AWS refuses the workflow start once: the notification's in-progress record is dropped
+    # (Powertools idempotency) and the redelivered notification starts the workflow
+    _run(player, _order("113-0000000-0000901"))
+    _refused_once(player, "OrderNotificationIntakeFunction", "states:StartExecution", "*",
+                  {"do": "amazon.verify_payment", "order_id": "113-0000000-0000901"})
+
+    # AWS refuses an FBA order's first save: the import's in-progress record is dropped, the retry imports it
+    orders_table = stack.iam._arn("dynamodb", f"table/{stack.resources['OrdersTable']}")
+    _run(player, _order("114-0000000-0000902", "AFN"), {"do": "amazon.verify_payment", "order_id": "114-0000000-0000902"})
+    _refused_once(player, "FbaOrderImportFunction", "dynamodb:PutItem", orders_table,
+                  {"do": "amazon.ship", "order_id": "114-0000000-0000902"})
+
+    # The merchant cancels in Commerce and Amazon processes the cancellation feed later: it is followed
+    _run(player, _order("113-0000000-0000904"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000904"})
+    player.amazon.feeds.hold(True)
+    player.run(*_steps({"do": "commerce.cancel", "order_id": "113-0000000-0000904", "reason": "Customer asked us to cancel"}))
+    deadline = time.monotonic() + 240
+    while sum(1 for i in stack.invocations if i["logical_id"] == "RequestAmazonCancellationFunction") < 2:
+        assert time.monotonic() < deadline, "the cancellation feed was not checked again"
+        stack.pump()
+        time.sleep(0.01)  # the workflow's Wait state runs on its own thread
+    player.amazon.feeds.process()
+    stack.settle()
+
+    # The merchant opens the Orders view: a page, a page by status, one order with its history
+    api = HttpApiAdapter(stack, "OrdersViewFunction")
+    for target in (f"/orders?seller_id={DEFAULT_SELLER}", f"/orders?seller_id={DEFAULT_SELLER}&status=Unshipped",
+                   "/orders/113-0000000-0000901"):
+        status, _headers, body = api.request("GET", target)
+        assert status == 200, (target, body)
+
+
+def _shown(items) -> str:
+    return "\n".join(f"  {item}" for item in sorted(items)) or "  (none)"
+
+
+def test_every_call_of_every_scenario_is_granted_by_the_functions_own_role(ledger):
+    missing = sorted((p, a, r) for p, a, r, allowed in ledger.calls if not allowed)
+    assert not missing, "calls the role does not allow (they fail on AWS):\n" + _shown(missing)
+
+
+def test_every_grant_is_used_by_some_call(ledger):
+    unused = sorted(
+        (principal, g.policy, g.action, g.resource)
+        for principal, grants in ledger.grants.items()
+        for g in grants - ledger.used.get(principal, set())
+        if not g.action.startswith(tuple(NOT_MADE_BY_A_HANDLER))
+    )
+    assert not unused, "grants no call used (remove them, or name why):\n" + _shown(unused)
+
+
+def test_the_record_per_function(ledger, capsys):
+    """The record the template's statements follow (shown with -s)."""
+    by_principal: dict[str, set] = {}
+    for p, a, r, _ in ledger.calls:
+        by_principal.setdefault(p, set()).add(f"{a} {r}")
+    with capsys.disabled():
+        print("\nAWS calls per function (all scenarios and stories):")
+        for p in sorted(by_principal):
+            print(p)
+            print(_shown(by_principal[p]))
+    # every function of the template made calls: none was left out of the record
+    assert set(by_principal) == set(ledger.grants)
+
+
+def test_an_sqs_trigger_receives_only_from_its_own_queue():
+    with Player(parse(STORY, "trigger queues"), log_stream=io.StringIO()) as player:
+        stack = player.stack
+        queues = {lid: stack.iam._arn("sqs", url.rsplit("/", 1)[-1])
+                  for lid, url in stack.resources.items() if stack.resource_types.get(lid) == "AWS::SQS::Queue"}
+        triggers = {p.function_logical_id: p.queue_arn for p in stack._pollers}
+        assert len(triggers) == 4
+        for function, own in triggers.items():
+            role = stack.iam.roles[function]
+            for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+                assert role.evaluate(action, own).allowed, (function, action)
+                for other in set(queues.values()) - {own}:
+                    assert not role.evaluate(action, other).allowed, (function, action, other)
+
+
+def test_a_call_the_role_does_not_allow_fails_as_on_aws():
+    """Given the Orders view's read-only role, When it deletes an order or parks a message, Then AWS's AccessDenied."""
+    from botocore.exceptions import ClientError
+
+    from amazon_channel_local.iam import acting_as
+
+    with Player(parse(STORY, "denied"), log_stream=io.StringIO()) as player:
+        stack = player.stack
+        table = stack.resources["OrdersTable"]
+        with acting_as("OrdersViewFunction"), pytest.raises(ClientError) as denied:
+            stack.client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": "ORDER#1"}, "sk": {"S": "STATE"}})
+        error = denied.value.response["Error"]
+        assert error["Code"] == "AccessDeniedException"
+        role = stack.iam.roles["OrdersViewFunction"]
+        assert error["Message"] == (
+            f"User: arn:aws:sts::123456789012:assumed-role/{role.role_name}/{stack.resources['OrdersViewFunction']} "
+            f"is not authorized to perform: dynamodb:DeleteItem on resource: "
+            f"arn:aws:dynamodb:us-east-1:123456789012:table/{table} "
+            "because no identity-based policy allows the dynamodb:DeleteItem action")
+        queue = stack.queue_url("NotificationsDeadLetterQueue")
+        with acting_as("OrdersViewFunction"), pytest.raises(ClientError) as denied:
+            stack.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"parked": True}))
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+        assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert "is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:" in denied.value.response["Error"]["Message"]
+        # and nothing happened
+        assert sqs_depth(stack, queue) == 0
+
+
+def sqs_depth(stack, url: str) -> int:
+    attrs = stack.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
