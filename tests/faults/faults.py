@@ -123,7 +123,11 @@ class Injector:
         made = self.count(call)
         self.armed.append(_Armed(call, kind, stack.resources[call.function], status, made))
         if kind == "timeout":
-            stack.timeout_next(call.function, timeout_s=1.0, when=lambda: self.count(call) > made)
+            # The embedded stack hands a failed SQS batch back at once; AWS waits for the queue's
+            # visibility timeout (720 s), past the in-progress window the dead invocation left
+            # (Powertools idempotency, leases: its remaining time). A 10 ms timeout makes that
+            # window already over at the next delivery, as it is on AWS.
+            stack.timeout_next(call.function, timeout_s=0.01, when=lambda: self.count(call) > made)
 
     def disarm(self) -> int:
         """Forget the armed faults; returns how many times the last one armed was injected."""
