@@ -90,7 +90,7 @@ class Injector:
     armed: list[_Armed] = field(default_factory=list)
     seen: Counter = field(default_factory=Counter)  # call name -> times made (any function)
     injected: Counter = field(default_factory=Counter)  # kind -> faults injected
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # when() runs inside traced calls
 
     def install(self) -> None:
         p = self.player

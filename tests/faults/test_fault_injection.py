@@ -33,7 +33,7 @@ SEED = int(os.environ.get("FAULT_SEED", "20261111"))
 SCENARIO = {
     "name": "fault injection",
     "settings": {"customer_creation": "create", "order_number_source": "commerce", "import_fba_orders": True},
-    "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 100000}],
+    "catalog": [],
     "steps": [],
 }
 INVARIANTS = ("one Commerce order per Amazon order", "one customer per buyer email",
@@ -65,18 +65,22 @@ def player():
 class Story:
     """One case: one fresh order, played through the flow that makes the faulted call."""
 
-    def __init__(self, player: Player, rng: random.Random):
+    def __init__(self, player: Player, rng: random.Random, new_buyer: bool = False):
         self.player, self.rng = player, rng
         n = next(_numbers)
         self.oid = f"116-{n:07d}-4000004"
-        self.buyer = rng.choice(RETURNING_BUYERS) if rng.random() < 0.3 else (f"Buyer Number{n}", f"buyer{n}@example.com")
+        returning = rng.random() < 0.3 and not new_buyer  # a returning buyer's account is not created again
+        self.buyer = rng.choice(RETURNING_BUYERS) if returning else (f"Buyer Number{n}", f"buyer{n}@example.com")
         self.held: list[str] = []
+        # its own product: a per-SKU stock lease a timed-out case leaves behind holds no other case up
+        self.sku = f"MUG-{n:03d}"
+        player.commerce.set_product(self.sku, name="Blue mug", price="12.50", qty=1000, enabled=True)
 
     def place(self, fulfillment: str = "MFN", hold: bool = False) -> None:
         p = self.player
         step = parse({"steps": [{"do": "amazon.place_order", "order": {
             "id": self.oid, "fulfillment": fulfillment, "buyer": {"name": self.buyer[0], "email": self.buyer[1]},
-            "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "1.00"}]}}]}, "case").steps[0]
+            "items": [{"sku": self.sku, "qty": 2, "price": "12.50", "tax": "1.00"}]}}]}, "case").steps[0]
         p.scenario.steps.append(step)  # so that player.result() reports it
         FIGURES["orders_played"] += 1
         deliver = p.amazon.notify
@@ -176,6 +180,10 @@ def _pre(player: Player, call_name: str, kind: str, status: int):
     return lambda: player.injector.arm(call, kind, status)
 
 
+def _slow(reason: str):
+    return pytest.mark.xfail(run=False, strict=True, reason=reason)
+
+
 def play(player: Player, story: Story, call: Call, kind: str, status: int) -> None:
     arm = lambda: player.injector.arm(call, kind, status)  # noqa: E731
     match call.flow:
@@ -257,7 +265,7 @@ def the_order(player: Player, oid: str) -> dict:
 @pytest.mark.parametrize(("call", "kind"), CASES, ids=[f"{c.name}-{k}" for c, k in CASES])
 def test_an_order_survives_a_fault(player, call, kind):
     rng = random.Random(f"{SEED}:{call.name}:{kind}")
-    story = Story(player, rng)  # Given a fresh order, and one fault armed on one external call
+    story = Story(player, rng, new_buyer=call.name == "commerce customers create")  # Given a fresh order, and one fault armed on one external call
     status = rng.choice([500, 503])
     try:
         play(player, story, call, kind, status)  # When the merchant's story that makes the call is played
