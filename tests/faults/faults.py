@@ -127,7 +127,9 @@ class Injector:
             # visibility timeout (720 s), past the in-progress window the dead invocation left
             # (Powertools idempotency, leases: its remaining time). A 10 ms timeout makes that
             # window already over at the next delivery, as it is on AWS.
-            stack.timeout_next(call.function, timeout_s=0.01, when=lambda: self.count(call) > made)
+            # (The order sync plans its run by its remaining time: it gets the template's timeout.)
+            timeout_s = None if call.function == "OrderSyncFunction" else 0.01
+            stack.timeout_next(call.function, timeout_s=timeout_s, when=lambda: self.count(call) > made)
 
     def disarm(self) -> int:
         """Forget the armed faults; returns how many times the last one armed was injected."""
