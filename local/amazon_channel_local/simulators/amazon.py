@@ -307,6 +307,7 @@ class SimulatedAmazon:
         self._buckets: dict[tuple[str, str], _Bucket] = {}  # (seller, operation): Amazon's usage plans
         self._refresh_tokens = {seller_id: self.refresh_token}  # every seller authorised the application
         self._faults: dict[str, list[int]] = {op: [] for op in OPERATIONS}
+        self._faults["lwa_token"] = []  # LWA's token exchange, faulted like an operation
         self._counts: dict[str, Any] = {op: 0 for op in OPERATIONS}
         self._counts["lwa_token"] = 0
         self._counts["throttled"] = {op: 0 for op in OPERATIONS}
@@ -500,7 +501,8 @@ class SimulatedAmazon:
         """Answer the next `count` calls of `operation_id` with `status` (an ErrorList body).
 
         By default the call does nothing; with `after_effect=True` it takes effect first and only
-        its answer is lost (e.g. confirmShipment applied, the client sees a 500)."""
+        its answer is lost (e.g. confirmShipment applied, the client sees a 500). `"lwa_token"`
+        stands for LWA's token exchange."""
         if operation_id not in self._faults:
             raise ValueError(f"unknown operation {operation_id!r}")
         with self._lock:
@@ -784,6 +786,16 @@ class SimulatedAmazon:
     def _lwa(self, body: bytes) -> Response:
         with self._lock:
             self._counts["lwa_token"] += 1
+            fault = self._faults["lwa_token"].pop(0) if self._faults["lwa_token"] else None
+        if fault is not None:
+            status, after_effect = fault
+            if after_effect:
+                self._lwa_exchange(body)  # a token is issued; its answer is lost
+            # LWA documents no body for its 5xx answers: RFC 6749's error object is used
+            return Response(status, {"error": "server_error", "error_description": "injected fault"})
+        return self._lwa_exchange(body)
+
+    def _lwa_exchange(self, body: bytes) -> Response:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if form.get("grant_type") == "client_credentials":  # grantless operations (Notifications API)
             return self.notifications.grantless_token(form)
