@@ -302,8 +302,8 @@ def test_only_the_intake_and_the_sync_start_workflows_and_every_waker_may_wake_o
 def test_orders_are_never_scanned_or_batch_written_and_only_the_sync_deletes(resources):
     for action in ("dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
         assert _who(resources, action, "OrdersTable") == set(), action
-    # its lease and the blocked-order marks
-    assert _who(resources, "dynamodb:DeleteItem", "OrdersTable") == {"OrderSyncFunction"}
+    # the sync: its lease and the blocked-order marks; the daily maintenance: the buyer-data ledger entries
+    assert _who(resources, "dynamodb:DeleteItem", "OrdersTable") == {"OrderSyncFunction", "DailyMaintenanceFunction"}
 
 
 def test_idempotency_records_and_secrets_only_where_used(resources):
