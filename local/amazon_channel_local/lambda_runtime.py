@@ -22,6 +22,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from .iam import acting_as
@@ -193,6 +194,17 @@ class LambdaRuntime:
         sys.modules.update(self._containers.pop(logical_id, {}))
         self._container = logical_id
         return previous
+
+    @contextlib.contextmanager
+    def container(self, logical_id: str) -> Iterator[None]:
+        """Inside, imports of the layer's modules give ``logical_id``'s own copies (e.g. for a test
+        that sets a function's clock): what is imported here is what its invocations use."""
+        with self.lock:
+            previous = self._enter_container(logical_id)
+            try:
+                yield
+            finally:
+                self._enter_container(previous)
 
     def uninstall_layers(self) -> None:
         """Undo install_layers; forget code this runtime imported first (the next stack cold-starts)."""

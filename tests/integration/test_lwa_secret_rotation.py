@@ -48,7 +48,9 @@ def stored(player: Player) -> dict:
 
 def days_left(player: Player, monkeypatch, days_later: int = 0) -> int:
     then = clock.now() + timedelta(days=days_later)
-    monkeypatch.setattr(clock, "now", lambda: then)
+    with player.stack.runtime.container("DailyMaintenanceFunction"):  # the function's own clock module
+        from amazon_channel.domain import clock as its_clock
+    monkeypatch.setattr(its_clock, "now", lambda: then)
     return player.stack.invoke("DailyMaintenanceFunction", {"trigger": "schedule"})["lwa_client_secret_days_left"]
 
 
