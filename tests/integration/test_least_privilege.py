@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,17 @@ def _stories(player: Player) -> None:
                    "/orders/113-0000000-0000901"):
         status, _headers, body = api.request("GET", target)
         assert status == 200, (target, body)
+
+    # A month later the daily maintenance removes the canceled order's buyer data and checks the LWA secret
+    with stack.runtime.container("DailyMaintenanceFunction"):  # the function's own clock module
+        from amazon_channel.domain import clock
+    real_now = clock.now
+    clock.now = lambda: real_now() + timedelta(days=31)
+    try:
+        report = stack.invoke("DailyMaintenanceFunction", {"trigger": "schedule"})
+    finally:
+        clock.now = real_now
+    assert report["retention"]["removed"] >= 1, report
 
 
 def _shown(items) -> str:
