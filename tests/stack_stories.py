@@ -6,6 +6,7 @@ import json
 
 from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
 from amazon_channel_local.player import Player
+from amazon_channel_local.scenario import Step, parse
 
 
 def orders(player: Player) -> DynamoDbOrderStore:
@@ -25,3 +26,19 @@ def end_waiting_workflows(player: Player) -> None:
             if order is not None and order.task_token:
                 sfn.send_task_failure(taskToken=order.task_token, error="StoryOver", cause="the test story is over")
     player.stack.settle()
+
+
+def a_paid_order(player: Player, oid: str, buyer: tuple[str, str]) -> str:
+    """The buyer orders two mugs and Amazon verifies the payment; both notifications wait in the queue."""
+    name, email = buyer
+    place = parse({"steps": [{"do": "amazon.place_order", "order": {
+        "id": oid, "buyer": {"name": name, "email": email},
+        "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "1.00"}]}}]}, "story").steps[0]
+    player.scenario.steps.append(place)  # so that player.result() reports it
+    player.run(place)
+    player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
+    return oid
+
+
+def merchant_ships(player: Player, oid: str) -> None:
+    player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": f"1Z{oid[4:11]}"}))

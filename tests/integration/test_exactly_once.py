@@ -17,7 +17,8 @@ import pytest
 from amazon_channel.adapters.aws_messaging import StepFunctionsWorkflows
 from amazon_channel_local.player import DEFAULT_MARKETPLACE, DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import Step, parse
-from stack_stories import end_waiting_workflows, orders
+import stack_stories
+from stack_stories import end_waiting_workflows, merchant_ships, orders
 
 SCENARIO = {
     "name": "exactly once",
@@ -54,15 +55,8 @@ def a_paid_order(player: Player, buyer: tuple[str, str] | None = None) -> str:
     """A buyer (a new one unless named) orders and Amazon verifies the payment; both notifications
     wait in the queue."""
     n = next(_numbers)
-    oid = f"114-{n:07d}-2000002"
-    name, email = buyer or (f"Buyer Number{n}", f"buyer{n}@example.com")
-    place = parse({"steps": [{"do": "amazon.place_order", "order": {
-        "id": oid, "buyer": {"name": name, "email": email},
-        "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "1.00"}]}}]}, "story").steps[0]
-    player.scenario.steps.append(place)  # so that player.result() reports it
-    player.run(place)
-    player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
-    return oid
+    return stack_stories.a_paid_order(player, f"114-{n:07d}-2000002",
+                                      buyer or (f"Buyer Number{n}", f"buyer{n}@example.com"))
 
 
 def an_imported_order(player: Player) -> str:
@@ -70,10 +64,6 @@ def an_imported_order(player: Player) -> str:
     oid = a_paid_order(player)
     player.stack.settle()
     return oid
-
-
-def merchant_ships(player: Player, oid: str) -> None:
-    player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": f"1Z{oid[4:11]}"}))
 
 
 def a_shipped_order(player: Player) -> str:

@@ -15,7 +15,8 @@ import pytest
 
 from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import Step, parse
-from stack_stories import end_waiting_workflows, orders
+import stack_stories
+from stack_stories import end_waiting_workflows, merchant_ships, orders
 
 SCENARIO = {
     "name": "shipments under faults",
@@ -39,13 +40,7 @@ def _each_story(player):
 
 def a_paid_order(player: Player, oid: str | None = None) -> str:
     oid = oid or f"115-{next(_numbers):07d}-3000003"
-    place = parse({"steps": [{"do": "amazon.place_order", "order": {
-        "id": oid, "buyer": {"name": "Rita Ramos", "email": f"rita{oid[4:11]}@example.com"},
-        "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "1.00"}]}}]}, "story").steps[0]
-    player.scenario.steps.append(place)  # so that player.result() reports it
-    player.run(place)
-    player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
-    return oid
+    return stack_stories.a_paid_order(player, oid, ("Rita Ramos", f"rita{oid[4:11]}@example.com"))
 
 
 def an_imported_order(player: Player) -> str:
@@ -53,10 +48,6 @@ def an_imported_order(player: Player) -> str:
     oid = a_paid_order(player)
     player.stack.settle()
     return oid
-
-
-def merchant_ships(player: Player, oid: str) -> None:
-    player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": f"1Z{oid[4:11]}"}))
 
 
 def the_order(player: Player, oid: str) -> dict:
