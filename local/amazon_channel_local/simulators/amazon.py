@@ -950,17 +950,7 @@ class SimulatedAmazon:
     @staticmethod
     def _feed_body(op: str, raw: bytes) -> Any:
         """The JSON body of a Feeds call, checked against the official Feeds model."""
-        if op not in ("createFeedDocument", "createFeed"):
-            return None
-        try:
-            payload = json.loads(raw or b"null")
-        except ValueError:
-            raise ApiError(400, "The request body is not valid JSON.") from None
-        try:
-            validate_request_body(op, payload)
-        except SchemaValidationError as e:
-            raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
-        return payload
+        return model_body(op, raw) if op in ("createFeedDocument", "createFeed") else None
 
     def _confirm(self, order_id: str, raw: bytes, seller: str | None = None) -> Response:
         try:
@@ -1074,3 +1064,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; requests can carry PII
         log.debug("SimulatedAmazon: " + format, *args)
+
+
+def model_body(op: str, raw: bytes) -> Any:
+    """A request's JSON body, checked against the operation's official model: 400 otherwise."""
+    try:
+        payload = json.loads(raw or b"null")
+    except ValueError:
+        raise ApiError(400, "The request body is not valid JSON.") from None
+    try:
+        validate_request_body(op, payload)
+    except SchemaValidationError as e:
+        raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
+    return payload

@@ -36,7 +36,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from amazon_channel_local.sp_api_models import SchemaValidationError, rate_plan, validate_query, validate_request_body
+from amazon_channel_local.sp_api_models import SchemaValidationError, rate_plan, validate_query
 
 if TYPE_CHECKING:
     from .amazon import Response, SimulatedAmazon
@@ -201,19 +201,9 @@ class SimulatedNotifications:
 
     @staticmethod
     def _body(op: str, raw: bytes) -> Any:
-        from .amazon import ApiError
+        from .amazon import model_body
 
-        if op not in ("createDestination", "createSubscription"):
-            return None
-        try:
-            payload = json.loads(raw or b"null")
-        except ValueError:
-            raise ApiError(400, "The request body is not valid JSON.") from None
-        try:
-            validate_request_body(op, payload)
-        except SchemaValidationError as e:
-            raise ApiError(400, f"Invalid {e.field}: {e.detail}") from None
-        return payload
+        return model_body(op, raw) if op in ("createDestination", "createSubscription") else None
 
 
 def rate_header(op: str) -> str:
