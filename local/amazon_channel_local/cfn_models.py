@@ -37,6 +37,24 @@ class _Model:
         return None
 
 
+class _NamedWithArn(_Model):
+    """A resource whose Ref is its name and whose one attribute is its Arn."""
+
+    def __init__(self, name: str, arn: str):
+        self.name = name
+        self.arn = arn
+        self.physical_resource_id = name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.arn
+        return super().get_cfn_attribute(attribute_name)
+
+
 class SecretsManagerSecret(_Model):
     """AWS::SecretsManager::Secret: Ref = ARN; GetAtt Id."""
 
@@ -117,26 +135,12 @@ class SQSQueuePolicy(_Model):
         return cls(resource_name)
 
 
-class SchedulerSchedule(_Model):
+class SchedulerSchedule(_NamedWithArn):
     """AWS::Scheduler::Schedule: Ref = name; GetAtt Arn. Created (not run: moto's scheduler never fires).
 
     EventBridge Scheduler refuses a second schedule of the same name in a group, as moto's backend does:
     so two stacks with a fixed schedule name fail here as on AWS (aws/serverless-application-model#3109).
     """
-
-    def __init__(self, name: str, arn: str):
-        self.name = name
-        self.arn = arn
-        self.physical_resource_id = name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Arn":
-            return self.arn
-        return super().get_cfn_attribute(attribute_name)
 
     @classmethod
     def create_from_cloudformation_json(
@@ -162,22 +166,8 @@ class SchedulerSchedule(_Model):
         return cls(schedule.name, schedule.arn)
 
 
-class CloudWatchAlarm(_Model):
+class CloudWatchAlarm(_NamedWithArn):
     """AWS::CloudWatch::Alarm: Ref = name (AlarmName, else generated from the stack); GetAtt Arn. Not evaluated."""
-
-    def __init__(self, name: str, arn: str):
-        self.name = name
-        self.arn = arn
-        self.physical_resource_id = name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Arn":
-            return self.arn
-        return super().get_cfn_attribute(attribute_name)
 
     @classmethod
     def create_from_cloudformation_json(
