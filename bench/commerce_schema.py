@@ -23,8 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 for p in (ROOT / "layers" / "channel", ROOT / "local"):
     sys.path.insert(0, str(p))
-for k, v in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-             "AWS_SECRET_ACCESS_KEY": "testing", "SIM_COMMERCE_VALIDATE_RESPONSES": "1"}.items():
+for k, v in {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "SIM_COMMERCE_VALIDATE_RESPONSES": "1",
+}.items():
     os.environ.setdefault(k, v)
 
 from amazon_channel_local.player import play_file  # noqa: E402
@@ -46,21 +50,41 @@ def main() -> int:
     for version in commerce_schema.VERSIONS:
         commerce_schema.schema(version)  # loaded before timing
         f = commerce_schema.revalidate(traffic, version)
-        rows.append({"version": version, "requests": f.requests, "responses": f.responses,
-                     "refused": len(f.refused), "violations": len(f.violations),
-                     "us_per_request": round(f.request_seconds / max(f.requests, 1) * 1e6),
-                     "us_per_response": round(f.response_seconds / max(f.responses, 1) * 1e6),
-                     "details": f.refused[:5] + f.violations[:5]})
+        rows.append(
+            {
+                "version": version,
+                "requests": f.requests,
+                "responses": f.responses,
+                "refused": len(f.refused),
+                "violations": len(f.violations),
+                "us_per_request": round(f.request_seconds / max(f.requests, 1) * 1e6),
+                "us_per_response": round(f.response_seconds / max(f.responses, 1) * 1e6),
+                "details": f.refused[:5] + f.violations[:5],
+            }
+        )
     if args.json:
-        print(json.dumps({"scenarios": len(scenarios), "play_seconds": round(played, 1),
-                          "live_violations": live, "versions": rows}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "scenarios": len(scenarios),
+                    "play_seconds": round(played, 1),
+                    "live_violations": live,
+                    "versions": rows,
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"{len(scenarios)} scenarios played in {played:.0f} s; live response violations: {len(live)}")
-        print(f"{'schema':8} {'requests':>9} {'responses':>10} {'refused':>8} {'violations':>11} "
-              f"{'µs/request':>11} {'µs/response':>12}")
+        print(
+            f"{'schema':8} {'requests':>9} {'responses':>10} {'refused':>8} {'violations':>11} "
+            f"{'µs/request':>11} {'µs/response':>12}"
+        )
         for r in rows:
-            print(f"{r['version']:8} {r['requests']:>9} {r['responses']:>10} {r['refused']:>8} "
-                  f"{r['violations']:>11} {r['us_per_request']:>11} {r['us_per_response']:>12}")
+            print(
+                f"{r['version']:8} {r['requests']:>9} {r['responses']:>10} {r['refused']:>8} "
+                f"{r['violations']:>11} {r['us_per_request']:>11} {r['us_per_response']:>12}"
+            )
             for d in r["details"]:
                 print("   ", d)
     bad = live or any(r["refused"] or r["violations"] for r in rows)

@@ -32,8 +32,13 @@ def main() -> int:
         if args.seed:
             env["FAULT_SEED"] = args.seed
         t0 = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "pytest", "tests/faults", "-q", "-p", "no:randomly"],
-                             cwd=ROOT, env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/faults", "-q", "-p", "no:randomly"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - t0
         print(run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:])
         if not report.exists():

@@ -56,8 +56,14 @@ class DynamoDbWatch:
             result = original(client, operation, params)
             if client.meta.service_model.service_name == "dynamodb":
                 read = result.get("ScannedCount", 1 if result.get("Item") else 0)
-                watch.calls.append((operation, read, result.get("Count", 1 if result.get("Item") else 0),
-                                    (time.perf_counter() - t) * 1000))
+                watch.calls.append(
+                    (
+                        operation,
+                        read,
+                        result.get("Count", 1 if result.get("Item") else 0),
+                        (time.perf_counter() - t) * 1000,
+                    )
+                )
             return result
 
         botocore.client.BaseClient._make_api_call = spy
@@ -79,7 +85,12 @@ def item_sizes(items: list[dict]) -> dict[str, float]:
 
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
     indexes = {i["IndexName"]: i for i in template["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]}
-    status_attrs = set(indexes["OrdersByStatus"]["Projection"]["NonKeyAttributes"]) | {"pk", "sk", "status_pk", "status_sk"}
+    status_attrs = set(indexes["OrdersByStatus"]["Projection"]["NonKeyAttributes"]) | {
+        "pk",
+        "sk",
+        "status_pk",
+        "status_sk",
+    }
     states = [i for i in items if i["sk"]["S"] == "STATE"]
     visible = [i for i in states if "view_pk" in i]
     return {
@@ -117,8 +128,12 @@ def main() -> int:
         orders = sample_orders(args.orders)
         t0 = time.perf_counter()
         write_orders(stack.resources["OrdersTable"], stack.client("dynamodb"), orders)
-        table_items = stack.client("dynamodb").describe_table(TableName=stack.resources["OrdersTable"])["Table"]["ItemCount"]
-        say(f"loaded {args.orders:,} orders ({table_items:,} items: state and history) in {time.perf_counter() - t0:.1f}s")
+        table_items = stack.client("dynamodb").describe_table(TableName=stack.resources["OrdersTable"])["Table"][
+            "ItemCount"
+        ]
+        say(
+            f"loaded {args.orders:,} orders ({table_items:,} items: state and history) in {time.perf_counter() - t0:.1f}s"
+        )
         sizes = item_sizes(order_items(orders[:500]))
         api = HttpApiAdapter(stack, FUNCTION)
 
@@ -131,21 +146,54 @@ def main() -> int:
         mid = orders[len(orders) // 2].purchase_date[:10]
         second_page = ask({})["next_cursor"]
         queries = [
-            ("first page, no filter", {}, "OrdersView", "Query OrdersView: view_pk = STORE#<seller>, newest first, Limit 26"),
-            ("next page (cursor)", {"cursor": second_page}, "OrdersView",
-             "Query OrdersView: view_pk = STORE#<seller>, ExclusiveStartKey = cursor, Limit 26"),
-            ("status = Error", {"status": "Error"}, "OrdersByStatus",
-             "Query OrdersByStatus: status_pk = STORE#<seller>#Error, newest first, Limit 26"),
-            ("status = Pending", {"status": "Pending"}, "OrdersByStatus",
-             "Query OrdersByStatus: status_pk = STORE#<seller>#Pending (hidden from OrdersView)"),
-            ("one purchase day", {"purchased_from": mid, "purchased_to": mid}, "OrdersView",
-             "Query OrdersView: view_pk = STORE#<seller> AND view_sk BETWEEN <day> AND <day>~"),
-            ("buyer name contains 'souza'", {"buyer_name": "souza"}, "OrdersView",
-             "Query OrdersView: view_pk = STORE#<seller>, Filter contains(buyer_name_lc, :b), 250 items a read"),
-            ("grand total >= 80", {"total_min": "80"}, "OrdersView",
-             "Query OrdersView: view_pk = STORE#<seller>, Filter grand_total >= :min, 250 items a read"),
-            ("order number", {"amazon_order_id": orders[1234 % len(orders)].amazon_order_id}, "table",
-             "GetItem pk = ORDER#<id>, sk = STATE"),
+            (
+                "first page, no filter",
+                {},
+                "OrdersView",
+                "Query OrdersView: view_pk = STORE#<seller>, newest first, Limit 26",
+            ),
+            (
+                "next page (cursor)",
+                {"cursor": second_page},
+                "OrdersView",
+                "Query OrdersView: view_pk = STORE#<seller>, ExclusiveStartKey = cursor, Limit 26",
+            ),
+            (
+                "status = Error",
+                {"status": "Error"},
+                "OrdersByStatus",
+                "Query OrdersByStatus: status_pk = STORE#<seller>#Error, newest first, Limit 26",
+            ),
+            (
+                "status = Pending",
+                {"status": "Pending"},
+                "OrdersByStatus",
+                "Query OrdersByStatus: status_pk = STORE#<seller>#Pending (hidden from OrdersView)",
+            ),
+            (
+                "one purchase day",
+                {"purchased_from": mid, "purchased_to": mid},
+                "OrdersView",
+                "Query OrdersView: view_pk = STORE#<seller> AND view_sk BETWEEN <day> AND <day>~",
+            ),
+            (
+                "buyer name contains 'souza'",
+                {"buyer_name": "souza"},
+                "OrdersView",
+                "Query OrdersView: view_pk = STORE#<seller>, Filter contains(buyer_name_lc, :b), 250 items a read",
+            ),
+            (
+                "grand total >= 80",
+                {"total_min": "80"},
+                "OrdersView",
+                "Query OrdersView: view_pk = STORE#<seller>, Filter grand_total >= :min, 250 items a read",
+            ),
+            (
+                "order number",
+                {"amazon_order_id": orders[1234 % len(orders)].amazon_order_id},
+                "table",
+                "GetItem pk = ORDER#<id>, sk = STATE",
+            ),
         ]
         figures, all_ops = [], []
         with DynamoDbWatch() as watch:
@@ -168,27 +216,39 @@ def main() -> int:
                     raise SystemExit(f"{label}: the Orders view scanned the table")
                 items_read = sum(c[1] for c in watch.calls) / args.samples
                 kb = items_read * sizes[index] / 1024
-                figures.append({
-                    "query": label, "access_pattern": pattern, "samples": args.samples,
-                    "p50_ms": round(percentile(latencies, 50), 1), "p99_ms": round(percentile(latencies, 99), 1),
-                    "mean_ms": round(statistics.mean(latencies), 1), "rows": rows,
-                    "p50_ms_in_dynamodb": round(percentile(in_dynamodb, 50), 1),
-                    "p50_ms_handler_without_dynamodb": round(percentile(own, 50), 1),
-                    "p99_ms_handler_without_dynamodb": round(percentile(own, 99), 1),
-                    "dynamodb_calls_per_request": {op: ops.count(op) / args.samples for op in sorted(set(ops))},
-                    "items_read_per_request": round(items_read, 1),
-                    "read_units_per_request_on_dynamodb": round(max(0.5, math.ceil(kb / 4) * 0.5), 1),
-                })
+                figures.append(
+                    {
+                        "query": label,
+                        "access_pattern": pattern,
+                        "samples": args.samples,
+                        "p50_ms": round(percentile(latencies, 50), 1),
+                        "p99_ms": round(percentile(latencies, 99), 1),
+                        "mean_ms": round(statistics.mean(latencies), 1),
+                        "rows": rows,
+                        "p50_ms_in_dynamodb": round(percentile(in_dynamodb, 50), 1),
+                        "p50_ms_handler_without_dynamodb": round(percentile(own, 50), 1),
+                        "p99_ms_handler_without_dynamodb": round(percentile(own, 99), 1),
+                        "dynamodb_calls_per_request": {op: ops.count(op) / args.samples for op in sorted(set(ops))},
+                        "items_read_per_request": round(items_read, 1),
+                        "read_units_per_request_on_dynamodb": round(max(0.5, math.ceil(kb / 4) * 0.5), 1),
+                    }
+                )
                 f = figures[-1]
-                say(f"{label:28} p50 {f['p50_ms']:7.1f} ms  p99 {f['p99_ms']:7.1f} ms "
+                say(
+                    f"{label:28} p50 {f['p50_ms']:7.1f} ms  p99 {f['p99_ms']:7.1f} ms "
                     f"(of which moto p50 {f['p50_ms_in_dynamodb']:6.1f}; handler alone p50/p99 "
                     f"{f['p50_ms_handler_without_dynamodb']:.1f}/{f['p99_ms_handler_without_dynamodb']:.1f})  "
                     f"rows {rows:3}  items read {f['items_read_per_request']:6.1f}  "
-                    f"~{f['read_units_per_request_on_dynamodb']} RRU\n{'':28} {pattern}")
+                    f"~{f['read_units_per_request_on_dynamodb']} RRU\n{'':28} {pattern}"
+                )
     scans = all_ops.count("Scan")
     result = {
-        "cpus": os.cpu_count(), "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-        "orders": args.orders, "table_items": table_items, "figures": figures, "dynamodb_calls": len(all_ops),
+        "cpus": os.cpu_count(),
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "orders": args.orders,
+        "table_items": table_items,
+        "figures": figures,
+        "dynamodb_calls": len(all_ops),
         "scans": scans,
         "mean_item_bytes": {k: round(v) for k, v in sizes.items()},
         "note": "local latency is moto's: a Query walks the whole table in Python; items read and RRU carry over",
@@ -196,8 +256,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"DynamoDB calls measured: {len(all_ops):,}, of which Scan: {scans}. "
-              f"Mean state item size by index (bytes): {result['mean_item_bytes']}.")
+        print(
+            f"DynamoDB calls measured: {len(all_ops):,}, of which Scan: {scans}. "
+            f"Mean state item size by index (bytes): {result['mean_item_bytes']}."
+        )
         print("p50/p99: the real OrdersViewFunction handler, API Gateway HTTP API event in, JSON out, on moto.")
     return 0
 

@@ -54,9 +54,12 @@ SKU = "MUG-01"
 # ---------------------------------------------------------------------------------- scenarios
 def _order(i: int, fulfillment: str) -> dict:
     prefix = "113" if fulfillment == "MFN" else "114"
-    order = {"id": f"{prefix}-{i:07d}-{i:07d}", "fulfillment": fulfillment,
-             "items": [{"sku": SKU, "qty": 1 + i % 3, "price": "12.50", "tax": "1.00"}],
-             "shipping": {"price": "4.99", "tax": "0.00"}}
+    order = {
+        "id": f"{prefix}-{i:07d}-{i:07d}",
+        "fulfillment": fulfillment,
+        "items": [{"sku": SKU, "qty": 1 + i % 3, "price": "12.50", "tax": "1.00"}],
+        "shipping": {"price": "4.99", "tax": "0.00"},
+    }
     if fulfillment == "MFN":
         order["buyer"] = {"name": f"Buyer {i}", "email": f"buyer{i}@example.com"}
     return order
@@ -70,13 +73,23 @@ def scenario(mfn: int, fba: int = 0) -> dict:
     steps.append({"do": "settle"})
     for o in orders:
         if o["fulfillment"] == "MFN":
-            steps.append({"do": "commerce.ship", "order_id": o["id"], "carrier": "UPS",
-                          "tracking_number": f"1Z999AA1{int(o['id'][-7:]):010d}"})
+            steps.append(
+                {
+                    "do": "commerce.ship",
+                    "order_id": o["id"],
+                    "carrier": "UPS",
+                    "tracking_number": f"1Z999AA1{int(o['id'][-7:]):010d}",
+                }
+            )
         else:
             steps.append({"do": "amazon.ship", "order_id": o["id"]})
     steps.append({"do": "settle"})
-    return {"name": f"benchmark: {mfn} MFN + {fba} FBA orders", "settings": {"customer_creation": "guest"},
-            "catalog": [{"sku": SKU, "name": "Blue mug", "price": "12.50", "qty": 100_000}], "steps": steps}
+    return {
+        "name": f"benchmark: {mfn} MFN + {fba} FBA orders",
+        "settings": {"customer_creation": "guest"},
+        "catalog": [{"sku": SKU, "name": "Blue mug", "price": "12.50", "qty": 100_000}],
+        "steps": steps,
+    }
 
 
 # ------------------------------------------------------------------- AWS request accounting
@@ -131,9 +144,14 @@ class AwsMeter:
         from amazon_channel_local.stack import LocalStack
 
         meter = self
-        saved = [(botocore.endpoint.Endpoint, "make_request"), (LambdaRuntime, "_run"), (LocalStack, "_poll"),
-                 (sqs_models.SQSBackend, "send_message"), (events_models.EventsBackend, "put_events"),
-                 (LambdaRuntime, "_load")]
+        saved = [
+            (botocore.endpoint.Endpoint, "make_request"),
+            (LambdaRuntime, "_run"),
+            (LocalStack, "_poll"),
+            (sqs_models.SQSBackend, "send_message"),
+            (events_models.EventsBackend, "put_events"),
+            (LambdaRuntime, "_load"),
+        ]
         originals = [getattr(owner, name) for owner, name in saved]
         make_request, run, poll, send_message, put_events, load = originals
 
@@ -141,8 +159,11 @@ class AwsMeter:
             who = getattr(meter._ctx, "who", None)
             service = operation_model.service_model.service_name
             op = operation_model.name
-            if who is None or (service, op) in {("sqs", "SendMessage"), ("sqs", "SendMessageBatch"),
-                                                 ("events", "PutEvents")}:
+            if who is None or (service, op) in {
+                ("sqs", "SendMessage"),
+                ("sqs", "SendMessageBatch"),
+                ("events", "PutEvents"),
+            }:
                 return make_request(endpoint, operation_model, request_dict)
             before = meter._ddb_before(op, request_dict) if service == "dynamodb" else None
             response = make_request(endpoint, operation_model, request_dict)
@@ -175,8 +196,14 @@ class AwsMeter:
         def timed_load(runtime, logical_id):
             return _TimedModule(load(runtime, logical_id), logical_id, meter)
 
-        replacements = [metered_make_request, metered_run, metered_poll, metered_send_message, metered_put_events,
-                        timed_load]
+        replacements = [
+            metered_make_request,
+            metered_run,
+            metered_poll,
+            metered_send_message,
+            metered_put_events,
+            timed_load,
+        ]
         for (owner, name), new in zip(saved, replacements):
             setattr(owner, name, new)
         try:
@@ -300,6 +327,7 @@ class _TimedModule:
             finally:
                 with self._meter._lock:
                     self._meter.handler_seconds[self._id] += time.perf_counter() - t0
+
         return timed
 
 
@@ -334,8 +362,11 @@ def bench_mfn(n: int) -> dict:
             retries += sum(max(0, c - 1) for c in per_state.values())
     played_s = time.perf_counter() - t0
     log.close()
-    log_bytes = sum(len(line.encode()) for line in open(log.name, encoding="utf-8", errors="replace")
-                    if not line.startswith("[moto]"))
+    log_bytes = sum(
+        len(line.encode())
+        for line in open(log.name, encoding="utf-8", errors="replace")
+        if not line.startswith("[moto]")
+    )
     os.unlink(log.name)
 
     shipped = sum(o["channel_status"] == "Shipped" for o in result["orders"])
@@ -348,20 +379,31 @@ def bench_mfn(n: int) -> dict:
     for name, handler_s in meter.handler_seconds.items():
         by_function[name]["seconds"] = handler_s
     return {
-        "orders": n, "seconds": round(played_s, 1), "shipped": shipped,
+        "orders": n,
+        "seconds": round(played_s, 1),
+        "shipped": shipped,
         "sp_api": {
-            "getOrder": amazon["getOrder"], "confirmShipment": amazon["confirmShipment"],
-            "searchOrders": amazon["searchOrders"], "lwa_token": amazon["lwa_token"],
-            "throttled": amazon["throttled"], "packages": n,
+            "getOrder": amazon["getOrder"],
+            "confirmShipment": amazon["confirmShipment"],
+            "searchOrders": amazon["searchOrders"],
+            "lwa_token": amazon["lwa_token"],
+            "throttled": amazon["throttled"],
+            "packages": n,
             "throttled_handler_failures": len(throttled_failures),
             "commerce_rest_requests": commerce_requests,
         },
-        "executions": len(executions), "state_transitions": transitions, "task_retries": retries,
+        "executions": len(executions),
+        "state_transitions": transitions,
+        "task_retries": retries,
         "lambda": {k: dict(v) for k, v in sorted(by_function.items())},
-        "aws_calls": [{"by": who, "service": s, "operation": op, "count": c}
-                      for (who, s, op), c in sorted(meter.calls.items())],
-        "sqs_messages_sent": meter.sqs_sends, "eventbridge_events": meter.events,
-        "dynamodb_wru": meter.wru, "dynamodb_rru": meter.rru, "log_bytes": log_bytes,
+        "aws_calls": [
+            {"by": who, "service": s, "operation": op, "count": c} for (who, s, op), c in sorted(meter.calls.items())
+        ],
+        "sqs_messages_sent": meter.sqs_sends,
+        "eventbridge_events": meter.events,
+        "dynamodb_wru": meter.wru,
+        "dynamodb_rru": meter.rru,
+        "log_bytes": log_bytes,
     }
 
 
@@ -387,8 +429,10 @@ def aws_cost(m: dict) -> dict:
         ("Secrets Manager", "API calls", calls["secretsmanager"], SECRETS_PER_CALL),
         ("CloudWatch Logs", "GB ingested (handler logs)", m["log_bytes"] / 1e9, LOGS_PER_GB),
     ]
-    table = [{"service": s, "unit": u, "per_1000_orders": q * per_k, "unit_price": p, "usd": q * per_k * p}
-             for s, u, q, p in rows]
+    table = [
+        {"service": s, "unit": u, "per_1000_orders": q * per_k, "unit_price": p, "usd": q * per_k * p}
+        for s, u, q, p in rows
+    ]
     return {"rows": table, "total_usd": sum(r["usd"] for r in table)}
 
 
@@ -415,23 +459,39 @@ COLD_ENVS = {
 
 
 def _import_env(handler: str | None, task_root: Path | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("POWERTOOLS_", "AWS_", "PYTHON")) and k not in ("LAMBDA_TASK_ROOT", "_HANDLER")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("POWERTOOLS_", "AWS_", "PYTHON")) and k not in ("LAMBDA_TASK_ROOT", "_HANDLER")
+    }
     if handler is None:
         return env
-    env.update({
-        "LAMBDA_TASK_ROOT": str(task_root or ROOT / "functions" / handler),  # production: tracing is on
-        "AWS_LAMBDA_FUNCTION_NAME": handler, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-        "ORDERS_TABLE": "orders", "STORES_TABLE": "stores", "IDEMPOTENCY_TABLE": "idempotency",
-        "EVENT_BUS_NAME": "channel", "PARKING_QUEUE_URL": "http://127.0.0.1:1/000000000000/parking",
-        "MFN_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:mfn-order",
-        "SP_API_ENDPOINT": "http://127.0.0.1:1", "LWA_TOKEN_URL": "http://127.0.0.1:1/auth/o2/token",
-        "SP_API_SECRET_ID": "sp-api", "COMMERCE_BASE_URL": "http://127.0.0.1:1", "COMMERCE_SECRET_ID": "commerce",
-        "POWERTOOLS_SERVICE_NAME": "amazon-channel", "POWERTOOLS_METRICS_NAMESPACE": "AmazonChannel",
-        "LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "LAMBDA_TASK_ROOT": str(task_root or ROOT / "functions" / handler),  # production: tracing is on
+            "AWS_LAMBDA_FUNCTION_NAME": handler,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            "ORDERS_TABLE": "orders",
+            "STORES_TABLE": "stores",
+            "IDEMPOTENCY_TABLE": "idempotency",
+            "EVENT_BUS_NAME": "channel",
+            "PARKING_QUEUE_URL": "http://127.0.0.1:1/000000000000/parking",
+            "MFN_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:mfn-order",
+            "SP_API_ENDPOINT": "http://127.0.0.1:1",
+            "LWA_TOKEN_URL": "http://127.0.0.1:1/auth/o2/token",
+            "SP_API_SECRET_ID": "sp-api",
+            "COMMERCE_BASE_URL": "http://127.0.0.1:1",
+            "COMMERCE_SECRET_ID": "commerce",
+            "POWERTOOLS_SERVICE_NAME": "amazon-channel",
+            "POWERTOOLS_METRICS_NAMESPACE": "AmazonChannel",
+            "LOG_LEVEL": "INFO",
+        }
+    )
     return env
 
 
@@ -441,17 +501,25 @@ def _import_code(paths: list[str], module: str, mark: bool) -> str:
     return f"import sys; {path}{marker}import {module}"
 
 
-def _importtime(python: list[str], paths: list[str], module: str,
-                env: dict) -> tuple[float, list[tuple[str, float]], Counter]:
+def _importtime(
+    python: list[str], paths: list[str], module: str, env: dict
+) -> tuple[float, list[tuple[str, float]], Counter]:
     """From -X importtime: seconds summed over the top-level imports, [(module, cumulative s)] below
     them, and self seconds per top-level package."""
-    out = subprocess.run([*python, "-X", "importtime", "-c", _import_code(paths, module, True)], env=env,
-                         cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=60, check=True).stderr
+    out = subprocess.run(
+        [*python, "-X", "importtime", "-c", _import_code(paths, module, True)],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stderr
     total, nested, by_package = 0.0, [], Counter()
     for line in out.split(MARK + "\n", 1)[1].splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        own, cumulative, name = line[len("import time:"):].split("|")
+        own, cumulative, name = line[len("import time:") :].split("|")
         module_name = name.strip()
         by_package[module_name.split(".")[0]] += int(own) / 1e6
         if len(name) - len(name.lstrip()) == 1:
@@ -463,15 +531,27 @@ def _importtime(python: list[str], paths: list[str], module: str,
 
 def _wall(python: list[str], paths: list[str], module: str, env: dict) -> float:
     t0 = time.perf_counter()
-    subprocess.run([*python, "-c", _import_code(paths, module, False)], env=env,
-                   cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=60, check=True)
+    subprocess.run(
+        [*python, "-c", _import_code(paths, module, False)],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return time.perf_counter() - t0
 
 
 def _base_python() -> str:
     """The interpreter the venv was made from (Lambda's python3.13 has no site-packages of ours)."""
-    return subprocess.run([str(PY), "-c", "import sys; print(sys._base_executable)"], capture_output=True,
-                          text=True, timeout=60, check=True).stdout.strip()
+    return subprocess.run(
+        [str(PY), "-c", "import sys; print(sys._base_executable)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
 
 
 def _deployed_layer() -> Path:
@@ -486,21 +566,44 @@ def _deployed_layer() -> Path:
         return target
     partial = target.with_name(f"python.partial-{os.getpid()}")  # renamed once complete
     shutil.rmtree(partial, ignore_errors=True)
-    proc = subprocess.run([str(PY), "-m", "pip", "install", "-q", "-r", str(requirements), "--target", str(partial),
-                           "--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--python-version", "3.13",
-                           "--implementation", "cp"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            str(PY),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-r",
+            str(requirements),
+            "--target",
+            str(partial),
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--python-version",
+            "3.13",
+            "--implementation",
+            "cp",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
-        raise RuntimeError(f"pip install of the layer failed ({proc.returncode}): "
-                           + (proc.stderr or proc.stdout).strip()[-300:])
+        raise RuntimeError(
+            f"pip install of the layer failed ({proc.returncode}): " + (proc.stderr or proc.stdout).strip()[-300:]
+        )
     partial.rename(target)
     return target
 
 
 def _cold_rows(floor_dir: Path, layer: list[str]) -> list[tuple[str, str, list[str], dict]]:
     """(row, module to import, sys.path prefix, environment variables) of figure 2."""
-    rows = [("boto3", "boto3", [*layer], _import_env(None)),
-            (FLOOR, "app", [str(floor_dir), str(CHANNEL), *layer], _import_env("bench-floor", floor_dir))]
+    rows = [
+        ("boto3", "boto3", [*layer], _import_env(None)),
+        (FLOOR, "app", [str(floor_dir), str(CHANNEL), *layer], _import_env("bench-floor", floor_dir)),
+    ]
     rows += [(h, "app", [str(ROOT / "functions" / h), str(CHANNEL), *layer], _import_env(h)) for h in HANDLERS]
     return rows
 
@@ -514,8 +617,10 @@ def _cold_environment(python: list[str], layer: list[str], floor_dir: Path, runs
     """
     results: dict[str, dict] = {}
     rows = [row for row in _cold_rows(floor_dir, layer)]
-    samples: dict[str, dict] = {name: {"imports": [], "walls": [], "nested": [], "packages": Counter(),
-                                       "pairs": [], "wall_pairs": []} for name, *_ in rows}
+    samples: dict[str, dict] = {
+        name: {"imports": [], "walls": [], "nested": [], "packages": Counter(), "pairs": [], "wall_pairs": []}
+        for name, *_ in rows
+    }
     base_row = rows[0]
     for name, module, paths, env in rows:
         try:
@@ -553,7 +658,9 @@ def _cold_environment(python: list[str], layer: list[str], floor_dir: Path, runs
             continue
         imports, walls, nested, packages = got["imports"], got["walls"], got["nested"], got["packages"]
         r = results[name] = {
-            "import_s": statistics.median(imports), "import_min_s": min(imports), "import_runs_s": imports,
+            "import_s": statistics.median(imports),
+            "import_min_s": min(imports),
+            "import_runs_s": imports,
             "top5": [{"module": m, "cumulative_s": c} for m, c in sorted(nested, key=lambda e: -e[1])[:5]],
             "self_s_by_package": dict(packages.most_common()),
         }
@@ -580,7 +687,9 @@ def _cold_environment(python: list[str], layer: list[str], floor_dir: Path, runs
         if name in HANDLERS and "error" not in floor:
             r["beyond_floor_s"] = r["import_s"] - floor["import_s"]
         extra = {k: v - base["self_s_by_package"].get(k, 0.0) for k, v in r["self_s_by_package"].items()}
-        r["extra_self_s_vs_boto3"] = dict(sorted(((k, v) for k, v in extra.items() if v > 0.002), key=lambda e: -e[1])[:6])
+        r["extra_self_s_vs_boto3"] = dict(
+            sorted(((k, v) for k, v in extra.items() if v > 0.002), key=lambda e: -e[1])[:6]
+        )
     return results
 
 
@@ -612,8 +721,12 @@ def bench_simulate(n: int, fba_share: float) -> dict:
         path, out = Path(d) / "scenario.json", Path(d) / "result.json"
         path.write_text(json.dumps(scenario(mfn, fba)), encoding="utf-8")
         t0 = time.perf_counter()
-        proc = subprocess.run([str(CLI), "simulate", str(path), "--out", str(out), "--log", str(Path(d) / "log")],
-                              capture_output=True, text=True, timeout=280)
+        proc = subprocess.run(
+            [str(CLI), "simulate", str(path), "--out", str(out), "--log", str(Path(d) / "log")],
+            capture_output=True,
+            text=True,
+            timeout=280,
+        )
         seconds = time.perf_counter() - t0
         result = json.loads(out.read_text()) if proc.returncode == 0 and out.exists() else None
     warnings = []
@@ -628,8 +741,15 @@ def bench_simulate(n: int, fba_share: float) -> dict:
                 warnings.append(f"FBA {o['amazon_order_id']} commerce order {c and c['status']}")
         if result["commerce_order_count"] != n:
             warnings.append(f"commerce_order_count {result['commerce_order_count']} != {n}")
-    return {"orders": n, "mfn": mfn, "fba": fba, "seconds": seconds, "orders_per_second": n / seconds,
-            "exit_code": proc.returncode, "warnings": warnings}
+    return {
+        "orders": n,
+        "mfn": mfn,
+        "fba": fba,
+        "seconds": seconds,
+        "orders_per_second": n / seconds,
+        "exit_code": proc.returncode,
+        "warnings": warnings,
+    }
 
 
 # ------------------------------------------------------------------------------------ output
@@ -650,24 +770,35 @@ def render(r: dict) -> None:
     if "mfn" in r:
         m = r["mfn"]
         sp, n = m["sp_api"], m["orders"]
-        con.rule(f"1. SP-API calls per imported MFN order ({n} orders, {m['shipped']} Shipped, played in {m['seconds']}s)")
+        con.rule(
+            f"1. SP-API calls per imported MFN order ({n} orders, {m['shipped']} Shipped, played in {m['seconds']}s)"
+        )
         t = Table("figure", "total", "per order", "target")
         t.add_row("getOrder calls (429s included)", str(sp["getOrder"]), f"{sp['getOrder'] / n:.2f}", "≤ 1")
         ok = sp["getOrder"] - sp["throttled"]["getOrder"]
         t.add_row("getOrder calls answered 200", str(ok), f"{ok / n:.2f}", "≤ 1")
-        t.add_row("confirmShipment per package", str(sp["confirmShipment"]), f"{sp['confirmShipment'] / sp['packages']:.2f}", "1")
+        t.add_row(
+            "confirmShipment per package",
+            str(sp["confirmShipment"]),
+            f"{sp['confirmShipment'] / sp['packages']:.2f}",
+            "1",
+        )
         t.add_row("searchOrders", str(sp["searchOrders"]), f"{sp['searchOrders'] / n:.2f}", "0 (no order sync yet)")
         t.add_row("LWA token exchanges", str(sp["lwa_token"]), f"{sp['lwa_token'] / n:.3f}", "")
         throttled = ", ".join(f"{k} {v}" for k, v in sp["throttled"].items() if v) or "none"
         t.add_row("429 responses", throttled, f"{sum(sp['throttled'].values()) / n:.2f}", "")
         t.add_row("429s that failed a handler (AmazonThrottled)", str(sp["throttled_handler_failures"]), "", "0")
-        t.add_row("Commerce REST requests", str(sp["commerce_rest_requests"]), f"{sp['commerce_rest_requests'] / n:.1f}", "")
+        t.add_row(
+            "Commerce REST requests", str(sp["commerce_rest_requests"]), f"{sp['commerce_rest_requests'] / n:.1f}", ""
+        )
         con.print(t)
     if "cold" in r:
         setup = r.get("cold_setup", {})
         for i, (env_name, explanation) in enumerate(COLD_ENVS.items()):
             rows = r["cold"].get(env_name, {})
-            con.rule(f"2{'ab'[i]}. Cold-start import time, {env_name}: each handler vs bare `import boto3` (tracing on)")
+            con.rule(
+                f"2{'ab'[i]}. Cold-start import time, {env_name}: each handler vs bare `import boto3` (tracing on)"
+            )
             con.print(f"  {explanation}")
             s = setup.get(env_name) or {}
             if s.get("layer"):
@@ -676,25 +807,43 @@ def render(r: dict) -> None:
                 con.print(f"  [bold red]FAILED[/] {rows['error']}")
                 continue
             wall = any("wall_s" in c for c in rows.values())
-            cols = [Column("module", no_wrap=True), "importtime\nmedian ms", "min\nms", "ratio", "min\nratio",
-                    "beyond\nfloor ms"]
+            cols = [
+                Column("module", no_wrap=True),
+                "importtime\nmedian ms",
+                "min\nms",
+                "ratio",
+                "min\nratio",
+                "beyond\nfloor ms",
+            ]
             cols += ["wall\nmedian ms", "wall\nratio"] if wall else []
             cols.append(f"≤ {TARGET_COLD_RATIO}×\n(medians)")
-            t = Table(*cols, title=f"median and min of {r['runs']} fresh processes; ratio: median over runs of each run vs a bare boto3 import just before it; "
-                                   "min ratio: min vs min; the check is on the ratio")
+            t = Table(
+                *cols,
+                title=f"median and min of {r['runs']} fresh processes; ratio: median over runs of each run vs a bare boto3 import just before it; "
+                "min ratio: min vs min; the check is on the ratio",
+            )
             for name, c in rows.items():
                 if "error" in c:
                     t.add_row(name, "[red]failed", *[""] * (len(cols) - 3), c["error"].strip().splitlines()[-1][:12])
                     continue
                 cells = [name, f"{c['import_s'] * 1000:.0f}", f"{c['import_min_s'] * 1000:.0f}"]
                 if "import_ratio" in c:  # else boto3 itself failed: no ratios
-                    cells += [f"{c['import_ratio']:.2f}×", f"{c['import_ratio_min']:.2f}×",
-                              f"{c['beyond_floor_s'] * 1000:+.0f}" if "beyond_floor_s" in c else ""]
+                    cells += [
+                        f"{c['import_ratio']:.2f}×",
+                        f"{c['import_ratio_min']:.2f}×",
+                        f"{c['beyond_floor_s'] * 1000:+.0f}" if "beyond_floor_s" in c else "",
+                    ]
                     if wall:
                         cells += [f"{c['wall_s'] * 1000:.0f}", f"{c['wall_ratio']:.2f}×"] if "wall_s" in c else ["", ""]
-                    cells.append("—" if name == "boto3" else (
-                        "OVER: " + ("both" if len(c["over_target"]) > 1 else c["over_target"][0])
-                        if c["over_target"] else "ok"))
+                    cells.append(
+                        "—"
+                        if name == "boto3"
+                        else (
+                            "OVER: " + ("both" if len(c["over_target"]) > 1 else c["over_target"][0])
+                            if c["over_target"]
+                            else "ok"
+                        )
+                    )
                 t.add_row(*cells)
             con.print(t)
             for name, c in rows.items():
@@ -703,64 +852,116 @@ def render(r: dict) -> None:
                 beyond = f" beyond the floor: {c['beyond_floor_s'] * 1000:+.0f} ms" if "beyond_floor_s" in c else ""
                 con.print(f"  {name}:{beyond}")
                 if c.get("over_target"):
-                    con.print("    top cumulative (ms): "
-                              + ", ".join(f"{e['module']} {e['cumulative_s'] * 1000:.0f}" for e in c["top5"])
-                              + "\n    self time beyond bare boto3, by package (ms): "
-                              + ", ".join(f"{k} +{v * 1000:.0f}" for k, v in c["extra_self_s_vs_boto3"].items()))
+                    con.print(
+                        "    top cumulative (ms): "
+                        + ", ".join(f"{e['module']} {e['cumulative_s'] * 1000:.0f}" for e in c["top5"])
+                        + "\n    self time beyond bare boto3, by package (ms): "
+                        + ", ".join(f"{k} +{v * 1000:.0f}" for k, v in c["extra_self_s_vs_boto3"].items())
+                    )
     if "simulate" in r:
         s = r["simulate"]
-        con.rule(f"3. amazon-channel simulate: {s['orders']} orders ({s['mfn']} MFN shipped by the merchant, {s['fba']} FBA)")
+        con.rule(
+            f"3. amazon-channel simulate: {s['orders']} orders ({s['mfn']} MFN shipped by the merchant, {s['fba']} FBA)"
+        )
         con.print(f"  wall {s['seconds']:.1f} s, {s['orders_per_second']:.2f} orders/s, exit code {s['exit_code']}")
         for w in s["warnings"][:10]:
             con.print(f"  [bold red]WARNING[/] {w}")
         if not s["warnings"]:
-            con.print("  result checked: every MFN order Shipped, every FBA order complete in Commerce, "
-                      f"commerce_order_count == {s['orders']}")
+            con.print(
+                "  result checked: every MFN order Shipped, every FBA order complete in Commerce, "
+                f"commerce_order_count == {s['orders']}"
+            )
     if "mfn" in r:
         m, n = r["mfn"], r["mfn"]["orders"]
         con.rule(f"4. Per MFN order: state transitions, AWS requests, cost ({n} orders)")
-        con.print(f"  executions {m['executions']}, state transitions {m['state_transitions']} "
-                  f"({m['state_transitions'] / n:.1f}/order), task retries {m['task_retries']}")
+        con.print(
+            f"  executions {m['executions']}, state transitions {m['state_transitions']} "
+            f"({m['state_transitions'] / n:.1f}/order), task retries {m['task_retries']}"
+        )
         t = Table("made by", "service", "operation", "total", "per order")
         for c in m["aws_calls"]:
             t.add_row(c["by"], c["service"], c["operation"], str(c["count"]), f"{c['count'] / n:.2f}")
-        t.add_row("anyone (moto)", "sqs", "messages sent (1 request each)", str(m["sqs_messages_sent"]), f"{m['sqs_messages_sent'] / n:.2f}")
-        t.add_row("anyone (moto)", "events", "events put", str(m["eventbridge_events"]), f"{m['eventbridge_events'] / n:.2f}")
-        t.add_row("handler", "dynamodb", "write request units (approx.)", f"{m['dynamodb_wru']:.0f}", f"{m['dynamodb_wru'] / n:.1f}")
-        t.add_row("handler", "dynamodb", "read request units (approx.)", f"{m['dynamodb_rru']:.1f}", f"{m['dynamodb_rru'] / n:.1f}")
+        t.add_row(
+            "anyone (moto)",
+            "sqs",
+            "messages sent (1 request each)",
+            str(m["sqs_messages_sent"]),
+            f"{m['sqs_messages_sent'] / n:.2f}",
+        )
+        t.add_row(
+            "anyone (moto)", "events", "events put", str(m["eventbridge_events"]), f"{m['eventbridge_events'] / n:.2f}"
+        )
+        t.add_row(
+            "handler",
+            "dynamodb",
+            "write request units (approx.)",
+            f"{m['dynamodb_wru']:.0f}",
+            f"{m['dynamodb_wru'] / n:.1f}",
+        )
+        t.add_row(
+            "handler",
+            "dynamodb",
+            "read request units (approx.)",
+            f"{m['dynamodb_rru']:.1f}",
+            f"{m['dynamodb_rru'] / n:.1f}",
+        )
         con.print(t)
         t = Table("Lambda function", "invocations", "per order", "errors", "mean handler ms")
         for name, f in m["lambda"].items():
-            t.add_row(name, str(f["count"]), f"{f['count'] / n:.2f}", str(f["errors"]), f"{f['seconds'] / f['count'] * 1000:.0f}")
+            t.add_row(
+                name,
+                str(f["count"]),
+                f"{f['count'] / n:.2f}",
+                str(f["errors"]),
+                f"{f['seconds'] / f['count'] * 1000:.0f}",
+            )
         con.print(t)
         cost = r["cost"]
         t = Table("service", "billed quantity", "per 1,000 MFN orders", "unit price $", "$ per 1,000 orders")
         for row in cost["rows"]:
-            t.add_row(row["service"], row["unit"], f"{row['per_1000_orders']:,.3f}", f"{row['unit_price']:.10g}", f"{row['usd']:.4f}")
+            t.add_row(
+                row["service"],
+                row["unit"],
+                f"{row['per_1000_orders']:,.3f}",
+                f"{row['unit_price']:.10g}",
+                f"{row['usd']:.4f}",
+            )
         t.add_row("[bold]total", "", "", "", f"[bold]{cost['total_usd']:.4f}")
         con.print(t)
-        con.print("  Excluded: X-Ray (Tracing: Active; $5.00 per 1M traces recorded beyond the free tier, volume set by "
-                  "sampling: 1/s + 5%); Lambda INIT (cold starts depend on concurrency, not on orders; see 2.); free "
-                  "tiers; data transfer; KMS (AWS-owned keys); DynamoDB storage/PITR; EventBridge archive; idle SQS "
-                  "polling; Powertools metrics (disabled locally). Handler time is measured in-process against moto.")
+        con.print(
+            "  Excluded: X-Ray (Tracing: Active; $5.00 per 1M traces recorded beyond the free tier, volume set by "
+            "sampling: 1/s + 5%); Lambda INIT (cold starts depend on concurrency, not on orders; see 2.); free "
+            "tiers; data transfer; KMS (AWS-owned keys); DynamoDB storage/PITR; EventBridge archive; idle SQS "
+            "polling; Powertools metrics (disabled locally). Handler time is measured in-process against moto."
+        )
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--orders", type=int, default=50, help="orders per scenario (default 50)")
-    p.add_argument("--runs", type=int, default=7,
-                   help="fresh processes per module, measure and environment for cold starts (default 7)")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=7,
+        help="fresh processes per module, measure and environment for cold starts (default 7)",
+    )
     p.add_argument("--fba-share", type=float, default=0.2, help="share of FBA orders in figure 3 (default 0.2)")
-    p.add_argument("--only", choices=["sp-api", "cold", "simulate", "cost"], action="append",
-                   help="run only these figures (sp-api and cost share one run)")
+    p.add_argument(
+        "--only",
+        choices=["sp-api", "cold", "simulate", "cost"],
+        action="append",
+        help="run only these figures (sp-api and cost share one run)",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args()
     only = set(args.only or ["sp-api", "cold", "simulate", "cost"])
     r: dict[str, Any] = {"orders": args.orders}
     t0 = time.perf_counter()
-    jobs = {"mfn": (bool(only & {"sp-api", "cost"}), bench_mfn, args.orders),
-            "cold": ("cold" in only, bench_cold_starts, args.runs),
-            "simulate": ("simulate" in only, bench_simulate, args.orders, args.fba_share)}
+    jobs = {
+        "mfn": (bool(only & {"sp-api", "cost"}), bench_mfn, args.orders),
+        "cold": ("cold" in only, bench_cold_starts, args.runs),
+        "simulate": ("simulate" in only, bench_simulate, args.orders, args.fba_share),
+    }
     r["runs"] = args.runs
     for key, (wanted, fn, *fn_args) in jobs.items():
         if not wanted:

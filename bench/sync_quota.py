@@ -155,8 +155,13 @@ class Retrier:
         asl = json.loads((ROOT / "statemachines" / "mfn_order.asl.json").read_text())
         for r in asl["States"]["FetchOrderDetails"]["Retry"]:
             if "AmazonThrottled" in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"]:
-                return cls(r.get("IntervalSeconds", 1), r.get("BackoffRate", 2.0), r.get("MaxAttempts", 3),
-                           r.get("MaxDelaySeconds"), r.get("JitterStrategy") == "FULL")
+                return cls(
+                    r.get("IntervalSeconds", 1),
+                    r.get("BackoffRate", 2.0),
+                    r.get("MaxAttempts", 3),
+                    r.get("MaxDelaySeconds"),
+                    r.get("JitterStrategy") == "FULL",
+                )
         return cls(0, 1, 0, None, False)
 
     def delay(self, retry: int, rng: random.Random) -> float:
@@ -242,8 +247,15 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
         ids = []
         for i in range(n_orders):
             clock.now = T0 - 3600 + i * (3000 / n_orders)
-            ids.append(amazon.place_order({"id": f"113-{i:07d}-{seed:07d}", "buyer": {"name": f"Buyer {i}"},
-                                           "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}))
+            ids.append(
+                amazon.place_order(
+                    {
+                        "id": f"113-{i:07d}-{seed:07d}",
+                        "buyer": {"name": f"Buyer {i}"},
+                        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+                    }
+                )
+            )
         amazon.set_lose_notifications(case == "lost")
         for oid in ids:
             clock.now += 0.01
@@ -259,8 +271,14 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
                 waited[who] += seconds
                 clock.sleep(seconds)
 
-            return SellingPartnerClient(amazon.base_url, amazon.lwa_token_url, lambda: amazon.credentials,
-                                        rate_budget=budget, sleep=sleep, max_wait=max_wait)
+            return SellingPartnerClient(
+                amazon.base_url,
+                amazon.lwa_token_url,
+                lambda: amazon.credentials,
+                rate_budget=budget,
+                sleep=sleep,
+                max_wait=max_wait,
+            )
 
         stores = Stores()
         stores.store.connected_at = iso(datetime.fromtimestamp(T0 - 86400, UTC))
@@ -277,12 +295,25 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
             while executions.idle:  # each idle worker is woken once, to end
                 clock.wake(executions.idle.pop())
 
-        ports = ChannelPorts(orders=orders, stores=stores, marketplace=client("workflow"), commerce=commerce,
-                             events=events, workflows=None)  # type: ignore[arg-type]
+        ports = ChannelPorts(
+            orders=orders,
+            stores=stores,
+            marketplace=client("workflow"),
+            commerce=commerce,
+            events=events,
+            workflows=None,
+        )  # type: ignore[arg-type]
         executions = Executions(clock, ports, concurrency, rng, done)
         ports.workflows = executions
-        sync = SyncPorts(orders=orders, blocked=orders, stores=stores, search=client("sync"), workflows=executions,
-                         events=events, state=SyncState())
+        sync = SyncPorts(
+            orders=orders,
+            blocked=orders,
+            stores=stores,
+            search=client("sync"),
+            workflows=executions,
+            events=events,
+            state=SyncState(),
+        )
         sync_runs: list[dict] = []
 
         def intake():
@@ -296,10 +327,22 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
                 n += 1
                 started = clock.now
                 deadline = started + SYNC_TIMEOUT_SECONDS
-                [report] = sync_stores(sync, SyncSettings(lease_seconds=SYNC_TIMEOUT_SECONDS + 30), f"run-{n}",
-                                       time_left=lambda: deadline - clock.now, clock=clock.iso)
-                sync_runs.append({"at": started - T0, "result": report.result, "pages": report.pages,
-                                  "orders": sum(report.orders.values()), "retried": len(report.retries)})
+                [report] = sync_stores(
+                    sync,
+                    SyncSettings(lease_seconds=SYNC_TIMEOUT_SECONDS + 30),
+                    f"run-{n}",
+                    time_left=lambda: deadline - clock.now,
+                    clock=clock.iso,
+                )
+                sync_runs.append(
+                    {
+                        "at": started - T0,
+                        "result": report.result,
+                        "pages": report.pages,
+                        "orders": sum(report.orders.values()),
+                        "retried": len(report.retries),
+                    }
+                )
                 clock.sleep(started + SCHEDULE_SECONDS - clock.now)
             stop()
 
@@ -314,16 +357,28 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
         counts = amazon.call_counts
         duration = (max(imported.values()) - T0) if len(imported) == n_orders else None
         errors = sum(1 for o in orders.items.values() if o.channel_status == ChannelStatus.ERROR)
-        via_search = sum(1 for oid in imported
-                         if any("received with the order" in h.message for h in orders.history(oid))
-                         and not any("fetched (getOrder)" in h.message for h in orders.history(oid)))
+        via_search = sum(
+            1
+            for oid in imported
+            if any("received with the order" in h.message for h in orders.history(oid))
+            and not any("fetched (getOrder)" in h.message for h in orders.history(oid))
+        )
         return {
-            "case": case, "orders": n_orders, "imported": len(imported), "commerce_orders": len(commerce.orders),
-            "simulated_seconds": duration, "wall_seconds": round(wall, 1), "switches": clock.switches,
-            "getOrder_calls": counts["getOrder"], "searchOrders_calls": counts["searchOrders"],
-            "throttled_429_sent": dict(counts["throttled"]), "details_from_searchOrders": via_search,
-            "executions": executions.stats["executions"], "stats": dict(executions.stats),
-            "orders_left_in_error": errors, "sync_runs": sync_runs,
+            "case": case,
+            "orders": n_orders,
+            "imported": len(imported),
+            "commerce_orders": len(commerce.orders),
+            "simulated_seconds": duration,
+            "wall_seconds": round(wall, 1),
+            "switches": clock.switches,
+            "getOrder_calls": counts["getOrder"],
+            "searchOrders_calls": counts["searchOrders"],
+            "throttled_429_sent": dict(counts["throttled"]),
+            "details_from_searchOrders": via_search,
+            "executions": executions.stats["executions"],
+            "stats": dict(executions.stats),
+            "orders_left_in_error": errors,
+            "sync_runs": sync_runs,
             "lambda_seconds_waiting": {k: round(v) for k, v in waited.items()},
             "imports_by_quarter_hour": _by_quarter_hour(imported.values()),
         }
@@ -354,8 +409,10 @@ def fastest_seconds(case: str, n_orders: int) -> float:
 
 
 def report(r: dict) -> list[str]:
-    lines = [f"case {r['case']}: {r['orders']:,} changed orders, {r['imported']:,} imported "
-             f"({r['commerce_orders']:,} Commerce orders), wall {r['wall_seconds']} s"]
+    lines = [
+        f"case {r['case']}: {r['orders']:,} changed orders, {r['imported']:,} imported "
+        f"({r['commerce_orders']:,} Commerce orders), wall {r['wall_seconds']} s"
+    ]
     if r["simulated_seconds"] is not None:
         secs = max(r["simulated_seconds"], 1e-9)
         fastest = fastest_seconds(r["case"], r["orders"])
@@ -369,8 +426,10 @@ def report(r: dict) -> list[str]:
         q = r["imports_by_quarter_hour"]
         if len(q) > 2:
             mid = q[1:-1]
-            lines.append(f"  steady state (quarter hours 2..{len(q) - 1}): {4 * sum(mid) / len(mid):,.0f}/h "
-                         f"vs {bound(r['case'], 0)[1]:,.0f}/h bound")
+            lines.append(
+                f"  steady state (quarter hours 2..{len(q) - 1}): {4 * sum(mid) / len(mid):,.0f}/h "
+                f"vs {bound(r['case'], 0)[1]:,.0f}/h bound"
+            )
     lines += [
         f"  SP-API calls: getOrder {r['getOrder_calls']:,}, searchOrders {r['searchOrders_calls']:,}; "
         f"details from searchOrders for {r['details_from_searchOrders']:,} orders",
@@ -392,8 +451,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=100, help="FetchOrderDetails invocations at once")
     parser.add_argument("--case", choices=["lost", "queued", "both"], default="both")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--max-wait", type=float, default=MAX_WAIT_SECONDS,
-                        help="the client's longest rate-budget wait in a Lambda (SP_API_MAX_WAIT_SECONDS)")
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=MAX_WAIT_SECONDS,
+        help="the client's longest rate-budget wait in a Lambda (SP_API_MAX_WAIT_SECONDS)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--report", metavar="RESULTS.json", help="print the figures of an earlier --json run")
     args = parser.parse_args()
@@ -403,8 +466,10 @@ def main() -> int:
         return 0
     logging.basicConfig(level=logging.WARNING)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    results = [run_case(c, args.orders, args.concurrency, args.seed, args.max_wait)
-               for c in (["lost", "queued"] if args.case == "both" else [args.case])]
+    results = [
+        run_case(c, args.orders, args.concurrency, args.seed, args.max_wait)
+        for c in (["lost", "queued"] if args.case == "both" else [args.case])
+    ]
     if args.json:
         print(json.dumps(results, indent=2))
     else:

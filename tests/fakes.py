@@ -102,17 +102,34 @@ class Marketplace:
         self.feeds: dict[str, str] = {}
         self.feed_answer = "accepted"  # what Amazon makes of the next feeds: pending, accepted or refused
 
-    def add(self, amazon_order_id, fulfillment="MFN", buyer_name="Ana Souza", buyer_email="ana@example.com",
-            items=(("MUG-01", 2, "12.50", "2.00"),), shipping=("4.99", "0.00")):
+    def add(
+        self,
+        amazon_order_id,
+        fulfillment="MFN",
+        buyer_name="Ana Souza",
+        buyer_email="ana@example.com",
+        items=(("MUG-01", 2, "12.50", "2.00"),),
+        shipping=("4.99", "0.00"),
+    ):
         self.orders[amazon_order_id] = AmazonOrder(
-            amazon_order_id=amazon_order_id, marketplace_id=MARKETPLACE, fulfillment=fulfillment,
-            status=AmazonStatus.UNSHIPPED, purchase_date="2026-11-26T10:00:00.000000Z",
-            last_updated="2026-11-26T10:00:00.000000Z", buyer_name=buyer_name, buyer_email=buyer_email,
+            amazon_order_id=amazon_order_id,
+            marketplace_id=MARKETPLACE,
+            fulfillment=fulfillment,
+            status=AmazonStatus.UNSHIPPED,
+            purchase_date="2026-11-26T10:00:00.000000Z",
+            last_updated="2026-11-26T10:00:00.000000Z",
+            buyer_name=buyer_name,
+            buyer_email=buyer_email,
             items=[
-                AmazonOrderItem(order_item_id=str(100 + n), sku=sku, qty=qty, unit_price=Decimal(price),
-                                line_tax=Decimal(tax),
-                                shipping_price=Decimal(shipping[0]) if n == 0 else Decimal(0),
-                                shipping_tax=Decimal(shipping[1]) if n == 0 else Decimal(0))
+                AmazonOrderItem(
+                    order_item_id=str(100 + n),
+                    sku=sku,
+                    qty=qty,
+                    unit_price=Decimal(price),
+                    line_tax=Decimal(tax),
+                    shipping_price=Decimal(shipping[0]) if n == 0 else Decimal(0),
+                    shipping_tax=Decimal(shipping[1]) if n == 0 else Decimal(0),
+                )
                 for n, (sku, qty, price, tax) in enumerate(items)
             ],
         )
@@ -129,11 +146,16 @@ class Marketplace:
                 raise AmazonThrottled("searchOrders: the shared rate budget needs 178.6s more")
             self.search_quota -= 1
         self.search_calls.append((last_updated_after, pagination_token))
-        found = sorted((o for o in self.orders.values()
-                        if o.last_updated >= last_updated_after and o.marketplace_id in marketplace_ids),
-                       key=lambda o: (o.last_updated, o.amazon_order_id))
+        found = sorted(
+            (
+                o
+                for o in self.orders.values()
+                if o.last_updated >= last_updated_after and o.marketplace_id in marketplace_ids
+            ),
+            key=lambda o: (o.last_updated, o.amazon_order_id),
+        )
         start = int(pagination_token or 0)
-        page = found[start:start + max_results]
+        page = found[start : start + max_results]
         more = start + max_results < len(found)
         return [o.model_copy(deep=True) for o in page], (str(start + max_results) if more else None)
 
@@ -151,8 +173,12 @@ class Marketplace:
         answer = self.feeds[feed_id]
         if answer == "pending":
             return CancellationFeedResult(feed_id=feed_id, status="IN_PROGRESS")
-        return CancellationFeedResult(feed_id=feed_id, status="DONE", accepted=answer == "accepted",
-                                      message="" if answer == "accepted" else "The order is Shipped")
+        return CancellationFeedResult(
+            feed_id=feed_id,
+            status="DONE",
+            accepted=answer == "accepted",
+            message="" if answer == "accepted" else "The order is Shipped",
+        )
 
 
 class Commerce:
@@ -235,12 +261,20 @@ class Commerce:
         o = self.orders[oid]
         d: CommerceOrderDraft = o["draft"]
         mine = [c for c in o.get("comments", []) if not c.startswith(("Amazon channel:", "Imported from"))]
-        return CommerceOrderRef(order_id=oid, increment_id=o["increment"], status=o["status"],
-                                amazon_order_id=d.amazon_order_id, customer_id=d.customer_id,
-                                customer_is_guest=d.customer_is_guest, customer_email=d.customer_email,
-                                state=o.get("state", "processing"), qty_ordered=sum(ln.qty for ln in d.lines),
-                                qty_shipped=o.get("shipped", 0), qty_withdrawn=o.get("withdrawn", 0),
-                                merchant_comment=mine[-1] if mine else None)
+        return CommerceOrderRef(
+            order_id=oid,
+            increment_id=o["increment"],
+            status=o["status"],
+            amazon_order_id=d.amazon_order_id,
+            customer_id=d.customer_id,
+            customer_is_guest=d.customer_is_guest,
+            customer_email=d.customer_email,
+            state=o.get("state", "processing"),
+            qty_ordered=sum(ln.qty for ln in d.lines),
+            qty_shipped=o.get("shipped", 0),
+            qty_withdrawn=o.get("withdrawn", 0),
+            merchant_comment=mine[-1] if mine else None,
+        )
 
 
 class Events:
@@ -273,8 +307,14 @@ class Workflows:
 
 
 def channel_ports(**settings) -> ChannelPorts:
-    return ChannelPorts(orders=InMemoryOrders(), stores=Stores(**settings), marketplace=Marketplace(),
-                        commerce=Commerce(), events=Events(), workflows=Workflows())
+    return ChannelPorts(
+        orders=InMemoryOrders(),
+        stores=Stores(**settings),
+        marketplace=Marketplace(),
+        commerce=Commerce(),
+        events=Events(),
+        workflows=Workflows(),
+    )
 
 
 class SyncState:
@@ -312,10 +352,18 @@ def mug_order(order_id="111-0000001-0000001", fulfillment="MFN", **extra):
         "id": order_id,
         "fulfillment": fulfillment,
         "buyer": {"name": "Ann Lee", "email": "ann@marketplace.amazon.com"},
-        "ship_to": {"name": "Ann Lee", "line1": "1 Main St", "city": "Austin", "region": "TX",
-                    "postcode": "78701", "country": "US"},
-        "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50", "tax": "2.00"},
-                  {"sku": "TEA-9", "qty": 1, "price": "5.00"}],
+        "ship_to": {
+            "name": "Ann Lee",
+            "line1": "1 Main St",
+            "city": "Austin",
+            "region": "TX",
+            "postcode": "78701",
+            "country": "US",
+        },
+        "items": [
+            {"sku": "MUG-1", "qty": 2, "price": "12.50", "tax": "2.00"},
+            {"sku": "TEA-9", "qty": 1, "price": "5.00"},
+        ],
         "shipping": {"price": "4.99", "tax": "0.40"},
         **extra,
     }

@@ -31,9 +31,21 @@ def end_waiting_workflows(player: Player) -> None:
 def a_paid_order(player: Player, oid: str, buyer: tuple[str, str]) -> str:
     """The buyer orders two mugs and Amazon verifies the payment; both notifications wait in the queue."""
     name, email = buyer
-    place = parse({"steps": [{"do": "amazon.place_order", "order": {
-        "id": oid, "buyer": {"name": name, "email": email},
-        "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "1.00"}]}}]}, "story").steps[0]
+    place = parse(
+        {
+            "steps": [
+                {
+                    "do": "amazon.place_order",
+                    "order": {
+                        "id": oid,
+                        "buyer": {"name": name, "email": email},
+                        "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "1.00"}],
+                    },
+                }
+            ]
+        },
+        "story",
+    ).steps[0]
     player.scenario.steps.append(place)  # so that player.result() reports it
     player.run(place)
     player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))

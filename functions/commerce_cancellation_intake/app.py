@@ -30,8 +30,10 @@ def record_handler(record: SQSRecord) -> dict | None:
     except (ValueError, PermanentError) as e:
         runtime.park_bad_input(record.body, e, source="commerce-cancellations", message_id=record.message_id)
         return None
-    logger.info("Commerce cancellation handled", extra={"result": outcome.result, "event_code": event.code,
-                                                         "amazon_order_id": outcome.amazon_order_id})
+    logger.info(
+        "Commerce cancellation handled",
+        extra={"result": outcome.result, "event_code": event.code, "amazon_order_id": outcome.amazon_order_id},
+    )
     return {"result": outcome.result}
 
 

@@ -32,11 +32,19 @@ def record_handler(record: SQSRecord) -> dict | None:
         runtime.park_bad_input(record.body, e, source="commerce-shipments", message_id=record.message_id)
         received.note_replay(envelope, "CommerceShipmentIntake", "parked")
         return None
-    if not received.note_replay(envelope, "CommerceShipmentIntake", outcome.result, outcome.amazon_order_id) \
-            and outcome.result != "not-an-amazon-order":
+    if (
+        not received.note_replay(envelope, "CommerceShipmentIntake", outcome.result, outcome.amazon_order_id)
+        and outcome.result != "not-an-amazon-order"
+    ):
         received.keep_commerce_event(outcome.amazon_order_id, envelope, received_at)
-    logger.info("Commerce shipment handled", extra={"result": outcome.result, "amazon_order_id": outcome.amazon_order_id,
-                                                     "replay": envelope.get("replay-name")})
+    logger.info(
+        "Commerce shipment handled",
+        extra={
+            "result": outcome.result,
+            "amazon_order_id": outcome.amazon_order_id,
+            "replay": envelope.get("replay-name"),
+        },
+    )
     return {"result": outcome.result}
 
 

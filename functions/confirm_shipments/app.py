@@ -17,7 +17,8 @@ LEASE_MARGIN_SECONDS = 3.0
 def handler(event, context):
     state = parse(event=event, model=WorkflowState)
     lease = context.get_remaining_time_in_millis() / 1000.0 + LEASE_MARGIN_SECONDS
-    result = confirm_shipments(state.amazon_order_id, runtime.ports(), lease_seconds=lease,
-                               owner=context.aws_request_id)
+    result = confirm_shipments(
+        state.amazon_order_id, runtime.ports(), lease_seconds=lease, owner=context.aws_request_id
+    )
     logger.info("Shipments confirmed", extra={"amazon_order_id": state.amazon_order_id, **result})
     return {**{k: v for k, v in event.items() if k != "wake"}, **result}

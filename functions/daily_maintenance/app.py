@@ -22,15 +22,22 @@ def handler(event, context):
     now = clock.now()
     table, dynamodb = runtime.setting("ORDERS_TABLE"), runtime.client("dynamodb")
     days = int(runtime.setting("PII_RETENTION_DAYS", "30"))
-    report = remove_expired_pii(DynamoDbOrderStore(table, dynamodb), DynamoDbRetentionLedger(table, dynamodb),
-                                now, days)
+    report = remove_expired_pii(
+        DynamoDbOrderStore(table, dynamodb), DynamoDbRetentionLedger(table, dynamodb), now, days
+    )
     logger.info("Buyer data past retention removed", extra={"retention_days": days, **report.as_dict()})
     metrics.add_metric(name="BuyerDataRemoved", unit=MetricUnit.Count, value=len(report.removed))
 
-    tags = runtime.client("secretsmanager").describe_secret(SecretId=runtime.setting("SP_API_SECRET_ID")).get("Tags", [])
+    tags = (
+        runtime.client("secretsmanager").describe_secret(SecretId=runtime.setting("SP_API_SECRET_ID")).get("Tags", [])
+    )
     rotated_at = next((t["Value"] for t in tags if t.get("Key") == lwa_secret.ROTATED_AT_TAG), None)
     left = lwa_secret.days_left(rotated_at, now)
     if rotated_at is None:
         logger.warning("LWA client secret: rotation date unknown; run amazon-channel rotate-lwa-secret")
     metrics.add_metric(name="LwaClientSecretDaysLeft", unit=MetricUnit.Count, value=left)
-    return {"retention": report.as_dict(), "lwa_client_secret_days_left": left, "lwa_client_secret_rotated_at": rotated_at}
+    return {
+        "retention": report.as_dict(),
+        "lwa_client_secret_days_left": left,
+        "lwa_client_secret_rotated_at": rotated_at,
+    }

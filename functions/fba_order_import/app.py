@@ -63,8 +63,9 @@ def record_handler(record: SQSRecord) -> dict | None:
     except OrderBlocked as e:
         # Raised, not returned, so that no idempotency record answers the sync's retry with "blocked".
         received.note_replay(envelope, "FbaOrderImport", "blocked", order.amazon_order_id)
-        logger.warning("FBA order blocked", extra={"amazon_order_id": order.amazon_order_id, "reason": str(e),
-                                                   "newly": e.newly})
+        logger.warning(
+            "FBA order blocked", extra={"amazon_order_id": order.amazon_order_id, "reason": str(e), "newly": e.newly}
+        )
         if e.newly:
             metrics.add_metric(name="OrdersBlocked", unit=MetricUnit.Count, value=1)
         return {"result": "blocked"}
@@ -73,8 +74,7 @@ def record_handler(record: SQSRecord) -> dict | None:
         received.note_replay(envelope, "FbaOrderImport", "parked")
         return None
     replay = received.note_replay(envelope, "FbaOrderImport", outcome["result"], order.amazon_order_id)
-    logger.info("FBA order handled", extra={"amazon_order_id": order.amazon_order_id, **outcome,
-                                            "replay": replay})
+    logger.info("FBA order handled", extra={"amazon_order_id": order.amazon_order_id, **outcome, "replay": replay})
     if not replay:
         metrics.add_metric(name="FbaOrdersImported", unit=MetricUnit.Count, value=1)
     return outcome

@@ -20,7 +20,9 @@ from amazon_channel.domain.intake import IntakePorts, record_order_change
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 processor = BatchProcessor(event_type=EventType.SQS)
-_idempotency = IdempotencyConfig(event_key_jmespath="NotificationMetadata.NotificationId", expires_after_seconds=7 * 24 * 3600)
+_idempotency = IdempotencyConfig(
+    event_key_jmespath="NotificationMetadata.NotificationId", expires_after_seconds=7 * 24 * 3600
+)
 _record_once = None
 
 
@@ -34,7 +36,11 @@ def _record(notification: OrderChangeNotification, body: str | None = None) -> d
     )
     if body is not None:  # kept as received, beside the order (amazon-channel export / trace)
         received.keep_notification(change, body, received_at)
-    return {"result": outcome.result, "channel_status": outcome.channel_status, "workflow_started": outcome.workflow_started}
+    return {
+        "result": outcome.result,
+        "channel_status": outcome.channel_status,
+        "workflow_started": outcome.workflow_started,
+    }
 
 
 def _record_notification_once(notification: OrderChangeNotification, body: str | None = None) -> dict:
@@ -51,7 +57,9 @@ def _record_notification_once(notification: OrderChangeNotification, body: str |
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict | None:
-    replay = (record.message_attributes.get("replay-name") or {}).get("stringValue") if record.message_attributes else None
+    replay = (
+        (record.message_attributes.get("replay-name") or {}).get("stringValue") if record.message_attributes else None
+    )
     try:
         notification = parse_notification(record.body)
         outcome = _record_notification_once(notification=notification, body=record.body)
@@ -60,9 +68,12 @@ def record_handler(record: SQSRecord) -> dict | None:
         return None
     logger.info(
         "Notification applied",
-        extra={"amazon_order_id": notification.Payload.OrderChangeNotification.AmazonOrderId,
-               "status": notification.Payload.OrderChangeNotification.Summary.OrderStatus,
-               "replay": replay, **outcome},
+        extra={
+            "amazon_order_id": notification.Payload.OrderChangeNotification.AmazonOrderId,
+            "status": notification.Payload.OrderChangeNotification.Summary.OrderStatus,
+            "replay": replay,
+            **outcome,
+        },
     )
     metrics.add_metric(name="NotificationsApplied", unit=MetricUnit.Count, value=1)
     return outcome

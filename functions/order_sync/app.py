@@ -26,7 +26,9 @@ def handler(event, context):
     try:
         request = parse(event=event, model=OrderSyncRequest)
     except ValueError as e:
-        runtime.park_bad_input(json.dumps(event, default=str), e, source="order-sync", message_id=context.aws_request_id)
+        runtime.park_bad_input(
+            json.dumps(event, default=str), e, source="order-sync", message_id=context.aws_request_id
+        )
         return {"result": "invalid"}
     ports = runtime.sync_ports()
 
@@ -42,8 +44,13 @@ def handler(event, context):
         overlap_seconds=float(runtime.setting("ORDER_SYNC_OVERLAP_SECONDS", "600")),
         lease_seconds=remaining + LEASE_MARGIN_SECONDS,
     )
-    reports = sync_stores(ports, settings, owner=context.aws_request_id,
-                          time_left=lambda: deadline - time.monotonic(), seller_id=request.seller_id)
+    reports = sync_stores(
+        ports,
+        settings,
+        owner=context.aws_request_id,
+        time_left=lambda: deadline - time.monotonic(),
+        seller_id=request.seller_id,
+    )
     for report in reports:
         summary = report.as_dict()
         if report.result == "failed":
@@ -51,12 +58,18 @@ def handler(event, context):
         else:
             logger.info("Store synced", extra=summary)
         for amazon_order_id, reason in report.parked:
-            logger.warning("Input parked", extra={"reason": reason, "source": "order-sync", "amazon_order_id": amazon_order_id})
+            logger.warning(
+                "Input parked", extra={"reason": reason, "source": "order-sync", "amazon_order_id": amazon_order_id}
+            )
         metrics.add_metric(name="OrderSyncFailed", unit=MetricUnit.Count, value=int(report.result == "failed"))
         metrics.add_metric(name="OrderSyncCutShort", unit=MetricUnit.Count, value=int(report.result == "resumable"))
-        metrics.add_metric(name="OrdersRecoveredBySync", unit=MetricUnit.Count,
-                           value=report.orders.get("recorded", 0) + report.orders.get("advanced", 0))
-        metrics.add_metric(name="OrdersRetried", unit=MetricUnit.Count,
-                           value=sum(r.result == "retried" for r in report.retries))
+        metrics.add_metric(
+            name="OrdersRecoveredBySync",
+            unit=MetricUnit.Count,
+            value=report.orders.get("recorded", 0) + report.orders.get("advanced", 0),
+        )
+        metrics.add_metric(
+            name="OrdersRetried", unit=MetricUnit.Count, value=sum(r.result == "retried" for r in report.retries)
+        )
         metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=len(report.parked))
     return {"trigger": request.trigger, "stores": [r.as_dict() for r in reports]}

@@ -26,8 +26,10 @@ app = APIGatewayHttpResolver()
 def list_orders() -> dict:
     params = app.current_event.query_string_parameters or {}
     page = orders_view.list_orders(runtime.orders_view().queries, params)
-    logger.info("Orders listed", extra={"filters": sorted(params), "rows": len(page.orders),
-                                        "more": page.next_cursor is not None})
+    logger.info(
+        "Orders listed",
+        extra={"filters": sorted(params), "rows": len(page.orders), "more": page.next_cursor is not None},
+    )
     return page.model_dump(mode="json")
 
 
@@ -40,8 +42,9 @@ def show_order(amazon_order_id: str) -> dict:
 
 
 def _error(status: int, message: str, **fields) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body={"message": message, **fields})
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **fields}
+    )
 
 
 @app.exception_handler(InvalidQuery)

@@ -14,5 +14,7 @@ logger, tracer = runtime.logger, runtime.tracer
 def handler(event, context):
     state = parse(event=event, model=WorkflowState)
     result = resolve_order_customer(state.amazon_order_id, runtime.ports())
-    logger.info("Customer resolved", extra={"amazon_order_id": state.amazon_order_id, "guest": result["customer_id"] is None})
+    logger.info(
+        "Customer resolved", extra={"amazon_order_id": state.amazon_order_id, "guest": result["customer_id"] is None}
+    )
     return {**event, **result}

@@ -43,9 +43,18 @@ class AwsFaults:
         self._faults: list[_Fault] = []
         self.injected: list[dict] = []  # {service, operation, when, error}
 
-    def fail_next(self, service: str, operation: str, *, when: str = "before", count: int = 1,
-                  error: str = "InternalException", status: int = 500, answer: dict | None = None,
-                  match: Callable[[dict], bool] | None = None) -> None:
+    def fail_next(
+        self,
+        service: str,
+        operation: str,
+        *,
+        when: str = "before",
+        count: int = 1,
+        error: str = "InternalException",
+        status: int = 500,
+        answer: dict | None = None,
+        match: Callable[[dict], bool] | None = None,
+    ) -> None:
         """Fail the next `count` calls of `service`/`operation` (whose JSON body satisfies `match`)."""
         if when not in ("before", "after"):
             raise ValueError(f"when is 'before' or 'after', not {when!r}")
@@ -85,15 +94,21 @@ class AwsFaults:
                 from botocore.awsrequest import AWSResponse
                 from moto.core.botocore_stubber import MockRawResponse
 
-                return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"},
-                                   MockRawResponse(json.dumps(fault.answer)))
+                return AWSResponse(
+                    request.url,
+                    200,
+                    {"Content-Type": "application/x-amz-json-1.1"},
+                    MockRawResponse(json.dumps(fault.answer)),
+                )
             if fault.when == "after":
                 send(stubber, event_name, request, **kwargs)
             from botocore.exceptions import ClientError
 
             raise ClientError(
-                {"Error": {"Code": fault.error, "Message": f"injected fault ({fault.when} the call took effect)"},
-                 "ResponseMetadata": {"HTTPStatusCode": fault.status}},
+                {
+                    "Error": {"Code": fault.error, "Message": f"injected fault ({fault.when} the call took effect)"},
+                    "ResponseMetadata": {"HTTPStatusCode": fault.status},
+                },
                 parts[2],
             )
 

@@ -191,10 +191,22 @@ class CloudWatchAlarm(_NamedWithArn):
                 if stat:
                     m = stat["Metric"]
                     dims = [Dimension(d["Name"], d["Value"]) for d in m.get("Dimensions", [])]
-                    metric_stat = MetricStat(Metric(m["MetricName"], m["Namespace"], dims), stat.get("Period"),
-                                             stat.get("Stat"), stat.get("Unit"))
-                queries.append(MetricDataQuery(q["Id"], q.get("Label"), q.get("Period"), q.get("ReturnData"),
-                                               expression=q.get("Expression"), metric_stat=metric_stat))
+                    metric_stat = MetricStat(
+                        Metric(m["MetricName"], m["Namespace"], dims),
+                        stat.get("Period"),
+                        stat.get("Stat"),
+                        stat.get("Unit"),
+                    )
+                queries.append(
+                    MetricDataQuery(
+                        q["Id"],
+                        q.get("Label"),
+                        q.get("Period"),
+                        q.get("ReturnData"),
+                        expression=q.get("Expression"),
+                        metric_stat=metric_stat,
+                    )
+                )
         alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
             name=props.get("AlarmName") or resource_name,
             namespace=props.get("Namespace"),

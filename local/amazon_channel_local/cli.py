@@ -29,22 +29,32 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_YET = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="amazon-channel", description="Amazon sales channel for Adobe Commerce: local tools.")
+    parser = argparse.ArgumentParser(
+        prog="amazon-channel", description="Amazon sales channel for Adobe Commerce: local tools."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="play a scenario on the embedded local stack and write the result")
     sim.add_argument("scenario", nargs="?", help="scenario file (shared/scenario-format.md, v1)")
     sim.add_argument("--out", help="result file (default: standard output)")
     sim.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
-    sim.add_argument("--endpoint", help="send the steps to a running `amazon-channel local up` at this URL "
-                                        "(e.g. http://127.0.0.1:4566) instead of a new embedded stack")
+    sim.add_argument(
+        "--endpoint",
+        help="send the steps to a running `amazon-channel local up` at this URL "
+        "(e.g. http://127.0.0.1:4566) instead of a new embedded stack",
+    )
     demo = sub.add_parser("demo", help="play the demo scenarios and print each order's lifecycle")
     demo.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
-    retry = sub.add_parser("retry", help="import a blocked (Error) order again at once, without waiting for the next sync")
+    retry = sub.add_parser(
+        "retry", help="import a blocked (Error) order again at once, without waiting for the next sync"
+    )
     retry.add_argument("order_id", help="the Amazon order id")
-    retry.add_argument("--scenario", required=True,
-                       help="the embedded stack to retry on: play this scenario first, then retry")
-    retry.add_argument("--out", help="write the retry outcome and the scenario's result here (default: standard output)")
+    retry.add_argument(
+        "--scenario", required=True, help="the embedded stack to retry on: play this scenario first, then retry"
+    )
+    retry.add_argument(
+        "--out", help="write the retry outcome and the scenario's result here (default: standard output)"
+    )
     retry.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
     from .orders_cli import add_orders_parser
 
@@ -52,12 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     from .local_cli import add_local_parser
 
     add_local_parser(sub)  # local up | down | status | env-json | hold | release
-    from .debugging.commands import COMMANDS as DEBUGGING, add_replay_option, register as add_debugging
+    from .debugging.commands import COMMANDS as DEBUGGING
+    from .debugging.commands import add_replay_option
+    from .debugging.commands import register as add_debugging
 
     add_replay_option(sim)  # simulate --replay ORDER.jsonl
     add_debugging(sub)  # replay | export | redrive | trace
     from . import secrets_cli
-    from .onboarding.commands import COMMANDS as ONBOARDING, register as add_onboarding
+    from .onboarding.commands import COMMANDS as ONBOARDING
+    from .onboarding.commands import register as add_onboarding
 
     add_onboarding(sub)  # connect | doctor
     secrets_cli.register(sub)  # rotate-lwa-secret
@@ -94,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 return run_orders(args, log)
             return _demo(log)
-    except Exception as e:  # noqa: BLE001 - the one place that turns failures into a message
+    except Exception as e:
         from .player import NotSupportedYet
         from .scenario import ScenarioError
 

@@ -54,7 +54,7 @@ class Route:
             name = m.group(1)
             greedy = name.endswith("+")  # {proxy+} takes the rest of the path
             names.append(name)
-            pieces += [re.escape(self.path[pos:m.start()]), "(.+)" if greedy else "([^/]+)"]
+            pieces += [re.escape(self.path[pos : m.start()]), "(.+)" if greedy else "([^/]+)"]
             pos = m.end()
         pieces.append(re.escape(self.path[pos:]))
         m = re.fullmatch("".join(pieces), path)
@@ -74,9 +74,16 @@ def http_api_routes(template_path: Path, function_logical_id: str) -> list[Route
     ]
 
 
-def apigw_v2_event(method: str, raw_path: str, raw_query: str = "", headers: dict[str, str] | None = None,
-                   route: Route | None = None, path_parameters: dict[str, str] | None = None,
-                   body: bytes | None = None, api_id: str = "local") -> dict:
+def apigw_v2_event(
+    method: str,
+    raw_path: str,
+    raw_query: str = "",
+    headers: dict[str, str] | None = None,
+    route: Route | None = None,
+    path_parameters: dict[str, str] | None = None,
+    body: bytes | None = None,
+    api_id: str = "local",
+) -> dict:
     """The event API Gateway HTTP API (payload 2.0) sends a function for this request."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     query: dict[str, list[str]] = {}
@@ -92,16 +99,25 @@ def apigw_v2_event(method: str, raw_path: str, raw_query: str = "", headers: dic
         "requestContext": {
             "accountId": LOCAL_ACCOUNT,
             "apiId": api_id,
-            "authorizer": {"iam": {
-                "accessKey": "ASIALOCALACCESSKEY00", "accountId": LOCAL_ACCOUNT, "callerId": "AIDALOCALMERCHANT0001",
-                "cognitoIdentity": None, "principalOrgId": None, "userArn": LOCAL_CALLER_ARN,
-                "userId": "AIDALOCALMERCHANT0001",
-            }},
+            "authorizer": {
+                "iam": {
+                    "accessKey": "ASIALOCALACCESSKEY00",
+                    "accountId": LOCAL_ACCOUNT,
+                    "callerId": "AIDALOCALMERCHANT0001",
+                    "cognitoIdentity": None,
+                    "principalOrgId": None,
+                    "userArn": LOCAL_CALLER_ARN,
+                    "userId": "AIDALOCALMERCHANT0001",
+                }
+            },
             "domainName": headers.get("host", f"{api_id}.execute-api.localhost"),
             "domainPrefix": api_id,
             "http": {
-                "method": method.upper(), "path": raw_path, "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", ""),
+                "method": method.upper(),
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex[:16] + "=",
             "routeKey": route.key if route else "$default",
@@ -139,15 +155,17 @@ def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
 class HttpApiAdapter:
     """Requests in, the function's real handler on the local stack, API Gateway's answers out."""
 
-    def __init__(self, stack: Any, function_logical_id: str, routes: list[Route] | None = None,
-                 require_auth: bool = False):
+    def __init__(
+        self, stack: Any, function_logical_id: str, routes: list[Route] | None = None, require_auth: bool = False
+    ):
         self.stack = stack
         self.function = function_logical_id
         self.require_auth = require_auth  # refuse requests without an Authorization header, as IAM auth does
         self.routes = routes if routes is not None else http_api_routes(stack.template_path, function_logical_id)
 
-    def request(self, method: str, target: str, headers: dict[str, str] | None = None,
-                body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, target: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """`target` is the path with its query string, as on the request line."""
         from .lambda_runtime import HandlerError
 
@@ -199,7 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._serve
         raise AttributeError(name)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: no query strings (PII) in logs
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

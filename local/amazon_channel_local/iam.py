@@ -132,10 +132,18 @@ class Statement:
 
     def matching_grants(self, action: str, arn: str) -> list[Grant]:
         def action_ok(g: Grant) -> bool:
-            return self.matches_action(action) if g.action.startswith("NOT ") else bool(_pattern(g.action, True).match(action))
+            return (
+                self.matches_action(action)
+                if g.action.startswith("NOT ")
+                else bool(_pattern(g.action, True).match(action))
+            )
 
         def resource_ok(g: Grant) -> bool:
-            return self.matches_resource(arn) if g.resource.startswith("NOT ") else bool(_pattern(g.resource, False).match(arn))
+            return (
+                self.matches_resource(arn)
+                if g.resource.startswith("NOT ")
+                else bool(_pattern(g.resource, False).match(arn))
+            )
 
         return [g for g in self.grants() if action_ok(g) and resource_ok(g)]
 
@@ -192,15 +200,26 @@ class Call:
 
 
 _LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
-_XRAY = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
-         "xray:GetSamplingStatisticSummaries"]
+_XRAY = [
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
+]
 #: the AWS managed policies SAM attaches, as AWS publishes them (the same documents moto ships, whose
 #: full list costs seconds to load: read only for another policy)
 KNOWN_MANAGED_POLICIES = {
     "AWSLambdaBasicExecutionRole": {"Statement": [{"Effect": "Allow", "Action": _LOGS, "Resource": "*"}]},
-    "AWSLambdaSQSQueueExecutionRole": {"Statement": [{
-        "Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", *_LOGS],
-        "Resource": "*"}]},
+    "AWSLambdaSQSQueueExecutionRole": {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", *_LOGS],
+                "Resource": "*",
+            }
+        ]
+    },
     "AWSXrayWriteOnlyAccess": {"Statement": [{"Effect": "Allow", "Action": _XRAY, "Resource": ["*"]}]},
     "AWSXRayDaemonWriteAccess": {"Statement": [{"Effect": "Allow", "Action": _XRAY, "Resource": ["*"]}]},
 }
@@ -329,8 +348,13 @@ class IamEnforcer:
     def _dynamodb(self, op: str, p: dict) -> list[tuple[str, str]] | None:
         table = lambda name: name if name.startswith("arn:") else self._arn("dynamodb", f"table/{name}")  # noqa: E731
         if op in ("TransactWriteItems", "TransactGetItems"):
-            names = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                     "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+            names = {
+                "Put": "PutItem",
+                "Update": "UpdateItem",
+                "Delete": "DeleteItem",
+                "ConditionCheck": "ConditionCheckItem",
+                "Get": "GetItem",
+            }
             out = []
             for item in p.get("TransactItems", []):
                 for kind, body in item.items():

@@ -94,7 +94,11 @@ def table(before: dict | None, after: dict) -> str:
             text += f", {g['denies']} deny"
         return text
 
-    rows = [("Function / state machine", "before", "after")] if before is not None else [("Function / state machine", "grants")]
+    rows = (
+        [("Function / state machine", "before", "after")]
+        if before is not None
+        else [("Function / state machine", "grants")]
+    )
     for lid in sorted(set(after) | set(before or {})):
         if before is not None:
             rows.append((lid, cell(before.get(lid)), cell(after.get(lid))))
@@ -119,7 +123,9 @@ def main(argv: list[str] | None = None) -> None:
             ["git", "show", f"{args.before}:template.yaml"], cwd=ROOT, check=True, capture_output=True, text=True
         ).stdout
         before = grants_by_principal(translated(text))
-    print("The role's own statements (the AWS managed policies SAM attaches, the same before and after, are not counted:")
+    print(
+        "The role's own statements (the AWS managed policies SAM attaches, the same before and after, are not counted:"
+    )
     print("AWSLambdaBasicExecutionRole and AWSXrayWriteOnlyAccess; AWSLambdaSQSQueueExecutionRole on SQS triggers)")
     print(table(before, after))
 

@@ -20,9 +20,9 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, TextIO
 
 from .iam import acting_as
@@ -105,7 +105,6 @@ def _cut_when(when: Any):
     def trace(frame: Any, event: str, arg: Any) -> None:
         if event == "call" and when():
             raise SandboxTimedOut()
-        return None
 
     previous = sys.gettrace()
     sys.settrace(trace)
@@ -142,8 +141,9 @@ class LambdaRuntime:
         self._container: str | None = None  # whose layer modules are in sys.modules now
 
     # -- faults ------------------------------------------------------------------------------
-    def timeout_next(self, logical_id: str, *, when: Any = None, count: int = 1,
-                     timeout_s: float | None = None) -> None:
+    def timeout_next(
+        self, logical_id: str, *, when: Any = None, count: int = 1, timeout_s: float | None = None
+    ) -> None:
         """The next `count` invocations of the function time out: Lambda reports `Sandbox.Timedout`.
 
         With `when=None` the handler runs to its end and only its answer is lost (it timed out as
@@ -252,7 +252,9 @@ class LambdaRuntime:
         except (TypeError, ValueError) as e:
             return json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(e), "stackTrace": []}), True, ""
 
-    def invoke(self, logical_id: str, fn: Any, event: Any, source: str) -> tuple[Any, dict | None, BaseException | None]:
+    def invoke(
+        self, logical_id: str, fn: Any, event: Any, source: str
+    ) -> tuple[Any, dict | None, BaseException | None]:
         return self._run(logical_id, fn, event, source, keep_exception=True)
 
     # -- core --------------------------------------------------------------------------------
@@ -348,7 +350,7 @@ class LambdaRuntime:
                             error = {
                                 "errorType": "Sandbox.Timedout",
                                 "errorMessage": f"RequestId: {ctx.aws_request_id} Error: Task timed out after "
-                                                f"{ctx.timeout_s:.2f} seconds",
+                                f"{ctx.timeout_s:.2f} seconds",
                             }
                             print(f"[ERROR] Sandbox.Timedout: {error['errorMessage']}")
                         except Exception as e:  # noqa: BLE001 - Lambda reports every exception

@@ -8,7 +8,9 @@ from rich.table import Table
 def _row(label: str, order: dict) -> list[str]:
     commerce = order.get("commerce_order") or {}
     confirmations = order.get("amazon_shipment_confirmations") or []
-    customer = "" if not commerce else ("guest" if commerce["customer_is_guest"] else f"account {commerce['customer_email']}")
+    customer = (
+        "" if not commerce else ("guest" if commerce["customer_is_guest"] else f"account {commerce['customer_email']}")
+    )
     return [
         label,
         order["amazon_status"] or "-",
@@ -26,8 +28,16 @@ def lifecycle_tables(result: dict) -> list[Table]:
     tables = []
     for order in result["orders"]:
         table = Table(title=f"{order['amazon_order_id']} ({order['fulfillment']})", title_justify="left")
-        for column in ("moment", "Amazon", "channel", "shown", "Commerce #", "Commerce", "customer",
-                       "tracking synced to Amazon"):
+        for column in (
+            "moment",
+            "Amazon",
+            "channel",
+            "shown",
+            "Commerce #",
+            "Commerce",
+            "customer",
+            "tracking synced to Amazon",
+        ):
             table.add_column(column, overflow="fold")
         for label, snapshot in result.get("snapshots", {}).items():
             for earlier in snapshot["orders"]:

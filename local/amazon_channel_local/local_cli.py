@@ -40,30 +40,53 @@ class CliError(Exception):
 
 def add_local_parser(sub: Any) -> None:
     local = sub.add_parser(
-        "local", help="the long-running local stack: local up | down | status | env-json | hold | release",
+        "local",
+        help="the long-running local stack: local up | down | status | env-json | hold | release",
         description="Serve the embedded stack (moto endpoint, in-process Lambda runtime, simulated Amazon and "
-                    "Commerce) on 127.0.0.1 until interrupted, and talk to it.")
+        "Commerce) on 127.0.0.1 until interrupted, and talk to it.",
+    )
     commands = local.add_subparsers(dest="local_command", required=True)
 
     def where(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
-                       help=f"where `local up` keeps its state file (default: {DEFAULT_RUN_DIR})")
+        p.add_argument(
+            "--run-dir",
+            default=DEFAULT_RUN_DIR,
+            help=f"where `local up` keeps its state file (default: {DEFAULT_RUN_DIR})",
+        )
         p.add_argument("--endpoint", help="the running stack's endpoint URL (default: read from the run dir)")
 
     up = commands.add_parser("up", help="serve the embedded stack on 127.0.0.1 until Ctrl-C or `local down`")
-    up.add_argument("--scenario", help="scenario file (v1): its settings, catalog and customers configure the "
-                                       "stack, then its steps are played")
-    up.add_argument("--hold", action="append", default=[], metavar="FUNCTION",
-                    help="a function (logical id) the stack must not run itself, so that you run it "
-                         "(sam local invoke); repeat or separate with commas")
-    up.add_argument("--port", type=int, default=DEFAULT_PORT,
-                    help=f"AWS endpoint and control API port (default {DEFAULT_PORT}; 0: any free port)")
-    up.add_argument("--amazon-port", type=int, default=DEFAULT_AMAZON_PORT,
-                    help=f"simulated Amazon port (default {DEFAULT_AMAZON_PORT}; 0: any free port)")
-    up.add_argument("--commerce-port", type=int, default=DEFAULT_COMMERCE_PORT,
-                    help=f"simulated Commerce port (default {DEFAULT_COMMERCE_PORT}; 0: any free port)")
-    up.add_argument("--run-dir", default=DEFAULT_RUN_DIR,
-                    help=f"state file directory (default: {DEFAULT_RUN_DIR})")
+    up.add_argument(
+        "--scenario",
+        help="scenario file (v1): its settings, catalog and customers configure the stack, then its steps are played",
+    )
+    up.add_argument(
+        "--hold",
+        action="append",
+        default=[],
+        metavar="FUNCTION",
+        help="a function (logical id) the stack must not run itself, so that you run it "
+        "(sam local invoke); repeat or separate with commas",
+    )
+    up.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"AWS endpoint and control API port (default {DEFAULT_PORT}; 0: any free port)",
+    )
+    up.add_argument(
+        "--amazon-port",
+        type=int,
+        default=DEFAULT_AMAZON_PORT,
+        help=f"simulated Amazon port (default {DEFAULT_AMAZON_PORT}; 0: any free port)",
+    )
+    up.add_argument(
+        "--commerce-port",
+        type=int,
+        default=DEFAULT_COMMERCE_PORT,
+        help=f"simulated Commerce port (default {DEFAULT_COMMERCE_PORT}; 0: any free port)",
+    )
+    up.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"state file directory (default: {DEFAULT_RUN_DIR})")
     up.add_argument("--env-json", metavar="FILE", help="write the env.json for sam local invoke here once up")
     up.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
 
@@ -71,8 +94,11 @@ def add_local_parser(sub: Any) -> None:
     where(down)
     status = commands.add_parser("status", help="show the running local stack's endpoints, holds and resources")
     where(status)
-    env = commands.add_parser("env-json", help="print the env.json for `sam local invoke --env-vars` (from the "
-                                               "running stack: resource names and ports are its own)")
+    env = commands.add_parser(
+        "env-json",
+        help="print the env.json for `sam local invoke --env-vars` (from the "
+        "running stack: resource names and ports are its own)",
+    )
     where(env)
     env.add_argument("--out", help="write it here instead of standard output")
     hold = commands.add_parser("hold", help="stop the stack from running these functions itself")
@@ -124,9 +150,16 @@ def _up(args: argparse.Namespace) -> int:
     scenario = None
     hold = [n for item in args.hold for n in item.split(",") if n]
     log_stream = open(args.log, "a", buffering=1, encoding="utf-8") if args.log else None  # noqa: SIM115
-    server = LocalServer(port=args.port, amazon_port=args.amazon_port, commerce_port=args.commerce_port,
-                         hold=hold, out=sys.stdout, log_stream=log_stream, log_path=args.log,
-                         run_dir=args.run_dir)
+    server = LocalServer(
+        port=args.port,
+        amazon_port=args.amazon_port,
+        commerce_port=args.commerce_port,
+        hold=hold,
+        out=sys.stdout,
+        log_stream=log_stream,
+        log_path=args.log,
+        run_dir=args.run_dir,
+    )
     try:
         if args.scenario:
             scenario = load(args.scenario)
@@ -135,8 +168,10 @@ def _up(args: argparse.Namespace) -> int:
         print(server.banner(), flush=True)
         if scenario is not None and scenario.steps:
             result = server.play_startup_scenario()
-            orders = ", ".join(f"{o['amazon_order_id']} {o['channel_status'] or 'not imported'}"
-                               for o in result["orders"]) or "no orders"
+            orders = (
+                ", ".join(f"{o['amazon_order_id']} {o['channel_status'] or 'not imported'}" for o in result["orders"])
+                or "no orders"
+            )
             server.events.line("control", f"scenario {args.scenario} played: {orders}")
         if args.env_json:
             Path(args.env_json).write_text(json.dumps(server.env_json(), indent=2) + "\n")
@@ -155,7 +190,7 @@ def _up(args: argparse.Namespace) -> int:
     except (ControlError, OSError) as e:
         if getattr(args, "debug", False):
             raise
-        detail = f" (port taken? see --port, --amazon-port, --commerce-port)" if isinstance(e, OSError) else ""
+        detail = " (port taken? see --port, --amazon-port, --commerce-port)" if isinstance(e, OSError) else ""
         print(f"amazon-channel: {e}{detail}", file=sys.stderr)
         return EXIT_FAILED
     finally:
@@ -254,8 +289,10 @@ def resolve_endpoint(endpoint: str | None, run_dir: str, required: bool = True) 
     if state and state.get("endpoint"):
         return state["endpoint"]
     if required:
-        raise CliError(f"no local stack is running (no {Path(run_dir) / STATE_FILE}); start one with "
-                       "`amazon-channel local up`, or give --endpoint")
+        raise CliError(
+            f"no local stack is running (no {Path(run_dir) / STATE_FILE}); start one with "
+            "`amazon-channel local up`, or give --endpoint"
+        )
     return None
 
 
@@ -278,5 +315,6 @@ def request(endpoint: str, method: str, path: str, body: Any = None, timeout: fl
         raise CliError(message, code) from None
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        raise CliError(f"no local stack answers at {endpoint} ({reason}); start one with `amazon-channel local up`"
-                       ) from None
+        raise CliError(
+            f"no local stack answers at {endpoint} ({reason}); start one with `amazon-channel local up`"
+        ) from None

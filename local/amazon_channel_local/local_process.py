@@ -25,8 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class LocalUpProcess:
-    def __init__(self, run_dir: str | Path, *args: str, env: dict[str, str] | None = None,
-                 ports: tuple[int, int, int] = (0, 0, 0)):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        ports: tuple[int, int, int] = (0, 0, 0),
+    ):
         self.run_dir = Path(run_dir)
         self.args = list(args)
         self.env = env
@@ -44,8 +49,22 @@ class LocalUpProcess:
     @property
     def command(self) -> list[str]:
         aws, amazon, commerce = self.ports
-        return [sys.executable, "-m", "amazon_channel_local.cli", "local", "up", "--run-dir", str(self.run_dir),
-                "--port", str(aws), "--amazon-port", str(amazon), "--commerce-port", str(commerce), *self.args]
+        return [
+            sys.executable,
+            "-m",
+            "amazon_channel_local.cli",
+            "local",
+            "up",
+            "--run-dir",
+            str(self.run_dir),
+            "--port",
+            str(aws),
+            "--amazon-port",
+            str(amazon),
+            "--commerce-port",
+            str(commerce),
+            *self.args,
+        ]
 
     def start(self, timeout: float = 180) -> LocalUpProcess:
         """Start it and wait until its state file names it (it is up, its startup scenario played)."""
@@ -54,8 +73,9 @@ class LocalUpProcess:
         env.pop("AWS_ENDPOINT_URL", None)
         out = open(self.output_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self._out = out
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         state = self.run_dir / STATE_FILE
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

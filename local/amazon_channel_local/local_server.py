@@ -66,16 +66,22 @@ class EventLog:
         if self.out is None:
             return
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        with self._lock:
-            with contextlib.suppress(Exception):
-                self.out.write(f"{stamp}  {kind:<9} {text}\n")
-                self.out.flush()
+        with self._lock, contextlib.suppress(Exception):
+            self.out.write(f"{stamp}  {kind:<9} {text}\n")
+            self.out.flush()
 
     def request(self, service: str, operation: str, status: int) -> None:
         with self._lock:
             self.request_count += 1
-            self.requests.append({"index": self.request_count, "at": time.time(), "service": service,
-                                  "operation": operation, "status": status})
+            self.requests.append(
+                {
+                    "index": self.request_count,
+                    "at": time.time(),
+                    "service": service,
+                    "operation": operation,
+                    "status": status,
+                }
+            )
         self.line("aws", f"{service}.{operation} {status}")
 
 
@@ -158,8 +164,9 @@ class LocalServer:
 
         if self.run_dir is not None:
             self._claim_run_dir()
-        self.amazon = ControlledAmazon(notify=self._deliver_notification, seller_id=DEFAULT_SELLER,
-                                       port=self.ports["amazon"])
+        self.amazon = ControlledAmazon(
+            notify=self._deliver_notification, seller_id=DEFAULT_SELLER, port=self.ports["amazon"]
+        )
         self.commerce = ControlledCommerce(on_event=self._deliver_commerce_event, port=self.ports["commerce"])
         self.amazon.start()
         self._cleanup.append(self.amazon.stop)
@@ -252,8 +259,10 @@ class LocalServer:
             except (ValueError, KeyError, OSError):
                 state.unlink(missing_ok=True)  # left by a stack that is gone
             else:
-                raise ControlError(409, f"a local stack is already running (pid {pid}, {state}); "
-                                        "stop it with `amazon-channel local down`")
+                raise ControlError(
+                    409,
+                    f"a local stack is already running (pid {pid}, {state}); stop it with `amazon-channel local down`",
+                )
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
     def _write_state(self) -> None:
@@ -268,8 +277,10 @@ class LocalServer:
         self.stack.client("sqs").send_message(QueueUrl=self.stack.queue_url("NotificationsQueue"), MessageBody=body)
         with contextlib.suppress(Exception):
             change = json.loads(body)["Payload"]["OrderChangeNotification"]
-            self.events.line("amazon", f"ORDER_CHANGE {change['AmazonOrderId']} {change['Summary']['OrderStatus']} "
-                                       "-> NotificationsQueue")
+            self.events.line(
+                "amazon",
+                f"ORDER_CHANGE {change['AmazonOrderId']} {change['Summary']['OrderStatus']} -> NotificationsQueue",
+            )
 
     def _deliver_commerce_event(self, entry: dict) -> None:
         bus = self.stack.resources.get("CommerceEventBus") or self.stack.resources["ChannelEventBus"]
@@ -278,16 +289,21 @@ class LocalServer:
             raise RuntimeError(f"EventBridge refused the Commerce event: {result}")
         with contextlib.suppress(Exception):
             value = json.loads(entry["Detail"])["data"]["value"]
-            self.events.line("commerce", f"{entry['DetailType'].rsplit('.', 1)[-1]} order {value['order_id']} "
-                                         f"shipment {value['entity_id']} -> {bus}")
+            self.events.line(
+                "commerce",
+                f"{entry['DetailType'].rsplit('.', 1)[-1]} order {value['order_id']} "
+                f"shipment {value['entity_id']} -> {bus}",
+            )
 
     # -- configuration and scenarios -----------------------------------------------------------------
     def _configure(self, scenario: Scenario) -> None:
         """Player's configuration, with the settings merged into the running store's."""
         self.settings = {**self.settings, **scenario.settings}
         known = self.amazon.known_orders()
-        orders = [Step(0, "amazon.place_order", {"order": {"id": oid, "fulfillment": f, "marketplace": m}})
-                  for oid, (f, m) in known.items()]
+        orders = [
+            Step(0, "amazon.place_order", {"order": {"id": oid, "fulfillment": f, "marketplace": m}})
+            for oid, (f, m) in known.items()
+        ]
         configure = dataclasses.replace(scenario, settings=self.settings, steps=orders + list(scenario.steps))
         player = Player.attached(configure, self.stack, self.amazon, self.commerce)
         player.connected_at = CONNECTED_AT
@@ -305,8 +321,9 @@ class LocalServer:
             oid = step.args.get("order_id")
             if oid and oid in known and oid not in placed and oid not in referenced:
                 referenced.append(oid)
-        extra = [Step(0, "amazon.place_order", {"order": {"id": oid, "fulfillment": known[oid][0]}})
-                 for oid in referenced]
+        extra = [
+            Step(0, "amazon.place_order", {"order": {"id": oid, "fulfillment": known[oid][0]}}) for oid in referenced
+        ]
         reported = dataclasses.replace(scenario, steps=extra + list(scenario.steps))
         player = Player.attached(reported, self.stack, self.amazon, self.commerce)
         player.connected_at = CONNECTED_AT
@@ -369,8 +386,9 @@ class LocalServer:
             inv = invocations[self._seen_invocations]
             self._seen_invocations += 1
             outcome = "ok" if inv["ok"] else f"ERROR {inv['error']}"
-            self.events.line("invoke", f"{inv['logical_id']} <- {inv['source']}: {outcome} "
-                                       f"({inv['duration'] * 1000:.0f} ms)")
+            self.events.line(
+                "invoke", f"{inv['logical_id']} <- {inv['source']}: {outcome} ({inv['duration'] * 1000:.0f} ms)"
+            )
 
     def _report_executions(self) -> None:
         from .stack import _paginate
@@ -423,7 +441,7 @@ class LocalServer:
         from werkzeug.wrappers import Request
 
         request = Request(environ)
-        sub = request.path[len(CONTROL_PREFIX):].strip("/")
+        sub = request.path[len(CONTROL_PREFIX) :].strip("/")
         try:
             body = request.get_data()
             payload = json.loads(body) if body else {}
@@ -441,8 +459,10 @@ class LocalServer:
         except Exception as e:  # noqa: BLE001 - the control API answers every failure in one line
             status, answer = 500, {"error": f"{type(e).__name__}: {e}", "log": self.log_path, "exit_code": 1}
         data = json.dumps(answer, default=str).encode()
-        start_response(f"{status} {'OK' if status < 400 else 'Error'}",
-                       [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        start_response(
+            f"{status} {'OK' if status < 400 else 'Error'}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
         return [data]
 
     def _control(self, method: str, seg: list[str], body: Any, query: Any) -> tuple[int, Any]:
@@ -478,8 +498,10 @@ class LocalServer:
                 return 200, {"invocations": self.stack.invocations[since:], "count": len(self.stack.invocations)}
             case "GET", ["requests"]:
                 since = int(query.get("since", 0))
-                return 200, {"requests": [r for r in self.events.requests if r["index"] > since],
-                             "count": self.events.request_count}
+                return 200, {
+                    "requests": [r for r in self.events.requests if r["index"] > since],
+                    "count": self.events.request_count,
+                }
             case "POST", ["shutdown"]:
                 self.events.line("control", "shutdown requested")
                 self._stop.set()
@@ -539,13 +561,23 @@ class LocalServer:
         order = store.get(amazon_order_id)
         if order is None:
             raise KeyError(f"the channel has no order {amazon_order_id}")
-        return {"order": order.model_dump(mode="json"),
-                "history": [h.model_dump(mode="json") for h in store.history(amazon_order_id)]}
+        return {
+            "order": order.model_dump(mode="json"),
+            "history": [h.model_dump(mode="json") for h in store.history(amazon_order_id)],
+        }
 
     def executions(self) -> list[dict]:
-        return [{"name": e["name"], "status": e["status"], "state_machine": e["stateMachine"],
-                 "execution_arn": e["executionArn"], "start": str(e.get("startDate")),
-                 "stop": str(e.get("stopDate") or "")} for e in self.stack.executions()]
+        return [
+            {
+                "name": e["name"],
+                "status": e["status"],
+                "state_machine": e["stateMachine"],
+                "execution_arn": e["executionArn"],
+                "start": str(e.get("startDate")),
+                "stop": str(e.get("stopDate") or ""),
+            }
+            for e in self.stack.executions()
+        ]
 
     def history(self, name: str) -> list[dict]:
         for e in self.stack.executions():
@@ -559,10 +591,17 @@ class LocalServer:
         for lid, url in sorted(self.stack.resources.items()):
             if self.stack.resource_types.get(lid) != "AWS::SQS::Queue":
                 continue
-            a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-            out.append({"logical_id": lid, "url": url, "visible": int(a["ApproximateNumberOfMessages"]),
-                        "in_flight": int(a["ApproximateNumberOfMessagesNotVisible"])})
+            a = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            out.append(
+                {
+                    "logical_id": lid,
+                    "url": url,
+                    "visible": int(a["ApproximateNumberOfMessages"]),
+                    "in_flight": int(a["ApproximateNumberOfMessagesNotVisible"]),
+                }
+            )
         return out
 
     def peek(self, logical_id: str, limit: int = 10) -> list[dict]:
@@ -570,11 +609,20 @@ class LocalServer:
         if self.stack.resource_types.get(logical_id) != "AWS::SQS::Queue":
             raise KeyError(f"no queue {logical_id}")
         got = self.stack.client("sqs").receive_message(
-            QueueUrl=self.stack.resources[logical_id], MaxNumberOfMessages=min(limit, 10), VisibilityTimeout=0,
-            MessageAttributeNames=["All"], WaitTimeSeconds=0)
-        return [{"message_id": m["MessageId"], "body": m["Body"],
-                 "attributes": {k: v.get("StringValue") for k, v in (m.get("MessageAttributes") or {}).items()}}
-                for m in got.get("Messages", [])]
+            QueueUrl=self.stack.resources[logical_id],
+            MaxNumberOfMessages=min(limit, 10),
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        )
+        return [
+            {
+                "message_id": m["MessageId"],
+                "body": m["Body"],
+                "attributes": {k: v.get("StringValue") for k, v in (m.get("MessageAttributes") or {}).items()},
+            }
+            for m in got.get("Messages", [])
+        ]
 
     # -- printing ---------------------------------------------------------------------------------------
     def banner(self) -> str:
@@ -591,15 +639,18 @@ class LocalServer:
         lines.append("Resources created from template.yaml:")
         sam_ids = set(self.stack.template.sam_resource_ids) if self.stack.template else set()
         aliased = {phys for lid, phys in self.stack.resources.items() if lid in sam_ids}
-        shown = {lid: phys for lid, phys in self.stack.resources.items()
-                 if lid in sam_ids or phys not in aliased}  # a SAM id's generated twin is shown once
+        shown = {
+            lid: phys for lid, phys in self.stack.resources.items() if lid in sam_ids or phys not in aliased
+        }  # a SAM id's generated twin is shown once
         width = max((len(lid) for lid in shown), default=10)
         for lid, phys in sorted(shown.items(), key=lambda kv: (self.stack.resource_types.get(kv[0], ""), kv[0])):
             lines.append(f"  {self.stack.resource_types.get(lid, ''):<34} {lid:<{width}}  {phys}")
         for note in self.stack.notes:
             lines.append(f"  note: {note}")
         if self.stack.held:
-            lines.append("Held (the stack does not run them; invoke them yourself): " + ", ".join(sorted(self.stack.held)))
+            lines.append(
+                "Held (the stack does not run them; invoke them yourself): " + ", ".join(sorted(self.stack.held))
+            )
         lines.append("Events:")
         return "\n".join(lines)
 
@@ -617,5 +668,5 @@ def _functions(body: Any) -> list[str]:
     else:
         names = body or []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ControlError(400, "the body is {\"functions\": [\"<logical id>\", ...]}", exit_code=2)
+        raise ControlError(400, 'the body is {"functions": ["<logical id>", ...]}', exit_code=2)
     return names

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 
@@ -60,7 +61,9 @@ class MotoPatches:
 
         original_fn_from_cfn = lambda_models.LambdaFunction.create_from_cloudformation_json.__func__
 
-        def fn_from_cfn(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        def fn_from_cfn(
+            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
             fn = original_fn_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
             layers = cloudformation_json["Properties"].get("Layers")
             if layers:  # moto's CloudFormation drops a function's Layers
@@ -73,7 +76,9 @@ class MotoPatches:
         self._set(events_models.Archive, "physical_resource_id", property(lambda self: self.name))
         self._set(lambda_models.LayerVersion, "physical_resource_id", property(lambda self: self.arn))
 
-        def sm_from_cfn(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        def sm_from_cfn(
+            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
             from moto.stepfunctions.responses import get_backend
 
             properties = cloudformation_json["Properties"]
@@ -86,7 +91,9 @@ class MotoPatches:
                 sm_type=properties.get("StateMachineType"),
             )
 
-        def sm_delete_cfn(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+        def sm_delete_cfn(
+            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
             from moto.stepfunctions.responses import get_backend
 
             get_backend(account_id, region_name).delete_state_machine(resource_name)
@@ -174,7 +181,7 @@ class MotoPatches:
         self._set_events_task_errors()
 
         if self._time_scale != 1.0:
-            import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl
+            from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
             from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
             scale = self._time_scale
@@ -204,10 +211,17 @@ class MotoPatches:
             code = ex.response.get("Error", {}).get("Code") or "EventBridge"
             name = f"EventBridge.{code if code.endswith('Exception') else code + 'Exception'}"
             return FailureEvent(
-                env=env, error_name=CustomErrorName(name), event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                    error=name, cause=ex.response.get("Error", {}).get("Message", str(ex)),
-                    resource=task._get_sfn_resource(), resourceType=task._get_sfn_resource_type())),
+                env=env,
+                error_name=CustomErrorName(name),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=name,
+                        cause=ex.response.get("Error", {}).get("Message", str(ex)),
+                        resource=task._get_sfn_resource(),
+                        resourceType=task._get_sfn_resource_type(),
+                    )
+                ),
             )
 
         self._set(events_task.StateTaskServiceEvents, "_from_error", _from_error)
@@ -246,19 +260,19 @@ class _ScaledTime:
 
 def _epoch(value: Any) -> float | None:
     """A moto timestamp (epoch seconds, a datetime or ISO-8601 text) as epoch seconds."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     try:
         return float(value)
     except (TypeError, ValueError):
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def _target_input(target: dict, original_event: dict, transform_input: bool) -> Any:

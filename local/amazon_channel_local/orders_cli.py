@@ -27,8 +27,14 @@ from urllib.parse import quote, urlencode, urlsplit
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 FUNCTION = "OrdersViewFunction"
-STATUS_STYLE = {"Shipped": "green", "Unshipped": "yellow", "PartiallyShipped": "cyan", "Pending": "dim",
-                "Canceled": "magenta", "Error": "bold red"}
+STATUS_STYLE = {
+    "Shipped": "green",
+    "Unshipped": "yellow",
+    "PartiallyShipped": "cyan",
+    "Pending": "dim",
+    "Canceled": "magenta",
+    "Error": "bold red",
+}
 
 
 class ApiError(Exception):
@@ -67,7 +73,9 @@ class EndpointClient:
         host = urlsplit(self.base_url).hostname or ""
         parts = host.split(".")
         from_host = parts[2] if len(parts) > 3 and parts[1] == "execute-api" else None
-        self.region = region or from_host or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self.region = (
+            region or from_host or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        )
         self.timeout = timeout
 
     def _headers(self, url: str) -> dict[str, str]:
@@ -115,9 +123,15 @@ def add_orders_parser(sub: Any) -> None:
     verbs = orders.add_subparsers(dest="orders_command", required=True)
     ls = verbs.add_parser("list", parents=[common], help="one page of the store's orders (newest first), with filters")
     ls.add_argument("--seller", default=None, help="the store's SellerId (default: the simulated store's)")
-    ls.add_argument("--status", help="Unshipped, PartiallyShipped, Shipped, Canceled, Error, or Pending (hidden otherwise)")
-    ls.add_argument("--from", dest="purchased_from", metavar="DATE", help="purchased on or after (2026-11-26 or a moment)")
-    ls.add_argument("--to", dest="purchased_to", metavar="DATE", help="purchased on or before (the whole day, or a moment)")
+    ls.add_argument(
+        "--status", help="Unshipped, PartiallyShipped, Shipped, Canceled, Error, or Pending (hidden otherwise)"
+    )
+    ls.add_argument(
+        "--from", dest="purchased_from", metavar="DATE", help="purchased on or after (2026-11-26 or a moment)"
+    )
+    ls.add_argument(
+        "--to", dest="purchased_to", metavar="DATE", help="purchased on or before (the whole day, or a moment)"
+    )
     ls.add_argument("--order", dest="amazon_order_id", metavar="ID", help="only this Amazon order number")
     ls.add_argument("--buyer", dest="buyer_name", metavar="TEXT", help="buyer name containing TEXT (any case)")
     ls.add_argument("--min-total", dest="total_min", metavar="AMOUNT", help="grand total at least AMOUNT")
@@ -154,8 +168,17 @@ def run_orders(args: argparse.Namespace, log) -> int:
 
 
 def _filters(args: argparse.Namespace, seller: str) -> dict[str, str]:
-    names = ("status", "purchased_from", "purchased_to", "amazon_order_id", "buyer_name", "total_min", "total_max",
-             "limit", "cursor")
+    names = (
+        "status",
+        "purchased_from",
+        "purchased_to",
+        "amazon_order_id",
+        "buyer_name",
+        "total_min",
+        "total_max",
+        "limit",
+        "cursor",
+    )
     return {"seller_id": args.seller or seller, **{n: getattr(args, n) for n in names if getattr(args, n) is not None}}
 
 
@@ -206,14 +229,26 @@ def _print_page(console: Any, page: dict, seller: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"Amazon orders ({len(page['orders'])})", title_justify="left")
-    for name, kw in (("Purchased (UTC)", {"no_wrap": True}), ("Amazon order", {"no_wrap": True}), ("Status", {}),
-                     ("Buyer", {}), ("Grand total", {"justify": "right", "no_wrap": True}),
-                     ("Commerce order", {"no_wrap": True}), ("Notes", {"overflow": "fold"})):
+    for name, kw in (
+        ("Purchased (UTC)", {"no_wrap": True}),
+        ("Amazon order", {"no_wrap": True}),
+        ("Status", {}),
+        ("Buyer", {}),
+        ("Grand total", {"justify": "right", "no_wrap": True}),
+        ("Commerce order", {"no_wrap": True}),
+        ("Notes", {"overflow": "fold"}),
+    ):
         table.add_column(name, **kw)
     for r in page["orders"]:
-        table.add_row(_when(r["purchase_date"]), r["amazon_order_id"], _status(r["status"]),
-                      r["buyer_name"] or "-", _money(r["grand_total"], r["currency"]),
-                      r["commerce_order_number"] or "-", r["notes"] or "")
+        table.add_row(
+            _when(r["purchase_date"]),
+            r["amazon_order_id"],
+            _status(r["status"]),
+            r["buyer_name"] or "-",
+            _money(r["grand_total"], r["currency"]),
+            r["commerce_order_number"] or "-",
+            r["notes"] or "",
+        )
     if page.get("next_cursor"):
         table.caption = f"more: add --cursor {page['next_cursor']} (or --all)"
     console.print(table)
@@ -228,37 +263,60 @@ def _print_detail(console: Any, d: dict) -> None:
     head.add_column()
     commerce = d.get("commerce_order")
     for label, value in (
-        ("Amazon order", f"{o['amazon_order_id']} ({o['fulfillment']}, {o['marketplace_id']}, seller {d['seller_id']})"),
+        (
+            "Amazon order",
+            f"{o['amazon_order_id']} ({o['fulfillment']}, {o['marketplace_id']}, seller {d['seller_id']})",
+        ),
         ("Purchased", _when(o["purchase_date"])),
         ("Status", f"{_status(o['status'])} (Amazon: {d['amazon_status']})"),
         ("Buyer", o["buyer_name"] or "-"),
         ("Grand total", _money(o["grand_total"], o["currency"])),
-        ("Commerce order", f"{commerce['increment_id']} ({commerce['status']}, "
-                           f"{'guest' if commerce['customer_is_guest'] else 'customer account'})" if commerce else "-"),
+        (
+            "Commerce order",
+            f"{commerce['increment_id']} ({commerce['status']}, "
+            f"{'guest' if commerce['customer_is_guest'] else 'customer account'})"
+            if commerce
+            else "-",
+        ),
         ("Notes", o["notes"] or "-"),
     ):
         head.add_row(label, value)
     ship = d.get("ship_to") or {}
-    address = ", ".join(str(ship[k]) for k in ("name", "line1", "line2", "city", "region", "postcode", "country")
-                        if ship.get(k))
+    address = ", ".join(
+        str(ship[k]) for k in ("name", "line1", "line2", "city", "region", "postcode", "country") if ship.get(k)
+    )
     head.add_row("Ship to", address or "-")
     console.print(head)
 
     items = Table(title="Items", title_justify="left")
     for name in ("SKU", "Title", "Qty", "Shipped", "Unit price", "Tax", "Shipping", "Cancel requested"):
-        items.add_column(name, justify="right" if name in ("Qty", "Shipped", "Unit price", "Tax", "Shipping") else "left")
+        items.add_column(
+            name, justify="right" if name in ("Qty", "Shipped", "Unit price", "Tax", "Shipping") else "left"
+        )
     for i in d["items"]:
-        items.add_row(i["sku"], i.get("title") or "-", str(i["qty"]), str(i["qty_shipped"]), i.get("unit_price") or "-",
-                      i.get("line_tax") or "-", i.get("shipping_price") or "-", "yes" if i["buyer_requested_cancel"] else "")
+        items.add_row(
+            i["sku"],
+            i.get("title") or "-",
+            str(i["qty"]),
+            str(i["qty_shipped"]),
+            i.get("unit_price") or "-",
+            i.get("line_tax") or "-",
+            i.get("shipping_price") or "-",
+            "yes" if i["buyer_requested_cancel"] else "",
+        )
     console.print(items)
 
     packages = Table(title="Packages and tracking", title_justify="left")
     for name in ("Shipped by", "Carrier", "Tracking", "Items", "Confirmed to Amazon"):
         packages.add_column(name)
     for p in d["packages"]:
-        packages.add_row(p["shipped_by"], p.get("carrier") or "-", p.get("tracking_number") or "-",
-                         ", ".join(f"{i.get('sku') or i['order_item_id']} x{i['qty']}" for i in p["items"]),
-                         _when(p.get("confirmed_to_amazon_at")) if p["shipped_by"] == "merchant" else "n/a")
+        packages.add_row(
+            p["shipped_by"],
+            p.get("carrier") or "-",
+            p.get("tracking_number") or "-",
+            ", ".join(f"{i.get('sku') or i['order_item_id']} x{i['qty']}" for i in p["items"]),
+            _when(p.get("confirmed_to_amazon_at")) if p["shipped_by"] == "merchant" else "n/a",
+        )
     if not d["packages"]:
         packages.caption = "no package yet"
     console.print(packages)

@@ -84,11 +84,15 @@ class Player:
 
     def _configure(self) -> None:
         sm = self.stack.client("secretsmanager")
-        sm.put_secret_value(SecretId=self.stack.resources["SpApiCredentialsSecret"],
-                            SecretString=json.dumps(self.amazon.credentials))
-        sm.put_secret_value(SecretId=self.stack.resources["CommerceTokenSecret"],
-                            SecretString=json.dumps(self.commerce.credentials))
-        marketplaces = sorted({DEFAULT_MARKETPLACE} | {o.get("marketplace", DEFAULT_MARKETPLACE) for o in self.scenario.orders})
+        sm.put_secret_value(
+            SecretId=self.stack.resources["SpApiCredentialsSecret"], SecretString=json.dumps(self.amazon.credentials)
+        )
+        sm.put_secret_value(
+            SecretId=self.stack.resources["CommerceTokenSecret"], SecretString=json.dumps(self.commerce.credentials)
+        )
+        marketplaces = sorted(
+            {DEFAULT_MARKETPLACE} | {o.get("marketplace", DEFAULT_MARKETPLACE) for o in self.scenario.orders}
+        )
         store = {
             "seller_id": DEFAULT_SELLER,
             "marketplace_ids": marketplaces,
@@ -102,8 +106,9 @@ class Player:
             Item={"id": {"S": DEFAULT_SELLER}, "value": {"S": json.dumps(store)}},
         )
         for p in self.scenario.catalog:
-            self.commerce.set_product(p["sku"], name=p.get("name"), price=p.get("price"),
-                                      qty=p.get("qty"), enabled=p.get("enabled", True))
+            self.commerce.set_product(
+                p["sku"], name=p.get("name"), price=p.get("price"), qty=p.get("qty"), enabled=p.get("enabled", True)
+            )
         for c in self.scenario.customers:
             self.commerce.add_customer(c["email"], c["firstname"], c["lastname"])
 
@@ -142,18 +147,24 @@ class Player:
                     self.amazon.set_lose_notifications(a["enabled"])
                 case "commerce.ship":
                     self.stack.settle()
-                    self.commerce.merchant_ship(ext_order_id=a["order_id"], carrier=a["carrier"],
-                                                tracking_number=a["tracking_number"], items=a.get("items"))
+                    self.commerce.merchant_ship(
+                        ext_order_id=a["order_id"],
+                        carrier=a["carrier"],
+                        tracking_number=a["tracking_number"],
+                        items=a.get("items"),
+                    )
                 case "commerce.cancel":
                     self.stack.settle()  # like commerce.ship: the merchant cancels an order Commerce has
                     if self.commerce.order_by_ext_id(a["order_id"]) is None:
                         raise ScenarioError(
                             f"{self.scenario.path}: {step.where()}: Commerce has no order for Amazon order "
-                            f"{a['order_id']} (Pending or unimported orders are canceled in Seller Central)")
+                            f"{a['order_id']} (Pending or unimported orders are canceled in Seller Central)"
+                        )
                     self.commerce.merchant_cancel(ext_order_id=a["order_id"], reason=a["reason"])
                 case "catalog.set":
-                    self.commerce.set_product(a["sku"], name=a.get("name"), price=a.get("price"),
-                                              qty=a.get("qty"), enabled=a.get("enabled"))
+                    self.commerce.set_product(
+                        a["sku"], name=a.get("name"), price=a.get("price"), qty=a.get("qty"), enabled=a.get("enabled")
+                    )
                 case "poll":
                     self.poll()
                 case "settle":
@@ -197,19 +208,21 @@ class Player:
                 continue  # placed by a later step
             channel = store.get(oid)
             commerce = self.commerce.order_by_ext_id(oid)
-            orders.append({
-                "amazon_order_id": oid,
-                "fulfillment": placed.get("fulfillment", "MFN"),
-                "amazon_status": self.amazon.order_status(oid),
-                "channel_status": channel.channel_status.value if channel else None,
-                "visible_in_orders_tab": oid in visible,
-                "notes": channel.notes if channel else "",
-                "commerce_order": _commerce_order(commerce),
-                "amazon_shipment_confirmations": [
-                    {"carrier": c["carrier"], "tracking_number": c["tracking_number"], "items": c["items"]}
-                    for c in self.amazon.shipment_confirmations(oid)
-                ],
-            })
+            orders.append(
+                {
+                    "amazon_order_id": oid,
+                    "fulfillment": placed.get("fulfillment", "MFN"),
+                    "amazon_status": self.amazon.order_status(oid),
+                    "channel_status": channel.channel_status.value if channel else None,
+                    "visible_in_orders_tab": oid in visible,
+                    "notes": channel.notes if channel else "",
+                    "commerce_order": _commerce_order(commerce),
+                    "amazon_shipment_confirmations": [
+                        {"carrier": c["carrier"], "tracking_number": c["tracking_number"], "items": c["items"]}
+                        for c in self.amazon.shipment_confirmations(oid)
+                    ],
+                }
+            )
         result = {
             "orders": orders,
             "commerce_customers": self.commerce.customers(),
@@ -223,7 +236,8 @@ class Player:
         """The Orders view lists what its index holds: Pending orders are not in it."""
         ids: set[str] = set()
         kwargs = {
-            "TableName": table, "IndexName": "OrdersView",
+            "TableName": table,
+            "IndexName": "OrdersView",
             "KeyConditionExpression": "view_pk = :s",
             "ExpressionAttributeValues": {":s": {"S": f"STORE#{DEFAULT_SELLER}"}},
         }
@@ -245,7 +259,9 @@ def _commerce_order(order: dict | None) -> dict | None:
         "customer_email": order["customer_email"],
         "customer_is_guest": bool(order["customer_is_guest"]),
         "grand_total": f"{Decimal(str(order['grand_total'])):.2f}",
-        "items": [{"sku": i["sku"], "qty": int(i["qty"]), "price": f"{Decimal(str(i['price'])):.2f}"} for i in order["items"]],
+        "items": [
+            {"sku": i["sku"], "qty": int(i["qty"]), "price": f"{Decimal(str(i['price'])):.2f}"} for i in order["items"]
+        ],
         "shipments": order["shipments"],
         "emails_sent_to_customer": order["emails_sent_to_customer"],
     }
@@ -263,4 +279,4 @@ def play_file(path: str, log_stream=None) -> dict:
         return player.play()
 
 
-__all__ = ["NotSupportedYet", "Player", "play_file", "os"]
+__all__ = ["NotSupportedYet", "Player", "os", "play_file"]

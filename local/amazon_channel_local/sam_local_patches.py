@@ -66,8 +66,10 @@ def patch_container(module: Any) -> None:
             # options go right after `--log-level LEVEL`, before any bootstrap arguments
             at = 3 if len(entry) >= 3 and entry[1] == "--log-level" else 1
             entry[at:at] = [
-                "--runtime-interface-emulator-address", f"127.0.0.1:{self.rapid_port_host}",
-                "--runtime-api-address", f"127.0.0.1:{_free_port()}",
+                "--runtime-interface-emulator-address",
+                f"127.0.0.1:{self.rapid_port_host}",
+                "--runtime-api-address",
+                f"127.0.0.1:{_free_port()}",
             ]
             self._entrypoint = entry
         self._validated_docker_client = _OnHostNetwork(client)
@@ -89,8 +91,9 @@ def patch_lambda_image(module: Any) -> None:
         return
     original = image_cls._build_image
 
-    def _build_image(self: Any, base_image: str, docker_tag: str, layers: Any, architecture: str,
-                     stream: Any = None) -> Any:
+    def _build_image(
+        self: Any, base_image: str, docker_tag: str, layers: Any, architecture: str, stream: Any = None
+    ) -> Any:
         try:
             digest = _image_digest(self, base_image, layers, architecture)
             digests_path = Path(self.layer_downloader.layer_cache) / DIGESTS_FILE

@@ -61,34 +61,80 @@ def sample_order(n: int, rng: random.Random, start: datetime, seller: str = SELL
     for i, (sku, title, price) in enumerate(rng.sample(SKUS, rng.randint(1, 2))):
         qty = rng.randint(1, 3)
         item_id = f"{61_000_000_000_000 + n * 10 + i}"
-        shipped = qty if channel_status == ChannelStatus.SHIPPED else (1 if channel_status == ChannelStatus.PARTIALLY_SHIPPED and i == 0 else 0)
+        shipped = (
+            qty
+            if channel_status == ChannelStatus.SHIPPED
+            else (1 if channel_status == ChannelStatus.PARTIALLY_SHIPPED and i == 0 else 0)
+        )
         lines.append(OrderLine(order_item_id=item_id, sku=sku, qty=qty, qty_shipped=shipped))
-        items.append(AmazonOrderItem(order_item_id=item_id, sku=sku, title=title, qty=qty, unit_price=Decimal(price),
-                                     line_tax=(Decimal(price) * qty * Decimal("0.08")).quantize(Decimal("0.01")),
-                                     shipping_price=Decimal("4.99") if i == 0 else Decimal("0")))
+        items.append(
+            AmazonOrderItem(
+                order_item_id=item_id,
+                sku=sku,
+                title=title,
+                qty=qty,
+                unit_price=Decimal(price),
+                line_tax=(Decimal(price) * qty * Decimal("0.08")).quantize(Decimal("0.01")),
+                shipping_price=Decimal("4.99") if i == 0 else Decimal("0"),
+            )
+        )
     buyer = None if fulfillment == "AFN" else f"{rng.choice(FIRST)} {rng.choice(LAST)}"
     fetched = channel_status != ChannelStatus.PENDING
-    details = AmazonOrder(
-        amazon_order_id=oid, marketplace_id=MARKETPLACE, fulfillment=fulfillment, status=amazon_status,
-        purchase_date=_iso(purchased), last_updated=_iso(purchased + timedelta(hours=2)), buyer_name=buyer,
-        buyer_email=None if buyer is None else f"buyer{n}@example.com",
-        ship_to=Address(name=buyer or "Amazon customer", line1=f"{n} Main St", city="Seattle", region="WA",
-                        postcode="98101", country="US"),
-        items=items,
-        packages=[AmazonPackage(package_reference_id=f"fba-{n}", carrier="AMZN_US", tracking_number=f"TBA{n:09d}",
-                                items=[(i.order_item_id, i.qty) for i in items])]
-        if fulfillment == "AFN" and channel_status == ChannelStatus.SHIPPED else [],
-    ) if fetched else None
+    details = (
+        AmazonOrder(
+            amazon_order_id=oid,
+            marketplace_id=MARKETPLACE,
+            fulfillment=fulfillment,
+            status=amazon_status,
+            purchase_date=_iso(purchased),
+            last_updated=_iso(purchased + timedelta(hours=2)),
+            buyer_name=buyer,
+            buyer_email=None if buyer is None else f"buyer{n}@example.com",
+            ship_to=Address(
+                name=buyer or "Amazon customer",
+                line1=f"{n} Main St",
+                city="Seattle",
+                region="WA",
+                postcode="98101",
+                country="US",
+            ),
+            items=items,
+            packages=[
+                AmazonPackage(
+                    package_reference_id=f"fba-{n}",
+                    carrier="AMZN_US",
+                    tracking_number=f"TBA{n:09d}",
+                    items=[(i.order_item_id, i.qty) for i in items],
+                )
+            ]
+            if fulfillment == "AFN" and channel_status == ChannelStatus.SHIPPED
+            else [],
+        )
+        if fetched
+        else None
+    )
     imported = channel_status in (ChannelStatus.SHIPPED, ChannelStatus.PARTIALLY_SHIPPED, ChannelStatus.UNSHIPPED)
-    commerce = CommerceRef(order_id=n + 1, increment_id=f"{n + 1:09d}",
-                           status="complete" if channel_status == ChannelStatus.SHIPPED else "processing") if imported else None
+    commerce = (
+        CommerceRef(
+            order_id=n + 1,
+            increment_id=f"{n + 1:09d}",
+            status="complete" if channel_status == ChannelStatus.SHIPPED else "processing",
+        )
+        if imported
+        else None
+    )
     shipments = []
     if fulfillment == "MFN" and channel_status in (ChannelStatus.SHIPPED, ChannelStatus.PARTIALLY_SHIPPED):
-        shipments = [ShipmentRecord(
-            commerce_shipment_id=n + 1, carrier="UPS", tracking_number=f"1Z{n:016d}",
-            lines=[(ln.order_item_id, ln.qty_shipped) for ln in lines if ln.qty_shipped],
-            package_reference_id=str(n + 1), confirmed_at=_iso(purchased + timedelta(days=1)),
-        )]
+        shipments = [
+            ShipmentRecord(
+                commerce_shipment_id=n + 1,
+                carrier="UPS",
+                tracking_number=f"1Z{n:016d}",
+                lines=[(ln.order_item_id, ln.qty_shipped) for ln in lines if ln.qty_shipped],
+                package_reference_id=str(n + 1),
+                confirmed_at=_iso(purchased + timedelta(days=1)),
+            )
+        ]
     notes = {
         ChannelStatus.SHIPPED: "Shipped: every package confirmed to Amazon",
         ChannelStatus.UNSHIPPED: f"Commerce order {commerce.increment_id if commerce else ''} created",
@@ -98,10 +144,21 @@ def sample_order(n: int, rng: random.Random, start: datetime, seller: str = SELL
         ChannelStatus.ERROR: "Could not be imported: SKU POT-03 is out of stock",
     }[channel_status]
     return ChannelOrder(
-        amazon_order_id=oid, seller_id=seller, marketplace_id=MARKETPLACE, fulfillment=fulfillment,
-        amazon_status=amazon_status, amazon_status_at=_iso(purchased + timedelta(hours=2)),
-        channel_status=channel_status, purchase_date=_iso(purchased), lines=lines, notes=notes, details=details,
-        commerce=commerce, shipments=shipments, version=1, created_at=_iso(purchased),
+        amazon_order_id=oid,
+        seller_id=seller,
+        marketplace_id=MARKETPLACE,
+        fulfillment=fulfillment,
+        amazon_status=amazon_status,
+        amazon_status_at=_iso(purchased + timedelta(hours=2)),
+        channel_status=channel_status,
+        purchase_date=_iso(purchased),
+        lines=lines,
+        notes=notes,
+        details=details,
+        commerce=commerce,
+        shipments=shipments,
+        version=1,
+        created_at=_iso(purchased),
         updated_at=_iso(purchased + timedelta(hours=2)),
     )
 
@@ -114,9 +171,12 @@ def sample_orders(n: int, seed: int = 7, start: datetime | None = None, seller: 
 
 def history_of(order: ChannelOrder) -> list[HistoryEntry]:
     return [
-        HistoryEntry(at=order.created_at, kind="status",
-                     message=f"Amazon status {order.amazon_status.value}; channel status new -> {order.channel_status.value}",
-                     data={"source": "sample"}),
+        HistoryEntry(
+            at=order.created_at,
+            kind="status",
+            message=f"Amazon status {order.amazon_status.value}; channel status new -> {order.channel_status.value}",
+            data={"source": "sample"},
+        ),
         *([HistoryEntry(at=order.updated_at, kind="step", message=order.notes)] if order.notes else []),
     ]
 
@@ -127,7 +187,7 @@ class _Captured:
     def __init__(self) -> None:
         self.items: list[dict] = []
 
-    def transact_write_items(self, TransactItems: list[dict]) -> dict:  # noqa: N803 - boto3's name
+    def transact_write_items(self, TransactItems: list[dict]) -> dict:
         self.items += [t["Put"]["Item"] for t in TransactItems]
         return {}
 

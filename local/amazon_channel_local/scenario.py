@@ -254,7 +254,7 @@ def _money(value, where, fail) -> None:
     except InvalidOperation:
         ok = False
     if not ok:
-        fail(f"{where} must be a decimal string such as \"12.50\", not {value!r}")
+        fail(f'{where} must be a decimal string such as "12.50", not {value!r}')
 
 
 def _optional_money(obj, key, where, fail) -> None:

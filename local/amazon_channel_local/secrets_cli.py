@@ -31,12 +31,20 @@ LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # one LWA endpoint for e
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(COMMAND, help="put a new LWA client secret in the stack, checked with LWA first",
-                       description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="exit codes: 0 rotated; 1 unexpected failure; 2 LWA refused the secret, or the stack "
-                              "has no credentials or seller to check it with (nothing changed); 5 stack unreachable")
-    p.add_argument("--client-secret-file", required=True, metavar="FILE",
-                   help="a file holding the new client secret (amzn1.oa2-cs.v1...); - reads standard input")
+    p = sub.add_parser(
+        COMMAND,
+        help="put a new LWA client secret in the stack, checked with LWA first",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 rotated; 1 unexpected failure; 2 LWA refused the secret, or the stack "
+        "has no credentials or seller to check it with (nothing changed); 5 stack unreachable",
+    )
+    p.add_argument(
+        "--client-secret-file",
+        required=True,
+        metavar="FILE",
+        help="a file holding the new client secret (amzn1.oa2-cs.v1...); - reads standard input",
+    )
     p.add_argument("--client-id", help="the LWA client id, if it changed too (default: the one in the secret)")
     p.add_argument("--lwa-token-url", default=LWA_TOKEN_URL, help=f"LWA token endpoint (default: {LWA_TOKEN_URL})")
     g = p.add_argument_group("stack")
@@ -52,20 +60,28 @@ def run(args: argparse.Namespace, handle: StackHandle | None = None) -> int:
             handle = from_arguments(args.stack, args.endpoint, args.region, args.profile)
         secret = _read_file(args.client_secret_file)
         result = rotate_lwa_secret(handle, secret, client_id=args.client_id, lwa_token_url=args.lwa_token_url)
-    except Exception as e:  # noqa: BLE001 - one line per failure
+    except Exception as e:
         if getattr(args, "debug", False):
             raise
         error = e if isinstance(e, CommandError) else explain_aws_error(e, "rotate-lwa-secret")
         print(f"amazon-channel {COMMAND}: {error or f'{type(e).__name__}: {e}'}", file=sys.stderr)
         return getattr(error, "exit_code", 1)
-    print(f"LWA client secret rotated in {handle.label}: accepted by LWA (seller {result['checked_with_seller']}), "
-          f"secret version {result['version_id']}, rotated {result['rotated_at']}; "
-          f"Amazon expires it about {result['expires_about']}")
+    print(
+        f"LWA client secret rotated in {handle.label}: accepted by LWA (seller {result['checked_with_seller']}), "
+        f"secret version {result['version_id']}, rotated {result['rotated_at']}; "
+        f"Amazon expires it about {result['expires_about']}"
+    )
     return EXIT_OK
 
 
-def rotate_lwa_secret(handle: StackHandle, client_secret: str, *, client_id: str | None = None,
-                      lwa_token_url: str = LWA_TOKEN_URL, now: datetime | None = None) -> dict:
+def rotate_lwa_secret(
+    handle: StackHandle,
+    client_secret: str,
+    *,
+    client_id: str | None = None,
+    lwa_token_url: str = LWA_TOKEN_URL,
+    now: datetime | None = None,
+) -> dict:
     from amazon_channel.domain.lwa_secret import LIFETIME_DAYS
 
     sm, secret_id = handle.client("secretsmanager"), handle.need("SpApiCredentialsSecret")
@@ -78,15 +94,22 @@ def rotate_lwa_secret(handle: StackHandle, client_secret: str, *, client_id: str
         raise InvalidInput("the SP-API secret has no client_id: give --client-id")
     tokens = current.get("refresh_tokens") or {}
     if not tokens:
-        raise InvalidInput("no seller is connected, so LWA cannot check the new secret: run amazon-channel connect first")
+        raise InvalidInput(
+            "no seller is connected, so LWA cannot check the new secret: run amazon-channel connect first"
+        )
     seller = sorted(tokens)[0]
     _check_with_lwa(lwa_token_url, client_id, client_secret, tokens[seller])
-    put = sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(
-        {**current, "client_id": client_id, "client_secret": client_secret}))
+    put = sm.put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps({**current, "client_id": client_id, "client_secret": client_secret})
+    )
     rotated_at = record_rotation(handle, now)
     expires = datetime.fromisoformat(rotated_at.replace("Z", "+00:00")) + timedelta(days=LIFETIME_DAYS)
-    return {"checked_with_seller": seller, "version_id": put.get("VersionId"), "rotated_at": rotated_at,
-            "expires_about": expires.date().isoformat()}
+    return {
+        "checked_with_seller": seller,
+        "version_id": put.get("VersionId"),
+        "rotated_at": rotated_at,
+        "expires_about": expires.date().isoformat(),
+    }
 
 
 def record_rotation(handle: StackHandle, now: datetime | None = None) -> str:
@@ -94,19 +117,32 @@ def record_rotation(handle: StackHandle, now: datetime | None = None) -> str:
     from amazon_channel.domain.lwa_secret import ROTATED_AT_TAG
 
     at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    handle.client("secretsmanager").tag_resource(SecretId=handle.need("SpApiCredentialsSecret"),
-                                                 Tags=[{"Key": ROTATED_AT_TAG, "Value": at}])
+    handle.client("secretsmanager").tag_resource(
+        SecretId=handle.need("SpApiCredentialsSecret"), Tags=[{"Key": ROTATED_AT_TAG, "Value": at}]
+    )
     return at
 
 
 def _check_with_lwa(url: str, client_id: str, client_secret: str, refresh_token: str) -> None:
     import urllib3
 
-    form = urlencode({"grant_type": "refresh_token", "refresh_token": refresh_token,
-                      "client_id": client_id, "client_secret": client_secret})
+    form = urlencode(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+    )
     try:
-        r = urllib3.PoolManager().request("POST", url, body=form.encode(), timeout=30, retries=False,
-                                          headers={"content-type": "application/x-www-form-urlencoded;charset=UTF-8"})
+        r = urllib3.PoolManager().request(
+            "POST",
+            url,
+            body=form.encode(),
+            timeout=30,
+            retries=False,
+            headers={"content-type": "application/x-www-form-urlencoded;charset=UTF-8"},
+        )
     except urllib3.exceptions.HTTPError as e:
         raise CommandError(f"LWA at {url} could not be reached ({type(e).__name__}); nothing was changed") from None
     if r.status != 200:
@@ -114,8 +150,10 @@ def _check_with_lwa(url: str, client_id: str, client_secret: str, refresh_token:
             err = json.loads(r.data)
         except ValueError:
             err = {}
-        raise InvalidInput(f"LWA refused the new client secret ({r.status} {err.get('error', 'error')}: "
-                           f"{err.get('error_description', '')}); nothing was changed")
+        raise InvalidInput(
+            f"LWA refused the new client secret ({r.status} {err.get('error', 'error')}: "
+            f"{err.get('error_description', '')}); nothing was changed"
+        )
 
 
 def _read_file(path: str) -> str:

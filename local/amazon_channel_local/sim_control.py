@@ -63,7 +63,9 @@ class ControlledAmazon(SimulatedAmazon):
         if not path.startswith(PREFIX):
             return super().handle(method, target, headers, body)
         try:
-            status, payload = self._control(method, [unquote(s) for s in path[len(PREFIX):].strip("/").split("/")], body)
+            status, payload = self._control(
+                method, [unquote(s) for s in path[len(PREFIX) :].strip("/").split("/")], body
+            )
         except ControlError as e:
             status, payload = e.status, {"error": str(e)}
         except ValueError as e:
@@ -102,10 +104,18 @@ class ControlledAmazon(SimulatedAmazon):
             case "POST", ["faults"]:
                 b = _body(raw)
                 _need(b, "operation", "status")
-                self.fail_next(b["operation"], int(b["status"]), int(b.get("count", 1)),
-                               after_effect=bool(b.get("after_effect", False)))
-                return 200, {"operation": b["operation"], "status": int(b["status"]), "count": int(b.get("count", 1)),
-                             "after_effect": bool(b.get("after_effect", False))}
+                self.fail_next(
+                    b["operation"],
+                    int(b["status"]),
+                    int(b.get("count", 1)),
+                    after_effect=bool(b.get("after_effect", False)),
+                )
+                return 200, {
+                    "operation": b["operation"],
+                    "status": int(b["status"]),
+                    "count": int(b.get("count", 1)),
+                    "after_effect": bool(b.get("after_effect", False)),
+                }
             case "GET", ["calls"]:
                 return 200, self.call_counts
         raise ControlError(404, f"no control route {method} {PREFIX}{'/'.join(seg)}")
@@ -130,12 +140,13 @@ class ControlledAmazon(SimulatedAmazon):
 class ControlledCommerce(SimulatedCommerce):
     """SimulatedCommerce with `/_sim/` control routes (ship, cancel, catalog, customers, inspect, faults)."""
 
-    def _serve(self, method: str, path: str, query: list, raw: bytes, auth: str, events: list[dict],
-               url: str = "") -> tuple[int, Any]:
+    def _serve(
+        self, method: str, path: str, query: list, raw: bytes, auth: str, events: list[dict], url: str = ""
+    ) -> tuple[int, Any]:
         if not path.startswith(PREFIX):
             return super()._serve(method, path, query, raw, auth, events, url=url)
         try:
-            return self._control(method, [unquote(s) for s in path[len(PREFIX):].strip("/").split("/")], raw)
+            return self._control(method, [unquote(s) for s in path[len(PREFIX) :].strip("/").split("/")], raw)
         except ControlError as e:
             return e.status, {"error": str(e)}
         except ValueError as e:
@@ -146,8 +157,12 @@ class ControlledCommerce(SimulatedCommerce):
             case "POST", ["ship"]:
                 b = _body(raw)
                 _need(b, "order_id", "carrier", "tracking_number")
-                shipment_id = self.merchant_ship(ext_order_id=b["order_id"], carrier=b["carrier"],
-                                                 tracking_number=b["tracking_number"], items=b.get("items"))
+                shipment_id = self.merchant_ship(
+                    ext_order_id=b["order_id"],
+                    carrier=b["carrier"],
+                    tracking_number=b["tracking_number"],
+                    items=b.get("items"),
+                )
                 return 200, {"shipment_id": shipment_id, "order": self.order_by_ext_id(b["order_id"])}
             case "POST", ["cancel"]:
                 b = _body(raw)
@@ -168,8 +183,9 @@ class ControlledCommerce(SimulatedCommerce):
                 return 200, product
             case "PUT", ["products", sku]:
                 b = _body(raw)
-                self.set_product(sku, name=b.get("name"), price=b.get("price"), qty=b.get("qty"),
-                                 enabled=b.get("enabled"))
+                self.set_product(
+                    sku, name=b.get("name"), price=b.get("price"), qty=b.get("qty"), enabled=b.get("enabled")
+                )
                 return 200, self.product(sku)
             case "GET", ["emails"]:
                 return 200, {"emails": self.emails()}
@@ -188,8 +204,12 @@ class ControlledCommerce(SimulatedCommerce):
             case "POST", ["faults"]:
                 b = _body(raw)
                 _need(b, "method", "path_prefix", "status")
-                self.fail_next(b["method"], b["path_prefix"], int(b["status"]), int(b.get("count", 1)),
-                               after_effect=bool(b.get("after_effect", False)))
+                self.fail_next(
+                    b["method"],
+                    b["path_prefix"],
+                    int(b["status"]),
+                    int(b.get("count", 1)),
+                    after_effect=bool(b.get("after_effect", False)),
+                )
                 return 200, b
         raise ControlError(404, f"no control route {method} {PREFIX}{'/'.join(seg)}")
-

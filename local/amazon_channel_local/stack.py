@@ -359,7 +359,6 @@ class LocalStack:
 
     def _function_model(self, logical_id: str) -> Any:
         from moto.awslambda.utils import get_backend
-
         from moto.core import DEFAULT_ACCOUNT_ID
 
         return get_backend(DEFAULT_ACCOUNT_ID, self.region).get_function(self.resources[logical_id])
@@ -411,7 +410,11 @@ class LocalStack:
                 finally:
                     self._hold_waiters -= 1
                 if self._stopping:
-                    error = {"errorType": "Runtime.ExitError", "errorMessage": "the local stack stopped", "stackTrace": []}
+                    error = {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": "the local stack stopped",
+                        "stackTrace": [],
+                    }
                     return json.dumps(error), True, ""
         return self.runtime.dispatch_moto(fn, event)
 
@@ -661,4 +664,3 @@ def _paginate(client: Any, op: str, key: str, **kwargs: Any) -> list[dict]:
         token = resp.get("nextToken")
         if not token:
             return out
-

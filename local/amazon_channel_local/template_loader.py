@@ -175,7 +175,9 @@ def load_template(
                 functions[logical_id] = FunctionSpec(logical_id, (base / code_uri).resolve(), handler)
                 props["CodeUri"] = s3_location(base / code_uri)
             elif props.get("InlineCode") is None:
-                log.warning("function %s: CodeUri %r is not a local folder; it cannot run locally", logical_id, code_uri)
+                log.warning(
+                    "function %s: CodeUri %r is not a local folder; it cannot run locally", logical_id, code_uri
+                )
         elif rtype == "AWS::Serverless::LayerVersion":
             content_uri = props.get("ContentUri")
             if isinstance(content_uri, str):

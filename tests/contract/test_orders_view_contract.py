@@ -34,8 +34,13 @@ from amazon_channel_local.stack import LocalStack
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "api" / "orders-view.openapi.yaml"
 MAX_EXAMPLES = 25
-CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_schema_conformance", "negative_data_rejection"]
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +53,21 @@ def served():
 
 
 schema = schemathesis.openapi.from_path(SPEC)
-schema.config.generation.update(modes=["positive", "negative"], max_examples=MAX_EXAMPLES, deterministic=True,
-                                database="none")
+schema.config.generation.update(
+    modes=["positive", "negative"], max_examples=MAX_EXAMPLES, deterministic=True, database="none"
+)
 schema.config.checks.update(included_check_names=CHECKS)
 schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+)
 def test_the_api_answers_as_its_openapi_description_says(case, served):
     # Given a request generated from the description (the seller's id pinned on valid ones, so lists have rows)
     if case.query is not None and case.meta and not case.meta.generation.mode.is_negative:

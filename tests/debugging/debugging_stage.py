@@ -30,16 +30,34 @@ STORE = {
     ],
 }
 STEPS = [
-    {"do": "amazon.place_order", "order": {
-        "id": MFN, "buyer": {"name": BUYER_NAME, "email": BUYER_EMAIL},
-        "ship_to": {"name": BUYER_NAME, "line1": "1 Main St", "city": "Seattle", "region": "WA",
-                    "postcode": POSTCODE, "country": "US"},
-        "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "2.00"}]}},
-    {"do": "amazon.place_order", "order": {
-        "id": FBA, "fulfillment": "AFN", "items": [{"sku": "TEA-02", "qty": 3, "price": "5.50"}]}},
-    {"do": "amazon.place_order", "order": {
-        "id": BLOCKED, "buyer": {"name": "Bo Lindqvist", "email": "bo@example.com"},
-        "items": [{"sku": "LAMP-OFF", "qty": 1, "price": "29.00"}]}},
+    {
+        "do": "amazon.place_order",
+        "order": {
+            "id": MFN,
+            "buyer": {"name": BUYER_NAME, "email": BUYER_EMAIL},
+            "ship_to": {
+                "name": BUYER_NAME,
+                "line1": "1 Main St",
+                "city": "Seattle",
+                "region": "WA",
+                "postcode": POSTCODE,
+                "country": "US",
+            },
+            "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "2.00"}],
+        },
+    },
+    {
+        "do": "amazon.place_order",
+        "order": {"id": FBA, "fulfillment": "AFN", "items": [{"sku": "TEA-02", "qty": 3, "price": "5.50"}]},
+    },
+    {
+        "do": "amazon.place_order",
+        "order": {
+            "id": BLOCKED,
+            "buyer": {"name": "Bo Lindqvist", "email": "bo@example.com"},
+            "items": [{"sku": "LAMP-OFF", "qty": 1, "price": "29.00"}],
+        },
+    },
     {"do": "settle"},
     {"do": "amazon.verify_payment", "order_id": MFN},
     {"do": "amazon.verify_payment", "order_id": FBA},
@@ -55,8 +73,10 @@ STEPS = [
 def merchants_store(steps: list[dict] | None = None, catalog: list[dict] | None = None):
     """The store, its orders played: yields (player, handle, log stream)."""
     log = io.StringIO()
-    scenario = parse({**STORE, "catalog": catalog or STORE["catalog"], "steps": STEPS if steps is None else steps},
-                     "debugging stories")
+    scenario = parse(
+        {**STORE, "catalog": catalog or STORE["catalog"], "steps": STEPS if steps is None else steps},
+        "debugging stories",
+    )
     with Player(scenario, log_stream=log, time_scale=0.01) as player:
         player.play()
         yield player, from_local_stack(player.stack), log

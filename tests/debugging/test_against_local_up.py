@@ -25,8 +25,14 @@ def stack(tmp_path_factory):
 def amazon_channel(stack, *args: str, out_file=None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMAZON_CHANNEL_") and k != "AWS_ENDPOINT_URL"}
     env["AMAZON_CHANNEL_ENDPOINT"] = stack.endpoint  # as `local up` users export it
-    return subprocess.run([sys.executable, "-m", "amazon_channel_local.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "amazon_channel_local.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_trace_export_and_local_reproduction_of_an_order_on_the_running_stack(stack, tmp_path):

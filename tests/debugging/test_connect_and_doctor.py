@@ -28,8 +28,11 @@ SELLER = "A2MERCHANT00001"
 def freshly_deployed_stack():
     """Yields (stack, amazon, commerce, run): `run(*argv)` runs amazon-channel connect/doctor on it."""
     amazon, commerce = SimulatedAmazon(seller_id=SELLER), SimulatedCommerce()
-    with amazon, commerce, LocalStack(environment_overrides=simulator_environment(amazon, commerce),
-                                      log_stream=io.StringIO()) as stack:
+    with (
+        amazon,
+        commerce,
+        LocalStack(environment_overrides=simulator_environment(amazon, commerce), log_stream=io.StringIO()) as stack,
+    ):
         handle = from_local_stack(stack)
 
         def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -44,11 +47,29 @@ def freshly_deployed_stack():
 
 def connect_args(amazon, commerce) -> list[str]:
     c = commerce.credentials
-    return ["connect", "--seller-id", SELLER, "--refresh-token", amazon.refresh_token, "--marketplace", "ATVPDKIKX0DER",
-            "--client-id", amazon.client_id, "--client-secret", amazon.client_secret,
-            "--commerce-consumer-key", c["consumer_key"], "--commerce-consumer-secret", c["consumer_secret"],
-            "--commerce-access-token", c["access_token"], "--commerce-access-token-secret", c["access_token_secret"],
-            "--customer-creation", "create"]
+    return [
+        "connect",
+        "--seller-id",
+        SELLER,
+        "--refresh-token",
+        amazon.refresh_token,
+        "--marketplace",
+        "ATVPDKIKX0DER",
+        "--client-id",
+        amazon.client_id,
+        "--client-secret",
+        amazon.client_secret,
+        "--commerce-consumer-key",
+        c["consumer_key"],
+        "--commerce-consumer-secret",
+        c["consumer_secret"],
+        "--commerce-access-token",
+        c["access_token"],
+        "--commerce-access-token-secret",
+        c["access_token_secret"],
+        "--customer-creation",
+        "create",
+    ]
 
 
 def doctor(run, capsys) -> tuple[int, dict]:
@@ -70,8 +91,11 @@ def test_connect_then_doctor_is_all_green(capsys):
         code, out, err = run(capsys, *connect_args(amazon, commerce))
         # Then everything is stored, Amazon sends the seller's order changes to the stack's queue
         assert code == 0, out + err
-        secret = json.loads(stack.client("secretsmanager").get_secret_value(
-            SecretId=stack.resources["SpApiCredentialsSecret"])["SecretString"])
+        secret = json.loads(
+            stack.client("secretsmanager").get_secret_value(SecretId=stack.resources["SpApiCredentialsSecret"])[
+                "SecretString"
+            ]
+        )
         assert secret["refresh_tokens"] == {SELLER: amazon.refresh_token}
         item = stack.client("dynamodb").get_item(TableName=stack.resources["StoresTable"], Key={"id": {"S": SELLER}})
         store = json.loads(item["Item"]["value"]["S"])
@@ -86,9 +110,19 @@ def test_connect_then_doctor_is_all_green(capsys):
         code, after = doctor(run, capsys)
         assert code == 0, failing(after)
         checks = [f["check"] for f in after["findings"]]
-        assert {"SP-API secret", "Commerce secret", f"store {SELLER}", f"LWA seller {SELLER}", "LWA grantless token",
-                "notification destination", f"ORDER_CHANGE subscription {SELLER}", "notifications queue policy",
-                "Commerce events", "Commerce GET /V1/customers/search", "Commerce GET /V1/orders"} <= set(checks)
+        assert {
+            "SP-API secret",
+            "Commerce secret",
+            f"store {SELLER}",
+            f"LWA seller {SELLER}",
+            "LWA grantless token",
+            "notification destination",
+            f"ORDER_CHANGE subscription {SELLER}",
+            "notifications queue policy",
+            "Commerce events",
+            "Commerce GET /V1/customers/search",
+            "Commerce GET /V1/orders",
+        } <= set(checks)
         assert any(c.startswith("dead-letter queue ") for c in checks)
         code, text, _ = run(capsys, "doctor")
         assert code == 0 and text.strip().endswith("all green")
@@ -109,7 +143,9 @@ def test_connecting_twice_changes_nothing(capsys):
         assert steps["notification destination"].startswith("found")
         assert steps["ORDER_CHANGE subscription"].startswith("found")
         assert len(amazon.notifications.destinations()) == 1 and len(amazon.notifications.subscriptions()) == 1
-        assert len(sm.list_secret_version_ids(SecretId=stack.resources["SpApiCredentialsSecret"])["Versions"]) == versions
+        assert (
+            len(sm.list_secret_version_ids(SecretId=stack.resources["SpApiCredentialsSecret"])["Versions"]) == versions
+        )
 
 
 def test_a_refused_refresh_token_stores_nothing(capsys):
@@ -146,9 +182,13 @@ def test_the_doctor_names_each_broken_thing_with_its_fix(capsys, broken):
         else:
             secret_id = stack.resources["CommerceTokenSecret"]
             value = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
-            sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**value, "access_token_secret": "revoked"}))
-            expected = {"Commerce GET /V1/customers/search": ("401", "Integration Details"),
-                        "Commerce GET /V1/orders": ("401", "Integration Details")}
+            sm.put_secret_value(
+                SecretId=secret_id, SecretString=json.dumps({**value, "access_token_secret": "revoked"})
+            )
+            expected = {
+                "Commerce GET /V1/customers/search": ("401", "Integration Details"),
+                "Commerce GET /V1/orders": ("401", "Integration Details"),
+            }
         # Then the doctor exits 4 and names exactly that, with its fix
         code, report = doctor(run, capsys)
         assert code == 4

@@ -6,9 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from debugging_stage import (
-    BLOCKED, BUYER_EMAIL, BUYER_NAME, FBA, MFN, POSTCODE, amazon_channel, merchants_store, one_line,
+    BLOCKED,
+    BUYER_EMAIL,
+    BUYER_NAME,
+    FBA,
+    MFN,
+    POSTCODE,
+    amazon_channel,
+    merchants_store,
+    one_line,
 )
 
 
@@ -49,15 +56,19 @@ def test_an_export_holds_the_orders_inbound_events_with_times_the_bus_events_and
     # And every ORDER_CHANGE Amazon sent, as received, when it was received
     inbound = of_type(path, "inbound")
     notifications = [r for r in inbound if r["source"] == "amazon"]
-    assert [r["event"]["body"]["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"]
-            for r in notifications] == ["Pending", "Unshipped", "Shipped"]
+    assert [
+        r["event"]["body"]["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"] for r in notifications
+    ] == ["Pending", "Unshipped", "Shipped"]
     assert all(r["at"] and r["event"]["id"] for r in notifications)
     # And the Commerce shipment event (its ids), and the channel's bus events about the order
     commerce = [r for r in inbound if r["source"] == "commerce"]
     assert len(commerce) == 1 and commerce[0]["event"]["body"]["detail"]["data"]["value"]["order_id"] == "1"
     assert sorted(r["event"]["detail-type"] for r in of_type(path, "bus_event")) == [
-        "CommerceOrderCreated", "My Adobe Commerce Events:com.adobe.commerce.observer.sales_order_shipment_save_after",
-        "OrderShipped", "ShipmentConfirmedToAmazon"]
+        "CommerceOrderCreated",
+        "My Adobe Commerce Events:com.adobe.commerce.observer.sales_order_shipment_save_after",
+        "OrderShipped",
+        "ShipmentConfirmedToAmazon",
+    ]
     # And the order's whole history, oldest first
     history = of_type(path, "history")
     assert history[0]["kind"] == "status" and history[-1]["kind"] in ("status", "step")
@@ -87,8 +98,10 @@ def test_an_exported_order_reproduces_locally_with_the_same_history(exports, tmp
     assert code == 0, stdout
     assert comparison["matches"] and comparison["channel_status"]["exported"] == comparison["channel_status"]["local"]
     assert all(row["op"] in ("equal", "moved") for row in comparison["history"])
-    assert len(comparison["history"]) == len(of_type(exports[oid], "history")) + \
-        sum(row["op"] == "moved" for row in comparison["history"]) // 2
+    assert (
+        len(comparison["history"])
+        == len(of_type(exports[oid], "history")) + sum(row["op"] == "moved" for row in comparison["history"]) // 2
+    )
     # And the same events about the order were put on the bus
     assert comparison["bus_events"]["match"]
     assert "histories match" in stdout
@@ -124,15 +137,21 @@ def test_a_history_that_differs_is_shown_and_exits_4(exports, tmp_path, capsys):
     # Then the difference is shown and the exit code says so
     comparison = json.loads(out.read_text())
     assert code == 4 and not comparison["matches"] and "histories differ" in stdout
-    assert {"op": "replace", "exported": "commerce: Customer account created twice",
-            "local": "commerce: Customer account resolved"} in comparison["history"]
+    assert {
+        "op": "replace",
+        "exported": "commerce: Customer account created twice",
+        "local": "commerce: Customer account resolved",
+    } in comparison["history"]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("not json\n", "line 1: not JSON"),
-    ('{"type": "history"}\n', "not an order export"),
-    ('{"no": "type"}\n', "line 1: not an export record"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json\n", "line 1: not JSON"),
+        ('{"type": "history"}\n', "not an order export"),
+        ('{"no": "type"}\n', "line 1: not an export record"),
+    ],
+)
 def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(tmp_path, capsys, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(content)

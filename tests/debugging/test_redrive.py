@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
-from amazon_channel_local.scenario import Step
 from debugging_stage import FBA, STORE, amazon_channel, amazon_channel_json, merchants_store, one_line
 
+from amazon_channel_local.scenario import Step
+
 FBA_STEPS = [
-    {"do": "amazon.place_order", "order": {
-        "id": FBA, "fulfillment": "AFN", "items": [{"sku": "TEA-02", "qty": 1, "price": "5.50"}]}},
+    {
+        "do": "amazon.place_order",
+        "order": {"id": FBA, "fulfillment": "AFN", "items": [{"sku": "TEA-02", "qty": 1, "price": "5.50"}]},
+    },
     {"do": "amazon.verify_payment", "order_id": FBA},
 ]
 # Every delivery of the FBA import tries Commerce 4 times (the client's retries); 5 deliveries
@@ -26,8 +28,9 @@ def store():
     with merchants_store(steps=FBA_STEPS, catalog=STORE["catalog"]) as (player, handle, _log):
         player.commerce.fail_next("GET", "/V1/orders", 503, count=COMMERCE_DOWN_FOR)
         player.run(Step(0, "amazon.ship", {"order_id": FBA}))
-        player.stack.client("sqs").send_message(QueueUrl=player.stack.queue_url("NotificationsQueue"),
-                                                MessageBody="{not json")
+        player.stack.client("sqs").send_message(
+            QueueUrl=player.stack.queue_url("NotificationsQueue"), MessageBody="{not json"
+        )
         player.stack.settle()
         yield player, handle
 
@@ -83,4 +86,6 @@ def test_one_queue_can_be_named_and_the_readable_report_says_what_moved(store, c
 def test_an_unknown_queue_is_one_line_and_exit_2(store, capsys):
     code, out, err = amazon_channel(capsys, "redrive", "NoSuchQueue", handle=store[1])
     assert code == 2 and out == ""
-    assert one_line(err).startswith("amazon-channel redrive: no dead-letter queue 'NoSuchQueue' in the stack (its DLQs: ")
+    assert one_line(err).startswith(
+        "amazon-channel redrive: no dead-letter queue 'NoSuchQueue' in the stack (its DLQs: "
+    )

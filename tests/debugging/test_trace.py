@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from moto.server import ThreadedMotoServer
-
 from debugging_stage import BLOCKED, FBA, MFN, amazon_channel, amazon_channel_json, merchants_store, one_line
+from moto.server import ThreadedMotoServer
 
 
 @pytest.fixture(scope="module")
@@ -26,31 +25,52 @@ def test_a_shipped_mfn_orders_trace_shows_notifications_steps_with_durations_and
     timeline = trace["timeline"]
     # Then the order's state heads the trace
     assert code == 0
-    assert trace["order"] == {"channel_status": "Shipped", "amazon_status": "Shipped", "fulfillment": "MFN",
-                              "commerce_order": "000000001", "workflow": "SUCCEEDED",
-                              "notes": "Shipped: every package confirmed to Amazon"}
+    assert trace["order"] == {
+        "channel_status": "Shipped",
+        "amazon_status": "Shipped",
+        "fulfillment": "MFN",
+        "commerce_order": "000000001",
+        "workflow": "SUCCEEDED",
+        "notes": "Shipped: every package confirmed to Amazon",
+    }
     # And every notification Amazon sent is there, as received, with its NotificationId
     notifications = [r for r in timeline if r["kind"] == "notification"]
     assert [r["what"].split(" received")[0] for r in notifications] == [
-        "ORDER_CHANGE Pending", "ORDER_CHANGE Unshipped", "ORDER_CHANGE Shipped"]
+        "ORDER_CHANGE Pending",
+        "ORDER_CHANGE Unshipped",
+        "ORDER_CHANGE Shipped",
+    ]
     assert all(r["request_id"] for r in notifications)
     # And each status change, and each workflow step with its duration
     assert [r["what"] for r in timeline if r["kind"] == "status"][0].endswith("channel status new -> Pending")
     steps = {r["what"]: r["duration_s"] for r in timeline if r["kind"] == "task"}
-    assert list(steps) == ["Step FetchOrderDetails", "Step ResolveCustomer", "Step CreateCommerceOrder",
-                           "Step AnnounceCommerceOrder", "Step WaitForShipments", "Step ConfirmShipmentsToAmazon",
-                           "Step CompleteOrder", "Step AnnounceOrderShipped"]
+    assert list(steps) == [
+        "Step FetchOrderDetails",
+        "Step ResolveCustomer",
+        "Step CreateCommerceOrder",
+        "Step AnnounceCommerceOrder",
+        "Step WaitForShipments",
+        "Step ConfirmShipmentsToAmazon",
+        "Step CompleteOrder",
+        "Step AnnounceOrderShipped",
+    ]
     assert all(d is not None and d >= 0 for d in steps.values())
     # And each SP-API and Commerce call with the request id that answered it
     calls = {r["what"]: r["request_id"] for r in timeline if r["kind"] in ("sp-api", "commerce")}
-    assert set(calls) >= {"Order details fetched (getOrder)", "Customer account resolved",
-                          "Commerce order 000000001 created", "Commerce shipment 2 recorded",
-                          "Package 2 confirmed to Amazon (confirmShipment)"}
+    assert set(calls) >= {
+        "Order details fetched (getOrder)",
+        "Customer account resolved",
+        "Commerce order 000000001 created",
+        "Commerce shipment 2 recorded",
+        "Package 2 confirmed to Amazon (confirmShipment)",
+    }
     assert all(calls.values()), calls
     # And the Commerce event that woke the workflow, and the workflow's start and end
     assert "commerce/commerce-event" in kinds(timeline)
     assert [r["what"] for r in timeline if r["kind"] == "execution"] == [
-        "Workflow execution started", "Workflow execution succeeded"]
+        "Workflow execution started",
+        "Workflow execution succeeded",
+    ]
     # And it is one timeline, in time order
     assert [r["at"] for r in timeline] == sorted(r["at"] for r in timeline)
 
@@ -75,8 +95,7 @@ def test_an_fba_orders_trace_has_no_workflow_and_shows_its_import(store, capsys)
     code, trace = amazon_channel_json(capsys, "trace", FBA, handle=handle)
     assert code == 0 and trace["order"]["workflow"] is None
     assert [r["kind"] for r in trace["timeline"] if r["source"] == "workflow"] == []
-    assert any(r["what"].startswith("Commerce order 000000002 created") and r["request_id"]
-               for r in trace["timeline"])
+    assert any(r["what"].startswith("Commerce order 000000002 created") and r["request_id"] for r in trace["timeline"])
 
 
 def test_the_trace_is_a_readable_table_by_default(store, capsys):

@@ -15,9 +15,15 @@ def figures() -> dict | None:
     if module is None or not module.FIGURES["cases"]:
         return None
     f = module.FIGURES
-    return {"seed": f["seed"], "cases": f["cases"], "orders_played": f["orders_played"],
-            "faults_injected": dict(f["faults_injected"]), "notifications_redelivered": f["redeliveries"],
-            "batches_reordered": f["reordered"], "violations": dict(f["violations"])}
+    return {
+        "seed": f["seed"],
+        "cases": f["cases"],
+        "orders_played": f["orders_played"],
+        "faults_injected": dict(f["faults_injected"]),
+        "notifications_redelivered": f["redeliveries"],
+        "batches_reordered": f["reordered"],
+        "violations": dict(f["violations"]),
+    }
 
 
 def pytest_terminal_summary(terminalreporter):

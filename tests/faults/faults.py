@@ -36,14 +36,25 @@ AMAZON = [
     Call("amazon getOrder (FBA)", "amazon", ("getOrder",), "fba_import", "FbaOrderImportFunction"),
     Call("amazon searchOrders", "amazon", ("searchOrders",), "sync", "OrderSyncFunction"),
     Call("amazon confirmShipment", "amazon", ("confirmShipment",), "mfn_ship", "ConfirmShipmentsFunction"),
-    Call("amazon createFeedDocument", "amazon", ("createFeedDocument",), "merchant_cancel",
-         "RequestAmazonCancellationFunction"),
+    Call(
+        "amazon createFeedDocument",
+        "amazon",
+        ("createFeedDocument",),
+        "merchant_cancel",
+        "RequestAmazonCancellationFunction",
+    ),
     Call("amazon createFeed", "amazon", ("createFeed",), "merchant_cancel", "RequestAmazonCancellationFunction"),
     Call("amazon getFeed", "amazon", ("getFeed",), "merchant_cancel", "RequestAmazonCancellationFunction"),
 ]
 _C = "CreateCommerceOrderFunction"
 COMMERCE = [
-    Call("commerce customers search", "commerce", ("GET", r"/V1/customers/search"), "mfn_import", "ResolveCustomerFunction"),
+    Call(
+        "commerce customers search",
+        "commerce",
+        ("GET", r"/V1/customers/search"),
+        "mfn_import",
+        "ResolveCustomerFunction",
+    ),
     Call("commerce customers create", "commerce", ("POST", r"/V1/customers"), "mfn_import", "ResolveCustomerFunction"),
     Call("commerce orders search", "commerce", ("GET", r"/V1/orders"), "mfn_import", _C),
     Call("commerce orders get", "commerce", ("GET", r"/V1/orders/\d+"), "mfn_import", _C),
@@ -52,21 +63,37 @@ COMMERCE = [
     Call("commerce comments", "commerce", ("POST", r"/V1/orders/\d+/comments"), "mfn_import", _C),
     Call("commerce invoice", "commerce", ("POST", r"/V1/order/\d+/invoice"), "mfn_import", _C),
     Call("commerce ship", "commerce", ("POST", r"/V1/order/\d+/ship"), "fba_import", "FbaOrderImportFunction"),
-    Call("commerce shipments search", "commerce", ("GET", r"/V1/shipments"), "fba_ship_answer_lost",
-         "FbaOrderImportFunction"),
-    Call("commerce shipment get", "commerce", ("GET", r"/V1/shipment/\d+"), "mfn_ship", "CommerceShipmentIntakeFunction"),
+    Call(
+        "commerce shipments search",
+        "commerce",
+        ("GET", r"/V1/shipments"),
+        "fba_ship_answer_lost",
+        "FbaOrderImportFunction",
+    ),
+    Call(
+        "commerce shipment get", "commerce", ("GET", r"/V1/shipment/\d+"), "mfn_ship", "CommerceShipmentIntakeFunction"
+    ),
     Call("commerce cancel", "commerce", ("POST", r"/V1/orders/\d+/cancel"), "invoice_refused", _C),
-    Call("commerce refund", "commerce", ("POST", r"/V1/order/\d+/refund"), "amazon_cancel", "CancelCommerceOrderFunction"),
+    Call(
+        "commerce refund", "commerce", ("POST", r"/V1/order/\d+/refund"), "amazon_cancel", "CancelCommerceOrderFunction"
+    ),
     Call("commerce products get", "commerce", ("GET", r"/V1/products/[^/]+"), "mfn_import", _C),
     Call("commerce stockItems get", "commerce", ("GET", r"/V1/stockItems/[^/]+"), "mfn_import", _C),
-    Call("commerce salable qty", "commerce", ("GET", r"/V1/inventory/get-product-salable-quantity/.+"), "mfn_import", _C),
+    Call(
+        "commerce salable qty", "commerce", ("GET", r"/V1/inventory/get-product-salable-quantity/.+"), "mfn_import", _C
+    ),
     Call("commerce stockItems put", "commerce", ("PUT", r"/V1/products/[^/]+/stockItems/.+"), "mfn_import", _C),
 ]
 AWS = [
     Call("aws SendTaskSuccess", "aws", ("sfn", "SendTaskSuccess"), "mfn_ship", "CommerceShipmentIntakeFunction"),
     Call("aws PutEvents", "aws", ("eventbridge", "PutEvents"), "fba_import", "FbaOrderImportFunction"),
-    Call("aws TransactWriteItems", "aws", ("dynamodb", "TransactWriteItems"), "mfn_import",
-         "OrderNotificationIntakeFunction"),
+    Call(
+        "aws TransactWriteItems",
+        "aws",
+        ("dynamodb", "TransactWriteItems"),
+        "mfn_import",
+        "OrderNotificationIntakeFunction",
+    ),
     Call("aws SendMessage", "aws", ("sqs", "SendMessage"), "bad_notification", "OrderNotificationIntakeFunction"),
 ]
 CALLS = AMAZON + COMMERCE + AWS
@@ -153,8 +180,14 @@ class Injector:
         return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
 
     def _match(self, call: Call) -> _Armed | None:
-        return next((a for a in self.armed if a.kind != "timeout" and a.hits == 0 and a.call == call
-                     and self._caller() == a.function_name), None)
+        return next(
+            (
+                a
+                for a in self.armed
+                if a.kind != "timeout" and a.hits == 0 and a.call == call and self._caller() == a.function_name
+            ),
+            None,
+        )
 
     def _note(self, target: str, matches) -> list[Call]:
         caller = self._caller()
@@ -183,5 +216,6 @@ class Injector:
         for call in self._note("aws", lambda w: w == (service, operation)):
             if armed := self._match(call):
                 armed.hits += 1
-                self.player.stack.aws_faults.fail_next(service, operation, when=armed.kind,
-                                                       error="ServiceUnavailable", status=503)
+                self.player.stack.aws_faults.fail_next(
+                    service, operation, when=armed.kind, error="ServiceUnavailable", status=503
+                )

@@ -38,18 +38,31 @@ SCENARIO = {
     "catalog": [],
     "steps": [],
 }
-INVARIANTS = ("one Commerce order per Amazon order", "one customer per buyer email",
-              "one confirmation per package", "no lost order", "every ERP event delivered",
-              "nothing moved backwards", "everything parked has a reason")
+INVARIANTS = (
+    "one Commerce order per Amazon order",
+    "one customer per buyer email",
+    "one confirmation per package",
+    "no lost order",
+    "every ERP event delivered",
+    "nothing moved backwards",
+    "everything parked has a reason",
+)
 RANK = {"Pending": 0, "PendingAvailability": 0, "Unshipped": 1, "PartiallyShipped": 2, "Shipped": 3, "Canceled": 3}
 RETURNING_BUYERS = [("Eva Lima", "eva@example.com"), ("Rui Costa", "rui@example.com")]
 CASES = [(call, kind) for call in CALLS for kind in KINDS]
 _numbers = itertools.count(1)
 
 # the suite's figures, read by conftest.py's summary and bench/fault_suite.py
-FIGURES: dict = {"seed": SEED, "cases": 0, "orders_played": 0, "faults_injected": Counter(),
-                 "calls_faulted": 0, "redeliveries": 0, "reordered": 0,
-                 "violations": Counter({name: 0 for name in INVARIANTS})}
+FIGURES: dict = {
+    "seed": SEED,
+    "cases": 0,
+    "orders_played": 0,
+    "faults_injected": Counter(),
+    "calls_faulted": 0,
+    "redeliveries": 0,
+    "reordered": 0,
+    "violations": Counter(dict.fromkeys(INVARIANTS, 0)),
+}
 ERP: list[dict] = []  # every event the ERP's queue received
 PARKED: list[dict] = []  # every message found in a dead-letter queue
 
@@ -80,9 +93,22 @@ class Story:
 
     def place(self, fulfillment: str = "MFN", hold: bool = False) -> None:
         p = self.player
-        step = parse({"steps": [{"do": "amazon.place_order", "order": {
-            "id": self.oid, "fulfillment": fulfillment, "buyer": {"name": self.buyer[0], "email": self.buyer[1]},
-            "items": [{"sku": self.sku, "qty": 2, "price": "12.50", "tax": "1.00"}]}}]}, "case").steps[0]
+        step = parse(
+            {
+                "steps": [
+                    {
+                        "do": "amazon.place_order",
+                        "order": {
+                            "id": self.oid,
+                            "fulfillment": fulfillment,
+                            "buyer": {"name": self.buyer[0], "email": self.buyer[1]},
+                            "items": [{"sku": self.sku, "qty": 2, "price": "12.50", "tax": "1.00"}],
+                        },
+                    }
+                ]
+            },
+            "case",
+        ).steps[0]
         p.scenario.steps.append(step)  # so that player.result() reports it
         FIGURES["orders_played"] += 1
         deliver = p.amazon.notify
@@ -107,12 +133,16 @@ class Story:
         if bodies:
             self.player.stack.client("sqs").send_message_batch(
                 QueueUrl=self.player.stack.queue_url("NotificationsQueue"),
-                Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)])
+                Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)],
+            )
 
     def redeliver(self) -> None:
         """Amazon delivers this order's notifications again (same NotificationIds), in a shuffled order."""
-        bodies = [b for b in self.player.amazon.notifications_sent
-                  if json.loads(b)["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == self.oid]
+        bodies = [
+            b
+            for b in self.player.amazon.notifications_sent
+            if json.loads(b)["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == self.oid
+        ]
         self.rng.shuffle(bodies)
         FIGURES["redeliveries"] += len(bodies)
         self.send(*bodies)
@@ -133,8 +163,9 @@ class Story:
     def mfn_ship(self, arm) -> None:
         self.imported()
         arm()
-        self.player.run(Step(0, "commerce.ship", {"order_id": self.oid, "carrier": "UPS",
-                                                  "tracking_number": f"1Z{self.oid[4:11]}"}))
+        self.player.run(
+            Step(0, "commerce.ship", {"order_id": self.oid, "carrier": "UPS", "tracking_number": f"1Z{self.oid[4:11]}"})
+        )
         self.settle()
 
     def fba_import(self, arm) -> None:
@@ -203,7 +234,9 @@ def play(player: Player, story: Story, call: Call, kind: str, status: int) -> No
 # -- the invariants -----------------------------------------------------------------------------------
 def drain(player: Player, logical_id: str) -> list[dict]:
     sqs, url, out = player.stack.client("sqs"), player.stack.queue_url(logical_id), []
-    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
+    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages"
+    ):
         for m in msgs:
             out.append(m)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -239,10 +272,17 @@ def violations(player: Player, oid: str) -> list[tuple[str, str]]:
     if not live and ours["amazon_status"] != "Canceled":
         noted = channel is not None and channel.channel_status.value == "Error" and channel.notes
         if not noted and not parked:
-            found.append((INVARIANTS[3], f"not in Commerce, not Error with a note, not parked "
-                                         f"(channel: {channel and channel.channel_status.value})"))
+            found.append(
+                (
+                    INVARIANTS[3],
+                    f"not in Commerce, not Error with a note, not parked "
+                    f"(channel: {channel and channel.channel_status.value})",
+                )
+            )
 
-    events = [e for e in ERP if e["detail"].get("amazon_order_id") == oid and e["detail-type"] == "CommerceOrderCreated"]
+    events = [
+        e for e in ERP if e["detail"].get("amazon_order_id") == oid and e["detail-type"] == "CommerceOrderCreated"
+    ]
     if live and not events:
         found.append((INVARIANTS[4], "CommerceOrderCreated never reached the integration queue"))
     if len({e["detail"]["event_id"] for e in events}) > 1:
@@ -268,7 +308,9 @@ def the_order(player: Player, oid: str) -> dict:
 @pytest.mark.parametrize(("call", "kind"), CASES, ids=[f"{c.name}-{k}" for c, k in CASES])
 def test_an_order_survives_a_fault(player, call, kind):
     rng = random.Random(f"{SEED}:{call.name}:{kind}")
-    story = Story(player, rng, new_buyer=call.name == "commerce customers create")  # Given a fresh order, and one fault armed on one external call
+    story = Story(
+        player, rng, new_buyer=call.name == "commerce customers create"
+    )  # Given a fresh order, and one fault armed on one external call
     status = rng.choice([500, 503])
     try:
         play(player, story, call, kind, status)  # When the merchant's story that makes the call is played

@@ -12,8 +12,11 @@ from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import Step, parse
 from stack_stories import end_waiting_workflows, orders
 
-SCENARIO = {"name": "amazon money", "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 100}],
-            "steps": []}
+SCENARIO = {
+    "name": "amazon money",
+    "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 100}],
+    "steps": [],
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +30,23 @@ def test_a_promoted_gift_wrapped_order_is_booked_at_amazons_total_and_refunded_i
     # Given a buyer paid 2 mugs at 12.50 (tax 2.00) less a 5.00 promotion (tax -0.40), gift wrap
     # 3.99 (tax 0.32) and shipping 4.99 (tax 0.40), made free by a promotion
     oid = "113-0000000-0000888"
-    order = {"id": oid, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
-             "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "2.00", "discount": "5.00",
-                        "discount_tax": "-0.40", "gift_wrap": "3.99", "gift_wrap_tax": "0.32"}],
-             "shipping": {"price": "4.99", "tax": "0.40", "discount": "4.99"}}
+    order = {
+        "id": oid,
+        "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+        "items": [
+            {
+                "sku": "MUG-01",
+                "qty": 2,
+                "price": "12.50",
+                "tax": "2.00",
+                "discount": "5.00",
+                "discount_tax": "-0.40",
+                "gift_wrap": "3.99",
+                "gift_wrap_tax": "0.32",
+            }
+        ],
+        "shipping": {"price": "4.99", "tax": "0.40", "discount": "4.99"},
+    }
     place = Step(0, "amazon.place_order", {"order": order})  # simulator options: not in the scenario format
     player.scenario.steps.append(place)
     player.run(place)
@@ -44,7 +60,10 @@ def test_a_promoted_gift_wrapped_order_is_booked_at_amazons_total_and_refunded_i
     assert orders(player).get(oid).details.order_total == paid
     booked = player.commerce._orders[player.commerce.order_by_ext_id(oid)["order_id"]]
     assert (booked["discount_amount"], booked["shipping_discount_amount"], booked["shipping_amount"]) == (
-        Decimal("-9.99"), Decimal("4.99"), Decimal("8.98"))
+        Decimal("-9.99"),
+        Decimal("4.99"),
+        Decimal("8.98"),
+    )
     assert "gift wrap 3.99" in booked["shipping_description"]
     # And when the merchant cancels it before shipping, the credit memo refunds all of it
     player.run(Step(0, "commerce.cancel", {"order_id": oid, "reason": "Damaged in the warehouse"}))
@@ -56,9 +75,12 @@ def test_a_promoted_gift_wrapped_order_is_booked_at_amazons_total_and_refunded_i
 def test_amazon_cancels_an_order_with_free_but_taxed_shipping_and_commerce_closes_it(player):
     # Given an imported order whose shipping is free but taxed: shipping 0.00, shipping tax 0.40
     oid = "113-0000000-0000889"
-    order = {"id": oid, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
-             "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "2.00"}],
-             "shipping": {"price": "0.00", "tax": "0.40"}}
+    order = {
+        "id": oid,
+        "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+        "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50", "tax": "2.00"}],
+        "shipping": {"price": "0.00", "tax": "0.40"},
+    }
     place = Step(0, "amazon.place_order", {"order": order})
     player.scenario.steps.append(place)
     player.run(place)
@@ -66,7 +88,10 @@ def test_amazon_cancels_an_order_with_free_but_taxed_shipping_and_commerce_close
     player.stack.settle()
     booked = player.commerce._orders[player.commerce.order_by_ext_id(oid)["order_id"]]
     assert (booked["grand_total"], booked["shipping_amount"], booked["shipping_tax_amount"]) == (
-        Decimal("27.40"), Decimal("0"), Decimal("0.40"))
+        Decimal("27.40"),
+        Decimal("0"),
+        Decimal("0.40"),
+    )
     # When Amazon cancels it
     player.run(Step(0, "amazon.cancel", {"order_id": oid}))
     player.stack.settle()

@@ -54,9 +54,21 @@ def _each_story(player, caplog):
 def a_paid_order(player: Player, sku: str = "MUG-01") -> str:
     """A buyer orders and Amazon verifies the payment; the notifications wait in the queue."""
     oid = f"113-{next(_order_numbers):07d}-1000001"
-    place = parse({"steps": [{"do": "amazon.place_order", "order": {
-        "id": oid, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
-        "items": [{"sku": sku, "qty": 1, "price": "12.50"}]}}]}, "story").steps[0]
+    place = parse(
+        {
+            "steps": [
+                {
+                    "do": "amazon.place_order",
+                    "order": {
+                        "id": oid,
+                        "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+                        "items": [{"sku": sku, "qty": 1, "price": "12.50"}],
+                    },
+                }
+            ]
+        },
+        "story",
+    ).steps[0]
     player.scenario.steps.append(place)  # so that player.result() reports it
     player.run(place)
     player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
@@ -75,9 +87,11 @@ def send_in_one_batch(player: Player, bad_body: str) -> str:
     """Queue the bad message behind the good ones and let the stack run. Returns its message id."""
     sqs = player.stack.client("sqs")
     batches_before = _intake_runs(player)
-    message_id = sqs.send_message(QueueUrl=player.stack.queue_url("NotificationsQueue"), MessageBody=bad_body)["MessageId"]
+    message_id = sqs.send_message(QueueUrl=player.stack.queue_url("NotificationsQueue"), MessageBody=bad_body)[
+        "MessageId"
+    ]
     player.stack.settle()
-    batches = _intake_runs(player)[len(batches_before):]
+    batches = _intake_runs(player)[len(batches_before) :]
     assert len(batches) == 1, "the good and the bad notifications arrive in one batch"
     assert batches[0]["ok"], f"the batch must not fail: {batches[0]['error']}"
     return message_id
@@ -86,7 +100,9 @@ def send_in_one_batch(player: Player, bad_body: str) -> str:
 def parked(player: Player) -> list[dict]:
     """Drain the dead-letter (parking) queue: each message's body and attributes."""
     sqs, url, out = player.stack.client("sqs"), player.stack.queue_url("NotificationsDeadLetterQueue"), []
-    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
+    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages"
+    ):
         for m in msgs:
             attrs = {k: v["StringValue"] for k, v in (m.get("MessageAttributes") or {}).items()}
             out.append({"body": m["Body"], **attrs})
@@ -100,7 +116,11 @@ def logged_reason(player: Player, message_id: str) -> str:
         if getattr(record, "message_id", None) == message_id and hasattr(record, "reason"):
             return record.reason
     for line in player.log_stream.getvalue().splitlines():  # or their JSON lines in the stack's log
-        if line.startswith("{") and '"Notification parked"' in line and json.loads(line).get("message_id") == message_id:
+        if (
+            line.startswith("{")
+            and '"Notification parked"' in line
+            and json.loads(line).get("message_id") == message_id
+        ):
             return json.loads(line)["reason"]
     raise AssertionError(f"no logged reason for message {message_id}")
 
@@ -140,14 +160,17 @@ def test_malformed_json_is_parked_and_the_good_order_goes_on(player):
 def test_a_notification_of_another_type_is_parked(player):
     good = a_paid_order(player)
     offer_change = {**a_notification(player, good), "NotificationType": "ANY_OFFER_CHANGED"}
-    assert_parked_beside_a_good_order(player, good, json.dumps(offer_change),
-                                      "unsupported notification NotificationType: 'ANY_OFFER_CHANGED'")
+    assert_parked_beside_a_good_order(
+        player, good, json.dumps(offer_change), "unsupported notification NotificationType: 'ANY_OFFER_CHANGED'"
+    )
 
 
 def test_a_notification_of_an_unknown_payload_version_is_parked(player):
     good = a_paid_order(player)
     future = {**a_notification(player, good), "PayloadVersion": "2.0"}
-    assert_parked_beside_a_good_order(player, good, json.dumps(future), "unsupported notification PayloadVersion: '2.0'")
+    assert_parked_beside_a_good_order(
+        player, good, json.dumps(future), "unsupported notification PayloadVersion: '2.0'"
+    )
 
 
 def test_an_unknown_order_status_is_parked(player):
@@ -157,11 +180,15 @@ def test_an_unknown_order_status_is_parked(player):
     assert_parked_beside_a_good_order(player, good, json.dumps(body), "unknown order status 'Teleported'")
 
 
-@pytest.mark.parametrize("path", [
-    ("Payload", "OrderChangeNotification", "AmazonOrderId"),
-    ("Payload", "OrderChangeNotification", "Summary", "OrderItems"),
-    ("NotificationMetadata", "NotificationId"),
-], ids=lambda path: path[-1])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("Payload", "OrderChangeNotification", "AmazonOrderId"),
+        ("Payload", "OrderChangeNotification", "Summary", "OrderItems"),
+        ("NotificationMetadata", "NotificationId"),
+    ],
+    ids=lambda path: path[-1],
+)
 def test_a_notification_missing_a_field_is_parked(player, path):
     good = a_paid_order(player)
     body = a_notification(player, good)
@@ -172,10 +199,18 @@ def test_a_notification_missing_a_field_is_parked(player, path):
     assert_parked_beside_a_good_order(player, good, json.dumps(body), f"missing field {'.'.join(path)}")
 
 
-@pytest.mark.parametrize("field, value, why", [
-    ("SellerId", "A2OTHERSELLER99", "seller A2OTHERSELLER99 / marketplace ATVPDKIKX0DER is not a connected store"),
-    ("MarketplaceId", "A1F83G8C2ARO7P", "seller A1SIMSELLER0001 / marketplace A1F83G8C2ARO7P is not a connected store"),
-], ids=["seller", "marketplace"])
+@pytest.mark.parametrize(
+    "field, value, why",
+    [
+        ("SellerId", "A2OTHERSELLER99", "seller A2OTHERSELLER99 / marketplace ATVPDKIKX0DER is not a connected store"),
+        (
+            "MarketplaceId",
+            "A1F83G8C2ARO7P",
+            "seller A1SIMSELLER0001 / marketplace A1F83G8C2ARO7P is not a connected store",
+        ),
+    ],
+    ids=["seller", "marketplace"],
+)
 def test_a_seller_or_marketplace_that_is_not_connected_is_parked(player, field, value, why):
     good = a_paid_order(player)
     body = a_notification(player, good)
@@ -211,10 +246,14 @@ def test_a_notification_at_the_size_limit_is_applied(player):
 
 
 # -- Commerce refuses or fails while the order is created ------------------------------------------
-@pytest.mark.parametrize("sku, cause", [
-    ("LAMP-OFF", 'Product "LAMP-OFF" cannot be ordered: disabled.'),
-    ("RUG-NONE", 'Product "RUG-NONE" cannot be ordered: insufficient stock.'),
-], ids=["disabled", "out-of-stock"])
+@pytest.mark.parametrize(
+    "sku, cause",
+    [
+        ("LAMP-OFF", 'Product "LAMP-OFF" cannot be ordered: disabled.'),
+        ("RUG-NONE", 'Product "RUG-NONE" cannot be ordered: insufficient stock.'),
+    ],
+    ids=["disabled", "out-of-stock"],
+)
 def test_a_product_commerce_cannot_sell_puts_the_order_in_error(player, sku, cause):
     orders_before = player.result()["commerce_order_count"]
     oid = a_paid_order(player, sku=sku)  # Given a paid order for a product Commerce cannot sell

@@ -19,26 +19,64 @@ from amazon_channel_local.scenario import parse
 from stack_stories import end_waiting_workflows
 
 ANA = {"name": "Ana Souza", "email": "ana.souza@example.com"}
-ANA_ADDRESS = {"name": "Ana Souza", "line1": "1 Main St", "line2": "Apt 4", "city": "Seattle", "region": "WA",
-               "postcode": "98101", "country": "US", "phone": "+1 206 555 0100"}
+ANA_ADDRESS = {
+    "name": "Ana Souza",
+    "line1": "1 Main St",
+    "line2": "Apt 4",
+    "city": "Seattle",
+    "region": "WA",
+    "postcode": "98101",
+    "country": "US",
+    "phone": "+1 206 555 0100",
+}
 BEN = {"name": "Ben Okafor", "email": "ben.okafor@example.com"}
-BEN_ADDRESS = {"name": "Ben Okafor", "line1": "9 Elm Rd", "city": "Portland", "region": "OR",
-               "postcode": "97201", "country": "US", "phone": "+1 503 555 0199"}
+BEN_ADDRESS = {
+    "name": "Ben Okafor",
+    "line1": "9 Elm Rd",
+    "city": "Portland",
+    "region": "OR",
+    "postcode": "97201",
+    "country": "US",
+    "phone": "+1 503 555 0199",
+}
 SHIPPED, CANCELED, WAITING = "113-0000000-0000701", "113-0000000-0000702", "113-0000000-0000703"
-PII = {SHIPPED: ("Ana Souza", "ana.souza@example.com", "1 Main St", "Apt 4", "Seattle", "98101", "555 0100"),
-       CANCELED: ("Ben Okafor", "ben.okafor@example.com", "9 Elm Rd", "Portland", "97201", "555 0199"),
-       WAITING: ("Ana Souza", "ana.souza@example.com", "1 Main St", "98101", "555 0100")}
+PII = {
+    SHIPPED: ("Ana Souza", "ana.souza@example.com", "1 Main St", "Apt 4", "Seattle", "98101", "555 0100"),
+    CANCELED: ("Ben Okafor", "ben.okafor@example.com", "9 Elm Rd", "Portland", "97201", "555 0199"),
+    WAITING: ("Ana Souza", "ana.souza@example.com", "1 Main St", "98101", "555 0100"),
+}
 
 SCENARIO = {
     "name": "buyer data retention",
     "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 100}],
     "steps": [
-        {"do": "amazon.place_order", "order": {"id": SHIPPED, "buyer": ANA, "ship_to": ANA_ADDRESS,
-                                               "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}},
-        {"do": "amazon.place_order", "order": {"id": CANCELED, "buyer": BEN, "ship_to": BEN_ADDRESS,
-                                               "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50"}]}},
-        {"do": "amazon.place_order", "order": {"id": WAITING, "buyer": ANA, "ship_to": ANA_ADDRESS,
-                                               "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}},
+        {
+            "do": "amazon.place_order",
+            "order": {
+                "id": SHIPPED,
+                "buyer": ANA,
+                "ship_to": ANA_ADDRESS,
+                "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+            },
+        },
+        {
+            "do": "amazon.place_order",
+            "order": {
+                "id": CANCELED,
+                "buyer": BEN,
+                "ship_to": BEN_ADDRESS,
+                "items": [{"sku": "MUG-01", "qty": 2, "price": "12.50"}],
+            },
+        },
+        {
+            "do": "amazon.place_order",
+            "order": {
+                "id": WAITING,
+                "buyer": ANA,
+                "ship_to": ANA_ADDRESS,
+                "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+            },
+        },
         {"do": "amazon.verify_payment", "order_id": SHIPPED},
         {"do": "amazon.verify_payment", "order_id": CANCELED},
         {"do": "amazon.verify_payment", "order_id": WAITING},
@@ -87,7 +125,8 @@ def run_daily_maintenance(player: Player, monkeypatch, days_later: int) -> dict:
 
 def listed(player: Player) -> dict[str, dict]:
     status, page = HttpApiAdapter(player.stack, "OrdersViewFunction").get_json(
-        "/orders", {"seller_id": DEFAULT_SELLER, "limit": "100"})
+        "/orders", {"seller_id": DEFAULT_SELLER, "limit": "100"}
+    )
     assert status == 200
     return {row["amazon_order_id"]: row for row in page["orders"]}
 

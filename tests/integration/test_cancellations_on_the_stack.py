@@ -16,8 +16,10 @@ from stack_stories import orders
 
 SCENARIO = {
     "name": "cancellations",
-    "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 1000},
-                {"sku": "TEA-02", "name": "Green tea", "price": "5.00", "qty": 1000}],
+    "catalog": [
+        {"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 1000},
+        {"sku": "TEA-02", "name": "Green tea", "price": "5.00", "qty": 1000},
+    ],
     "steps": [],
 }
 _numbers = itertools.count(1)
@@ -39,16 +41,29 @@ def _each_story(player):
             order = orders(player).get(json.loads(execution["input"])["amazon_order_id"])
             if order is not None and order.task_token:
                 player.stack.client("stepfunctions").send_task_failure(
-                    taskToken=order.task_token, error="StoryOver", cause="the test story is over")
+                    taskToken=order.task_token, error="StoryOver", cause="the test story is over"
+                )
     player.stack.settle()
 
 
 def an_imported_order(player: Player, items=(("MUG-01", 2), ("TEA-02", 1))) -> str:
     """A buyer's paid order, imported: its Commerce order exists and its workflow waits for shipments."""
     oid = f"113-{next(_numbers):07d}-2000002"
-    place = parse({"steps": [{"do": "amazon.place_order", "order": {
-        "id": oid, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
-        "items": [{"sku": sku, "qty": qty, "price": "5.00"} for sku, qty in items]}}]}, "story").steps[0]
+    place = parse(
+        {
+            "steps": [
+                {
+                    "do": "amazon.place_order",
+                    "order": {
+                        "id": oid,
+                        "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+                        "items": [{"sku": sku, "qty": qty, "price": "5.00"} for sku, qty in items],
+                    },
+                }
+            ]
+        },
+        "story",
+    ).steps[0]
     player.scenario.steps.append(place)  # so that player.result() reports it
     player.run(place)
     player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
@@ -71,8 +86,11 @@ def executions_of(player: Player, oid: str) -> list[dict]:
 
 
 def states_entered(player: Player, execution: dict) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in player.stack.history(execution["executionArn"])
-            if "stateEnteredEventDetails" in e]
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in player.stack.history(execution["executionArn"])
+        if "stateEnteredEventDetails" in e
+    ]
 
 
 def feeds_for(player: Player, oid: str) -> list[dict]:
@@ -81,9 +99,13 @@ def feeds_for(player: Player, oid: str) -> list[dict]:
 
 def parked(player: Player, queue: str) -> list[dict]:
     sqs, url, out = player.stack.client("sqs"), player.stack.queue_url(queue), []
-    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
+    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages"
+    ):
         for m in msgs:
-            out.append({"body": m["Body"], **{k: v["StringValue"] for k, v in (m.get("MessageAttributes") or {}).items()}})
+            out.append(
+                {"body": m["Body"], **{k: v["StringValue"] for k, v in (m.get("MessageAttributes") or {}).items()}}
+            )
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     return out
 
@@ -98,8 +120,11 @@ def test_amazon_cancels_an_unshipped_order_and_its_commerce_order_is_withdrawn_o
     order = the_order(player, oid)
     assert (order["amazon_status"], order["channel_status"]) == ("Canceled", "Canceled")
     assert order["commerce_order"]["status"] == "closed" and order["commerce_order"]["emails_sent_to_customer"] == 0
-    assert order["notes"] == "Canceled on Amazon; Commerce order %s closed (refunded offline: it was invoiced)" % (
-        order["commerce_order"]["increment_id"])
+    assert (
+        order["notes"]
+        == "Canceled on Amazon; Commerce order %s closed (refunded offline: it was invoiced)"
+        % (order["commerce_order"]["increment_id"])
+    )
     [memo] = player.commerce.credit_memos(oid)
     assert memo["grand_total"] == 15.0
     assert any("was canceled on Amazon" in c for c in player.commerce.comments(oid))
@@ -131,7 +156,9 @@ def test_the_merchant_cancels_an_unshipped_order_from_commerce_and_amazon_cancel
     # And the order ends Canceled on Amazon and in the channel; Commerce closed it (credit memo)
     order = the_order(player, oid)
     assert (order["amazon_status"], order["channel_status"]) == ("Canceled", "Canceled")
-    assert order["notes"] == "Canceled from Commerce (Out of stock: the supplier let us down); Amazon canceled the order"
+    assert (
+        order["notes"] == "Canceled from Commerce (Out of stock: the supplier let us down); Amazon canceled the order"
+    )
     assert order["commerce_order"]["status"] == "closed"
     # The hold is released: with the merchant's scheduled compensation command, all are back on sale
     player.commerce.create_compensations()
@@ -150,7 +177,9 @@ def test_a_cancellation_amazon_processes_later_is_followed_until_it_is_done(play
     player.run(Step(0, "commerce.cancel", {"order_id": oid, "reason": "Customer asked us to cancel"}))
     for _ in range(5000):  # until the workflow has sent the feed and waits to check it again (no timing asserted)
         player.stack.pump()
-        if executions_of(player, oid) and "WaitForCancellationFeed" in states_entered(player, executions_of(player, oid)[0]):
+        if executions_of(player, oid) and "WaitForCancellationFeed" in states_entered(
+            player, executions_of(player, oid)[0]
+        ):
             break
     [feed] = feeds_for(player, oid)
     assert feed["processingStatus"] == "IN_QUEUE"
@@ -170,7 +199,14 @@ def test_a_cancellation_amazon_processes_later_is_followed_until_it_is_done(play
 
 def test_a_partially_shipped_order_canceled_from_commerce_is_refused_with_a_note(player):
     oid = an_imported_order(player)
-    do(player, "commerce.ship", order_id=oid, carrier="UPS", tracking_number="1ZPART", items=[{"sku": "MUG-01", "qty": 2}])
+    do(
+        player,
+        "commerce.ship",
+        order_id=oid,
+        carrier="UPS",
+        tracking_number="1ZPART",
+        items=[{"sku": "MUG-01", "qty": 2}],
+    )
     assert the_order(player, oid)["channel_status"] == "PartiallyShipped"
     # When the merchant "cancels" the rest in Commerce (Magento: a credit memo of the tea)
     do(player, "commerce.cancel", order_id=oid, reason="Tea out of stock")
@@ -178,8 +214,10 @@ def test_a_partially_shipped_order_canceled_from_commerce_is_refused_with_a_note
     assert feeds_for(player, oid) == []
     order = the_order(player, oid)
     assert (order["amazon_status"], order["channel_status"]) == ("PartiallyShipped", "PartiallyShipped")
-    assert order["notes"] == ("Not canceled on Amazon: the order is partially shipped; partially shipped orders "
-                              "are canceled in Seller Central")
+    assert order["notes"] == (
+        "Not canceled on Amazon: the order is partially shipped; partially shipped orders "
+        "are canceled in Seller Central"
+    )
     assert any("NOT canceled on Amazon" in c for c in player.commerce.comments(oid))
     assert order["commerce_order"]["status"] == "complete"  # what Magento made of it: the rest refunded
     # And the workflow still waits for Amazon's word (the merchant cancels the rest in Seller Central)
@@ -196,11 +234,15 @@ def test_a_buyer_asking_amazon_to_cancel_shows_in_the_notes_before_the_merchant_
     # Then the merchant sees it in the order's notes; the order is still Unshipped
     order = the_order(player, oid)
     assert order["channel_status"] == "Unshipped"
-    assert order["notes"].startswith("Buyer asked Amazon to cancel (MUG-01, TEA-02): do not ship; cancel Commerce order")
+    assert order["notes"].startswith(
+        "Buyer asked Amazon to cancel (MUG-01, TEA-02): do not ship; cancel Commerce order"
+    )
     # And Amazon's getOrder says so too (CANCELLATION data), in the official model's shape
     view = player.amazon.order_view(oid, ["CANCELLATION"])
-    assert view["orderItems"][0]["cancellation"]["cancellationRequest"] == {"requester": "BUYER",
-                                                                            "cancelReason": "Ordered by mistake"}
+    assert view["orderItems"][0]["cancellation"]["cancellationRequest"] == {
+        "requester": "BUYER",
+        "cancelReason": "Ordered by mistake",
+    }
 
 
 # -- partial and over-shipments --------------------------------------------------------------------------
@@ -210,11 +252,18 @@ def test_a_shipment_of_more_than_amazon_ordered_is_refused_with_a_note_and_parke
     commerce_order = player.commerce._order_by_ext(oid)
     commerce_order["items"][0]["qty_ordered"] += 1
     # When the merchant ships the 3 mugs
-    do(player, "commerce.ship", order_id=oid, carrier="UPS", tracking_number="1ZOVER", items=[{"sku": "MUG-01", "qty": 3}])
+    do(
+        player,
+        "commerce.ship",
+        order_id=oid,
+        carrier="UPS",
+        tracking_number="1ZOVER",
+        items=[{"sku": "MUG-01", "qty": 3}],
+    )
     # Then nothing is confirmed to Amazon; the event is parked with its reason; both orders say why
     order = the_order(player, oid)
     assert order["amazon_shipment_confirmations"] == [] and order["channel_status"] == "Unshipped"
-    assert order["notes"].startswith(f"Commerce shipment ") and "it ships 3 x MUG-01" in order["notes"]
+    assert order["notes"].startswith("Commerce shipment ") and "it ships 3 x MUG-01" in order["notes"]
     [event] = parked(player, "CommerceShipmentsDeadLetterQueue")
     assert event["reason"].startswith("OverShipment: Commerce shipment") and event["source"] == "commerce-shipments"
     assert any("was not confirmed to Amazon" in c for c in player.commerce.comments(oid))

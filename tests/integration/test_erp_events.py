@@ -37,13 +37,20 @@ def _writes_containing(text: str):
 # fault name -> (service, operation, fail_next keywords, copies the ERP receives)
 FAULTS = {
     "state-saved-answer-lost-before-the-put": (
-        "dynamodb", "TransactWriteItems", {"when": "after", "match": _writes_containing("CommerceOrderCreated")}, 1),
+        "dynamodb",
+        "TransactWriteItems",
+        {"when": "after", "match": _writes_containing("CommerceOrderCreated")},
+        1,
+    ),
     "put-fails": ("eventbridge", "PutEvents", {"when": "before", "match": ANNOUNCED}, 1),
     "put-answers-failed-entry": ("eventbridge", "PutEvents", {"answer": failed_entry_answer(), "match": ANNOUNCED}, 1),
     "put-done-answer-lost": ("eventbridge", "PutEvents", {"when": "after", "match": ANNOUNCED}, 2),
     "delivery-not-recorded": (
-        "dynamodb", "TransactWriteItems",
-        {"when": "before", "match": _writes_containing("delivered to the channel's event bus")}, 2),
+        "dynamodb",
+        "TransactWriteItems",
+        {"when": "before", "match": _writes_containing("delivered to the channel's event bus")},
+        2,
+    ),
 }
 WORKFLOW_FAULTS = {name: FAULTS[name] for name in ("put-fails", "put-answers-failed-entry", "put-done-answer-lost")}
 
@@ -64,9 +71,22 @@ def _each_story(player):
 
 def an_order(player: Player, fulfillment: str) -> str:
     oid = f"115-{next(_numbers):07d}-3000003"
-    place = parse({"steps": [{"do": "amazon.place_order", "order": {
-        "id": oid, "fulfillment": fulfillment, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
-        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}}]}, "story").steps[0]
+    place = parse(
+        {
+            "steps": [
+                {
+                    "do": "amazon.place_order",
+                    "order": {
+                        "id": oid,
+                        "fulfillment": fulfillment,
+                        "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+                        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+                    },
+                }
+            ]
+        },
+        "story",
+    ).steps[0]
     player.scenario.steps.append(place)
     player.run(place)
     player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
@@ -114,8 +134,9 @@ def test_an_fba_order_reaches_the_erp_whatever_fails_around_its_announcement(pla
 def test_a_failed_entry_is_retried_not_taken_for_a_delivery(player):
     oid = an_order(player, "AFN")  # Given an FBA order
     # When EventBridge answers FailedEntryCount 1 three times in a row
-    player.stack.aws_faults.fail_next("eventbridge", "PutEvents", answer=failed_entry_answer("ThrottlingException"),
-                                      count=3, match=ANNOUNCED)
+    player.stack.aws_faults.fail_next(
+        "eventbridge", "PutEvents", answer=failed_entry_answer("ThrottlingException"), count=3, match=ANNOUNCED
+    )
     player.run(Step(0, "amazon.ship", {"order_id": oid}))
     player.stack.settle()
     # Then each is a failure retried (SQS redelivers), and the fourth put is delivered
@@ -138,14 +159,18 @@ def test_the_shipped_announcement_is_retried_until_eventbridge_takes_it(player):
     oid = an_order(player, "MFN")  # Given an imported merchant-fulfilled order
     player.stack.settle()
     # When the merchant ships it and EventBridge answers FailedEntryCount 1 to the OrderShipped announcement
-    player.stack.aws_faults.fail_next("eventbridge", "PutEvents", answer=failed_entry_answer(),
-                                      match=put_events_of("OrderShipped"))
+    player.stack.aws_faults.fail_next(
+        "eventbridge", "PutEvents", answer=failed_entry_answer(), match=put_events_of("OrderShipped")
+    )
     player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": "1Z999AA10123456784"}))
     player.stack.settle()
     # Then the task failed with EventBridge.FailedEntry, was retried, and the workflow ended well
     [execution] = [e for e in player.stack.executions() if json.loads(e["input"])["amazon_order_id"] == oid]
-    failures = [e["taskFailedEventDetails"]["error"] for e in player.stack.history(execution["executionArn"])
-                if e["type"] == "TaskFailed"]
+    failures = [
+        e["taskFailedEventDetails"]["error"]
+        for e in player.stack.history(execution["executionArn"])
+        if e["type"] == "TaskFailed"
+    ]
     assert failures == ["EventBridge.FailedEntry"]
     assert execution["status"] == "SUCCEEDED"
     assert orders(player).get(oid).channel_status.value == "Shipped"

@@ -14,10 +14,10 @@ import json
 
 import pytest
 
+import stack_stories
 from amazon_channel.adapters.aws_messaging import StepFunctionsWorkflows
 from amazon_channel_local.player import DEFAULT_MARKETPLACE, DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import Step, parse
-import stack_stories
 from stack_stories import end_waiting_workflows, merchant_ships, orders
 
 SCENARIO = {
@@ -55,8 +55,9 @@ def a_paid_order(player: Player, buyer: tuple[str, str] | None = None) -> str:
     """A buyer (a new one unless named) orders and Amazon verifies the payment; both notifications
     wait in the queue."""
     n = next(_numbers)
-    return stack_stories.a_paid_order(player, f"114-{n:07d}-2000002",
-                                      buyer or (f"Buyer Number{n}", f"buyer{n}@example.com"))
+    return stack_stories.a_paid_order(
+        player, f"114-{n:07d}-2000002", buyer or (f"Buyer Number{n}", f"buyer{n}@example.com")
+    )
 
 
 def an_imported_order(player: Player) -> str:
@@ -79,12 +80,16 @@ def send(player: Player, *bodies: str) -> None:
     """Put notifications on the NotificationsQueue together (one batch), as Amazon would."""
     player.stack.client("sqs").send_message_batch(
         QueueUrl=player.stack.queue_url("NotificationsQueue"),
-        Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)])
+        Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)],
+    )
 
 
 def notifications(player: Player, oid: str) -> list[str]:
-    return [b for b in player.amazon.notifications_sent
-            if json.loads(b)["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == oid]
+    return [
+        b
+        for b in player.amazon.notifications_sent
+        if json.loads(b)["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == oid
+    ]
 
 
 def renumbered(body: str) -> str:
@@ -149,7 +154,7 @@ def test_redelivered_after_the_dedupe_records_expired_moves_nothing_backwards(pl
     player.stack.settle()
     assert_once(player, oid, before, shipped=True)  # Then nothing new happens, nothing moves back
     assert the_order(player, oid)["channel_status"] == "Shipped"
-    new = history(player, oid)[len(earlier):]
+    new = history(player, oid)[len(earlier) :]
     assert [h.kind for h in new] == ["stale", "stale"], "the old Pending and Unshipped are noted as stale"
 
 
@@ -172,8 +177,9 @@ def test_a_duplicate_workflow_start_starts_nothing(player):
     before = player.result()
     [execution] = executions(player, oid)
     sfn = player.stack.client("stepfunctions")  # When its workflow is started again (API and adapter)
-    again = sfn.start_execution(stateMachineArn=execution["stateMachineArn"], name=execution["name"],
-                                input=execution["input"])
+    again = sfn.start_execution(
+        stateMachineArn=execution["stateMachineArn"], name=execution["name"], input=execution["input"]
+    )
     assert again["executionArn"] == execution["executionArn"]
     StepFunctionsWorkflows(execution["stateMachineArn"], sfn).start(oid, json.loads(execution["input"]))
     player.stack.settle()
@@ -268,7 +274,7 @@ def test_a_stale_pending_after_unshipped_moves_nothing(player):
     assert_once(player, oid, before, shipped=False)  # Then nothing moves, and the history says why
     order = the_order(player, oid)
     assert order["channel_status"] == "Unshipped" and order["amazon_status"] == "Unshipped"
-    [late] = history(player, oid)[len(earlier):]
+    [late] = history(player, oid)[len(earlier) :]
     assert late.kind == "stale" and "Ignored stale Pending" in late.message
 
 
@@ -279,7 +285,8 @@ def test_two_orders_of_the_same_buyer_make_one_customer(player):
     player.stack.settle()  # When both are imported, side by side
     after = player.result()  # Then one customer account, with both orders on it
     assert [c for c in after["commerce_customers"] if c["email"] == "eva@example.com"] == [
-        {"email": "eva@example.com", "firstname": "Eva", "lastname": "Lima"}]
+        {"email": "eva@example.com", "firstname": "Eva", "lastname": "Lima"}
+    ]
     assert len(after["commerce_customers"]) == len(before["commerce_customers"]) + 1
     assert after["commerce_order_count"] == before["commerce_order_count"] + 2
     for oid in (first, second):

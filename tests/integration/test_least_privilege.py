@@ -32,7 +32,7 @@ SCENARIOS = sorted(ROOT.glob("scenarios/*.json")) + sorted(ROOT.glob("tests/scen
 #: grants no handler call can use (action prefix -> why), named deliberately
 NOT_MADE_BY_A_HANDLER = {
     "logs:": "the Lambda service writes a function's logs from its output, and Step Functions delivers "
-             "the workflow's logs (vended logs): no handler calls CloudWatch Logs",
+    "the workflow's logs (vended logs): no handler calls CloudWatch Logs",
     "xray:": "the X-Ray SDK sends segments to the X-Ray daemon over UDP, not through boto3",
 }
 
@@ -43,9 +43,15 @@ STORY = {
 
 
 def _order(oid: str, fulfillment: str = "MFN") -> dict:
-    return {"do": "amazon.place_order", "order": {
-        "id": oid, "fulfillment": fulfillment, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
-        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}}
+    return {
+        "do": "amazon.place_order",
+        "order": {
+            "id": oid,
+            "fulfillment": fulfillment,
+            "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+            "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+        },
+    }
 
 
 class Ledger:
@@ -119,6 +125,7 @@ def _refused_once(player: Player, function: str, action: str, resource: str, ste
     refusal = Statement.parse("story", {"Effect": "Deny", "Action": action, "Resource": resource})
     role = stack.iam.roles[function]
     role.statements.insert(0, refusal)
+
     def refused() -> bool:
         return any(not c.allowed and (c.principal, c.action) == (function, action) for c in stack.iam.calls)
 
@@ -138,8 +145,13 @@ def _stories(player: Player) -> None:
     sqs = stack.client("sqs")
     # Amazon cancels an order whose notification is lost: the sync finds it and wakes the workflow
     _run(player, _order("113-0000000-0000903"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000903"})
-    _run(player, {"do": "amazon.lose_notifications", "enabled": True}, {"do": "amazon.cancel", "order_id": "113-0000000-0000903"},
-         {"do": "poll"}, {"do": "amazon.lose_notifications", "enabled": False})
+    _run(
+        player,
+        {"do": "amazon.lose_notifications", "enabled": True},
+        {"do": "amazon.cancel", "order_id": "113-0000000-0000903"},
+        {"do": "poll"},
+        {"do": "amazon.lose_notifications", "enabled": False},
+    )
 
     # Bad input of every intake is parked in its own dead-letter queue; a bad sync request too
     for queue in ("NotificationsQueue", "CommerceShipmentsQueue", "CommerceCancellationsQueue", "FbaOrderImportQueue"):
@@ -150,19 +162,33 @@ def _stories(player: Player) -> None:
     # AWS refuses the workflow start once: the notification's in-progress record is dropped
     # (Powertools idempotency) and the redelivered notification starts the workflow
     _run(player, _order("113-0000000-0000901"))
-    _refused_once(player, "OrderNotificationIntakeFunction", "states:StartExecution", "*",
-                  {"do": "amazon.verify_payment", "order_id": "113-0000000-0000901"})
+    _refused_once(
+        player,
+        "OrderNotificationIntakeFunction",
+        "states:StartExecution",
+        "*",
+        {"do": "amazon.verify_payment", "order_id": "113-0000000-0000901"},
+    )
 
     # AWS refuses an FBA order's first save: the import's in-progress record is dropped, the retry imports it
     orders_table = stack.iam._arn("dynamodb", f"table/{stack.resources['OrdersTable']}")
-    _run(player, _order("114-0000000-0000902", "AFN"), {"do": "amazon.verify_payment", "order_id": "114-0000000-0000902"})
-    _refused_once(player, "FbaOrderImportFunction", "dynamodb:PutItem", orders_table,
-                  {"do": "amazon.ship", "order_id": "114-0000000-0000902"})
+    _run(
+        player, _order("114-0000000-0000902", "AFN"), {"do": "amazon.verify_payment", "order_id": "114-0000000-0000902"}
+    )
+    _refused_once(
+        player,
+        "FbaOrderImportFunction",
+        "dynamodb:PutItem",
+        orders_table,
+        {"do": "amazon.ship", "order_id": "114-0000000-0000902"},
+    )
 
     # The merchant cancels in Commerce and Amazon processes the cancellation feed later: it is followed
     _run(player, _order("113-0000000-0000904"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000904"})
     player.amazon.feeds.hold(True)
-    player.run(*_steps({"do": "commerce.cancel", "order_id": "113-0000000-0000904", "reason": "Customer asked us to cancel"}))
+    player.run(
+        *_steps({"do": "commerce.cancel", "order_id": "113-0000000-0000904", "reason": "Customer asked us to cancel"})
+    )
     deadline = time.monotonic() + 240
     while sum(1 for i in stack.invocations if i["logical_id"] == "RequestAmazonCancellationFunction") < 2:
         assert time.monotonic() < deadline, "the cancellation feed was not checked again"
@@ -173,8 +199,11 @@ def _stories(player: Player) -> None:
 
     # The merchant opens the Orders view: a page, a page by status, one order with its history
     api = HttpApiAdapter(stack, "OrdersViewFunction")
-    for target in (f"/orders?seller_id={DEFAULT_SELLER}", f"/orders?seller_id={DEFAULT_SELLER}&status=Unshipped",
-                   "/orders/113-0000000-0000901"):
+    for target in (
+        f"/orders?seller_id={DEFAULT_SELLER}",
+        f"/orders?seller_id={DEFAULT_SELLER}&status=Unshipped",
+        "/orders/113-0000000-0000901",
+    ):
         status, _headers, body = api.request("GET", target)
         assert status == 200, (target, body)
 
@@ -226,8 +255,11 @@ def test_the_record_per_function(ledger, capsys):
 def test_an_sqs_trigger_receives_only_from_its_own_queue():
     with Player(parse(STORY, "trigger queues"), log_stream=io.StringIO()) as player:
         stack = player.stack
-        queues = {lid: stack.iam._arn("sqs", url.rsplit("/", 1)[-1])
-                  for lid, url in stack.resources.items() if stack.resource_types.get(lid) == "AWS::SQS::Queue"}
+        queues = {
+            lid: stack.iam._arn("sqs", url.rsplit("/", 1)[-1])
+            for lid, url in stack.resources.items()
+            if stack.resource_types.get(lid) == "AWS::SQS::Queue"
+        }
         triggers = {p.function_logical_id: p.queue_arn for p in stack._pollers}
         assert len(triggers) == 4
         for function, own in triggers.items():
@@ -256,13 +288,17 @@ def test_a_call_the_role_does_not_allow_fails_as_on_aws():
             f"User: arn:aws:sts::123456789012:assumed-role/{role.role_name}/{stack.resources['OrdersViewFunction']} "
             f"is not authorized to perform: dynamodb:DeleteItem on resource: "
             f"arn:aws:dynamodb:us-east-1:123456789012:table/{table} "
-            "because no identity-based policy allows the dynamodb:DeleteItem action")
+            "because no identity-based policy allows the dynamodb:DeleteItem action"
+        )
         queue = stack.queue_url("NotificationsDeadLetterQueue")
         with acting_as("OrdersViewFunction"), pytest.raises(ClientError) as denied:
             stack.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"parked": True}))
         assert denied.value.response["Error"]["Code"] == "AccessDenied"
         assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-        assert "is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:" in denied.value.response["Error"]["Message"]
+        assert (
+            "is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:"
+            in denied.value.response["Error"]["Message"]
+        )
         # and nothing happened
         assert sqs_depth(stack, queue) == 0
 

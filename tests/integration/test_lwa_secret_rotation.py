@@ -22,8 +22,11 @@ from amazon_channel_local.scenario import parse
 
 @pytest.fixture(scope="module")
 def player():
-    with Player(parse({"name": "LWA secret rotation", "steps": []}, "test_lwa_secret_rotation.py"),
-                log_stream=io.StringIO(), time_scale=0.01) as p:
+    with Player(
+        parse({"name": "LWA secret rotation", "steps": []}, "test_lwa_secret_rotation.py"),
+        log_stream=io.StringIO(),
+        time_scale=0.01,
+    ) as p:
         yield p
 
 
@@ -33,8 +36,9 @@ def rotate(player: Player, tmp_path, client_secret: str) -> tuple[int, str]:
     secret_file.write_text(client_secret + "\n")
     parser = argparse.ArgumentParser()
     secrets_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args([secrets_cli.COMMAND, "--client-secret-file", str(secret_file),
-                              "--lwa-token-url", player.amazon.lwa_token_url])
+    args = parser.parse_args(
+        [secrets_cli.COMMAND, "--client-secret-file", str(secret_file), "--lwa-token-url", player.amazon.lwa_token_url]
+    )
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         code = secrets_cli.run(args, handle=from_local_stack(player.stack))

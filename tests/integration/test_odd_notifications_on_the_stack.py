@@ -31,8 +31,9 @@ _numbers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def player():
-    with Player(parse(SCENARIO, "test_odd_notifications_on_the_stack.py"), log_stream=io.StringIO(),
-                time_scale=0.01) as p:
+    with Player(
+        parse(SCENARIO, "test_odd_notifications_on_the_stack.py"), log_stream=io.StringIO(), time_scale=0.01
+    ) as p:
         yield p
 
 
@@ -45,9 +46,21 @@ def _each_story(player):
 
 def a_placed_order(player: Player) -> str:
     oid = f"116-{next(_numbers):07d}-4000004"
-    place = parse({"steps": [{"do": "amazon.place_order", "order": {
-        "id": oid, "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
-        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}}]}, "story").steps[0]
+    place = parse(
+        {
+            "steps": [
+                {
+                    "do": "amazon.place_order",
+                    "order": {
+                        "id": oid,
+                        "buyer": {"name": "Ana Souza", "email": "ana@example.com"},
+                        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+                    },
+                }
+            ]
+        },
+        "story",
+    ).steps[0]
     player.scenario.steps.append(place)
     player.run(place)
     player.stack.settle()
@@ -79,8 +92,9 @@ def delivered_alone(player: Player, body: str) -> list[dict]:
 
 def parked(player: Player) -> list[dict]:
     sqs, url, out = player.stack.client("sqs"), player.stack.queue_url("NotificationsDeadLetterQueue"), []
-    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                      AttributeNames=["All"]).get("Messages"):
+    while msgs := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"]
+    ).get("Messages"):
         for m in msgs:
             attrs = {k: v["StringValue"] for k, v in (m.get("MessageAttributes") or {}).items()}
             out.append({"body": m["Body"], **attrs})
@@ -92,10 +106,14 @@ def _intake_runs(player: Player) -> list[dict]:
     return [i for i in player.stack.invocations if i["logical_id"] == INTAKE and i["source"].startswith("sqs:")]
 
 
-@pytest.mark.parametrize("field, value, problem", [
-    (TRIGGER, "yesterday", "not a date-time: 'yesterday'"),
-    (PURCHASE, "26/11/2026", "not a date-time: '26/11/2026'"),
-], ids=["TimeOfOrderChange", "PurchaseDate"])
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        (TRIGGER, "yesterday", "not a date-time: 'yesterday'"),
+        (PURCHASE, "26/11/2026", "not a date-time: '26/11/2026'"),
+    ],
+    ids=["TimeOfOrderChange", "PurchaseDate"],
+)
 def test_a_notification_whose_date_is_not_a_date_is_parked_at_once_naming_the_field(player, field, value, problem):
     oid = a_placed_order(player)  # Given an order Amazon told the channel about
     bad = spoiled(player, oid, **{field: value})

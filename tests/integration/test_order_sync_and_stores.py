@@ -25,8 +25,10 @@ from stack_stories import end_waiting_workflows, orders
 SCENARIO = {
     "name": "order sync and stores",
     "settings": {"customer_creation": "guest", "order_number_source": "commerce"},
-    "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 1000},
-                {"sku": "RUG-03", "name": "Wool rug", "price": "80.00", "qty": 0}],
+    "catalog": [
+        {"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 1000},
+        {"sku": "RUG-03", "name": "Wool rug", "price": "80.00", "qty": 0},
+    ],
     "steps": [],
 }
 CANADA_SELLER, CANADA = "A2SIMSELLER0002", "A2EUQ1WTGCTBG2"
@@ -54,19 +56,30 @@ def connect_a_second_store(player: Player) -> None:
     player.amazon.add_seller(CANADA_SELLER)
     player.amazon.add_seller(UNCONNECTED_SELLER)  # authorised on Amazon, never connected to the channel
     player.stack.client("secretsmanager").put_secret_value(
-        SecretId=player.stack.resources["SpApiCredentialsSecret"], SecretString=json.dumps(player.amazon.credentials))
-    store = {"seller_id": CANADA_SELLER, "marketplace_ids": [CANADA], "commerce_website_id": 1, "commerce_store_id": 2,
-             "settings": {"customer_creation": "create", "order_number_source": "amazon"},
-             "connected_at": player.connected_at}
-    player.stack.client("dynamodb").put_item(TableName=player.stack.resources["StoresTable"],
-                                             Item={"id": {"S": CANADA_SELLER}, "value": {"S": json.dumps(store)}})
+        SecretId=player.stack.resources["SpApiCredentialsSecret"], SecretString=json.dumps(player.amazon.credentials)
+    )
+    store = {
+        "seller_id": CANADA_SELLER,
+        "marketplace_ids": [CANADA],
+        "commerce_website_id": 1,
+        "commerce_store_id": 2,
+        "settings": {"customer_creation": "create", "order_number_source": "amazon"},
+        "connected_at": player.connected_at,
+    }
+    player.stack.client("dynamodb").put_item(
+        TableName=player.stack.resources["StoresTable"],
+        Item={"id": {"S": CANADA_SELLER}, "value": {"S": json.dumps(store)}},
+    )
 
 
 def a_paid_order(player: Player, sku: str = "MUG-01", seller: str | None = None, marketplace: str | None = None) -> str:
     """A buyer orders and Amazon verifies the payment (notifications sent, unless being lost)."""
     oid = f"115-{next(_numbers):07d}-3000003"
-    order = {"id": oid, "buyer": {"name": "Ana Souza", "email": f"ana{oid[4:11]}@example.com"},
-             "items": [{"sku": sku, "qty": 1, "price": "12.50"}]}
+    order = {
+        "id": oid,
+        "buyer": {"name": "Ana Souza", "email": f"ana{oid[4:11]}@example.com"},
+        "items": [{"sku": sku, "qty": 1, "price": "12.50"}],
+    }
     if marketplace:
         order["marketplace"] = marketplace
     place = parse({"steps": [{"do": "amazon.place_order", "order": order}]}, "story").steps[0]
@@ -114,7 +127,9 @@ def commerce_order(player: Player, oid: str) -> dict:
 
 def parked(player: Player) -> list[dict]:
     sqs, url, out = player.stack.client("sqs"), player.stack.queue_url("NotificationsDeadLetterQueue"), []
-    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
+    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages"
+    ):
         for m in msgs:
             out.append({"body": m["Body"], **{k: v["StringValue"] for k, v in m["MessageAttributes"].items()}})
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -168,8 +183,15 @@ def test_a_sync_cut_short_by_the_searchorders_quota_resumes_on_the_next_run(play
     notifications_lost(player, False)
     ddb, table = player.stack.client("dynamodb"), player.stack.resources["OrdersTable"]
     budget = {"pk": {"S": f"RATE#{DEFAULT_SELLER}#searchOrders"}, "sk": {"S": "BUDGET"}}
-    ddb.put_item(TableName=table, Item={**budget, "tokens": {"N": "0"},
-                                        "refilled_at": {"N": str(datetime.now(UTC).timestamp())}, "ver": {"N": "99"}})
+    ddb.put_item(
+        TableName=table,
+        Item={
+            **budget,
+            "tokens": {"N": "0"},
+            "refilled_at": {"N": str(datetime.now(UTC).timestamp())},
+            "ver": {"N": "99"},
+        },
+    )
     report = poll(player)[DEFAULT_SELLER]  # When the sync runs
     assert report["result"] == "resumable" and "quota" in report["reason"]  # Then it stops without a 429
     assert player.amazon.call_counts["throttled"]["searchOrders"] == 0
@@ -185,7 +207,10 @@ def test_a_blocked_order_is_retried_at_once_when_asked_and_imported_once_the_sto
     player.stack.settle()
     blocked = the_order(player, oid)
     assert blocked["channel_status"] == "Error" and blocked["visible_in_orders_tab"]
-    assert blocked["notes"] == 'Could not be imported: CommerceRejected: Product "RUG-03" cannot be ordered: insufficient stock.'
+    assert (
+        blocked["notes"]
+        == 'Could not be imported: CommerceRejected: Product "RUG-03" cannot be ordered: insufficient stock.'
+    )
     player.run(Step(0, "catalog.set", {"sku": "RUG-03", "qty": 3}))  # When the merchant restocks it
     first, again = player.retry(oid), player.retry(oid)  # and retries it (twice, by impatience)
     player.stack.settle()
@@ -223,12 +248,22 @@ def test_each_store_imports_its_orders_with_its_own_settings_and_store_view(play
 def test_an_order_of_a_store_that_is_not_connected_is_parked_with_a_clear_reason(player):
     parked(player)
     unconnected = a_paid_order(player, seller=UNCONNECTED_SELLER)  # Given a seller never connected
-    wrong_market = a_paid_order(player, seller=CANADA_SELLER, marketplace="ATVPDKIKX0DER")  # and a marketplace not set up
+    wrong_market = a_paid_order(
+        player, seller=CANADA_SELLER, marketplace="ATVPDKIKX0DER"
+    )  # and a marketplace not set up
     player.stack.settle()
-    reasons = {json.loads(m["body"])["Payload"]["OrderChangeNotification"]["AmazonOrderId"]: m["reason"]
-               for m in parked(player)}  # Then their notifications are parked, each with its reason
-    assert reasons[unconnected] == f"UnknownStore: seller {UNCONNECTED_SELLER} / marketplace ATVPDKIKX0DER is not a connected store"
-    assert reasons[wrong_market] == f"UnknownStore: seller {CANADA_SELLER} / marketplace ATVPDKIKX0DER is not a connected store"
+    reasons = {
+        json.loads(m["body"])["Payload"]["OrderChangeNotification"]["AmazonOrderId"]: m["reason"]
+        for m in parked(player)
+    }  # Then their notifications are parked, each with its reason
+    assert (
+        reasons[unconnected]
+        == f"UnknownStore: seller {UNCONNECTED_SELLER} / marketplace ATVPDKIKX0DER is not a connected store"
+    )
+    assert (
+        reasons[wrong_market]
+        == f"UnknownStore: seller {CANADA_SELLER} / marketplace ATVPDKIKX0DER is not a connected store"
+    )
     assert orders(player).get(unconnected) is None and orders(player).get(wrong_market) is None
 
 

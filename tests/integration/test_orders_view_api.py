@@ -17,10 +17,10 @@ from pathlib import Path
 import botocore.client
 import pytest
 
-from stack_stories import orders
 from amazon_channel_local.http_api import HttpApiAdapter
 from amazon_channel_local.player import DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import load
+from stack_stories import orders
 
 ROOT = Path(__file__).resolve().parents[2]
 ANA, FBA, BEN, CHLOE, DMITRI, EVA = (f"11{4 if n == 202 else 3}-0000000-0000{n}" for n in range(201, 207))
@@ -86,7 +86,12 @@ def test_the_orders_tab_lists_every_order_but_the_pending_one_newest_first(playe
     # And each row has the seed's columns: Ana's order at Amazon's prices, with its Commerce number
     ana = page["orders"][-1]
     assert {k: ana[k] for k in ("status", "buyer_name", "grand_total", "currency", "fulfillment")} == {
-        "status": "Shipped", "buyer_name": "Ana Souza", "grand_total": "31.99", "currency": "USD", "fulfillment": "MFN"}
+        "status": "Shipped",
+        "buyer_name": "Ana Souza",
+        "grand_total": "31.99",
+        "currency": "USD",
+        "fulfillment": "MFN",
+    }
     assert ana["commerce_order_number"] == stored(player, ANA).commerce.increment_id
     # And the Order Notes column is the latest action, or the import error naming the SKU
     for row in page["orders"]:
@@ -107,20 +112,24 @@ def test_pending_orders_show_only_when_asked_for_by_status(api):
     assert ids(listing(api, amazon_order_id=CHLOE, status="Pending")) == [CHLOE]
 
 
-@pytest.mark.parametrize(("filters", "expected"), [
-    ({"status": "Unshipped"}, [EVA, BEN]),
-    ({"status": "Error"}, [DMITRI]),
-    ({"buyer_name": "souza"}, [ANA]),  # part of the name, any case; Chloe Souza-Lima is Pending
-    ({"buyer_name": "LIMA"}, [EVA]),
-    ({"buyer_name": "lima", "status": "Pending"}, []),  # no buyer name before Amazon's details are fetched
-    ({"total_min": "30", "total_max": "50"}, [DMITRI, ANA]),
-    ({"total_min": "54"}, [EVA]),
-    ({"total_max": "20"}, [FBA]),
-    ({"amazon_order_id": BEN}, [BEN]),
-    ({"amazon_order_id": BEN, "status": "Shipped"}, []),
-    ({"status": "Shipped", "total_min": "20"}, [ANA]),
-    ({"status": "Canceled"}, []),
-], ids=lambda v: "&".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"status": "Unshipped"}, [EVA, BEN]),
+        ({"status": "Error"}, [DMITRI]),
+        ({"buyer_name": "souza"}, [ANA]),  # part of the name, any case; Chloe Souza-Lima is Pending
+        ({"buyer_name": "LIMA"}, [EVA]),
+        ({"buyer_name": "lima", "status": "Pending"}, []),  # no buyer name before Amazon's details are fetched
+        ({"total_min": "30", "total_max": "50"}, [DMITRI, ANA]),
+        ({"total_min": "54"}, [EVA]),
+        ({"total_max": "20"}, [FBA]),
+        ({"amazon_order_id": BEN}, [BEN]),
+        ({"amazon_order_id": BEN, "status": "Shipped"}, []),
+        ({"status": "Shipped", "total_min": "20"}, [ANA]),
+        ({"status": "Canceled"}, []),
+    ],
+    ids=lambda v: "&".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else None,
+)
 def test_each_filter_narrows_the_list(api, filters, expected):
     # When the merchant filters the list
     # Then only the matching orders show, newest first
@@ -165,8 +174,12 @@ def test_the_merchant_pages_through_with_the_cursor_and_sees_every_order_once(ap
 def test_a_cursor_only_continues_the_query_that_gave_it(api):
     cursor = listing(api, limit="1")["next_cursor"]
     # When the cursor comes back with other filters, or damaged
-    for filters in ({"status": "Unshipped", "cursor": cursor}, {"buyer_name": "lima", "cursor": cursor},
-                    {"cursor": cursor[:-4]}, {"cursor": "not-a-cursor"}):
+    for filters in (
+        {"status": "Unshipped", "cursor": cursor},
+        {"buyer_name": "lima", "cursor": cursor},
+        {"cursor": cursor[:-4]},
+        {"cursor": "not-a-cursor"},
+    ):
         status, body = api.get_json("/orders", {"seller_id": DEFAULT_SELLER, **filters})
         # Then the API refuses it, naming the cursor
         assert (status, body["parameter"]) == (400, "cursor"), filters
@@ -175,21 +188,24 @@ def test_a_cursor_only_continues_the_query_that_gave_it(api):
     assert (status, body["parameter"]) == (400, "cursor")
 
 
-@pytest.mark.parametrize(("params", "parameter"), [
-    ({}, "seller_id"),
-    ({"seller_id": "not a seller"}, "seller_id"),
-    ({"status": "Lost"}, "status"),
-    ({"purchased_from": "26/11/2026"}, "purchased_from"),
-    ({"purchased_to": "2026-02-30"}, "purchased_to"),
-    ({"purchased_from": "2026-11-27", "purchased_to": "2026-11-26"}, "purchased_from"),
-    ({"amazon_order_id": "12345"}, "amazon_order_id"),
-    ({"buyer_name": "   "}, "buyer_name"),
-    ({"total_min": "-5"}, "total_min"),
-    ({"total_min": "60", "total_max": "50"}, "total_min"),
-    ({"limit": "0"}, "limit"),
-    ({"limit": "101"}, "limit"),
-    ({"sort": "total"}, "sort"),
-])
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({}, "seller_id"),
+        ({"seller_id": "not a seller"}, "seller_id"),
+        ({"status": "Lost"}, "status"),
+        ({"purchased_from": "26/11/2026"}, "purchased_from"),
+        ({"purchased_to": "2026-02-30"}, "purchased_to"),
+        ({"purchased_from": "2026-11-27", "purchased_to": "2026-11-26"}, "purchased_from"),
+        ({"amazon_order_id": "12345"}, "amazon_order_id"),
+        ({"buyer_name": "   "}, "buyer_name"),
+        ({"total_min": "-5"}, "total_min"),
+        ({"total_min": "60", "total_max": "50"}, "total_min"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"sort": "total"}, "sort"),
+    ],
+)
 def test_a_bad_filter_is_a_400_that_names_the_parameter(api, params, parameter):
     query = params if "seller_id" in params or not params else {"seller_id": DEFAULT_SELLER, **params}
     # When the merchant's request has a bad filter
@@ -207,11 +223,16 @@ def test_an_order_opens_with_items_ship_to_tracking_and_its_whole_history(player
     # Then it shows the row, the items at Amazon's prices and the address it ships to
     assert detail["order"]["grand_total"] == "31.99" and detail["order"]["status"] == "Shipped"
     assert [(i["sku"], i["qty"], i["qty_shipped"], i["unit_price"], i["line_tax"]) for i in detail["items"]] == [
-        ("MUG-01", 2, 2, "12.50", "2.00")]
+        ("MUG-01", 2, 2, "12.50", "2.00")
+    ]
     assert detail["ship_to"]["city"] == "Seattle" and detail["ship_to"]["name"] == "Ana Souza"
     # And the package the merchant shipped, with its tracking, confirmed to Amazon
     (package,) = detail["packages"]
-    assert (package["shipped_by"], package["carrier"], package["tracking_number"]) == ("merchant", "UPS", "1Z999AA10123456784")
+    assert (package["shipped_by"], package["carrier"], package["tracking_number"]) == (
+        "merchant",
+        "UPS",
+        "1Z999AA10123456784",
+    )
     assert package["items"][0]["sku"] == "MUG-01" and package["confirmed_to_amazon_at"]
     assert detail["commerce_order"]["increment_id"] == detail["order"]["commerce_order_number"]
     # And the whole history, oldest first, from Pending to Shipped
@@ -233,7 +254,10 @@ def test_a_blocked_order_opens_with_its_items_and_no_commerce_order(api):
 
 
 def test_an_unknown_order_is_a_404_and_a_malformed_number_a_400(api):
-    assert api.get_json("/orders/113-9999999-9999999") == (404, {"message": "the channel has no order 113-9999999-9999999"})
+    assert api.get_json("/orders/113-9999999-9999999") == (
+        404,
+        {"message": "the channel has no order 113-9999999-9999999"},
+    )
     status, body = api.get_json("/orders/not-an-order")
     assert (status, body["parameter"]) == (400, "amazonOrderId")
     # And a path the API does not have is API Gateway's own 404

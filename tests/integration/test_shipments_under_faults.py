@@ -13,9 +13,9 @@ import itertools
 
 import pytest
 
+import stack_stories
 from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import Step, parse
-import stack_stories
 from stack_stories import end_waiting_workflows, merchant_ships, orders
 
 SCENARIO = {
@@ -87,15 +87,19 @@ def test_a_confirmation_whose_lambda_timed_out_after_amazon_accepted_ends_shippe
     oid = an_imported_order(player)  # Given an order waiting for the merchant
     amazon = player.amazon
     # and ConfirmShipments (a 1-second timeout) is stopped the moment Amazon has the package
-    player.stack.timeout_next("ConfirmShipmentsFunction", timeout_s=1.0,
-                              when=lambda: len(amazon.shipment_confirmations(oid)) > 0)
+    player.stack.timeout_next(
+        "ConfirmShipmentsFunction", timeout_s=1.0, when=lambda: len(amazon.shipment_confirmations(oid)) > 0
+    )
     before = amazon.duplicate_confirmations
     merchant_ships(player, oid)  # When the merchant ships
     player.stack.settle()
     assert_shipped_once(player, oid)  # Then the retry waits for the dead invocation's lease, looks, and records
     assert amazon.duplicate_confirmations == before
-    timed_out = [i for i in player.stack.invocations
-                 if i["logical_id"] == "ConfirmShipmentsFunction" and (i["error"] or "").startswith("Sandbox.Timedout")]
+    timed_out = [
+        i
+        for i in player.stack.invocations
+        if i["logical_id"] == "ConfirmShipmentsFunction" and (i["error"] or "").startswith("Sandbox.Timedout")
+    ]
     assert len(timed_out) == 1
 
 
@@ -125,7 +129,9 @@ def test_the_sweep_and_the_workflow_acting_on_one_order_confirm_it_once(player):
 # -- 4. SendTaskSuccess throttled after the shipment was recorded --------------------------------------
 def test_a_throttled_wake_up_is_repeated_by_the_redelivered_shipment_event(player):
     oid = an_imported_order(player)  # Given an order waiting for the merchant
-    player.stack.aws_faults.fail_next("sfn", "SendTaskSuccess", error="ThrottlingException", status=400)  # and SendTaskSuccess throttled once
+    player.stack.aws_faults.fail_next(
+        "sfn", "SendTaskSuccess", error="ThrottlingException", status=400
+    )  # and SendTaskSuccess throttled once
     merchant_ships(player, oid)  # When the merchant ships
     player.stack.settle()
     assert_shipped_once(player, oid)  # Then SQS redelivers the event, which wakes the workflow again

@@ -45,8 +45,18 @@ def _item(st: LocalStack, pk: str) -> dict | None:
 
 
 def test_stack_is_created_from_the_sam_template(stack):
-    for lid in ("Table", "WorkQueue", "WorkDLQ", "Bus", "FixtureEventsRule", "FlowStateMachine", "SharedLayer",
-                "WorkerFunction", "WorkerFunctionWork", "TaskFunction"):
+    for lid in (
+        "Table",
+        "WorkQueue",
+        "WorkDLQ",
+        "Bus",
+        "FixtureEventsRule",
+        "FlowStateMachine",
+        "SharedLayer",
+        "WorkerFunction",
+        "WorkerFunctionWork",
+        "TaskFunction",
+    ):
         assert stack.resources.get(lid), lid
     assert stack.resources["Bus"] == "fixture-bus"  # Ref of an EventBus is its name
     assert stack.outputs["FlowStateMachineArn"] == stack.resources["FlowStateMachine"]
@@ -54,7 +64,9 @@ def test_stack_is_created_from_the_sam_template(stack):
     # types moto's CloudFormation lacks, created through its APIs: alarm, queue policy, secret
     alarm = stack.client("cloudwatch").describe_alarms(AlarmNames=[stack.resources["WorkDLQAlarm"]])["MetricAlarms"]
     assert alarm[0]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    policy = stack.client("sqs").get_queue_attributes(QueueUrl=stack.queue_url("EventsQueue"), AttributeNames=["Policy"])
+    policy = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_url("EventsQueue"), AttributeNames=["Policy"]
+    )
     assert "events.amazonaws.com" in policy["Attributes"]["Policy"]
     secret = stack.client("secretsmanager").get_secret_value(SecretId=stack.resources["ApiSecret"])
     assert secret["Name"] == "fixture/api" and json.loads(secret["SecretString"]) == {"token": "t0"}
@@ -109,7 +121,10 @@ def test_sqs_partial_batch_failure_and_redrive_to_dlq(stack):
     assert record["awsRegion"] == "us-east-1"
     assert record["attributes"]["ApproximateReceiveCount"] == "1" and "SentTimestamp" in record["attributes"]
     assert record["messageAttributes"]["kind"] == {
-        "stringValue": "test", "stringListValues": [], "binaryListValues": [], "dataType": "String"
+        "stringValue": "test",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
     }
     assert record["md5OfBody"] and record["receiptHandle"] and record["messageId"]
     stack.settle(timeout=10)
@@ -122,18 +137,27 @@ def test_sqs_partial_batch_failure_and_redrive_to_dlq(stack):
 
 def test_eventbridge_rule_with_prefix_pattern_delivers_to_queue(stack):
     events = stack.client("events")
-    events.put_events(Entries=[
-        {"EventBusName": stack.resources["Bus"], "Source": "fixture.test", "DetailType": "T", "Detail": "{\"n\": 1}"},
-        {"EventBusName": stack.resources["Bus"], "Source": "other.test", "DetailType": "T", "Detail": "{\"n\": 2}"},
-    ])
+    events.put_events(
+        Entries=[
+            {"EventBusName": stack.resources["Bus"], "Source": "fixture.test", "DetailType": "T", "Detail": '{"n": 1}'},
+            {"EventBusName": stack.resources["Bus"], "Source": "other.test", "DetailType": "T", "Detail": '{"n": 2}'},
+        ]
+    )
     got = _drain(stack, "EventsQueue")
     assert [(g["source"], g["detail"]) for g in got] == [("fixture.test", {"n": 1})]
 
 
 def test_eventbridge_rule_with_lambda_target_runs_the_handler(stack):
-    stack.client("events").put_events(Entries=[
-        {"EventBusName": stack.resources["Bus"], "Source": "fixture.echo", "DetailType": "Echo", "Detail": "{\"id\": \"e1\"}"},
-    ])
+    stack.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": stack.resources["Bus"],
+                "Source": "fixture.echo",
+                "DetailType": "Echo",
+                "Detail": '{"id": "e1"}',
+            },
+        ]
+    )
     stack.settle(timeout=10)
     event = json.loads(_item(stack, "echo#e1")["event"]["S"])
     assert event["detail-type"] == "Echo" and event["source"] == "fixture.echo"
@@ -182,4 +206,6 @@ def test_definition_substitutions_keep_asl_dollars():
     out = _substituted_definition(
         '{"a": "${Fn}", "t.$": "$$.Task.Token", "l": "${!Literal}", "u": "${Unknown}"}', {"Fn": {"Ref": "X"}}
     )
-    assert out == {"Fn::Join": ["", ['{"a": "', {"Ref": "X"}, '", "t.$": "$$.Task.Token", "l": "${Literal}", "u": "${Unknown}"}']]}
+    assert out == {
+        "Fn::Join": ["", ['{"a": "', {"Ref": "X"}, '", "t.$": "$$.Task.Token", "l": "${Literal}", "u": "${Unknown}"}']]
+    }

@@ -46,7 +46,5 @@ def test_a_second_stack_starts_cold_and_logs_to_its_own_stream():
 
 
 def test_only_one_stack_at_a_time():
-    with LocalStack(root=FIXTURES, log_stream=io.StringIO()):
-        with pytest.raises(RuntimeError, match="already running"):
-            LocalStack(root=FIXTURES, log_stream=io.StringIO()).start()
-
+    with LocalStack(root=FIXTURES, log_stream=io.StringIO()), pytest.raises(RuntimeError, match="already running"):
+        LocalStack(root=FIXTURES, log_stream=io.StringIO()).start()

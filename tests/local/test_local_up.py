@@ -16,21 +16,28 @@ FBA = "114-0000000-0000002"
 
 
 def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "amazon_channel_local.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "amazon_channel_local.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("local-up")
-    with LocalUpProcess(run_dir, "--scenario", "scenarios/sample-events.json",
-                        "--env-json", str(run_dir / "env.json")) as running:
+    with LocalUpProcess(
+        run_dir, "--scenario", "scenarios/sample-events.json", "--env-json", str(run_dir / "env.json")
+    ) as running:
         yield running
 
 
 def aws(stack, service):
-    return boto3.client(service, endpoint_url=stack.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def test_it_prints_the_endpoints_the_resources_and_the_events(stack):
@@ -52,7 +59,8 @@ def test_the_endpoint_is_the_stack_for_any_aws_client(stack):
     assert [m["stateMachineArn"] for m in machines] == [resources["MfnOrderStateMachine"]]
     calls = stack.control("GET", "/_local/requests")["requests"]
     assert {("dynamodb", "ListTables", 200), ("states", "ListStateMachines", 200)} <= {
-        (c["service"], c["operation"], c["status"]) for c in calls}
+        (c["service"], c["operation"], c["status"]) for c in calls
+    }
 
 
 def test_env_json_points_every_function_at_the_running_stack(stack, tmp_path):
@@ -74,23 +82,31 @@ def test_env_json_points_every_function_at_the_running_stack(stack, tmp_path):
 
 def test_the_simulators_are_driven_over_http_and_the_stack_reacts(stack):
     amazon, commerce = stack.info["amazon"], stack.info["commerce"]
-    order = {"id": "113-0000000-0000042", "buyer": {"name": "Caio Reis", "email": "caio@example.com"},
-             "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}
+    order = {
+        "id": "113-0000000-0000042",
+        "buyer": {"name": "Caio Reis", "email": "caio@example.com"},
+        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+    }
     placed = stack.control("POST", f"{amazon}/_sim/orders", order)
     assert placed["status"] == "Pending"
     stack.control("POST", f"{amazon}/_sim/orders/{order['id']}/verify_payment")
     stack.control("POST", "/_local/settle")
     created = stack.control("GET", f"{commerce}/_sim/orders/{order['id']}")
     assert created["status"] == "processing" and created["grand_total"] == "12.50"
-    shipped = stack.control("POST", f"{commerce}/_sim/ship",
-                            {"order_id": order["id"], "carrier": "UPS", "tracking_number": "1Z999AA10123456799"})
+    shipped = stack.control(
+        "POST",
+        f"{commerce}/_sim/ship",
+        {"order_id": order["id"], "carrier": "UPS", "tracking_number": "1Z999AA10123456799"},
+    )
     assert shipped["shipment_id"] >= 1
     assert stack.control("GET", f"{commerce}/_sim/emails") == {"emails": []}
     assigned = stack.control("POST", f"{commerce}/_sim/order-statuses", {"status": "amazon_new", "state": "new"})
     assert assigned == {"status": "amazon_new", "state": "new"}
     stack.control("POST", "/_local/settle")
-    assert stack.control("GET", f"{amazon}/_sim/orders/{order['id']}")["shipment_confirmations"][0][
-        "tracking_number"] == "1Z999AA10123456799"
+    assert (
+        stack.control("GET", f"{amazon}/_sim/orders/{order['id']}")["shipment_confirmations"][0]["tracking_number"]
+        == "1Z999AA10123456799"
+    )
     view = stack.control("GET", f"/_local/orders/{order['id']}")
     assert view["order"]["channel_status"] == "Shipped"
     assert any("confirmed to Amazon" in h["message"] for h in view["history"])
@@ -105,16 +121,31 @@ def test_the_simulators_are_driven_over_http_and_the_stack_reacts(stack):
 
 def test_simulate_sends_a_scenario_to_the_running_stack(stack, tmp_path):
     scenario = tmp_path / "ship.json"
-    scenario.write_text(json.dumps({
-        "name": "place, pay and ship one more order on the running stack",
-        "steps": [
-            {"do": "amazon.place_order", "order": {"id": "113-0000000-0000077",
-                                                   "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}},
-            {"do": "amazon.verify_payment", "order_id": "113-0000000-0000077"},
-            {"do": "settle"},
-            {"do": "snapshot", "label": "unshipped"},
-            {"do": "commerce.ship", "order_id": "113-0000000-0000077", "carrier": "USPS", "tracking_number": "9400"},
-        ]}))
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "place, pay and ship one more order on the running stack",
+                "steps": [
+                    {
+                        "do": "amazon.place_order",
+                        "order": {
+                            "id": "113-0000000-0000077",
+                            "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+                        },
+                    },
+                    {"do": "amazon.verify_payment", "order_id": "113-0000000-0000077"},
+                    {"do": "settle"},
+                    {"do": "snapshot", "label": "unshipped"},
+                    {
+                        "do": "commerce.ship",
+                        "order_id": "113-0000000-0000077",
+                        "carrier": "USPS",
+                        "tracking_number": "9400",
+                    },
+                ],
+            }
+        )
+    )
     proc = cli("simulate", str(scenario), "--endpoint", stack.endpoint)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -122,7 +153,8 @@ def test_simulate_sends_a_scenario_to_the_running_stack(stack, tmp_path):
     assert order["amazon_order_id"] == "113-0000000-0000077" and order["channel_status"] == "Shipped"
     assert result["snapshots"]["unshipped"]["orders"][0]["channel_status"] == "Unshipped"
     assert order["amazon_shipment_confirmations"] == [
-        {"carrier": "USPS", "tracking_number": "9400", "items": [{"sku": "MUG-01", "qty": 1}]}]
+        {"carrier": "USPS", "tracking_number": "9400", "items": [{"sku": "MUG-01", "qty": 1}]}
+    ]
 
     # a later file may name an order the running stack's Amazon already has
     follow_up = tmp_path / "again.json"
@@ -134,7 +166,9 @@ def test_simulate_sends_a_scenario_to_the_running_stack(stack, tmp_path):
     bad.write_text(json.dumps({"steps": [{"do": "amazon.ship", "order_id": "999-0000000-0000000"}]}))
     proc = cli("simulate", str(bad), "--endpoint", stack.endpoint)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("amazon-channel: ") and "bad.json: step 1 (amazon.ship): unknown order id" in proc.stderr
+    assert (
+        proc.stderr.startswith("amazon-channel: ") and "bad.json: step 1 (amazon.ship): unknown order id" in proc.stderr
+    )
     assert len(proc.stderr.strip().splitlines()) == 1
 
     proc = cli("simulate", str(scenario), "--endpoint", "http://127.0.0.1:9")
@@ -146,7 +180,9 @@ def test_a_held_function_waits_for_you_and_the_workflow_resumes_on_release(stack
     oid = "113-0000000-0000088"
     proc = cli("local", "hold", "FetchOrderDetailsFunction", "--endpoint", stack.endpoint)
     assert proc.returncode == 0 and "FetchOrderDetailsFunction" in proc.stdout
-    stack.control("POST", f"{amazon}/_sim/orders", {"id": oid, "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]})
+    stack.control(
+        "POST", f"{amazon}/_sim/orders", {"id": oid, "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}
+    )
     stack.control("POST", f"{amazon}/_sim/orders/{oid}/verify_payment")
     stack.control("POST", "/_local/settle")  # settles: the task waiting for a held function counts as idle
     assert stack.control("GET", f"/_local/orders/{oid}")["order"]["details"] is None

@@ -29,8 +29,18 @@ def test_orders_list_prints_the_orders_tab_of_the_scenario_as_a_table(capsys, tm
 
 def test_orders_show_json_is_the_api_s_order_detail(capsys, tmp_path):
     # When the merchant asks for one order as JSON
-    code = main(["orders", "show", "113-0000000-0000201", "--scenario", SCENARIO, "--json",
-                 "--log", str(tmp_path / "handlers.log")])
+    code = main(
+        [
+            "orders",
+            "show",
+            "113-0000000-0000201",
+            "--scenario",
+            SCENARIO,
+            "--json",
+            "--log",
+            str(tmp_path / "handlers.log"),
+        ]
+    )
     detail = json.loads(capsys.readouterr().out)
     # Then it is the API's detail: the row, items, ship-to, the tracked package, the history
     assert code == EXIT_OK

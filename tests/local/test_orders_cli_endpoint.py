@@ -18,8 +18,13 @@ from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import load
 
 ROOT = Path(__file__).resolve().parents[2]
-VISIBLE = ["113-0000000-0000206", "113-0000000-0000205", "113-0000000-0000203", "114-0000000-0000202",
-           "113-0000000-0000201"]
+VISIBLE = [
+    "113-0000000-0000206",
+    "113-0000000-0000205",
+    "113-0000000-0000203",
+    "114-0000000-0000202",
+    "113-0000000-0000201",
+]
 
 
 @pytest.fixture(scope="module")

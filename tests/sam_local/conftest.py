@@ -17,7 +17,6 @@ import pytest
 from sam_cli import IMAGE, ROOT, STAND_IN_LABEL, TIMINGS, VENV_BIN, sam_env, unavailable
 
 
-
 def pytest_terminal_summary(terminalreporter):
     if not TIMINGS:
         return
@@ -32,8 +31,10 @@ def docker_engine():
         unavailable("there is no docker command (install Debian's docker.io: sudo scripts/docker-engine.sh)")
     proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
     if proc.returncode != 0:
-        unavailable("no Docker engine answers (start one: sudo scripts/docker-engine.sh): "
-                    + (proc.stderr.strip().splitlines() or ["?"])[-1])
+        unavailable(
+            "no Docker engine answers (start one: sudo scripts/docker-engine.sh): "
+            + (proc.stderr.strip().splitlines() or ["?"])[-1]
+        )
     return proc.stdout.strip()
 
 
@@ -42,8 +43,11 @@ def lambda_image(docker_engine) -> str:
     """The image SAM CLI runs python3.13 functions on: present, pulled, or the stand-in built now."""
 
     def label() -> str | None:
-        proc = subprocess.run(["docker", "image", "inspect", "-f", f'{{{{index .Config.Labels "{STAND_IN_LABEL}"}}}}',
-                               IMAGE], capture_output=True, text=True)
+        proc = subprocess.run(
+            ["docker", "image", "inspect", "-f", f'{{{{index .Config.Labels "{STAND_IN_LABEL}"}}}}', IMAGE],
+            capture_output=True,
+            text=True,
+        )
         return None if proc.returncode else proc.stdout.strip()
 
     kind = label()
@@ -53,12 +57,18 @@ def lambda_image(docker_engine) -> str:
     if os.geteuid() != 0:
         unavailable(f"{IMAGE} is missing and building it needs root (sudo scripts/build-lambda-image.sh)")
     t0 = time.perf_counter()
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "build-lambda-image.sh"), "--pull"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-lambda-image.sh"), "--pull"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     kind = label()
-    TIMINGS.append((f"{IMAGE}: {'built the stand-in ' + kind if kind else 'pulled the official image'}",
-                    time.perf_counter() - t0))
+    TIMINGS.append(
+        (f"{IMAGE}: {'built the stand-in ' + kind if kind else 'pulled the official image'}", time.perf_counter() - t0)
+    )
     return IMAGE
 
 
@@ -68,9 +78,22 @@ def sam_built(tmp_path_factory, lambda_image) -> Path:
     work = tmp_path_factory.mktemp("sam-build")
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [str(VENV_BIN / "sam"), "build", "--template-file", str(ROOT / "template.yaml"),
-         "--build-dir", str(work / "build"), "--cache-dir", str(work / "cache")],
-        cwd=work, env=sam_env(), capture_output=True, text=True, timeout=900)
+        [
+            str(VENV_BIN / "sam"),
+            "build",
+            "--template-file",
+            str(ROOT / "template.yaml"),
+            "--build-dir",
+            str(work / "build"),
+            "--cache-dir",
+            str(work / "cache"),
+        ],
+        cwd=work,
+        env=sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     TIMINGS.append(("sam build", time.perf_counter() - t0))
     return work / "build" / "template.yaml"

@@ -28,8 +28,13 @@ def unavailable(reason: str):
 
 def sam_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    env.update({"PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", "AWS_DEFAULT_REGION": "us-east-1",
-                "SAM_CLI_TELEMETRY": "0"})
+    env.update(
+        {
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "SAM_CLI_TELEMETRY": "0",
+        }
+    )
     return env
 
 
@@ -37,9 +42,27 @@ def sam_local_invoke(built_template: Path, function: str, event: Path, env_json:
     """`sam local invoke` one function with one event on the host network; (its result, its logs)."""
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [str(VENV_BIN / "sam"), "local", "invoke", function, "--template", str(built_template),
-         "--event", str(event), "--env-vars", str(env_json), "--docker-network", "host", "--skip-pull-image"],
-        cwd=built_template.parent, env=sam_env(), capture_output=True, text=True, timeout=600)
+        [
+            str(VENV_BIN / "sam"),
+            "local",
+            "invoke",
+            function,
+            "--template",
+            str(built_template),
+            "--event",
+            str(event),
+            "--env-vars",
+            str(env_json),
+            "--docker-network",
+            "host",
+            "--skip-pull-image",
+        ],
+        cwd=built_template.parent,
+        env=sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     TIMINGS.append((f"sam local invoke {function} -e {event.relative_to(ROOT)}", time.perf_counter() - t0))
     assert proc.returncode == 0, f"sam local invoke {function} failed:\n{proc.stdout}\n{proc.stderr}"
     lines = [line for line in proc.stdout.splitlines() if line.strip()]

@@ -16,16 +16,15 @@ each with its events, and must answer without an infrastructure error after reac
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from sam_cli import ROOT, sam_local_invoke
 from samtranslator.yaml_helper import yaml_parse
 
 from amazon_channel_local.local_process import LocalUpProcess
-
-from sam_cli import ROOT, sam_local_invoke
 
 pytestmark = pytest.mark.sam_local
 
@@ -42,20 +41,28 @@ TRACKING = "1Z999AA10123456784"
 def template_functions() -> dict[str, str]:
     """Logical id -> events/ folder of every function in template.yaml (the folder of its CodeUri)."""
     resources = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]
-    return {lid: Path(r["Properties"]["CodeUri"].rstrip("/")).name
-            for lid, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    return {
+        lid: Path(r["Properties"]["CodeUri"].rstrip("/")).name
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
 
 
 def invocations() -> list[tuple[str, str]]:
     """(function, event file) for every function and each of its events: the story's first."""
-    pairs = [(lid, f"{folder}/{p.name}") for lid, folder in template_functions().items()
-             for p in sorted((ROOT / "events" / folder).glob("*.json"))]
+    pairs = [
+        (lid, f"{folder}/{p.name}")
+        for lid, folder in template_functions().items()
+        for p in sorted((ROOT / "events" / folder).glob("*.json"))
+    ]
     order = {(s.function, s.event): n for n, s in enumerate(STORY)}
     return sorted(pairs, key=lambda pair: (order.get(pair, len(order)), pair))
 
 
 def test_every_function_of_the_template_has_a_sample_event():
-    missing = [lid for lid, folder in template_functions().items() if not list((ROOT / "events" / folder).glob("*.json"))]
+    missing = [
+        lid for lid, folder in template_functions().items() if not list((ROOT / "events" / folder).glob("*.json"))
+    ]
     assert not missing, f"add an event under events/<function folder>/ for {missing}"
 
 
@@ -114,7 +121,11 @@ def no_batch_failures(result):
 def intake_checked(w: World, result):
     no_batch_failures(result)
     order = w.order()
-    assert (order["amazon_status"], order["channel_status"], order["workflow_started"]) == ("Unshipped", "Unshipped", True)
+    assert (order["amazon_status"], order["channel_status"], order["workflow_started"]) == (
+        "Unshipped",
+        "Unshipped",
+        True,
+    )
     assert w.execution()["status"] == "RUNNING"  # started by the container; now waiting for the held step
 
 
@@ -134,7 +145,11 @@ def resolve_checked(w: World, result):
 def create_checked(w: World, result):
     assert (result["commerce_order_id"], result["commerce_increment_id"]) == (1, "000000001"), result
     commerce = w.commerce("GET", f"orders/{MFN}")
-    assert (commerce["increment_id"], commerce["grand_total"], commerce["customer_is_guest"]) == ("000000001", "31.99", True)
+    assert (commerce["increment_id"], commerce["grand_total"], commerce["customer_is_guest"]) == (
+        "000000001",
+        "31.99",
+        True,
+    )
     assert w.order()["commerce"]["order_id"] == 1
 
 
@@ -218,8 +233,11 @@ def fba_checked(w: World, result):
     assert commerce["status"] == "complete" and commerce["shipments"]
     order = w.order(FBA)
     assert order["commerce"]["increment_id"] == commerce["increment_id"]
-    created = [m["detail"]["amazon_order_id"] for m in w.messages("IntegrationOrdersQueue")
-               if m["detail-type"] == "CommerceOrderCreated"]
+    created = [
+        m["detail"]["amazon_order_id"]
+        for m in w.messages("IntegrationOrdersQueue")
+        if m["detail-type"] == "CommerceOrderCreated"
+    ]
     assert FBA in created
 
 
@@ -231,18 +249,28 @@ STORY = [
     Step("OrderNotificationIntakeFunction", "order_notification_intake/unshipped.json", intake_checked),
     Step("FetchOrderDetailsFunction", "fetch_order_details/task-input.json", fetch_checked),
     Step("ResolveCustomerFunction", "resolve_customer/task-input.json", resolve_checked),
-    Step("CreateCommerceOrderFunction", "create_commerce_order/task-input.json", create_checked,
-         after=create_announced),
+    Step(
+        "CreateCommerceOrderFunction", "create_commerce_order/task-input.json", create_checked, after=create_announced
+    ),
     Step("AwaitShipmentsFunction", "await_shipments/task-input.json", await_checked, after=await_then_real_token),
-    Step("CommerceShipmentIntakeFunction", "commerce_shipment_intake/shipment-saved.json", shipment_checked,
-         before=merchant_ships),
+    Step(
+        "CommerceShipmentIntakeFunction",
+        "commerce_shipment_intake/shipment-saved.json",
+        shipment_checked,
+        before=merchant_ships,
+    ),
     Step("ConfirmShipmentsFunction", "confirm_shipments/task-input.json", confirm_checked),
     Step("CompleteOrderFunction", "complete_order/task-input.json", complete_checked, after=workflow_succeeded),
     Step("OrdersViewFunction", "orders_view/list-orders.json", orders_list_checked),
     Step("OrdersViewFunction", "orders_view/show-order.json", order_shown),
     Step("RecordOrderErrorFunction", "record_order_error/task-input.json", error_recorded),
-    Step("FbaOrderImportFunction", "fba_order_import/fba-order-shipped.json", fba_checked, before=fba_waiting,
-         after=fba_imported_once),
+    Step(
+        "FbaOrderImportFunction",
+        "fba_order_import/fba-order-shipped.json",
+        fba_checked,
+        before=fba_waiting,
+        after=fba_imported_once,
+    ),
 ]
 # every story function after the first is held from the start, and released after its invocation
 HELD = sorted({s.function for s in STORY[1:]} & set(template_functions()))
@@ -252,16 +280,30 @@ HELD = sorted({s.function for s in STORY[1:]} & set(template_functions()))
 def world(tmp_path_factory, sam_built):
     run_dir = tmp_path_factory.mktemp("local-up")
     env_json = run_dir / "env.json"
-    stack = LocalUpProcess(run_dir, "--scenario", "scenarios/sample-events.json", "--hold", ",".join(HELD),
-                           "--env-json", str(env_json))
+    stack = LocalUpProcess(
+        run_dir, "--scenario", "scenarios/sample-events.json", "--hold", ",".join(HELD), "--env-json", str(env_json)
+    )
     with stack:
         yield World(stack, sam_built, env_json)
     print(stack.output)
 
 
-DOMAIN_ERRORS = {"ChannelError", "TransientError", "PermanentError", "VersionConflict", "AmazonThrottled",
-                 "AmazonUnavailable", "AmazonRejected", "CommerceUnavailable", "CommerceRejected",
-                 "CustomerAlreadyExists", "UnknownStore", "InvalidNotification", "OrderNotFound", "InvalidQuery"}
+DOMAIN_ERRORS = {
+    "ChannelError",
+    "TransientError",
+    "PermanentError",
+    "VersionConflict",
+    "AmazonThrottled",
+    "AmazonUnavailable",
+    "AmazonRejected",
+    "CommerceUnavailable",
+    "CommerceRejected",
+    "CustomerAlreadyExists",
+    "UnknownStore",
+    "InvalidNotification",
+    "OrderNotFound",
+    "InvalidQuery",
+}
 
 
 @pytest.mark.parametrize(("function", "event"), invocations(), ids=[f"{f}:{e}" for f, e in invocations()])

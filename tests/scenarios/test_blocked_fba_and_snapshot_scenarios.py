@@ -34,7 +34,10 @@ def test_an_fba_order_commerce_refuses_shows_error_and_the_sku_as_the_same_order
     fba, mfn, missing = blocked["114-0000000-0000061"], blocked["113-0000000-0000062"], blocked["114-0000000-0000063"]
     # Then each shows Error with the SKU and the cause, in the Orders view, with no Commerce order
     assert [(o["channel_status"], o["notes"]) for o in (fba, mfn, missing)] == [
-        ("Error", DISABLED), ("Error", DISABLED), ("Error", MISSING)]
+        ("Error", DISABLED),
+        ("Error", DISABLED),
+        ("Error", MISSING),
+    ]
     assert all(o["visible_in_orders_tab"] and o["commerce_order"] is None for o in (fba, mfn, missing))
     assert fba["amazon_status"] == "Shipped"
     # And a redelivery of every notification changes nothing: only the sync retries
@@ -46,15 +49,19 @@ def test_every_poll_retries_blocked_fba_orders_once_each_until_the_catalog_is_fi
     first, second, third = (p["stores"][0]["retried"] for p in player.polls)
     # When a poll runs before the catalog is fixed, each order is tried again, and stays blocked
     assert sorted((r["amazon_order_id"], r["result"], r["attempt"]) for r in first) == [
-        ("113-0000000-0000062", "retried", 1), ("114-0000000-0000061", "retried", 1),
-        ("114-0000000-0000063", "retried", 1)]
+        ("113-0000000-0000062", "retried", 1),
+        ("114-0000000-0000061", "retried", 1),
+        ("114-0000000-0000063", "retried", 1),
+    ]
     still = by_id(result["snapshots"]["retried, catalog not fixed"])
     assert [o["channel_status"] for o in still.values()] == ["Error"] * 3
     assert still["114-0000000-0000061"]["notes"] == DISABLED
     # Then once the lamp is enabled, its FBA order is imported complete, and its MFN order too
     enabled = by_id(result["snapshots"]["lamp enabled"])
-    assert (enabled["114-0000000-0000061"]["channel_status"],
-            enabled["114-0000000-0000061"]["commerce_order"]["status"]) == ("Shipped", "complete")
+    assert (
+        enabled["114-0000000-0000061"]["channel_status"],
+        enabled["114-0000000-0000061"]["commerce_order"]["status"],
+    ) == ("Shipped", "complete")
     assert enabled["113-0000000-0000062"]["commerce_order"]["status"] == "processing"
     assert enabled["114-0000000-0000063"]["channel_status"] == "Error"
     # And the last once its product exists: one Commerce order each, no operator action
@@ -74,7 +81,10 @@ def test_a_snapshot_lists_the_orders_known_at_its_step():
     # When one order is placed, then imported: it alone is listed, as it stood then
     [placed] = snaps["one order placed"]["orders"]
     assert (placed["amazon_order_id"], placed["amazon_status"], placed["commerce_order"]) == (
-        "113-0000000-0000071", "Pending", None)
+        "113-0000000-0000071",
+        "Pending",
+        None,
+    )
     [imported] = snaps["one order imported"]["orders"]
     assert imported["channel_status"] == "Unshipped" and snaps["one order imported"]["commerce_order_count"] == 1
     # Then after the second order, both, in the order placed

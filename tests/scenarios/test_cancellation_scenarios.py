@@ -26,7 +26,10 @@ def test_amazon_cancels_an_unshipped_order_and_its_commerce_order_is_withdrawn()
     # When the buyer cancels it on Amazon, then it is Canceled, and its invoiced Commerce order is closed
     order = result["orders"][0]
     assert (order["amazon_status"], order["channel_status"], order["commerce_order"]["status"]) == (
-        "Canceled", "Canceled", "closed")
+        "Canceled",
+        "Canceled",
+        "closed",
+    )
     assert order["notes"].startswith("Canceled on Amazon; Commerce order 000000001 closed")
     # And the workflow ended cleanly; the seller sent Amazon nothing
     assert [e["status"] for e in executions] == ["SUCCEEDED"] and feeds == []
@@ -36,9 +39,13 @@ def test_the_merchant_cancels_an_unshipped_order_from_commerce():
     result, executions, feeds = play("merchant-cancels-unshipped-order.json")
     order = result["orders"][0]
     assert (order["amazon_status"], order["channel_status"], order["commerce_order"]["status"]) == (
-        "Canceled", "Canceled", "closed")
-    assert order["notes"] == ("Canceled from Commerce (Out of stock: the mug supplier let us down); "
-                              "Amazon canceled the order")
+        "Canceled",
+        "Canceled",
+        "closed",
+    )
+    assert order["notes"] == (
+        "Canceled from Commerce (Out of stock: the mug supplier let us down); Amazon canceled the order"
+    )
     [feed] = feeds
     assert feed["feedType"] == "POST_FLAT_FILE_ORDER_ACKNOWLEDGEMENT_DATA" and "\tNoInventory" in feed["content"]
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
@@ -51,8 +58,10 @@ def test_the_merchant_cannot_cancel_a_partially_shipped_order_from_commerce():
     assert (before["amazon_status"], before["channel_status"]) == ("PartiallyShipped", "PartiallyShipped")
     order = result["orders"][0]
     assert (order["amazon_status"], order["channel_status"]) == ("PartiallyShipped", "PartiallyShipped")
-    assert order["notes"] == ("Not canceled on Amazon: the order is partially shipped; partially shipped orders "
-                              "are canceled in Seller Central")
+    assert order["notes"] == (
+        "Not canceled on Amazon: the order is partially shipped; partially shipped orders "
+        "are canceled in Seller Central"
+    )
     assert feeds == []
     # Commerce did what the merchant asked (the unshipped tea refunded: Magento completes the order);
     # Amazon still expects the tea, so the workflow still waits for Amazon's word

@@ -19,9 +19,11 @@ def test_every_commerce_request_and_answer_of_the_shipped_scenarios_follows_adob
     for version in commerce_schema.VERSIONS:
         figures = commerce_schema.revalidate(traffic, version)
         per_exchange_us = (figures.request_seconds + figures.response_seconds) / max(figures.requests, 1) * 1e6
-        print(f"\nCommerce schema {version}: {figures.requests} requests and {figures.responses} responses "
-              f"validated over {len(SCENARIOS)} scenarios, {len(figures.refused)} refused, "
-              f"{len(figures.violations)} violations, {per_exchange_us:.0f} µs per request+response")
+        print(
+            f"\nCommerce schema {version}: {figures.requests} requests and {figures.responses} responses "
+            f"validated over {len(SCENARIOS)} scenarios, {len(figures.refused)} refused, "
+            f"{len(figures.violations)} violations, {per_exchange_us:.0f} µs per request+response"
+        )
         # Then every one of them is valid, and there were some
         assert figures.requests > 0 and figures.responses > 0
         assert figures.refused == [] and figures.violations == []

@@ -32,7 +32,11 @@ def test_a_poll_recovers_every_order_whose_notifications_were_lost_once_each():
     after = result["snapshots"]["after the poll"]  # When the sync runs
     mfn, pending, fba = after["orders"]  # Then each is where Amazon has it
     assert (mfn["channel_status"], mfn["commerce_order"]["status"]) == ("Unshipped", "processing")
-    assert (pending["channel_status"], pending["visible_in_orders_tab"], pending["commerce_order"]) == ("Pending", False, None)
+    assert (pending["channel_status"], pending["visible_in_orders_tab"], pending["commerce_order"]) == (
+        "Pending",
+        False,
+        None,
+    )
     assert (fba["channel_status"], fba["commerce_order"]["status"]) == ("Shipped", "complete")
     assert polls[0]["stores"][0]["orders"] == {"recorded": 3}
     # And later notifications, polls and redeliveries change nothing twice: one order each, one workflow each
@@ -63,8 +67,12 @@ def test_blocked_orders_show_the_sku_and_cause_and_each_poll_retries_them_until_
     assert [o["channel_status"] for o in final] == ["Shipped", "Unshipped", "Unshipped"]
     assert result["commerce_order_count"] == 3
     names = sorted(e["name"] for e in executions if "0000053" in e["name"])
-    assert names == ["mfn-113-0000000-0000053", "mfn-113-0000000-0000053-retry1",
-                     "mfn-113-0000000-0000053-retry2", "mfn-113-0000000-0000053-retry3"]
+    assert names == [
+        "mfn-113-0000000-0000053",
+        "mfn-113-0000000-0000053-retry1",
+        "mfn-113-0000000-0000053-retry2",
+        "mfn-113-0000000-0000053-retry3",
+    ]
 
 
 def test_an_order_placed_before_the_store_was_connected_is_never_imported():
@@ -78,12 +86,26 @@ def test_an_order_placed_before_the_store_was_connected_is_never_imported():
 
 def test_amazon_channel_retry_imports_a_blocked_order_at_once_after_its_scenario(tmp_path):
     scenario = tmp_path / "fixed.json"
-    scenario.write_text(json.dumps({"name": "blocked, then restocked", "catalog": [
-        {"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 0}], "steps": [
-        {"do": "amazon.place_order", "order": {"id": "113-0000000-0000071", "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}},
-        {"do": "amazon.verify_payment", "order_id": "113-0000000-0000071"},
-        {"do": "settle"},
-        {"do": "catalog.set", "sku": "MUG-01", "qty": 5}]}))
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "blocked, then restocked",
+                "catalog": [{"sku": "MUG-01", "name": "Blue mug", "price": "12.50", "qty": 0}],
+                "steps": [
+                    {
+                        "do": "amazon.place_order",
+                        "order": {
+                            "id": "113-0000000-0000071",
+                            "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+                        },
+                    },
+                    {"do": "amazon.verify_payment", "order_id": "113-0000000-0000071"},
+                    {"do": "settle"},
+                    {"do": "catalog.set", "sku": "MUG-01", "qty": 5},
+                ],
+            }
+        )
+    )
     out = tmp_path / "out.json"
     # Given a scenario that leaves an order blocked though its product is back in stock
     assert main(["retry", "113-0000000-0000071", "--scenario", str(scenario), "--out", str(out)]) == EXIT_OK

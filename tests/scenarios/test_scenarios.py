@@ -3,8 +3,6 @@
 import json
 from pathlib import Path
 
-import pytest
-
 from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import load
 
@@ -30,7 +28,11 @@ def test_shared_example_mfn_guest_order_goes_from_hidden_pending_to_shipped_and_
     result, _ = play(ROOT / "scenarios" / "mfn-guest-basic.json")
     pending = result["snapshots"]["pending"]["orders"][0]
     # Given Amazon's Pending order: recorded, hidden, no Commerce order yet
-    assert (pending["channel_status"], pending["visible_in_orders_tab"], pending["commerce_order"]) == ("Pending", False, None)
+    assert (pending["channel_status"], pending["visible_in_orders_tab"], pending["commerce_order"]) == (
+        "Pending",
+        False,
+        None,
+    )
     # When payment is verified: visible, and a Commerce order with Amazon's prices
     unshipped = result["snapshots"]["unshipped"]["orders"][0]
     assert unshipped["visible_in_orders_tab"] and unshipped["commerce_order"]["status"] == "processing"
@@ -38,9 +40,14 @@ def test_shared_example_mfn_guest_order_goes_from_hidden_pending_to_shipped_and_
     assert unshipped["commerce_order"]["items"] == [{"sku": "MUG-01", "qty": 2, "price": "12.50"}]
     # Then once the merchant ships with tracking: synced to Amazon, Shipped / complete, no emails
     final = result["orders"][0]
-    assert (final["amazon_status"], final["channel_status"], final["commerce_order"]["status"]) == ("Shipped", "Shipped", "complete")
+    assert (final["amazon_status"], final["channel_status"], final["commerce_order"]["status"]) == (
+        "Shipped",
+        "Shipped",
+        "complete",
+    )
     assert final["amazon_shipment_confirmations"] == [
-        {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "items": [{"sku": "MUG-01", "qty": 2}]}]
+        {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "items": [{"sku": "MUG-01", "qty": 2}]}
+    ]
     assert final["commerce_order"]["customer_is_guest"] and final["commerce_order"]["emails_sent_to_customer"] == 0
     assert result["commerce_customers"] == [] and result["commerce_order_count"] == 1
 
@@ -56,7 +63,8 @@ def test_demo_fba_order_is_imported_only_once_shipped_as_a_complete_order_with_p
     # Amazon gives no package or tracking for an FBA order: one Commerce shipment of it all, no track
     assert [(s["carrier"], s["tracking_number"]) for s in fba["commerce_order"]["shipments"]] == [(None, None)]
     assert sum(i["qty"] for i in fba["commerce_order"]["shipments"][0]["items"]) == sum(
-        i["qty"] for i in fba["commerce_order"]["items"])
+        i["qty"] for i in fba["commerce_order"]["items"]
+    )
     mfn = order(result, "113-0000000-0000001")
     assert mfn["commerce_order"]["grand_total"] == "37.66" and mfn["channel_status"] == "Shipped"
 
@@ -84,7 +92,9 @@ def test_each_commerce_shipment_is_one_amazon_package_and_the_order_is_partly_sh
     assert between["commerce_order"]["status"] == "processing"
     final = result["orders"][0]
     assert [c["items"] for c in final["amazon_shipment_confirmations"]] == [
-        [{"sku": "MUG-01", "qty": 2}], [{"sku": "TEA-02", "qty": 1}]]
+        [{"sku": "MUG-01", "qty": 2}],
+        [{"sku": "TEA-02", "qty": 1}],
+    ]
     assert final["amazon_shipment_confirmations"][1]["carrier"] == "Royal Express"  # sent as Other + name
     assert final["channel_status"] == "Shipped" and final["commerce_order"]["status"] == "complete"
 
@@ -111,8 +121,24 @@ def test_fba_import_off_amazon_cancel_ends_the_waiting_workflow_and_lost_notific
 def test_results_have_exactly_the_fields_of_the_format():
     result, _ = play(ROOT / "scenarios" / "mfn-guest-basic.json")
     assert set(result) == {"orders", "commerce_customers", "commerce_order_count", "snapshots"}
-    assert set(result["orders"][0]) == {"amazon_order_id", "fulfillment", "amazon_status", "channel_status",
-                                        "visible_in_orders_tab", "notes", "commerce_order", "amazon_shipment_confirmations"}
-    assert set(result["orders"][0]["commerce_order"]) == {"increment_id", "status", "customer_email", "customer_is_guest",
-                                                          "grand_total", "items", "shipments", "emails_sent_to_customer"}
+    assert set(result["orders"][0]) == {
+        "amazon_order_id",
+        "fulfillment",
+        "amazon_status",
+        "channel_status",
+        "visible_in_orders_tab",
+        "notes",
+        "commerce_order",
+        "amazon_shipment_confirmations",
+    }
+    assert set(result["orders"][0]["commerce_order"]) == {
+        "increment_id",
+        "status",
+        "customer_email",
+        "customer_is_guest",
+        "grand_total",
+        "items",
+        "shipments",
+        "emails_sent_to_customer",
+    }
     json.dumps(result)

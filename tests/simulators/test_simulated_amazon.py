@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import urllib3
 
 from amazon_channel_local.simulators.amazon import SimulatedAmazon
-from fakes import mug_order
 from amazon_channel_local.sp_api_models import (
     SchemaValidationError,
     validate_notification,
@@ -17,6 +16,7 @@ from amazon_channel_local.sp_api_models import (
     validate_request_body,
     validate_response,
 )
+from fakes import mug_order
 
 HTTP = urllib3.PoolManager()
 ALL_DATA = "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES"
@@ -36,9 +36,17 @@ def amazon(notes):
 
 
 def token(sim: SimulatedAmazon) -> str:
-    r = HTTP.request("POST", sim.lwa_token_url, encode_multipart=False, fields={
-        "grant_type": "refresh_token", "refresh_token": sim.credentials["refresh_tokens"][sim.seller_id],
-        "client_id": sim.client_id, "client_secret": sim.client_secret})
+    r = HTTP.request(
+        "POST",
+        sim.lwa_token_url,
+        encode_multipart=False,
+        fields={
+            "grant_type": "refresh_token",
+            "refresh_token": sim.credentials["refresh_tokens"][sim.seller_id],
+            "client_id": sim.client_id,
+            "client_secret": sim.client_secret,
+        },
+    )
     assert r.status == 200
     return json.loads(r.data)["access_token"]
 
@@ -48,8 +56,14 @@ def call(sim, op, method, path, *, access=None, body=None, fields=None):
     headers = {"x-amz-access-token": access or token(sim)}
     if body is not None:
         headers["content-type"] = "application/json"
-    r = HTTP.request(method, sim.base_url + path, headers=headers, fields=fields,
-                     body=json.dumps(body) if body is not None else None, retries=False)
+    r = HTTP.request(
+        method,
+        sim.base_url + path,
+        headers=headers,
+        fields=fields,
+        body=json.dumps(body) if body is not None else None,
+        retries=False,
+    )
     data = json.loads(r.data) if r.data else None
     validate_response(op, r.status, data)
     assert r.headers["x-amzn-RequestId"]
@@ -58,16 +72,30 @@ def call(sim, op, method, path, *, access=None, body=None, fields=None):
 
 
 def get_order(sim, order_id, included=ALL_DATA, access=None):
-    return call(sim, "getOrder", "GET", f"/orders/2026-01-01/orders/{order_id}",
-                access=access, fields={"includedData": included})
+    return call(
+        sim,
+        "getOrder",
+        "GET",
+        f"/orders/2026-01-01/orders/{order_id}",
+        access=access,
+        fields={"includedData": included},
+    )
 
 
 def confirm(sim, order_id, items, ref="1", ship_date="2026-11-26T10:00:00Z", access=None, marketplace=US):
-    body = {"marketplaceId": marketplace, "packageDetail": {
-        "packageReferenceId": ref, "carrierCode": "UPS", "trackingNumber": "1Z999AA10123456784",
-        "shipDate": ship_date, "orderItems": [{"orderItemId": i, "quantity": q} for i, q in items]}}
-    return call(sim, "confirmShipment", "POST", f"/orders/v0/orders/{order_id}/shipmentConfirmation",
-                access=access, body=body)
+    body = {
+        "marketplaceId": marketplace,
+        "packageDetail": {
+            "packageReferenceId": ref,
+            "carrierCode": "UPS",
+            "trackingNumber": "1Z999AA10123456784",
+            "shipDate": ship_date,
+            "orderItems": [{"orderItemId": i, "quantity": q} for i, q in items],
+        },
+    }
+    return call(
+        sim, "confirmShipment", "POST", f"/orders/v0/orders/{order_id}/shipmentConfirmation", access=access, body=body
+    )
 
 
 def summary(note: str) -> dict:
@@ -115,13 +143,14 @@ def test_payment_verification_and_cancellation_follow_amazons_life_cycle(amazon,
 
 
 def test_every_change_has_a_strictly_later_timestamp_even_with_a_frozen_clock(notes):
-    frozen = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+    frozen = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     sim = SimulatedAmazon(notify=notes.append, clock=lambda: frozen)
     oid = sim.place_order(mug_order())
     sim.verify_payment(oid)
     sim.cancel(oid)
-    times = [json.loads(n)["Payload"]["OrderChangeNotification"]["OrderChangeTrigger"]["TimeOfOrderChange"]
-             for n in notes]
+    times = [
+        json.loads(n)["Payload"]["OrderChangeNotification"]["OrderChangeTrigger"]["TimeOfOrderChange"] for n in notes
+    ]
     assert times == ["2026-11-26T10:00:00.000Z", "2026-11-26T10:00:00.001Z", "2026-11-26T10:00:00.002Z"]
 
 
@@ -177,18 +206,41 @@ def test_the_buyer_email_appears_once_amazon_verified_the_payment(amazon):
 
 def test_an_address_with_three_lines_a_company_district_and_municipality_is_given_whole(amazon):
     # Given a business buyer in Istanbul with a three-line address
-    oid = amazon.place_order(mug_order(ship_to={
-        "name": "Mehmet Yilmaz", "company": "Yilmaz Ticaret", "line1": "Istiklal Caddesi No:42", "line2": "Kat 3",
-        "line3": "Daire 7", "city": "Istanbul", "district": "Beyoglu", "municipality": "Beyoglu Belediyesi",
-        "region": "Istanbul", "postcode": "34430", "country": "TR", "phone": "+90 212 555 0100"}))
+    oid = amazon.place_order(
+        mug_order(
+            ship_to={
+                "name": "Mehmet Yilmaz",
+                "company": "Yilmaz Ticaret",
+                "line1": "Istiklal Caddesi No:42",
+                "line2": "Kat 3",
+                "line3": "Daire 7",
+                "city": "Istanbul",
+                "district": "Beyoglu",
+                "municipality": "Beyoglu Belediyesi",
+                "region": "Istanbul",
+                "postcode": "34430",
+                "country": "TR",
+                "phone": "+90 212 555 0100",
+            }
+        )
+    )
     amazon.verify_payment(oid)
     # Then getOrder gives every part under the model's names
     address = get_order(amazon, oid)[2]["order"]["recipient"]["deliveryAddress"]
     assert address == {
-        "name": "Mehmet Yilmaz", "companyName": "Yilmaz Ticaret", "addressLine1": "Istiklal Caddesi No:42",
-        "addressLine2": "Kat 3", "addressLine3": "Daire 7", "city": "Istanbul", "districtOrCounty": "Beyoglu",
-        "stateOrRegion": "Istanbul", "municipality": "Beyoglu Belediyesi", "postalCode": "34430",
-        "countryCode": "TR", "phone": "+90 212 555 0100"}
+        "name": "Mehmet Yilmaz",
+        "companyName": "Yilmaz Ticaret",
+        "addressLine1": "Istiklal Caddesi No:42",
+        "addressLine2": "Kat 3",
+        "addressLine3": "Daire 7",
+        "city": "Istanbul",
+        "districtOrCounty": "Beyoglu",
+        "stateOrRegion": "Istanbul",
+        "municipality": "Beyoglu Belediyesi",
+        "postalCode": "34430",
+        "countryCode": "TR",
+        "phone": "+90 212 555 0100",
+    }
 
 
 # --------------------------------------------------------------------------- getOrder
@@ -213,9 +265,14 @@ def test_get_order_returns_prices_taxes_and_shipping_per_the_model(amazon):
     assert kinds["SHIPPING"]["subtotal"]["amount"] == "4.99"
     assert kinds["TAX"]["subtotal"]["amount"] == "2.40"
     assert {d["subtype"]: d["value"]["amount"] for d in kinds["TAX"]["detailedBreakdowns"]} == {
-        "ITEM": "2.00", "SHIPPING": "0.40"}
+        "ITEM": "2.00",
+        "SHIPPING": "0.40",
+    }
     assert {b["type"]: b["subtotal"]["amount"] for b in tea["proceeds"]["breakdowns"]} == {
-        "ITEM": "5.00", "SHIPPING": "0.00", "TAX": "0.00"}
+        "ITEM": "5.00",
+        "SHIPPING": "0.00",
+        "TAX": "0.00",
+    }
     assert mug["fulfillment"] == {"quantityFulfilled": 0, "quantityUnfulfilled": 2}
     # And without includedData only the order and its items come back
     _, _, bare = get_order(amazon, oid, included="")
@@ -233,9 +290,17 @@ def test_get_order_refuses_unknown_orders_unknown_datasets_and_missing_tokens(am
 
 
 def test_lwa_refuses_wrong_credentials(amazon):
-    r = HTTP.request("POST", amazon.lwa_token_url, encode_multipart=False, fields={
-        "grant_type": "refresh_token", "refresh_token": "Atzr|stolen", "client_id": amazon.client_id,
-        "client_secret": amazon.client_secret})
+    r = HTTP.request(
+        "POST",
+        amazon.lwa_token_url,
+        encode_multipart=False,
+        fields={
+            "grant_type": "refresh_token",
+            "refresh_token": "Atzr|stolen",
+            "client_id": amazon.client_id,
+            "client_secret": amazon.client_secret,
+        },
+    )
     assert r.status == 400 and json.loads(r.data)["error"] == "invalid_grant"
 
 
@@ -248,12 +313,15 @@ def test_search_orders_pages_through_recently_updated_orders(amazon):
     # When the app searches two at a time
     seen, page_token, pages = [], None, 0
     while True:
-        fields = {"lastUpdatedAfter": "2020-01-01T00:00:00Z", "marketplaceIds": US, "maxResultsPerPage": "2",
-                  "includedData": "FULFILLMENT"}
+        fields = {
+            "lastUpdatedAfter": "2020-01-01T00:00:00Z",
+            "marketplaceIds": US,
+            "maxResultsPerPage": "2",
+            "includedData": "FULFILLMENT",
+        }
         if page_token:
             fields["paginationToken"] = page_token
-        status, _, body = call(amazon, "searchOrders", "GET", "/orders/2026-01-01/orders", access=access,
-                               fields=fields)
+        status, _, body = call(amazon, "searchOrders", "GET", "/orders/2026-01-01/orders", access=access, fields=fields)
         assert status == 200 and "lastUpdatedBefore" in body
         pages += 1
         seen += [o["orderId"] for o in body["orders"]]
@@ -270,12 +338,21 @@ def test_search_orders_filters_and_validates_its_query(amazon):
     amazon.place_order(mug_order("111-0000001-0000002", fulfillment="AFN"))
     access = token(amazon)
     path = "/orders/2026-01-01/orders"
-    status, _, body = call(amazon, "searchOrders", "GET", path, access=access,
-                           fields={"createdAfter": "2020-01-01T00:00:00Z", "fulfilledBy": "MERCHANT"})
+    status, _, body = call(
+        amazon,
+        "searchOrders",
+        "GET",
+        path,
+        access=access,
+        fields={"createdAfter": "2020-01-01T00:00:00Z", "fulfilledBy": "MERCHANT"},
+    )
     assert status == 200 and [o["orderId"] for o in body["orders"]] == [mfn] and "createdBefore" in body
-    for fields in ({}, {"lastUpdatedAfter": "2020-01-01T00:00:00Z", "maxResultsPerPage": "101"},
-                   {"lastUpdatedAfter": "yesterday"},
-                   {"lastUpdatedAfter": "2020-01-01T00:00:00Z", "fulfillmentStatuses": "LOST"}):
+    for fields in (
+        {},
+        {"lastUpdatedAfter": "2020-01-01T00:00:00Z", "maxResultsPerPage": "101"},
+        {"lastUpdatedAfter": "yesterday"},
+        {"lastUpdatedAfter": "2020-01-01T00:00:00Z", "fulfillmentStatuses": "LOST"},
+    ):
         status, _, body = call(amazon, "searchOrders", "GET", path, access=access, fields=fields)
         assert status == 400, fields
         assert body["errors"][0]["code"] == "InvalidInput"
@@ -296,11 +373,20 @@ def test_merchant_confirms_two_packages_and_the_order_ships(amazon, notes):
     # Then Amazon records both packages, the order is Shipped, and each change was announced
     assert amazon.order_status(oid) == "Shipped"
     assert amazon.shipment_confirmations(oid) == [
-        {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "items": [{"sku": "MUG-1", "qty": 1}],
-         "package_reference_id": "1", "ship_date": "2026-11-26T10:00:00Z"},
-        {"carrier": "UPS", "tracking_number": "1Z999AA10123456784",
-         "items": [{"sku": "MUG-1", "qty": 1}, {"sku": "TEA-9", "qty": 1}],
-         "package_reference_id": "2", "ship_date": "2026-11-26T10:00:00Z"},
+        {
+            "carrier": "UPS",
+            "tracking_number": "1Z999AA10123456784",
+            "items": [{"sku": "MUG-1", "qty": 1}],
+            "package_reference_id": "1",
+            "ship_date": "2026-11-26T10:00:00Z",
+        },
+        {
+            "carrier": "UPS",
+            "tracking_number": "1Z999AA10123456784",
+            "items": [{"sku": "MUG-1", "qty": 1}, {"sku": "TEA-9", "qty": 1}],
+            "package_reference_id": "2",
+            "ship_date": "2026-11-26T10:00:00Z",
+        },
     ]
     assert [summary(n)["OrderStatus"] for n in notes][-2:] == ["PartiallyShipped", "Shipped"]
     assert len(get_order(amazon, oid)[2]["order"]["packages"]) == 2
@@ -332,8 +418,9 @@ def test_get_order_is_throttled_after_its_burst(amazon):
     assert statuses[:30] == [200] * 30
     status, headers, body = get_order(amazon, oid, access=access)
     assert status == 429 and headers["x-amzn-RateLimit-Limit"] == "0.5"
-    assert body == {"errors": [{"code": "QuotaExceeded",
-                                "message": "You exceeded your quota for the requested resource."}]}
+    assert body == {
+        "errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}]
+    }
     assert amazon.call_counts["throttled"]["getOrder"] == 2
     assert amazon.call_counts["getOrder"] == 32
 

@@ -17,15 +17,24 @@ from amazon_channel_local.simulators.amazon import SimulatedAmazon
 from amazon_channel_local.sp_api_models import SandboxCase, response_examples, sandbox_cases, validate_response
 
 HTTP = urllib3.PoolManager()
-CHANNEL_OPERATIONS = ("searchOrders", "getOrder", "confirmShipment",
-                      "createFeedDocument", "createFeed", "getFeed", "getFeedDocument")
+CHANNEL_OPERATIONS = (
+    "searchOrders",
+    "getOrder",
+    "confirmShipment",
+    "createFeedDocument",
+    "createFeed",
+    "getFeed",
+    "getFeedDocument",
+)
 CASES = [case for op in CHANNEL_OPERATIONS for case in sandbox_cases(op)]
 
 UNKNOWN_TO_THE_SIMULATOR = 404, "an id the simulator never issued: not found, whatever its spelling"
 DIFFERENT_ANSWERS = {
     "searchOrders-200-1": (400, "a paginationToken the simulator never issued is refused"),
-    "createFeed-202-0": (400, "only the order cancellation feed is simulated, and its input document "
-                              "was never created here"),
+    "createFeed-202-0": (
+        400,
+        "only the order cancellation feed is simulated, and its input document was never created here",
+    ),
     "getFeed-200-0": UNKNOWN_TO_THE_SIMULATOR,
     "getFeed-400-0": UNKNOWN_TO_THE_SIMULATOR,
     "getFeedDocument-200-0": UNKNOWN_TO_THE_SIMULATOR,
@@ -42,9 +51,17 @@ def amazon():
 
 @pytest.fixture(scope="module")
 def access(amazon):
-    r = HTTP.request("POST", amazon.lwa_token_url, encode_multipart=False, fields={
-        "grant_type": "refresh_token", "refresh_token": amazon.refresh_token,
-        "client_id": amazon.client_id, "client_secret": amazon.client_secret})
+    r = HTTP.request(
+        "POST",
+        amazon.lwa_token_url,
+        encode_multipart=False,
+        fields={
+            "grant_type": "refresh_token",
+            "refresh_token": amazon.refresh_token,
+            "client_id": amazon.client_id,
+            "client_secret": amazon.client_secret,
+        },
+    )
     return json.loads(r.data)["access_token"]
 
 
@@ -58,10 +75,19 @@ def the_order_the_case_names(amazon: SimulatedAmazon, case: SandboxCase) -> None
     if order_id and order_id in amazon._orders:
         return
     lines = (body.get("packageDetail") or {}).get("orderItems") or [{"quantity": 1}]
-    spec = {"id": order_id, "marketplace": marketplaces[0],
-            "items": [{"sku": f"SKU-{n}", "qty": ln["quantity"], "price": "10.00",
-                       **({"order_item_id": ln["orderItemId"]} if "orderItemId" in ln else {})}
-                      for n, ln in enumerate(lines)]}
+    spec = {
+        "id": order_id,
+        "marketplace": marketplaces[0],
+        "items": [
+            {
+                "sku": f"SKU-{n}",
+                "qty": ln["quantity"],
+                "price": "10.00",
+                **({"order_item_id": ln["orderItemId"]} if "orderItemId" in ln else {}),
+            }
+            for n, ln in enumerate(lines)
+        ],
+    }
     amazon.verify_payment(amazon.place_order(spec))
 
 
@@ -71,8 +97,14 @@ def test_amazons_sandbox_case_gets_a_model_answer_from_the_simulator(amazon, acc
     method, path, query, body = case.http_request()
     # When the case's request is sent as Amazon's model gives it
     headers = {"x-amz-access-token": access, **({"content-type": "application/json"} if body is not None else {})}
-    r = HTTP.request(method, amazon.base_url + path, fields=query or None, headers=headers, retries=False,
-                     body=json.dumps(body) if body is not None else None)
+    r = HTTP.request(
+        method,
+        amazon.base_url + path,
+        fields=query or None,
+        headers=headers,
+        retries=False,
+        body=json.dumps(body) if body is not None else None,
+    )
     answer = json.loads(r.data) if r.data else None
     # Then the answer is one the model allows, with the status the case expects
     validate_response(case.operation_id, r.status, answer)
@@ -82,7 +114,8 @@ def test_amazons_sandbox_case_gets_a_model_answer_from_the_simulator(amazon, acc
         assert answer["order"]["orderId"] == case.parameters["orderId"]
     if r.status == 200 and case.operation_id == "searchOrders":
         assert answer["orders"] and {o["salesChannel"]["marketplaceId"] for o in answer["orders"]} == set(
-            case.parameters["marketplaceIds"])
+            case.parameters["marketplaceIds"]
+        )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

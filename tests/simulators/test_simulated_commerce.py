@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
-
 HTTP = urllib3.PoolManager(retries=False)
 
 
@@ -25,16 +24,44 @@ def search(field, value):
 
 def order_entity(ext_id, **overrides):
     entity = {
-        "ext_order_id": ext_id, "store_id": 1, "customer_email": "buyer@marketplace.amazon.com",
-        "customer_firstname": "Ana", "customer_lastname": "Lima", "customer_is_guest": 1,
-        "base_currency_code": "USD", "order_currency_code": "USD",
-        "items": [{"sku": "MUG-RED", "name": "Red mug", "qty_ordered": 2, "price": 9.5, "base_price": 9.5,
-                   "original_price": 9.5, "tax_amount": 1.52, "row_total": 19, "product_type": "simple"}],
-        "shipping_amount": 4, "shipping_tax_amount": 0, "tax_amount": 1.52, "subtotal": 19, "grand_total": 24.52,
-        "billing_address": {"firstname": "Ana", "lastname": "Lima", "street": ["1 Main St"], "city": "Austin",
-                            "country_id": "US", "postcode": "73301", "telephone": "555"},
-        "extension_attributes": {"shipping_assignments": [{"shipping": {"address": {"firstname": "Ana"},
-                                                                        "method": "flatrate_flatrate"}}]},
+        "ext_order_id": ext_id,
+        "store_id": 1,
+        "customer_email": "buyer@marketplace.amazon.com",
+        "customer_firstname": "Ana",
+        "customer_lastname": "Lima",
+        "customer_is_guest": 1,
+        "base_currency_code": "USD",
+        "order_currency_code": "USD",
+        "items": [
+            {
+                "sku": "MUG-RED",
+                "name": "Red mug",
+                "qty_ordered": 2,
+                "price": 9.5,
+                "base_price": 9.5,
+                "original_price": 9.5,
+                "tax_amount": 1.52,
+                "row_total": 19,
+                "product_type": "simple",
+            }
+        ],
+        "shipping_amount": 4,
+        "shipping_tax_amount": 0,
+        "tax_amount": 1.52,
+        "subtotal": 19,
+        "grand_total": 24.52,
+        "billing_address": {
+            "firstname": "Ana",
+            "lastname": "Lima",
+            "street": ["1 Main St"],
+            "city": "Austin",
+            "country_id": "US",
+            "postcode": "73301",
+            "telephone": "555",
+        },
+        "extension_attributes": {
+            "shipping_assignments": [{"shipping": {"address": {"firstname": "Ana"}, "method": "flatrate_flatrate"}}]
+        },
         "payment": {"method": "checkmo"},
     }
     entity.update(overrides)
@@ -52,8 +79,9 @@ def test_a_caller_without_the_integration_token_is_turned_away(store):
 
 def test_an_amazon_order_saved_keeps_amazons_prices_and_nothing_else_moves(store):
     # Given the catalog sells 10 mugs at 12.00, When an order of 2 is saved at Amazon's 9.50
-    status, order = call(store, "POST", "/orders", {"entity": order_entity("111-0000001-0000001")},
-                         prefix="/rest/default/V1")
+    status, order = call(
+        store, "POST", "/orders", {"entity": order_entity("111-0000001-0000001")}, prefix="/rest/default/V1"
+    )
     # Then the order keeps 9.50, is pending and numbered by Commerce
     assert status == 200
     assert (order["increment_id"], order["status"], order["state"]) == ("000000001", "pending", "new")
@@ -100,8 +128,9 @@ def test_merchant_ships_an_invoiced_order_and_it_completes_with_an_event(store, 
     # Then the order is complete, the shipment reads back, and Adobe I/O announced it
     summary = store.order_by_ext_id("111-0000004-0000004")
     assert summary["status"] == "complete"
-    assert summary["shipments"] == [{"carrier": "UPS", "tracking_number": "1Z999",
-                                     "items": [{"sku": "MUG-RED", "qty": 2}]}]
+    assert summary["shipments"] == [
+        {"carrier": "UPS", "tracking_number": "1Z999", "items": [{"sku": "MUG-RED", "qty": 2}]}
+    ]
     assert summary["emails_sent_to_customer"] == 0  # no document asked to notify the buyer
     _, shipment = call(store, "GET", f"/shipment/{shipment_id}")
     assert shipment["order_id"] == order["entity_id"]
@@ -120,15 +149,27 @@ def test_shipping_more_than_remains_is_refused(store, events):
     _, order = call(store, "POST", "/orders", {"entity": order_entity("111-0000005-0000005")})
     item_id = order["items"][0]["item_id"]
     track = [{"track_number": "T1", "title": "USPS", "carrier_code": "usps"}]
-    status, _ = call(store, "POST", f"/order/{order['entity_id']}/ship",
-                     {"items": [{"order_item_id": item_id, "qty": 1}], "tracks": track})
+    status, _ = call(
+        store,
+        "POST",
+        f"/order/{order['entity_id']}/ship",
+        {"items": [{"order_item_id": item_id, "qty": 1}], "tracks": track},
+    )
     assert status == 200
-    status, body = call(store, "POST", f"/order/{order['entity_id']}/ship",
-                        {"items": [{"order_item_id": item_id, "qty": 2}], "tracks": track})
+    status, body = call(
+        store,
+        "POST",
+        f"/order/{order['entity_id']}/ship",
+        {"items": [{"order_item_id": item_id, "qty": 2}], "tracks": track},
+    )
     assert status == 400 and "more than" in body["parameters"][0]
     with pytest.raises(ValueError, match="more than"):
-        store.merchant_ship(ext_order_id="111-0000005-0000005", carrier="USPS", tracking_number="T2",
-                            items=[{"sku": "MUG-RED", "qty": 5}])
+        store.merchant_ship(
+            ext_order_id="111-0000005-0000005",
+            carrier="USPS",
+            tracking_number="T2",
+            items=[{"sku": "MUG-RED", "qty": 5}],
+        )
     with pytest.raises(ValueError, match="No Commerce order"):
         store.merchant_ship(ext_order_id="nope", carrier="USPS", tracking_number="T3")
     assert len(events) == 1
@@ -139,13 +180,27 @@ def test_shipping_more_than_remains_is_refused(store, events):
 
 def test_customers_are_searched_created_and_not_duplicated(store):
     store.add_customer("zoe@example.com", "Zoe", "Z")
-    status, created = call(store, "POST", "/customers",
-                           {"customer": {"email": "ana@example.com", "firstname": "Ana", "lastname": "Lima",
-                                         "website_id": 1, "store_id": 1}})
+    status, created = call(
+        store,
+        "POST",
+        "/customers",
+        {
+            "customer": {
+                "email": "ana@example.com",
+                "firstname": "Ana",
+                "lastname": "Lima",
+                "website_id": 1,
+                "store_id": 1,
+            }
+        },
+    )
     assert status == 200 and created["id"] == 2
-    status, body = call(store, "POST", "/customers",
-                        {"customer": {"email": "ANA@example.com", "firstname": "Ana", "lastname": "L",
-                                      "website_id": 1}})
+    status, body = call(
+        store,
+        "POST",
+        "/customers",
+        {"customer": {"email": "ANA@example.com", "firstname": "Ana", "lastname": "L", "website_id": 1}},
+    )
     assert status == 400
     assert body["message"] == "A customer with the same email address already exists in an associated website."
     status, body = call(store, "POST", "/customers", {"customer": {"email": "x@example.com", "lastname": "L"}})
@@ -163,8 +218,10 @@ def test_a_comment_sets_only_a_status_assigned_to_the_orders_state(store):
     status, body = call(store, "POST", path, {"statusHistory": {"comment": "hi", "status": "processing"}})
     # Then it is refused with Magento's message and the order keeps its status
     assert status == 400
-    assert (body["message"], body["parameters"]) == ('The status "%1" is not part of the order status history.',
-                                                     ["processing"])
+    assert (body["message"], body["parameters"]) == (
+        'The status "%1" is not part of the order status history.',
+        ["processing"],
+    )
     assert store.order_by_ext_id("C-1")["status"] == "pending" and store.comments("C-1") == []
     # When the merchant assigns a custom status to state new (Stores > Order Status), Then it is taken
     store.assign_status("amazon_new", "new")
@@ -174,10 +231,22 @@ def test_a_comment_sets_only_a_status_assigned_to_the_orders_state(store):
 
 def test_every_email_commerce_sends_the_buyer_is_counted(store):
     # Given an account created through createAccount and an order placed for it
-    _, customer = call(store, "POST", "/customers", {"customer": {"email": "ana@example.com", "firstname": "Ana",
-                                                                  "lastname": "Lima", "website_id": 1}})
-    _, order = call(store, "POST", "/orders", {"entity": order_entity(
-        "C-2", customer_email="ana@example.com", customer_is_guest=0, customer_id=customer["id"])})
+    _, customer = call(
+        store,
+        "POST",
+        "/customers",
+        {"customer": {"email": "ana@example.com", "firstname": "Ana", "lastname": "Lima", "website_id": 1}},
+    )
+    _, order = call(
+        store,
+        "POST",
+        "/orders",
+        {
+            "entity": order_entity(
+                "C-2", customer_email="ana@example.com", customer_is_guest=0, customer_id=customer["id"]
+            )
+        },
+    )
     oid = order["entity_id"]
     # When every document is created asking to notify, and a notified comment is added
     call(store, "POST", f"/order/{oid}/invoice", {"capture": False, "notify": True})
@@ -185,13 +254,20 @@ def test_every_email_commerce_sends_the_buyer_is_counted(store):
     call(store, "POST", f"/order/{oid}/ship", {"notify": True, "tracks": []})
     call(store, "POST", f"/order/{oid}/refund", {"notify": True, "items": []})
     # Then the welcome email and the four others are counted for the buyer
-    assert [m["kind"] for m in store.emails()] == ["new_account", "invoice", "order_comment", "shipment",
-                                                   "creditmemo"]
+    assert [m["kind"] for m in store.emails()] == ["new_account", "invoice", "order_comment", "shipment", "creditmemo"]
     assert {m["to"] for m in store.emails()} == {"ana@example.com"}
     assert store.order_by_ext_id("C-2")["emails_sent_to_customer"] == 5
     # And a second order of the same account counts only its own
-    call(store, "POST", "/orders", {"entity": order_entity(
-        "C-3", customer_email="ana@example.com", customer_is_guest=0, customer_id=customer["id"])})
+    call(
+        store,
+        "POST",
+        "/orders",
+        {
+            "entity": order_entity(
+                "C-3", customer_email="ana@example.com", customer_is_guest=0, customer_id=customer["id"]
+            )
+        },
+    )
     assert store.order_by_ext_id("C-3")["emails_sent_to_customer"] == 0
 
 

@@ -26,13 +26,27 @@ def call(store, method, path, body=None, query=None, prefix="/rest/default/V1"):
 def an_order(**changes):
     """A guest order for two red mugs, as the channel saves it."""
     entity = {
-        "ext_order_id": "111-0000001-0000001", "store_id": 1, "customer_email": "ana@marketplace.amazon.com",
-        "customer_firstname": "Ana", "customer_lastname": "Lima", "customer_is_guest": 1,
-        "base_currency_code": "USD", "order_currency_code": "USD", "grand_total": 19, "base_grand_total": 19,
+        "ext_order_id": "111-0000001-0000001",
+        "store_id": 1,
+        "customer_email": "ana@marketplace.amazon.com",
+        "customer_firstname": "Ana",
+        "customer_lastname": "Lima",
+        "customer_is_guest": 1,
+        "base_currency_code": "USD",
+        "order_currency_code": "USD",
+        "grand_total": 19,
+        "base_grand_total": 19,
         "items": [{"sku": "MUG-RED", "name": "Red mug", "qty_ordered": 2, "price": 9.5, "product_type": "simple"}],
-        "billing_address": {"address_type": "billing", "firstname": "Ana", "lastname": "Lima",
-                            "street": ["1 Main St"], "city": "Austin", "country_id": "US", "postcode": "73301",
-                            "telephone": "555"},
+        "billing_address": {
+            "address_type": "billing",
+            "firstname": "Ana",
+            "lastname": "Lima",
+            "street": ["1 Main St"],
+            "city": "Austin",
+            "country_id": "US",
+            "postcode": "73301",
+            "telephone": "555",
+        },
         "payment": {"method": "checkmo"},
         "extension_attributes": {"shipping_assignments": [{"shipping": {"method": "flatrate_flatrate"}}]},
     }
@@ -54,13 +68,16 @@ def test_an_order_with_send_email_is_refused_as_a_real_store_refuses_it(store):
     assert store.order_count == 0
 
 
-@pytest.mark.parametrize("where", [
-    "items.0.gift_note",  # an order item
-    "billing_address.street_line_3",  # an address
-    "payment.amazon_reference",  # the payment
-    "extension_attributes.amazon_channel",  # the extension attributes
-    "extension_attributes.shipping_assignments.0.shipping.carrier",  # three levels down
-])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "items.0.gift_note",  # an order item
+        "billing_address.street_line_3",  # an address
+        "payment.amazon_reference",  # the payment
+        "extension_attributes.amazon_channel",  # the extension attributes
+        "extension_attributes.shipping_assignments.0.shipping.carrier",  # three levels down
+    ],
+)
 def test_an_unknown_field_is_refused_at_every_level_of_the_order(store, where):
     status, body = call(store, "POST", "/orders", an_order(**{where: "x"}))
     assert (status, body) == (400, {"message": NOT_SUPPORTED, "parameters": {"fieldName": where.split(".")[-1]}})
@@ -125,30 +142,63 @@ def test_the_channels_commerce_calls_pass_on_every_schema_version(version):
     from decimal import Decimal
 
     from amazon_channel.adapters.commerce_rest import CommerceRestClient
-    from amazon_channel.domain.models import (Address, CommerceCustomer, CommerceOrderDraft, CommerceOrderLine,
-                                              CommerceShipment)
+    from amazon_channel.domain.models import (
+        Address,
+        CommerceCustomer,
+        CommerceOrderDraft,
+        CommerceOrderLine,
+        CommerceShipment,
+    )
 
     with SimulatedCommerce(schema_version=version, validate_responses=True) as store:
         store.set_product("MUG-RED", name="Red mug", price="12.00", qty=10)
         client = CommerceRestClient(store.base_url, credentials=lambda: store.credentials, sleep=lambda s: None)
-        address = Address(name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301",
-                          country="US", phone="555-0100")
+        address = Address(
+            name="Ana Lima",
+            line1="1 Main St",
+            city="Austin",
+            region="TX",
+            postcode="73301",
+            country="US",
+            phone="555-0100",
+        )
         customer = client.create_customer(CommerceCustomer(email="ana@example.com", firstname="Ana", lastname="Lima"))
         assert client.find_customer("ana@example.com", 1).id == customer.id
 
         def order(amazon_order_id):
-            return client.create_order(CommerceOrderDraft(
-                amazon_order_id=amazon_order_id, customer_email="ana@example.com", customer_firstname="Ana",
-                customer_lastname="Lima", customer_is_guest=False, customer_id=customer.id,
-                billing_address=address, shipping_address=address,
-                lines=[CommerceOrderLine(sku="MUG-RED", name="Red mug", qty=3, price=Decimal("9.50"),
-                                         tax=Decimal("0.76"), amazon_order_item_id="OI-1")],
-                shipping_amount=Decimal("4.99"), shipping_tax=Decimal("0.40")))
+            return client.create_order(
+                CommerceOrderDraft(
+                    amazon_order_id=amazon_order_id,
+                    customer_email="ana@example.com",
+                    customer_firstname="Ana",
+                    customer_lastname="Lima",
+                    customer_is_guest=False,
+                    customer_id=customer.id,
+                    billing_address=address,
+                    shipping_address=address,
+                    lines=[
+                        CommerceOrderLine(
+                            sku="MUG-RED",
+                            name="Red mug",
+                            qty=3,
+                            price=Decimal("9.50"),
+                            tax=Decimal("0.76"),
+                            amazon_order_item_id="OI-1",
+                        )
+                    ],
+                    shipping_amount=Decimal("4.99"),
+                    shipping_tax=Decimal("0.40"),
+                )
+            )
 
         shipped = order("111-0000001-0000001")
         for tracking, qty in (("1Z1", 1), ("1Z2", 2)):
-            shipment_id = client.ship_order(shipped.order_id, CommerceShipment(
-                order_id=shipped.order_id, carrier="UPS", tracking_number=tracking, items=[("MUG-RED", qty)]))
+            shipment_id = client.ship_order(
+                shipped.order_id,
+                CommerceShipment(
+                    order_id=shipped.order_id, carrier="UPS", tracking_number=tracking, items=[("MUG-RED", qty)]
+                ),
+            )
             assert client.get_shipment(shipment_id).tracking_number == tracking
         client.add_comment(shipped.order_id, "Shipped in two boxes.")
         withdrawn = client.cancel_order(order("111-0000001-0000002").order_id, "Canceled on Amazon")

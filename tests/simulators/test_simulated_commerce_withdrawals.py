@@ -20,16 +20,46 @@ def call(store, method, path, body=None):
 
 def an_order(store, ext_id="111-0000001-0000001", invoiced=True, shipping=(4, 0)):
     entity = {
-        "ext_order_id": ext_id, "store_id": 1, "customer_email": "buyer@marketplace.amazon.com",
-        "customer_firstname": "Ana", "customer_lastname": "Lima", "customer_is_guest": 1,
-        "items": [{"sku": "MUG-RED", "name": "Red mug", "qty_ordered": 2, "price": 9.5, "tax_amount": 1.52,
-                   "row_total": 19, "product_type": "simple"},
-                  {"sku": "TEA-1KG", "name": "Tea", "qty_ordered": 1, "price": 28, "tax_amount": 0,
-                   "row_total": 28, "product_type": "simple"}],
-        "shipping_amount": shipping[0], "shipping_tax_amount": shipping[1], "tax_amount": round(1.52 + shipping[1], 2),
-        "subtotal": 47, "grand_total": round(47 + 1.52 + shipping[0] + shipping[1], 2),
-        "billing_address": {"firstname": "Ana", "lastname": "Lima", "street": ["1 Main St"], "city": "Austin",
-                            "country_id": "US", "postcode": "73301", "telephone": "555"},
+        "ext_order_id": ext_id,
+        "store_id": 1,
+        "customer_email": "buyer@marketplace.amazon.com",
+        "customer_firstname": "Ana",
+        "customer_lastname": "Lima",
+        "customer_is_guest": 1,
+        "items": [
+            {
+                "sku": "MUG-RED",
+                "name": "Red mug",
+                "qty_ordered": 2,
+                "price": 9.5,
+                "tax_amount": 1.52,
+                "row_total": 19,
+                "product_type": "simple",
+            },
+            {
+                "sku": "TEA-1KG",
+                "name": "Tea",
+                "qty_ordered": 1,
+                "price": 28,
+                "tax_amount": 0,
+                "row_total": 28,
+                "product_type": "simple",
+            },
+        ],
+        "shipping_amount": shipping[0],
+        "shipping_tax_amount": shipping[1],
+        "tax_amount": round(1.52 + shipping[1], 2),
+        "subtotal": 47,
+        "grand_total": round(47 + 1.52 + shipping[0] + shipping[1], 2),
+        "billing_address": {
+            "firstname": "Ana",
+            "lastname": "Lima",
+            "street": ["1 Main St"],
+            "city": "Austin",
+            "country_id": "US",
+            "postcode": "73301",
+            "telephone": "555",
+        },
         "payment": {"method": "checkmo"},
     }
     status, order = call(store, "POST", "/orders", {"entity": entity})
@@ -72,8 +102,9 @@ def test_an_invoiced_order_cannot_be_canceled_only_refunded_then_it_is_closed(st
 
 def test_a_partly_shipped_order_is_refunded_for_what_did_not_ship_and_completes(store, events):
     oid = an_order(store)
-    store.merchant_ship(ext_order_id="111-0000001-0000001", carrier="UPS", tracking_number="1Z",
-                        items=[{"sku": "MUG-RED", "qty": 2}])
+    store.merchant_ship(
+        ext_order_id="111-0000001-0000001", carrier="UPS", tracking_number="1Z", items=[{"sku": "MUG-RED", "qty": 2}]
+    )
     events.clear()
     assert store.merchant_cancel(ext_order_id="111-0000001-0000001", reason="Tea out of stock") == "credit memo"
     [memo] = store.credit_memos("111-0000001-0000001")
@@ -90,11 +121,17 @@ def test_refunds_commerce_cannot_make_are_refused_with_magentos_messages(store):
     status, order = call(store, "GET", f"/orders/{oid}")
     mug = order["items"][0]["item_id"]
     assert call(store, "POST", f"/order/{oid}/refund", {"items": [{"order_item_id": mug, "qty": 3}]})[1][
-        "parameters"] == ["The quantity to creditmemo must not be greater than the unrefunded quantity."]
+        "parameters"
+    ] == ["The quantity to creditmemo must not be greater than the unrefunded quantity."]
     assert call(store, "POST", f"/order/{oid}/refund", {"items": [{"order_item_id": 999, "qty": 1}]})[1][
-        "parameters"] == ["The creditmemo contains product item that is not part of the original order."]
-    status, error = call(store, "POST", f"/order/{oid}/refund",
-                         {"items": [{"order_item_id": mug, "qty": 1}], "arguments": {"adjustment_positive": 100}})
+        "parameters"
+    ] == ["The creditmemo contains product item that is not part of the original order."]
+    status, error = call(
+        store,
+        "POST",
+        f"/order/{oid}/refund",
+        {"items": [{"order_item_id": mug, "qty": 1}], "arguments": {"adjustment_positive": 100}},
+    )
     assert status == 400 and error["message"] == "The most money available to refund is %1."
     unpaid = an_order(store, ext_id="111-0000002-0000002", invoiced=False)
     assert call(store, "POST", f"/order/{unpaid}/refund", {"items": []})[0] == 400
@@ -103,8 +140,12 @@ def test_refunds_commerce_cannot_make_are_refused_with_magentos_messages(store):
 def refund(store, oid, item_index, qty, shipping):
     status, order = call(store, "GET", f"/orders/{oid}")
     item = order["items"][item_index]["item_id"]
-    status, memo_id = call(store, "POST", f"/order/{oid}/refund", {
-        "items": [{"order_item_id": item, "qty": qty}], "arguments": {"shipping_amount": shipping}})
+    status, memo_id = call(
+        store,
+        "POST",
+        f"/order/{oid}/refund",
+        {"items": [{"order_item_id": item, "qty": qty}], "arguments": {"shipping_amount": shipping}},
+    )
     assert status == 200, memo_id
     return call(store, "GET", f"/creditmemo/{memo_id}")[1], call(store, "GET", f"/orders/{oid}")[1]
 

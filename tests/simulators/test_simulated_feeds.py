@@ -32,9 +32,17 @@ def amazon(notes):
 
 @pytest.fixture
 def access(amazon):
-    r = HTTP.request("POST", amazon.lwa_token_url, encode_multipart=False, fields={
-        "grant_type": "refresh_token", "refresh_token": amazon.refresh_token,
-        "client_id": amazon.client_id, "client_secret": amazon.client_secret})
+    r = HTTP.request(
+        "POST",
+        amazon.lwa_token_url,
+        encode_multipart=False,
+        fields={
+            "grant_type": "refresh_token",
+            "refresh_token": amazon.refresh_token,
+            "client_id": amazon.client_id,
+            "client_secret": amazon.client_secret,
+        },
+    )
     return json.loads(r.data)["access_token"]
 
 
@@ -43,34 +51,53 @@ def call(amazon, access, op, method, path, body=None):
     if body is not None:
         validate_request_body(op, body)
     headers = {"x-amz-access-token": access, **({"content-type": "application/json"} if body is not None else {})}
-    r = HTTP.request(method, amazon.base_url + path, headers=headers, retries=False,
-                     body=json.dumps(body) if body is not None else None)
+    r = HTTP.request(
+        method,
+        amazon.base_url + path,
+        headers=headers,
+        retries=False,
+        body=json.dumps(body) if body is not None else None,
+    )
     data = json.loads(r.data) if r.data else None
     validate_response(op, r.status, data)
     return r.status, data
 
 
 def a_paid_order(amazon, order_id="111-0000001-0000001", fulfillment="MFN"):
-    amazon.place_order({"id": order_id, "fulfillment": fulfillment,
-                        "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50"}, {"sku": "TEA-9", "qty": 1, "price": "5.00"}]})
+    amazon.place_order(
+        {
+            "id": order_id,
+            "fulfillment": fulfillment,
+            "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50"}, {"sku": "TEA-9", "qty": 1, "price": "5.00"}],
+        }
+    )
     amazon.verify_payment(order_id)
     return order_id, [i["orderItemId"] for i in amazon.order_view(order_id)["orderItems"]]
 
 
 def send_feed(amazon, access, content: str, content_type=TSV, feed_type="POST_FLAT_FILE_ORDER_ACKNOWLEDGEMENT_DATA"):
-    status, doc = call(amazon, access, "createFeedDocument", "POST", "/feeds/2021-06-30/documents",
-                       {"contentType": content_type})
+    status, doc = call(
+        amazon, access, "createFeedDocument", "POST", "/feeds/2021-06-30/documents", {"contentType": content_type}
+    )
     assert status == 201
     put = HTTP.request("PUT", doc["url"], body=content.encode(), headers={"content-type": content_type})
     assert put.status == 200
-    return call(amazon, access, "createFeed", "POST", "/feeds/2021-06-30/feeds",
-                {"feedType": feed_type, "marketplaceIds": [US], "inputFeedDocumentId": doc["feedDocumentId"]})
+    return call(
+        amazon,
+        access,
+        "createFeed",
+        "POST",
+        "/feeds/2021-06-30/feeds",
+        {"feedType": feed_type, "marketplaceIds": [US], "inputFeedDocumentId": doc["feedDocumentId"]},
+    )
 
 
 def report_of(amazon, access, feed_id) -> str:
     status, feed = call(amazon, access, "getFeed", "GET", f"/feeds/2021-06-30/feeds/{feed_id}")
     assert status == 200 and feed["processingStatus"] == "DONE"
-    status, doc = call(amazon, access, "getFeedDocument", "GET", f"/feeds/2021-06-30/documents/{feed['resultFeedDocumentId']}")
+    status, doc = call(
+        amazon, access, "getFeedDocument", "GET", f"/feeds/2021-06-30/documents/{feed['resultFeedDocumentId']}"
+    )
     return HTTP.request("GET", doc["url"]).data.decode()
 
 
@@ -93,15 +120,31 @@ def test_rows_amazon_cannot_apply_are_reported_and_change_nothing(amazon, access
     oid, (mug, tea) = a_paid_order(amazon)
     shipped, (s_mug, s_tea) = a_paid_order(amazon, "111-0000001-0000002")
     # the seller confirms a first package of the second order: it is PartiallyShipped
-    HTTP.request("POST", f"{amazon.base_url}/orders/v0/orders/{shipped}/shipmentConfirmation", headers={
-        "x-amz-access-token": access, "content-type": "application/json"}, body=json.dumps({
-            "marketplaceId": US, "packageDetail": {"packageReferenceId": "1", "carrierCode": "UPS", "trackingNumber": "1Z",
-                                                   "shipDate": "2026-11-26T10:00:00Z",
-                                                   "orderItems": [{"orderItemId": s_mug, "quantity": 2}]}}))
+    HTTP.request(
+        "POST",
+        f"{amazon.base_url}/orders/v0/orders/{shipped}/shipmentConfirmation",
+        headers={"x-amz-access-token": access, "content-type": "application/json"},
+        body=json.dumps(
+            {
+                "marketplaceId": US,
+                "packageDetail": {
+                    "packageReferenceId": "1",
+                    "carrierCode": "UPS",
+                    "trackingNumber": "1Z",
+                    "shipDate": "2026-11-26T10:00:00Z",
+                    "orderItems": [{"orderItemId": s_mug, "quantity": 2}],
+                },
+            }
+        ),
+    )
     sent = len(notes)
-    _, created = send_feed(amazon, access, HEADER + f"{oid}\t{mug}\tBecauseISaidSo\n"
-                                                    f"{shipped}\t{s_tea}\tNoInventory\n"
-                                                    f"999-9999999-9999999\t1\tNoInventory\n")
+    _, created = send_feed(
+        amazon,
+        access,
+        HEADER + f"{oid}\t{mug}\tBecauseISaidSo\n"
+        f"{shipped}\t{s_tea}\tNoInventory\n"
+        f"999-9999999-9999999\t1\tNoInventory\n",
+    )
     report = report_of(amazon, access, created["feedId"])
     assert "Invalid cancellation-reason-code 'BecauseISaidSo'" in report
     assert "The order is PartiallyShipped" in report
@@ -138,9 +181,18 @@ def test_presigned_document_urls_take_no_token_but_must_be_used_as_signed(amazon
     assert HTTP.request("PUT", tampered, body=b"x", headers={"content-type": TSV}).status == 403
     assert int(parse_qs(urlsplit(url).query)["X-Amz-Expires"][0]) > 0
     # a document never uploaded cannot be fed
-    status, error = call(amazon, access, "createFeed", "POST", "/feeds/2021-06-30/feeds",
-                         {"feedType": "POST_FLAT_FILE_ORDER_ACKNOWLEDGEMENT_DATA", "marketplaceIds": [US],
-                          "inputFeedDocumentId": "amzn1.tortuga.4.na.unknown"})
+    status, error = call(
+        amazon,
+        access,
+        "createFeed",
+        "POST",
+        "/feeds/2021-06-30/feeds",
+        {
+            "feedType": "POST_FLAT_FILE_ORDER_ACKNOWLEDGEMENT_DATA",
+            "marketplaceIds": [US],
+            "inputFeedDocumentId": "amzn1.tortuga.4.na.unknown",
+        },
+    )
     assert status == 400
 
 
@@ -148,7 +200,11 @@ def test_feed_requests_off_the_official_model_are_refused(amazon, access):
     with pytest.raises(SchemaValidationError) as e:
         validate_request_body("createFeed", {"feedType": "X", "marketplaceIds": [US]})
     assert e.value.field == "inputFeedDocumentId"
-    r = HTTP.request("POST", amazon.base_url + "/feeds/2021-06-30/feeds", retries=False,
-                     headers={"x-amz-access-token": access, "content-type": "application/json"},
-                     body=json.dumps({"feedType": "X", "marketplaceIds": []}))
+    r = HTTP.request(
+        "POST",
+        amazon.base_url + "/feeds/2021-06-30/feeds",
+        retries=False,
+        headers={"x-amz-access-token": access, "content-type": "application/json"},
+        body=json.dumps({"feedType": "X", "marketplaceIds": []}),
+    )
     assert r.status == 400

@@ -25,11 +25,15 @@ def test_a_merchant_cancellation_is_sent_then_checked_until_amazon_has_processed
     assert request["Parameters"]["FunctionName"] == "${RequestAmazonCancellationFunctionArn}"
     assert request["Next"] == "CancellationProcessed"
     processed = states["CancellationProcessed"]
-    assert processed["Choices"] == [{"Variable": "$.cancellation", "StringEquals": "pending",
-                                     "Next": "WaitForCancellationFeed"}]
+    assert processed["Choices"] == [
+        {"Variable": "$.cancellation", "StringEquals": "pending", "Next": "WaitForCancellationFeed"}
+    ]
     assert processed["Default"] == "WaitForShipments"  # accepted: Amazon's Canceled wakes it; refused: noted
-    assert states["WaitForCancellationFeed"] == {**states["WaitForCancellationFeed"], "Type": "Wait",
-                                                 "Next": "RequestCancellationOnAmazon"}
+    assert states["WaitForCancellationFeed"] == {
+        **states["WaitForCancellationFeed"],
+        "Type": "Wait",
+        "Next": "RequestCancellationOnAmazon",
+    }
 
 
 def test_each_cancellation_function_may_do_only_its_part():

@@ -68,7 +68,14 @@ def test_an_alarm_email_is_subscribed_only_when_given():
     assert PARAMETERS["AlarmEmail"]["Default"] == ""
     for address in ("", "ops@example.com", "first.last+amazon@shop.example.co.uk"):
         assert _allowed("AlarmEmail", address), address
-    for address in ("ops", "ops@", "@example.com", "ops@example", "ops@example.com, boss@example.com", " ops@example.com"):
+    for address in (
+        "ops",
+        "ops@",
+        "@example.com",
+        "ops@example",
+        "ops@example.com, boss@example.com",
+        " ops@example.com",
+    ):
         assert not _allowed("AlarmEmail", address), address
 
 
@@ -134,12 +141,26 @@ URL_PARAMETERS = ("SpApiEndpoint", "LwaTokenUrl", "CommerceBaseUrl")
 @pytest.mark.parametrize("parameter", URL_PARAMETERS)
 def test_url_parameters_take_https_or_nothing(parameter):
     assert _allowed(parameter, PARAMETERS[parameter]["Default"])
-    for url in ("", "https://sellingpartnerapi-eu.amazon.com", "https://api.amazon.co.uk/auth/o2/token",
-                "https://shop.example.com:8443/store", "https://shop.example.com/"):
+    for url in (
+        "",
+        "https://sellingpartnerapi-eu.amazon.com",
+        "https://api.amazon.co.uk/auth/o2/token",
+        "https://shop.example.com:8443/store",
+        "https://shop.example.com/",
+    ):
         assert _allowed(parameter, url), url
-    for url in ("http://shop.example.com", "http://127.0.0.1:4568", "shop.example.com", "ftp://shop.example.com",
-                "https://", "https://user:pass@shop.example.com", "https://shop.example.com/?redirect=evil",
-                "https://shop.example.com#x", " https://shop.example.com", "https://shop.example.com /x"):
+    for url in (
+        "http://shop.example.com",
+        "http://127.0.0.1:4568",
+        "shop.example.com",
+        "ftp://shop.example.com",
+        "https://",
+        "https://user:pass@shop.example.com",
+        "https://shop.example.com/?redirect=evil",
+        "https://shop.example.com#x",
+        " https://shop.example.com",
+        "https://shop.example.com /x",
+    ):
         assert not _allowed(parameter, url), url
 
 
@@ -158,8 +179,12 @@ def test_every_queue_consumer_is_capped_by_one_parameter():
     parameter = PARAMETERS["QueueMaximumConcurrency"]
     assert parameter["MinValue"] == 2 and parameter["MaxValue"] == 1000  # Lambda's bounds
     assert 2 <= parameter["Default"] <= 10
-    events = [e for f in _of_type("AWS::Serverless::Function").values()
-              for e in f["Properties"].get("Events", {}).values() if e["Type"] == "SQS"]
+    events = [
+        e
+        for f in _of_type("AWS::Serverless::Function").values()
+        for e in f["Properties"].get("Events", {}).values()
+        if e["Type"] == "SQS"
+    ]
     assert len(events) == 4
     for event in events:
         assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "QueueMaximumConcurrency"}}

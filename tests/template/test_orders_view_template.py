@@ -1,8 +1,7 @@
 """The Orders view in the template: an HTTP API behind IAM, a read-only function, the indexes it queries."""
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import pytest
 from samtranslator.yaml_helper import yaml_parse
@@ -26,7 +25,9 @@ def test_the_orders_api_is_an_http_api_where_every_route_needs_iam(resources):
         assert event["Type"] == "HttpApi" and event["Properties"]["ApiId"] == {"Ref": "OrdersApi"}
         assert "Auth" not in event["Properties"]  # no route opts out of the default IAM authorizer
     assert {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()} == {
-        ("GET", "/orders"), ("GET", "/orders/{amazonOrderId}")}
+        ("GET", "/orders"),
+        ("GET", "/orders/{amazonOrderId}"),
+    }
 
 
 def test_access_logs_keep_a_retention_and_never_the_query_string(resources):
@@ -40,8 +41,11 @@ def test_access_logs_keep_a_retention_and_never_the_query_string(resources):
 
 def test_the_function_only_reads_the_orders_table(resources):
     [policy] = resources["OrdersViewFunction"]["Properties"]["Policies"]
-    granted = {(a, json.dumps(s["Resource"], sort_keys=True)) for s in policy["Statement"] for a in
-               (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    granted = {
+        (a, json.dumps(s["Resource"], sort_keys=True))
+        for s in policy["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
     assert {a for a, _ in granted} == {"dynamodb:GetItem", "dynamodb:Query"}  # reads only
     assert all("OrdersTable" in r for _, r in granted)
 

@@ -35,8 +35,13 @@ def test_the_archives_keep_the_channels_events_and_only_the_commerce_events_the_
     resources = template["Resources"]
     channel, commerce = json.loads(resources["ChannelEventArchive"]["Properties"]["EventPattern"])["$or"]
     assert channel == {"source": ["amazon-channel"]}  # ids only: kept for replay, export and trace
-    consumed = [d for r in resources.values() if r["Type"] == "AWS::Events::Rule"
-                for d in r["Properties"]["EventPattern"]["detail-type"] if isinstance(d, dict)]
+    consumed = [
+        d
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        for d in r["Properties"]["EventPattern"]["detail-type"]
+        if isinstance(d, dict)
+    ]
     assert sorted(map(json.dumps, commerce["detail-type"])) == sorted(map(json.dumps, consumed))
     partner = json.loads(resources["CommerceEventArchive"]["Properties"]["EventPattern"])
     assert partner["detail-type"] == commerce["detail-type"]
@@ -57,5 +62,8 @@ def test_buyer_data_is_removed_daily_after_a_retention_of_at_most_thirty_days(te
 def test_an_alarm_fires_two_weeks_before_the_lwa_client_secret_expires(template):
     alarm = template["Resources"]["LwaClientSecretExpiringAlarm"]["Properties"]
     assert (alarm["MetricName"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
-        "LwaClientSecretDaysLeft", 14, "LessThanThreshold")
+        "LwaClientSecretDaysLeft",
+        14,
+        "LessThanThreshold",
+    )
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

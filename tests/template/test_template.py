@@ -138,7 +138,6 @@ def test_sam_build_builds_functions_and_layer(tmp_path):
             "--no-cached",
         ],
         cwd=tmp_path,  # SAM writes .aws-sam/deps under the working directory: keep the repo clean
-
         env=_sam_env(),
         capture_output=True,
         text=True,
@@ -184,7 +183,7 @@ def test_every_task_has_retry_and_catch(asl):
             assert catch_all[0]["ResultPath"] == "$.error", name
         if state["Resource"].startswith("arn:aws:states:::lambda:invoke"):
             retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
-            assert RETRIED_ERRORS <= retried, name
+            assert retried >= RETRIED_ERRORS, name
             assert state["Parameters"]["FunctionName"].startswith("${"), name
 
 
@@ -199,8 +198,14 @@ def test_workflow_shape(asl):
     assert entry["DetailType"] == "CommerceOrderCreated"
     assert entry["Source"] == "amazon-channel"
     assert states["Failed"] == {**states["Failed"], "Type": "Fail", "Error": "OrderWorkflowFailed"}
-    for name in ("FetchOrderDetails", "ResolveCustomer", "CreateCommerceOrder", "ConfirmShipmentsToAmazon",
-                 "CompleteOrder", "RecordOrderError"):
+    for name in (
+        "FetchOrderDetails",
+        "ResolveCustomer",
+        "CreateCommerceOrder",
+        "ConfirmShipmentsToAmazon",
+        "CompleteOrder",
+        "RecordOrderError",
+    ):
         assert states[name]["Parameters"]["Payload.$"] == "$", name
         assert states[name]["OutputPath"] == "$.Payload", name
 
@@ -292,11 +297,17 @@ def test_every_function_has_its_own_statements_no_wider_policy_template(resource
 
 def test_only_the_intake_and_the_sync_start_workflows_and_every_waker_may_wake_one(resources):
     assert _who(resources, "states:StartExecution", "MfnOrderStateMachine") == {
-        "OrderNotificationIntakeFunction", "OrderSyncFunction"}
+        "OrderNotificationIntakeFunction",
+        "OrderSyncFunction",
+    }
     # Amazon cancellations wake a waiting workflow, from the notification or from the sync
     assert _who(resources, "states:SendTaskSuccess", "MfnOrderStateMachine") == {
-        "OrderNotificationIntakeFunction", "OrderSyncFunction", "AwaitShipmentsFunction",
-        "CommerceShipmentIntakeFunction", "CommerceCancellationIntakeFunction"}
+        "OrderNotificationIntakeFunction",
+        "OrderSyncFunction",
+        "AwaitShipmentsFunction",
+        "CommerceShipmentIntakeFunction",
+        "CommerceCancellationIntakeFunction",
+    }
 
 
 def test_orders_are_never_scanned_or_batch_written_and_only_the_sync_deletes(resources):
@@ -307,26 +318,45 @@ def test_orders_are_never_scanned_or_batch_written_and_only_the_sync_deletes(res
 
 
 def test_idempotency_records_and_secrets_only_where_used(resources):
-    assert {f for f in _of_type(resources, "AWS::Serverless::Function")
-            if any(what == "IdempotencyTable" for _a, what in _granted(resources, f))} == {
-        "OrderNotificationIntakeFunction", "FbaOrderImportFunction"}
+    assert {
+        f
+        for f in _of_type(resources, "AWS::Serverless::Function")
+        if any(what == "IdempotencyTable" for _a, what in _granted(resources, f))
+    } == {"OrderNotificationIntakeFunction", "FbaOrderImportFunction"}
     assert _who(resources, "secretsmanager:GetSecretValue", "SpApiCredentialsSecret") == {
-        "FetchOrderDetailsFunction", "ConfirmShipmentsFunction", "RequestAmazonCancellationFunction",
-        "FbaOrderImportFunction", "OrderSyncFunction"}
+        "FetchOrderDetailsFunction",
+        "ConfirmShipmentsFunction",
+        "RequestAmazonCancellationFunction",
+        "FbaOrderImportFunction",
+        "OrderSyncFunction",
+    }
     assert _who(resources, "secretsmanager:GetSecretValue", "CommerceTokenSecret") == {
-        "ResolveCustomerFunction", "CreateCommerceOrderFunction", "CompleteOrderFunction", "CancelCommerceOrderFunction",
-        "CommerceShipmentIntakeFunction", "CommerceCancellationIntakeFunction", "FbaOrderImportFunction"}
+        "ResolveCustomerFunction",
+        "CreateCommerceOrderFunction",
+        "CompleteOrderFunction",
+        "CancelCommerceOrderFunction",
+        "CommerceShipmentIntakeFunction",
+        "CommerceCancellationIntakeFunction",
+        "FbaOrderImportFunction",
+    }
 
 
 def test_only_the_functions_that_publish_may_put_events(resources):
     assert _who(resources, "events:PutEvents", "ChannelEventBus") == {
-        "OrderNotificationIntakeFunction", "ConfirmShipmentsFunction", "FbaOrderImportFunction", "OrderSyncFunction"}
+        "OrderNotificationIntakeFunction",
+        "ConfirmShipmentsFunction",
+        "FbaOrderImportFunction",
+        "OrderSyncFunction",
+    }
 
 
 def test_an_sqs_triggered_function_reads_only_its_own_queue(resources):
     for logical_id, fn in _of_type(resources, "AWS::Serverless::Function").items():
-        queues = [e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in fn["Properties"].get("Events", {}).values()
-                  if e["Type"] == "SQS"]
+        queues = [
+            e["Properties"]["Queue"]["Fn::GetAtt"][0]
+            for e in fn["Properties"].get("Events", {}).values()
+            if e["Type"] == "SQS"
+        ]
         denied = _granted(resources, logical_id, effect="Deny")
         if not queues:
             assert not denied, logical_id
@@ -340,7 +370,8 @@ def test_an_sqs_triggered_function_reads_only_its_own_queue(resources):
 
 def test_notifications_queue_policy_grants_selling_partner_account(resources):
     policies = [
-        p for p in _of_type(resources, "AWS::SQS::QueuePolicy").values()
+        p
+        for p in _of_type(resources, "AWS::SQS::QueuePolicy").values()
         if {"Ref": "NotificationsQueue"} in p["Properties"]["Queues"]
     ]
     assert len(policies) == 1
@@ -376,8 +407,12 @@ def test_parking_queue_is_the_notifications_dlq(template, resources):
 
 def test_rules_target_queues_with_dlq_retry_and_scoped_queue_policy(resources):
     rules = _of_type(resources, "AWS::Events::Rule")
-    assert set(rules) == {"FbaOrderShippedRule", "CommerceShipmentSavedRule", "CommerceOrderCreatedRule",
-                          "CommerceOrderCanceledRule"}
+    assert set(rules) == {
+        "FbaOrderShippedRule",
+        "CommerceShipmentSavedRule",
+        "CommerceOrderCreatedRule",
+        "CommerceOrderCanceledRule",
+    }
     queue_policies = _of_type(resources, "AWS::SQS::QueuePolicy").values()
     for rule_id, rule in rules.items():
         for target in rule["Properties"]["Targets"]:
@@ -401,7 +436,8 @@ def test_rules_target_queues_with_dlq_retry_and_scoped_queue_policy(resources):
     assert canceled["EventPattern"]["source"] == [{"prefix": "aws.partner/developer.adobe.com"}]
     assert canceled["EventPattern"]["detail-type"] == [
         {"suffix": ":com.adobe.commerce.observer.order_cancel_after"},
-        {"suffix": ":com.adobe.commerce.observer.sales_order_creditmemo_save_after"}]
+        {"suffix": ":com.adobe.commerce.observer.sales_order_creditmemo_save_after"},
+    ]
 
 
 def test_tables(resources):
@@ -428,12 +464,15 @@ def test_tables(resources):
 def test_alarms_cover_every_dlq_and_failed_executions(resources):
     alarms = [a["Properties"] for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()]
     watched_queues = {
-        _ref(d["Value"]) for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        _ref(d["Value"])
+        for a in alarms
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
         for d in a["Dimensions"]
     }
     dlqs = {
         _ref(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
-        for q in _of_type(resources, "AWS::SQS::Queue").values() if "RedrivePolicy" in q["Properties"]
+        for q in _of_type(resources, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
     }
     assert dlqs and dlqs <= watched_queues
     assert any(a.get("MetricName") == "ExecutionsFailed" for a in alarms)
@@ -442,8 +481,15 @@ def test_alarms_cover_every_dlq_and_failed_executions(resources):
 
 def test_outputs(template):
     outputs = template["Outputs"]
-    for name in ("NotificationsQueueUrl", "NotificationsQueueArn", "ChannelEventBusName", "OrdersTableName",
-                 "StoresTableName", "IdempotencyTableName", "MfnOrderStateMachineArn"):
+    for name in (
+        "NotificationsQueueUrl",
+        "NotificationsQueueArn",
+        "ChannelEventBusName",
+        "OrdersTableName",
+        "StoresTableName",
+        "IdempotencyTableName",
+        "MfnOrderStateMachineArn",
+    ):
         assert name in outputs, name
 
 

@@ -28,13 +28,19 @@ STORE = StoreConfig(seller_id="A1SELLER", marketplace_ids=["ATVPDKIKX0DER"])
 
 
 def _tax_without_detail(order: dict) -> bool:
-    return any(b["type"] == "TAX" and "detailedBreakdowns" not in b
-               for it in order["orderItems"] for b in (it.get("proceeds") or {}).get("breakdowns", []))
+    return any(
+        b["type"] == "TAX" and "detailedBreakdowns" not in b
+        for it in order["orderItems"]
+        for b in (it.get("proceeds") or {}).get("breakdowns", [])
+    )
 
 
 # Amazon's own orders, as the model gives them.
-ECHO_POP = next(c["response"]["order"] for c in GET_ORDER["x-amzn-api-sandbox"]["static"]
-                if _tax_without_detail(c["response"]["order"]))  # ITEM 39.99 + TAX 10.00, no detail
+ECHO_POP = next(
+    c["response"]["order"]
+    for c in GET_ORDER["x-amzn-api-sandbox"]["static"]
+    if _tax_without_detail(c["response"]["order"])
+)  # ITEM 39.99 + TAX 10.00, no detail
 ECHO_DOT = GET_ORDER["examples"]["application/json"]["order"]  # ITEM, SHIPPING, TAX with detail
 WITH_TIP = SEARCH_ORDERS["examples"]["application/json"]["orders"][0]  # two items and a DELIVERY_TIP
 
@@ -64,7 +70,8 @@ def money(order: dict, *fields: str) -> tuple[Decimal, ...]:
 def assert_adds_up_as_magento_does(order: dict) -> None:
     """subtotal + shipping + tax + discount (negative) = grand total, and the items add up to the order."""
     subtotal, shipping, tax, discount, grand = money(
-        order, "subtotal", "shipping_amount", "tax_amount", "discount_amount", "grand_total")
+        order, "subtotal", "shipping_amount", "tax_amount", "discount_amount", "grand_total"
+    )
     assert subtotal + shipping + tax + discount == grand
     items = order["items"]
     assert sum(money(i, "row_total")[0] for i in items) == subtotal
@@ -110,9 +117,16 @@ def test_amazons_get_order_example_books_its_tax(client, store):
     order = imported(client, store, ECHO_POP)
     # Then Commerce's grand total is Amazon's, the tax is the item's tax
     assert money(order, "grand_total", "subtotal", "tax_amount", "shipping_amount") == (
-        Decimal("49.99"), Decimal("39.99"), Decimal("10.00"), Decimal("0.00"))
+        Decimal("49.99"),
+        Decimal("39.99"),
+        Decimal("10.00"),
+        Decimal("0.00"),
+    )
     assert money(order["items"][0], "price", "tax_amount", "price_incl_tax") == (
-        Decimal("39.99"), Decimal("10.00"), Decimal("49.99"))
+        Decimal("39.99"),
+        Decimal("10.00"),
+        Decimal("49.99"),
+    )
     assert_adds_up_as_magento_does(order)
 
 
@@ -121,7 +135,12 @@ def test_amazons_detailed_example_puts_shipping_tax_with_shipping(client, store)
     order = imported(client, store, ECHO_DOT)
     assert money(order, "grand_total") == (amazon_total(ECHO_DOT),) == (Decimal("103.97"),)
     assert money(order, "subtotal", "shipping_amount", "shipping_tax_amount", "shipping_incl_tax", "tax_amount") == (
-        Decimal("89.97"), Decimal("10.00"), Decimal("1.00"), Decimal("11.00"), Decimal("4.00"))
+        Decimal("89.97"),
+        Decimal("10.00"),
+        Decimal("1.00"),
+        Decimal("11.00"),
+        Decimal("4.00"),
+    )
     assert order["order_currency_code"] == "GBP"
     assert money(order["items"][0], "tax_amount", "row_total") == (Decimal("3.00"), Decimal("89.97"))
     assert_adds_up_as_magento_does(order)
@@ -136,38 +155,89 @@ def test_amazons_search_example_books_the_delivery_tip(client, store):
     assert_adds_up_as_magento_does(order)
 
 
-@pytest.mark.parametrize("story, extra, tax, expect", [
-    ("a promotion takes 5.00 off the mug",
-     [("DISCOUNT", "-5.00", [("ITEM", "-5.00")])], [],
-     {"grand_total": "44.99", "discount_amount": "-5.00", "item discount_amount": "5.00"}),
-    ("a promotion with no detail is money off the item",
-     [("DISCOUNT", "-5.00", [])], [],
-     {"grand_total": "44.99", "discount_amount": "-5.00", "item discount_amount": "5.00"}),
-    ("the promotion also lowers the tax",
-     [("DISCOUNT", "-5.00", [("ITEM", "-5.00")])], [("DISCOUNT", "-1.25")],
-     {"grand_total": "43.74", "discount_amount": "-5.00", "tax_amount": "8.75", "item tax_amount": "8.75"}),
-    ("the buyer pays for gift wrap, taxed",
-     [("GIFT_WRAP", "3.99", [])], [("GIFT_WRAP", "0.40")],
-     {"grand_total": "54.38", "shipping_amount": "3.99", "shipping_tax_amount": "0.40", "tax_amount": "10.40",
-      "shipping_description": "gift wrap 3.99"}),
-    ("the buyer pays cash on delivery",
-     [("COD_FEE", "2.00", [])], [],
-     {"grand_total": "51.99", "shipping_amount": "2.00", "shipping_description": "cash on delivery fee 2.00"}),
-    ("the buyer pays for shipping, taxed",
-     [("SHIPPING", "5.99", [])], [("SHIPPING", "0.60")],
-     {"grand_total": "56.58", "shipping_amount": "5.99", "shipping_tax_amount": "0.60", "shipping_incl_tax": "6.59",
-      "tax_amount": "10.60", "item tax_amount": "10.00"}),
-    ("free shipping as a promotion",
-     [("SHIPPING", "5.99", []), ("DISCOUNT", "-5.99", [("SHIPPING", "-5.99")])], [],
-     {"grand_total": "49.99", "shipping_amount": "5.99", "shipping_discount_amount": "5.99",
-      "discount_amount": "-5.99", "item discount_amount": "0.00"}),
-    ("another Amazon charge",
-     [("OTHER", "1.50", [])], [("OTHER", "0.15")],
-     {"grand_total": "51.64", "shipping_amount": "1.50", "shipping_tax_amount": "0.15",
-      "shipping_description": "other Amazon charges 1.50"}),
-    ("the tax comes with its detail",
-     [], [], {"grand_total": "49.99", "tax_amount": "10.00", "item tax_amount": "10.00"}),
-])
+@pytest.mark.parametrize(
+    "story, extra, tax, expect",
+    [
+        (
+            "a promotion takes 5.00 off the mug",
+            [("DISCOUNT", "-5.00", [("ITEM", "-5.00")])],
+            [],
+            {"grand_total": "44.99", "discount_amount": "-5.00", "item discount_amount": "5.00"},
+        ),
+        (
+            "a promotion with no detail is money off the item",
+            [("DISCOUNT", "-5.00", [])],
+            [],
+            {"grand_total": "44.99", "discount_amount": "-5.00", "item discount_amount": "5.00"},
+        ),
+        (
+            "the promotion also lowers the tax",
+            [("DISCOUNT", "-5.00", [("ITEM", "-5.00")])],
+            [("DISCOUNT", "-1.25")],
+            {"grand_total": "43.74", "discount_amount": "-5.00", "tax_amount": "8.75", "item tax_amount": "8.75"},
+        ),
+        (
+            "the buyer pays for gift wrap, taxed",
+            [("GIFT_WRAP", "3.99", [])],
+            [("GIFT_WRAP", "0.40")],
+            {
+                "grand_total": "54.38",
+                "shipping_amount": "3.99",
+                "shipping_tax_amount": "0.40",
+                "tax_amount": "10.40",
+                "shipping_description": "gift wrap 3.99",
+            },
+        ),
+        (
+            "the buyer pays cash on delivery",
+            [("COD_FEE", "2.00", [])],
+            [],
+            {"grand_total": "51.99", "shipping_amount": "2.00", "shipping_description": "cash on delivery fee 2.00"},
+        ),
+        (
+            "the buyer pays for shipping, taxed",
+            [("SHIPPING", "5.99", [])],
+            [("SHIPPING", "0.60")],
+            {
+                "grand_total": "56.58",
+                "shipping_amount": "5.99",
+                "shipping_tax_amount": "0.60",
+                "shipping_incl_tax": "6.59",
+                "tax_amount": "10.60",
+                "item tax_amount": "10.00",
+            },
+        ),
+        (
+            "free shipping as a promotion",
+            [("SHIPPING", "5.99", []), ("DISCOUNT", "-5.99", [("SHIPPING", "-5.99")])],
+            [],
+            {
+                "grand_total": "49.99",
+                "shipping_amount": "5.99",
+                "shipping_discount_amount": "5.99",
+                "discount_amount": "-5.99",
+                "item discount_amount": "0.00",
+            },
+        ),
+        (
+            "another Amazon charge",
+            [("OTHER", "1.50", [])],
+            [("OTHER", "0.15")],
+            {
+                "grand_total": "51.64",
+                "shipping_amount": "1.50",
+                "shipping_tax_amount": "0.15",
+                "shipping_description": "other Amazon charges 1.50",
+            },
+        ),
+        (
+            "the tax comes with its detail",
+            [],
+            [],
+            {"grand_total": "49.99", "tax_amount": "10.00", "item tax_amount": "10.00"},
+        ),
+    ],
+)
 def test_every_proceeds_category_lands_where_the_merchant_looks(client, store, story, extra, tax, expect):
     # Given Amazon's Echo Pop order with one more proceeds category
     amazon = variant(extra, tax, detail_item_tax=True)
@@ -188,7 +258,9 @@ def test_every_proceeds_category_lands_where_the_merchant_looks(client, store, s
 def test_a_discount_given_as_a_positive_amount_is_still_money_off(client, store):
     # Given a DISCOUNT of 5.00 with no sign (the model does not give one) and Amazon's total 44.99
     amazon = variant([("DISCOUNT", "-5.00", [])])
-    next(b for b in amazon["orderItems"][0]["proceeds"]["breakdowns"] if b["type"] == "DISCOUNT")["subtotal"]["amount"] = "5.00"
+    next(b for b in amazon["orderItems"][0]["proceeds"]["breakdowns"] if b["type"] == "DISCOUNT")["subtotal"][
+        "amount"
+    ] = "5.00"
     amazon["orderItems"][0]["proceeds"].pop("proceedsTotal")
     order = imported(client, store, amazon)
     assert money(order, "grand_total", "discount_amount") == (Decimal("44.99"), Decimal("-5.00"))
@@ -207,8 +279,14 @@ def test_an_order_whose_breakdowns_miss_amazons_total_is_not_booked(client, stor
 
 def test_a_canceled_promoted_gift_wrapped_order_is_refunded_in_full(client, store):
     # Given an imported order with a promotion, gift wrap and shipping
-    amazon = variant([("SHIPPING", "4.99", []), ("GIFT_WRAP", "3.99", []),
-                      ("DISCOUNT", "-9.99", [("ITEM", "-5.00"), ("SHIPPING", "-4.99")])], [("GIFT_WRAP", "0.40")])
+    amazon = variant(
+        [
+            ("SHIPPING", "4.99", []),
+            ("GIFT_WRAP", "3.99", []),
+            ("DISCOUNT", "-9.99", [("ITEM", "-5.00"), ("SHIPPING", "-4.99")]),
+        ],
+        [("GIFT_WRAP", "0.40")],
+    )
     order = imported(client, store, amazon)
     assert money(order, "grand_total") == (amazon_total(amazon),) == (Decimal("49.38"),)
     # When the merchant withdraws it before shipping
@@ -219,17 +297,24 @@ def test_a_canceled_promoted_gift_wrapped_order_is_refunded_in_full(client, stor
     assert money(after, "total_refunded") == (Decimal("49.38"),)
 
 
-@pytest.mark.parametrize("story, extra, tax", [
-    ("free but taxed shipping (issue 11, case 11)", [("SHIPPING", "0.00", [])], [("SHIPPING", "0.40")]),
-    ("shipping tax with no shipping charge at all", [], [("SHIPPING", "0.40")]),
-    ("taxed shipping", [("SHIPPING", "5.99", [])], [("SHIPPING", "0.60")]),
-    ("taxed gift wrap, cash on delivery and another charge",
-     [("GIFT_WRAP", "3.99", []), ("COD_FEE", "2.00", []), ("OTHER", "1.50", [])],
-     [("GIFT_WRAP", "0.40"), ("COD_FEE", "0.20"), ("OTHER", "0.15")]),
-    ("free shipping as a promotion, with the promotion lowering the tax",
-     [("SHIPPING", "5.99", []), ("DISCOUNT", "-10.99", [("ITEM", "-5.00"), ("SHIPPING", "-5.99")])],
-     [("SHIPPING", "0.60"), ("DISCOUNT", "-1.10")]),
-])
+@pytest.mark.parametrize(
+    "story, extra, tax",
+    [
+        ("free but taxed shipping (issue 11, case 11)", [("SHIPPING", "0.00", [])], [("SHIPPING", "0.40")]),
+        ("shipping tax with no shipping charge at all", [], [("SHIPPING", "0.40")]),
+        ("taxed shipping", [("SHIPPING", "5.99", [])], [("SHIPPING", "0.60")]),
+        (
+            "taxed gift wrap, cash on delivery and another charge",
+            [("GIFT_WRAP", "3.99", []), ("COD_FEE", "2.00", []), ("OTHER", "1.50", [])],
+            [("GIFT_WRAP", "0.40"), ("COD_FEE", "0.20"), ("OTHER", "0.15")],
+        ),
+        (
+            "free shipping as a promotion, with the promotion lowering the tax",
+            [("SHIPPING", "5.99", []), ("DISCOUNT", "-10.99", [("ITEM", "-5.00"), ("SHIPPING", "-5.99")])],
+            [("SHIPPING", "0.60"), ("DISCOUNT", "-1.10")],
+        ),
+    ],
+)
 def test_a_cancellation_refunds_everything_amazon_charged_and_closes_the_order(client, store, story, extra, tax):
     # Given an imported order with that money on it
     amazon = variant(extra, tax, detail_item_tax=True)
@@ -241,7 +326,8 @@ def test_a_cancellation_refunds_everything_amazon_charged_and_closes_the_order(c
     after = client._get_order_raw(ref.order_id)
     assert (after["state"], after["status"]) == ("closed", "closed"), story
     assert money(after, "total_refunded", "tax_refunded", "shipping_tax_refunded") == money(
-        order, "grand_total", "tax_amount", "shipping_tax_amount"), story
+        order, "grand_total", "tax_amount", "shipping_tax_amount"
+    ), story
 
 
 def test_a_store_that_keeps_part_of_the_money_is_not_taken_for_withdrawn(client, store, monkeypatch):
@@ -249,6 +335,9 @@ def test_a_store_that_keeps_part_of_the_money_is_not_taken_for_withdrawn(client,
     monkeypatch.setattr(simulated_commerce, "_shipping_tax_to_refund", lambda order, shipping: (Decimal(0), True))
     order = imported(client, store, variant([("SHIPPING", "0.00", [])], [("SHIPPING", "0.40")], detail_item_tax=True))
     # When the channel withdraws the order, Then it says what is left to refund, and where
-    with pytest.raises(CommerceRejected, match=r"refunded 49.99 of the 50.39 paid and left complete: "
-                                               r"refund the remaining 0.40 in Commerce"):
+    with pytest.raises(
+        CommerceRejected,
+        match=r"refunded 49.99 of the 50.39 paid and left complete: "
+        r"refund the remaining 0.40 in Commerce",
+    ):
         client.cancel_order(order["entity_id"], "Canceled on Amazon")

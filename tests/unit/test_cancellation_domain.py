@@ -23,16 +23,21 @@ COMMERCE_ORDER = 1
 
 def change(status, at, buyer_asked=False):
     return OrderChange(
-        amazon_order_id=ORDER, seller_id=SELLER, marketplace_id=MARKETPLACE, status=status, fulfillment="MFN",
+        amazon_order_id=ORDER,
+        seller_id=SELLER,
+        marketplace_id=MARKETPLACE,
+        status=status,
+        fulfillment="MFN",
         changed_at=f"2026-11-26T10:00:{at:02d}.000000Z",
         lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2, buyer_requested_cancel=buyer_asked)],
     )
 
 
 def intake(ports, status, at, buyer_asked=False):
-    return record_order_change(change(status, at, buyer_asked),
-                               IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows,
-                                           events=ports.events))
+    return record_order_change(
+        change(status, at, buyer_asked),
+        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
+    )
 
 
 def waiting_unshipped_order(ports):
@@ -178,11 +183,15 @@ def test_a_feed_sent_by_a_task_that_died_is_not_sent_again_once_amazon_canceled(
     assert ports.marketplace.cancellations == []
 
 
-@pytest.mark.parametrize("setup, refusal", [
-    (dict(shipped=1), "partially shipped orders are canceled in Seller Central"),
-    (dict(qty=1), "only whole orders are canceled from Commerce (1 of 2 items were withdrawn)"),
-    (dict(reason=""), "a cancellation needs a reason"),
-], ids=["partially-shipped", "partial", "no-reason"])
+@pytest.mark.parametrize(
+    "setup, refusal",
+    [
+        (dict(shipped=1), "partially shipped orders are canceled in Seller Central"),
+        (dict(qty=1), "only whole orders are canceled from Commerce (1 of 2 items were withdrawn)"),
+        (dict(reason=""), "a cancellation needs a reason"),
+    ],
+    ids=["partially-shipped", "partial", "no-reason"],
+)
 def test_cancellations_amazon_cannot_take_from_commerce_are_refused_with_a_note(setup, refusal):
     ports = channel_ports()
     waiting_unshipped_order(ports)
@@ -217,13 +226,16 @@ def test_our_own_withdrawal_after_amazon_canceled_is_not_sent_back_to_amazon():
     assert ports.marketplace.cancellations == []
 
 
-@pytest.mark.parametrize("reason, buyer_asked, code", [
-    ("Out of stock", False, "NoInventory"),
-    ("Undeliverable address", False, "ShippingAddressUndeliverable"),
-    ("CustomerExchange", False, "CustomerExchange"),
-    ("We changed our mind", False, "GeneralAdjustment"),
-    ("Out of stock", True, "BuyerCanceled"),
-])
+@pytest.mark.parametrize(
+    "reason, buyer_asked, code",
+    [
+        ("Out of stock", False, "NoInventory"),
+        ("Undeliverable address", False, "ShippingAddressUndeliverable"),
+        ("CustomerExchange", False, "CustomerExchange"),
+        ("We changed our mind", False, "GeneralAdjustment"),
+        ("Out of stock", True, "BuyerCanceled"),
+    ],
+)
 def test_the_merchants_reason_becomes_amazons_cancellation_reason_code(reason, buyer_asked, code):
     assert reason_code_for(reason, buyer_asked) == code
 
@@ -250,8 +262,9 @@ def test_an_over_shipment_is_refused_with_a_note_and_never_confirmed():
     ports = channel_ports()
     waiting_unshipped_order(ports)
     # Given a Commerce shipment of 3 mugs for an Amazon order of 2
-    ports.commerce.shipments[7] = CommerceShipment(id=7, order_id=COMMERCE_ORDER, carrier="UPS",
-                                                   tracking_number="1ZX", items=[("MUG-01", 3)])
+    ports.commerce.shipments[7] = CommerceShipment(
+        id=7, order_id=COMMERCE_ORDER, carrier="UPS", tracking_number="1ZX", items=[("MUG-01", 3)]
+    )
     # When the shipment event is handled
     with pytest.raises(OverShipment, match="3 x MUG-01"):
         record_commerce_shipment(COMMERCE_ORDER, 7, ports)
@@ -269,13 +282,15 @@ def test_each_partial_shipment_is_its_own_package_and_the_order_reads_partially_
     mfn.fetch_order_details(ORDER, ports)
     mfn.create_commerce_order(ORDER, None, ports)
     # When the merchant ships one mug, then the rest
-    ports.commerce.shipments[1] = CommerceShipment(id=1, order_id=COMMERCE_ORDER, carrier="UPS",
-                                                   tracking_number="1ZA", items=[("MUG-01", 1)])
+    ports.commerce.shipments[1] = CommerceShipment(
+        id=1, order_id=COMMERCE_ORDER, carrier="UPS", tracking_number="1ZA", items=[("MUG-01", 1)]
+    )
     record_commerce_shipment(COMMERCE_ORDER, 1, ports)
     assert mfn.confirm_shipments(ORDER, ports)["all_shipped"] is False
     assert the_order(ports).channel_status == ChannelStatus.PARTIALLY_SHIPPED
-    ports.commerce.shipments[2] = CommerceShipment(id=2, order_id=COMMERCE_ORDER, carrier="UPS",
-                                                   tracking_number="1ZB", items=[("MUG-01", 1), ("TEA-02", 1)])
+    ports.commerce.shipments[2] = CommerceShipment(
+        id=2, order_id=COMMERCE_ORDER, carrier="UPS", tracking_number="1ZB", items=[("MUG-01", 1), ("TEA-02", 1)]
+    )
     record_commerce_shipment(COMMERCE_ORDER, 2, ports)
     assert mfn.confirm_shipments(ORDER, ports)["all_shipped"] is True
     # Then Amazon had two packages, each with only its own items

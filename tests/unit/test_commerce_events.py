@@ -13,20 +13,40 @@ CANCELED = "com.adobe.commerce.observer.order_cancel_after"
 CREDITED = "com.adobe.commerce.observer.sales_order_creditmemo_save_after"
 
 
-def delivered(code, payload, *, where="data.value", label="My Adobe Commerce Events",
-              source="aws.partner/developer.adobe.com/8dc56ec7-dae2-43cf-bacf-5ab8fabcabcb"):
+def delivered(
+    code,
+    payload,
+    *,
+    where="data.value",
+    label="My Adobe Commerce Events",
+    source="aws.partner/developer.adobe.com/8dc56ec7-dae2-43cf-bacf-5ab8fabcabcb",
+):
     """An EventBridge event as Adobe I/O Events delivers it, the payload at `where` in `detail`."""
-    cloud_event = {"specversion": "1.0", "id": "e-1", "type": code, "source": "urn:uuid:p-1",
-                   "time": "2026-11-26T11:00:00.000Z", "datacontenttype": "application/json"}
+    cloud_event = {
+        "specversion": "1.0",
+        "id": "e-1",
+        "type": code,
+        "source": "urn:uuid:p-1",
+        "time": "2026-11-26T11:00:00.000Z",
+        "datacontenttype": "application/json",
+    }
     detail = {
         "data.value": {**cloud_event, "data": {"value": payload, "_metadata": {"commerceEdition": "Adobe Commerce"}}},
         "data": {**cloud_event, "data": payload},
         "detail": payload,
         "event.data.value": {"event": {**cloud_event, "data": {"value": payload}}},
     }[where]
-    return {"version": "0", "id": "eb-1", "detail-type": f"{label}:{code}", "source": source,
-            "account": "123456789012", "time": "2026-11-26T11:00:00Z", "region": "us-east-1", "resources": [],
-            "detail": detail}
+    return {
+        "version": "0",
+        "id": "eb-1",
+        "detail-type": f"{label}:{code}",
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-11-26T11:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
 
 
 @pytest.mark.parametrize("where", ["data.value", "data", "detail", "event.data.value"])
@@ -41,8 +61,13 @@ def test_a_shipment_event_names_the_shipment_and_its_order_wherever_the_payload_
 
 
 @pytest.mark.parametrize("label", ["My Adobe Commerce Events", "Boutique Lisboa", "Store: EU (prod)"])
-@pytest.mark.parametrize("source", ["aws.partner/developer.adobe.com/8dc56ec7-dae2-43cf-bacf-5ab8fabcabcb",
-                                    "aws.partner/developer.adobe.com.test/8dc56ec7-dae2-43cf-bacf-5ab8fabcabcb"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "aws.partner/developer.adobe.com/8dc56ec7-dae2-43cf-bacf-5ab8fabcabcb",
+        "aws.partner/developer.adobe.com.test/8dc56ec7-dae2-43cf-bacf-5ab8fabcabcb",
+    ],
+)
 def test_any_provider_label_and_a_test_registration_are_read_by_event_code(label, source):
     # Given a credit memo event from a provider the merchant named `label`
     event = delivered(CREDITED, {"entity_id": "12", "order_id": "3"}, label=label, source=source)
@@ -56,20 +81,42 @@ def test_an_order_cancel_names_the_order_itself():
     assert canceled.commerce_order_id == 3
 
 
-@pytest.mark.parametrize("event, reason", [
-    (delivered(SHIPPED, {"increment_id": "000000007"}), "no Commerce payload with entity_id"),
-    (delivered(SHIPPED, {"entity_id": "7"}), "sales_order_shipment_save_after without order_id: select order_id"),
-    (delivered(SHIPPED, {"entity_id": "7", "order_id": "three"}), "order_id 'three' is not an id"),
-    (delivered(SHIPPED, {"entity_id": True, "order_id": 3}), "entity_id True is not an id"),
-    (delivered(SHIPPED, {"entity_id": "-7", "order_id": 3}), "entity_id '-7' is not an id"),
-    (delivered(CANCELED, {"entity_id": "7", "order_id": "3"}), "event code 'com.adobe.commerce.observer.order_cancel_after'"),
-    ({**delivered(SHIPPED, {"entity_id": 7, "order_id": 3}), "detail-type": SHIPPED}, "is not '<provider label>:<event code>'"),
-    (delivered(SHIPPED, {"entity_id": 7, "order_id": 3}, source="aws.partner/adobe.io/org/registration"),
-     "is not Adobe I/O Events"),
-    ({**delivered(SHIPPED, {"entity_id": 7, "order_id": 3}), "detail": "7"}, "detail is str"),
-    ({"detail-type": f"Label:{SHIPPED}"}, "not an EventBridge event"),
-], ids=["no payload", "no order id", "a word for an id", "a boolean for an id", "a negative id",
-        "another event code", "no provider label", "another source", "detail not an object", "not an event"])
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        (delivered(SHIPPED, {"increment_id": "000000007"}), "no Commerce payload with entity_id"),
+        (delivered(SHIPPED, {"entity_id": "7"}), "sales_order_shipment_save_after without order_id: select order_id"),
+        (delivered(SHIPPED, {"entity_id": "7", "order_id": "three"}), "order_id 'three' is not an id"),
+        (delivered(SHIPPED, {"entity_id": True, "order_id": 3}), "entity_id True is not an id"),
+        (delivered(SHIPPED, {"entity_id": "-7", "order_id": 3}), "entity_id '-7' is not an id"),
+        (
+            delivered(CANCELED, {"entity_id": "7", "order_id": "3"}),
+            "event code 'com.adobe.commerce.observer.order_cancel_after'",
+        ),
+        (
+            {**delivered(SHIPPED, {"entity_id": 7, "order_id": 3}), "detail-type": SHIPPED},
+            "is not '<provider label>:<event code>'",
+        ),
+        (
+            delivered(SHIPPED, {"entity_id": 7, "order_id": 3}, source="aws.partner/adobe.io/org/registration"),
+            "is not Adobe I/O Events",
+        ),
+        ({**delivered(SHIPPED, {"entity_id": 7, "order_id": 3}), "detail": "7"}, "detail is str"),
+        ({"detail-type": f"Label:{SHIPPED}"}, "not an EventBridge event"),
+    ],
+    ids=[
+        "no payload",
+        "no order id",
+        "a word for an id",
+        "a boolean for an id",
+        "a negative id",
+        "another event code",
+        "no provider label",
+        "another source",
+        "detail not an object",
+        "not an event",
+    ],
+)
 def test_a_shipment_event_that_can_never_be_handled_is_refused_with_its_reason(event, reason):
     with pytest.raises(InvalidCommerceEvent) as refused:
         CommerceShipmentSaved.parse(event).shipment_id  # noqa: B018 - ids are read when used

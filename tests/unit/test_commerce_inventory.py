@@ -28,11 +28,26 @@ def client(store):
 def draft(fulfillment="MFN", qty=2, amazon_order_id=AMAZON_ORDER):
     address = Address(name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301", country="US")
     return CommerceOrderDraft(
-        amazon_order_id=amazon_order_id, customer_email="ana@marketplace.amazon.com", customer_firstname="Ana",
-        customer_lastname="Lima", billing_address=address, shipping_address=address, fulfillment=fulfillment,
-        lines=[CommerceOrderLine(sku="MUG-RED", name="Red mug", qty=qty, price=Decimal("9.50"), tax=Decimal("0"),
-                                 amazon_order_item_id="OI-1")],
-        shipping_amount=Decimal("0"), shipping_tax=Decimal("0"))
+        amazon_order_id=amazon_order_id,
+        customer_email="ana@marketplace.amazon.com",
+        customer_firstname="Ana",
+        customer_lastname="Lima",
+        billing_address=address,
+        shipping_address=address,
+        fulfillment=fulfillment,
+        lines=[
+            CommerceOrderLine(
+                sku="MUG-RED",
+                name="Red mug",
+                qty=qty,
+                price=Decimal("9.50"),
+                tax=Decimal("0"),
+                amazon_order_item_id="OI-1",
+            )
+        ],
+        shipping_amount=Decimal("0"),
+        shipping_tax=Decimal("0"),
+    )
 
 
 def mugs(store):
@@ -48,8 +63,9 @@ def threshold(store):
 def merchant_ships(client, store, amazon_order_id=AMAZON_ORDER, qty=None, tracking="1Z1"):
     """The merchant ships in Commerce, and the channel's shipment intake releases what shipped."""
     items = [{"sku": "MUG-RED", "qty": qty}] if qty else None
-    shipment_id = store.merchant_ship(ext_order_id=amazon_order_id, carrier="UPS", tracking_number=tracking,
-                                      items=items)
+    shipment_id = store.merchant_ship(
+        ext_order_id=amazon_order_id, carrier="UPS", tracking_number=tracking, items=items
+    )
     client.release_held_units(store.order_by_ext_id(amazon_order_id)["order_id"], f"shipment {shipment_id}")
     return shipment_id
 
@@ -144,9 +160,15 @@ def test_an_order_partly_shipped_then_refunded_with_return_to_stock(client, stor
     # When the merchant refunds the 2 unshipped mugs back to stock
     order = client._get_order_raw(ref.order_id)
     item_id = order["items"][0]["item_id"]
-    client._once("POST", f"/V1/order/{ref.order_id}/refund", body={
-        "items": [{"order_item_id": item_id, "qty": 2}], "notify": False,
-        "arguments": {"shipping_amount": 0, "extension_attributes": {"return_to_stock_items": [item_id]}}})
+    client._once(
+        "POST",
+        f"/V1/order/{ref.order_id}/refund",
+        body={
+            "items": [{"order_item_id": item_id, "qty": 2}],
+            "notify": False,
+            "arguments": {"shipping_amount": 0, "extension_attributes": {"return_to_stock_items": [item_id]}},
+        },
+    )
     client.release_held_units(ref.order_id, "credit memo")
     # Then they are on sale again in the store; the shipped one stays sold
     assert (mugs(store)[0], mugs(store)[2], threshold(store)) == (9, True, 0)
@@ -161,8 +183,10 @@ def test_an_fba_order_leaves_the_salable_quantity_alone(client, store):
     # When an FBA order of 2 is imported (Amazon's stock shipped it) and the channel records its shipment
     ref = client.create_order(draft(fulfillment="AFN"))
     assert mugs(store) == (10, 10, True)
-    client.ship_order(ref.order_id, CommerceShipment(order_id=ref.order_id, carrier="Amazon", tracking_number="FBA",
-                                                     items=[("MUG-RED", 2)]))
+    client.ship_order(
+        ref.order_id,
+        CommerceShipment(order_id=ref.order_id, carrier="Amazon", tracking_number="FBA", items=[("MUG-RED", 2)]),
+    )
     client.release_held_units(ref.order_id, "shipment")
     # Then nothing was held nor released; MSI deducts the shipment from the Commerce source all the
     # same (the drift the README states: the shelf reads 2 fewer than it holds)
@@ -198,8 +222,9 @@ def test_a_hold_cut_short_is_finished_before_another_orders_hold_of_the_same_mug
 def test_orders_imported_at_the_same_moment_lose_no_hold(store):
     # Given five functions importing orders of 2 red mugs at once, sharing the SKU's lease
     leases = InMemoryStockLeases()
-    clients = [CommerceRestClient(store.base_url, credentials=lambda: store.credentials, stock_leases=leases)
-               for _ in range(5)]
+    clients = [
+        CommerceRestClient(store.base_url, credentials=lambda: store.credentials, stock_leases=leases) for _ in range(5)
+    ]
     errors = []
 
     def run(n):
@@ -230,8 +255,11 @@ def test_while_another_function_moves_the_threshold_the_import_waits_then_asks_t
 def test_a_store_with_a_negative_threshold_holds_and_releases_from_it(client, store):
     # Given the merchant allows backorders down to -5 (a negative out-of-stock threshold)
     item_id = client._get("/V1/stockItems/MUG-RED")["item_id"]
-    client._once("PUT", f"/V1/products/MUG-RED/stockItems/{item_id}",
-                 body={"stockItem": {"use_config_min_qty": False, "min_qty": -5}})
+    client._once(
+        "PUT",
+        f"/V1/products/MUG-RED/stockItems/{item_id}",
+        body={"stockItem": {"use_config_min_qty": False, "min_qty": -5}},
+    )
     ref = client.create_order(draft())
     assert moves(store) == ["Amazon channel: held 2 x MUG-RED (threshold -5 -> -3)"]
     # When it ships, Then the threshold is back at -5

@@ -11,8 +11,9 @@ from amazon_channel_local.simulators.commerce import SimulatedCommerce
 
 
 def client_of(store, credentials=None, **options):
-    return CommerceRestClient(store.base_url, credentials=lambda: credentials or store.credentials,
-                              sleep=lambda s: None, **options)
+    return CommerceRestClient(
+        store.base_url, credentials=lambda: credentials or store.credentials, sleep=lambda s: None, **options
+    )
 
 
 def test_the_channel_signs_every_call_with_the_integrations_four_credentials(store):
@@ -20,8 +21,9 @@ def test_the_channel_signs_every_call_with_the_integrations_four_credentials(sto
     client = client_of(store)
     # When the channel looks a buyer up (a signed query) and creates the account (a signed JSON POST)
     assert client.find_customer("ana@marketplace.amazon.com", 1) is None
-    created = client.create_customer(CommerceCustomer(email="ana@marketplace.amazon.com", firstname="Ana",
-                                                      lastname="Lima"))
+    created = client.create_customer(
+        CommerceCustomer(email="ana@marketplace.amazon.com", firstname="Ana", lastname="Lima")
+    )
     # Then Commerce accepted both, each with its own nonce
     assert created.id == 1
     assert [status for _, _, status in store.request_log] == [200, 200]
@@ -65,8 +67,12 @@ def test_bearer_works_only_when_both_the_store_allows_it_and_the_channel_opts_in
     with SimulatedCommerce(allow_bearer=True) as store:
         store.set_product("MUG-RED", name="Red mug", price="12.00", qty=10)
         # When the channel opts in with the access token alone, Then Commerce answers
-        assert client_of(store, {"access_token": store.credentials["access_token"]}, auth="bearer") \
-            .find_customer("ana@marketplace.amazon.com", 1) is None
+        assert (
+            client_of(store, {"access_token": store.credentials["access_token"]}, auth="bearer").find_customer(
+                "ana@marketplace.amazon.com", 1
+            )
+            is None
+        )
         # And the default channel still signs with OAuth 1.0a, which the store accepts too
         assert client_of(store).find_customer("ana@marketplace.amazon.com", 1) is None
 

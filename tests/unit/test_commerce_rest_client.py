@@ -33,16 +33,36 @@ def client(store, sleeps):
 
 
 def draft(amazon_order_id="111-0000001-0000001", **overrides):
-    address = Address(name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301",
-                      country="US", phone="555-0100")
+    address = Address(
+        name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301", country="US", phone="555-0100"
+    )
     values = dict(
-        amazon_order_id=amazon_order_id, customer_email="ana@marketplace.amazon.com",
-        customer_firstname="Ana", customer_lastname="Lima", billing_address=address, shipping_address=address,
-        lines=[CommerceOrderLine(sku="MUG-RED", name="Red mug", qty=2, price=Decimal("9.50"),
-                                 tax=Decimal("1.52"), amazon_order_item_id="OI-1"),
-               CommerceOrderLine(sku="TEA-1KG", name="Tea 1kg", qty=1, price=Decimal("28.00"),
-                                 tax=Decimal("0"), amazon_order_item_id="OI-2")],
-        shipping_amount=Decimal("4.99"), shipping_tax=Decimal("0.40"),
+        amazon_order_id=amazon_order_id,
+        customer_email="ana@marketplace.amazon.com",
+        customer_firstname="Ana",
+        customer_lastname="Lima",
+        billing_address=address,
+        shipping_address=address,
+        lines=[
+            CommerceOrderLine(
+                sku="MUG-RED",
+                name="Red mug",
+                qty=2,
+                price=Decimal("9.50"),
+                tax=Decimal("1.52"),
+                amazon_order_item_id="OI-1",
+            ),
+            CommerceOrderLine(
+                sku="TEA-1KG",
+                name="Tea 1kg",
+                qty=1,
+                price=Decimal("28.00"),
+                tax=Decimal("0"),
+                amazon_order_item_id="OI-2",
+            ),
+        ],
+        shipping_amount=Decimal("4.99"),
+        shipping_tax=Decimal("0.40"),
     )
     values.update(overrides)
     return CommerceOrderDraft(**values)
@@ -54,8 +74,10 @@ def test_a_guest_order_is_created_invoiced_at_amazons_prices_without_emails(clie
     # Then the Commerce order keeps Amazon's prices and totals, is invoiced (processing), a guest's, and silent
     assert (ref.increment_id, ref.status, ref.customer_is_guest) == ("000000001", "processing", True)
     order = store.order_by_ext_id("111-0000001-0000001")
-    assert order["items"] == [{"sku": "MUG-RED", "qty": 2, "price": "9.50"},
-                              {"sku": "TEA-1KG", "qty": 1, "price": "28.00"}]
+    assert order["items"] == [
+        {"sku": "MUG-RED", "qty": 2, "price": "9.50"},
+        {"sku": "TEA-1KG", "qty": 1, "price": "28.00"},
+    ]
     assert order["grand_total"] == "53.91" == f"{draft().grand_total:.2f}"
     assert order["emails_sent_to_customer"] == 0
     assert same(client.get_order(ref.order_id), ref)
@@ -96,16 +118,20 @@ def test_a_transient_failure_is_retried_within_the_call(client, store, sleeps):
     assert ref.status == "processing" and sleeps == [0.5]
 
 
-@pytest.mark.parametrize("sku,setup,cause", [
-    ("GHOST-1", None, "not found"),
-    ("MUG-RED", {"enabled": False}, "disabled"),
-    ("MUG-RED", {"qty": 1}, "insufficient stock"),
-])
+@pytest.mark.parametrize(
+    "sku,setup,cause",
+    [
+        ("GHOST-1", None, "not found"),
+        ("MUG-RED", {"enabled": False}, "disabled"),
+        ("MUG-RED", {"qty": 1}, "insufficient stock"),
+    ],
+)
 def test_an_order_the_catalog_cannot_supply_is_refused_naming_the_sku(client, store, sku, setup, cause):
     if setup:
         store.set_product("MUG-RED", **setup)
-    line = CommerceOrderLine(sku=sku, name="x", qty=2, price=Decimal("9.50"), tax=Decimal("0"),
-                             amazon_order_item_id="OI-1")
+    line = CommerceOrderLine(
+        sku=sku, name="x", qty=2, price=Decimal("9.50"), tax=Decimal("0"), amazon_order_item_id="OI-1"
+    )
     with pytest.raises(CommerceRejected, match=f'Product "{sku}" cannot be ordered: {cause}'):
         client.create_order(draft(lines=[line]))
     assert store.order_count == 0
@@ -126,25 +152,36 @@ def test_customers_are_found_created_and_duplicates_named(client, store):
 def test_an_fba_order_amazon_shipped_is_shipped_in_commerce_and_completes(client, store, events):
     # Given an invoiced order, When the channel records Amazon's package as a Commerce shipment
     ref = client.create_order(draft())
-    shipment_id = client.ship_order(ref.order_id, CommerceShipment(
-        order_id=ref.order_id, carrier="UPS", tracking_number="1Z999", items=[("MUG-RED", 2), ("TEA-1KG", 1)]))
+    shipment_id = client.ship_order(
+        ref.order_id,
+        CommerceShipment(
+            order_id=ref.order_id, carrier="UPS", tracking_number="1Z999", items=[("MUG-RED", 2), ("TEA-1KG", 1)]
+        ),
+    )
     # Then the order is complete, nobody was emailed, and the shipment reads back by SKU
     assert client.get_order(ref.order_id).status == "complete"
     assert store.order_by_ext_id("111-0000001-0000001")["emails_sent_to_customer"] == 0
     shipment = client.get_shipment(shipment_id)
     assert (shipment.id, shipment.order_id, shipment.carrier, shipment.tracking_number) == (
-        shipment_id, ref.order_id, "UPS", "1Z999")
+        shipment_id,
+        ref.order_id,
+        "UPS",
+        "1Z999",
+    )
     assert shipment.items == [("MUG-RED", 2), ("TEA-1KG", 1)]
     assert len(events) == 1
 
 
 def test_the_merchants_own_shipment_reads_back(client, store):
     ref = client.create_order(draft())
-    shipment_id = store.merchant_ship(ext_order_id="111-0000001-0000001", carrier="Royal Express",
-                                      tracking_number="RE-1", items=[{"sku": "TEA-1KG", "qty": 1}])
+    shipment_id = store.merchant_ship(
+        ext_order_id="111-0000001-0000001",
+        carrier="Royal Express",
+        tracking_number="RE-1",
+        items=[{"sku": "TEA-1KG", "qty": 1}],
+    )
     shipment = client.get_shipment(shipment_id)
-    assert (shipment.carrier, shipment.tracking_number, shipment.items) == ("Royal Express", "RE-1",
-                                                                            [("TEA-1KG", 1)])
+    assert (shipment.carrier, shipment.tracking_number, shipment.items) == ("Royal Express", "RE-1", [("TEA-1KG", 1)])
     assert client.get_order(ref.order_id).status == "processing"
 
 
@@ -162,8 +199,10 @@ def test_a_shipment_whose_answer_was_lost_is_not_created_twice(client, store, ev
     # Given Commerce saves the shipment but the answer is lost
     store.fail_next("POST", "/V1/order/", 502, after_effect=True)
     # When the channel ships, Then it finds the shipment by its tracking number
-    shipment_id = client.ship_order(ref.order_id, CommerceShipment(
-        order_id=ref.order_id, carrier="USPS", tracking_number="9400", items=[("MUG-RED", 1)]))
+    shipment_id = client.ship_order(
+        ref.order_id,
+        CommerceShipment(order_id=ref.order_id, carrier="USPS", tracking_number="9400", items=[("MUG-RED", 1)]),
+    )
     assert client.get_shipment(shipment_id).items == [("MUG-RED", 1)]
     assert len(store.order_by_ext_id("111-0000001-0000001")["shipments"]) == 1 and len(events) == 1
 
@@ -171,8 +210,10 @@ def test_a_shipment_whose_answer_was_lost_is_not_created_twice(client, store, ev
 def test_shipping_more_than_ordered_is_refused_with_commerces_message(client):
     ref = client.create_order(draft())
     with pytest.raises(CommerceRejected, match="more than"):
-        client.ship_order(ref.order_id, CommerceShipment(order_id=ref.order_id, carrier="UPS",
-                                                         tracking_number="1Z1", items=[("MUG-RED", 3)]))
+        client.ship_order(
+            ref.order_id,
+            CommerceShipment(order_id=ref.order_id, carrier="UPS", tracking_number="1Z1", items=[("MUG-RED", 3)]),
+        )
 
 
 def test_comments_are_silent_and_set_only_a_status_the_merchant_assigned(client, store):
@@ -214,9 +255,11 @@ def test_a_custom_import_status_commerce_refuses_leaves_the_order_made_with_a_no
     # and the channel is told what to assign
     assert ref.status == "processing" and store.order_count == 1
     assert store.comments("111-0000001-0000001")[-1] == "Imported from Amazon order 111-0000001-0000001."
-    assert ref.note == ('Commerce kept status "processing": it refused status "amazon_processing" (The status '
-                        '"amazon_processing" is not part of the order status history.). Assign "amazon_processing" '
-                        'to state "processing" in Stores > Order Status to use it.')
+    assert ref.note == (
+        'Commerce kept status "processing": it refused status "amazon_processing" (The status '
+        '"amazon_processing" is not part of the order status history.). Assign "amazon_processing" '
+        'to state "processing" in Stores > Order Status to use it.'
+    )
     # And importing again changes nothing
     assert client.create_order(draft(status="amazon_processing")).order_id == ref.order_id
     assert store.comments("111-0000001-0000001").count("Imported from Amazon order 111-0000001-0000001.") == 1
@@ -229,12 +272,14 @@ def test_errors_map_to_the_channels_named_errors(client, store, sleeps):
     with pytest.raises(CommerceUnavailable):
         client.get_shipment(1)
     assert sleeps == [0.5, 1.0, 2.0]
-    bad = CommerceRestClient(store.base_url, credentials=lambda: {**store.credentials, "consumer_secret": "x" * 32},
-                             sleep=sleeps.append)
+    bad = CommerceRestClient(
+        store.base_url, credentials=lambda: {**store.credentials, "consumer_secret": "x" * 32}, sleep=sleeps.append
+    )
     with pytest.raises(CommerceRejected, match="401"):
         bad.get_order(1)
-    nowhere = CommerceRestClient("http://127.0.0.1:9", credentials=lambda: store.credentials, max_attempts=2,
-                                 sleep=lambda s: None)
+    nowhere = CommerceRestClient(
+        "http://127.0.0.1:9", credentials=lambda: store.credentials, max_attempts=2, sleep=lambda s: None
+    )
     with pytest.raises(CommerceUnavailable):
         nowhere.get_order(1)
 
@@ -249,8 +294,9 @@ def test_each_call_is_traced_by_operation_and_never_by_its_query(store):
     from contextlib import nullcontext
 
     names = []
-    client = CommerceRestClient(store.base_url, credentials=lambda: store.credentials,
-                                traced=lambda name: names.append(name) or nullcontext())
+    client = CommerceRestClient(
+        store.base_url, credentials=lambda: store.credentials, traced=lambda name: names.append(name) or nullcontext()
+    )
     # When it looks a buyer up by email and creates the account
     client.find_customer("ana@example.com", 1)
     client.create_customer(CommerceCustomer(email="ana@example.com", firstname="Ana", lastname="Lima"))
@@ -265,7 +311,9 @@ def amazons_example_addresses() -> list[tuple[str, dict]]:
 
     found = []
     for op in ("searchOrders", "getOrder"):
-        bodies = [b for s, b in response_examples(op) if s == 200] + [c.response for c in sandbox_cases(op) if c.status == 200]
+        bodies = [b for s, b in response_examples(op) if s == 200] + [
+            c.response for c in sandbox_cases(op) if c.status == 200
+        ]
         for body in bodies:
             for order in body.get("orders") or [body.get("order")]:
                 found.append((order["orderId"], order["recipient"]["deliveryAddress"]))
@@ -273,7 +321,9 @@ def amazons_example_addresses() -> list[tuple[str, dict]]:
 
 
 ADDRESSES = amazons_example_addresses()
-MAGENTO_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "commerce-rest-schema" / "admin-schema-2.4.9.yaml"
+MAGENTO_SCHEMA = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "commerce-rest-schema" / "admin-schema-2.4.9.yaml"
+)
 
 
 @pytest.mark.parametrize("amazon_address", [a for _, a in ADDRESSES], ids=[i for i, _ in ADDRESSES])
@@ -281,10 +331,17 @@ def test_every_part_of_amazons_address_reaches_the_commerce_order(client, store,
     from amazon_channel.adapters.sp_api import to_amazon_order
 
     # Given an Amazon order delivered to one of Amazon's example addresses
-    ship_to = to_amazon_order({"orderId": "111-0000001-0000001", "createdTime": "2026-11-26T10:00:00Z",
-                               "lastUpdatedTime": "2026-11-26T10:00:00Z", "salesChannel": {"channelName": "AMAZON"},
-                               "fulfillment": {"fulfillmentStatus": "UNSHIPPED"}, "orderItems": [],
-                               "recipient": {"deliveryAddress": amazon_address}}).ship_to
+    ship_to = to_amazon_order(
+        {
+            "orderId": "111-0000001-0000001",
+            "createdTime": "2026-11-26T10:00:00Z",
+            "lastUpdatedTime": "2026-11-26T10:00:00Z",
+            "salesChannel": {"channelName": "AMAZON"},
+            "fulfillment": {"fulfillmentStatus": "UNSHIPPED"},
+            "orderItems": [],
+            "recipient": {"deliveryAddress": amazon_address},
+        }
+    ).ship_to
     # When the channel creates the Commerce order
     ref = client.create_order(draft(billing_address=ship_to, shipping_address=ship_to))
     order = client._get_order_raw(ref.order_id)
@@ -294,7 +351,10 @@ def test_every_part_of_amazons_address_reaches_the_commerce_order(client, store,
         assert address.get("company") == (amazon_address.get("companyName") or None)
         assert 1 <= len(address["street"]) <= 2
         assert (address["city"], address["postcode"], address["country_id"]) == (
-            amazon_address["city"], amazon_address["postalCode"], amazon_address["countryCode"])
+            amazon_address["city"],
+            amazon_address["postalCode"],
+            amazon_address["countryCode"],
+        )
         # And no line, district or municipality Amazon gave is lost
         text = ", ".join(address["street"]) + ", " + address["city"]
         for part in ("addressLine1", "addressLine2", "addressLine3", "districtOrCounty", "municipality"):
@@ -315,9 +375,18 @@ def magento_order_address_fields() -> set[str]:
 
 def test_a_three_line_address_with_district_and_municipality_keeps_two_street_lines():
     # Given a Turkish business address with three lines, a district and a municipality
-    a = Address(company="Yilmaz Ticaret", line1="Istiklal Caddesi No:42", line2="Kat 3", line3="Daire 7",
-                city="Istanbul", district="Beyoglu", municipality="Istanbul", region="Istanbul",
-                postcode="34430", country="TR")
+    a = Address(
+        company="Yilmaz Ticaret",
+        line1="Istiklal Caddesi No:42",
+        line2="Kat 3",
+        line3="Daire 7",
+        city="Istanbul",
+        district="Beyoglu",
+        municipality="Istanbul",
+        region="Istanbul",
+        postcode="34430",
+        country="TR",
+    )
     # Then line 1 stays first, and the rest follows on line 2 (the municipality repeats the city: left out)
     assert a.street_lines() == ["Istiklal Caddesi No:42", "Kat 3, Daire 7, Beyoglu"]
     assert Address(line1="1 Main St").street_lines() == ["1 Main St"]

@@ -22,13 +22,32 @@ def client(store):
 def draft(amazon_order_id=AMAZON_ORDER, **overrides):
     address = Address(name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301", country="US")
     values = dict(
-        amazon_order_id=amazon_order_id, customer_email="ana@marketplace.amazon.com", customer_firstname="Ana",
-        customer_lastname="Lima", billing_address=address, shipping_address=address,
-        lines=[CommerceOrderLine(sku="MUG-RED", name="Red mug", qty=2, price=Decimal("9.50"), tax=Decimal("1.52"),
-                                 amazon_order_item_id="OI-1"),
-               CommerceOrderLine(sku="TEA-1KG", name="Tea 1kg", qty=1, price=Decimal("28.00"), tax=Decimal("0"),
-                                 amazon_order_item_id="OI-2")],
-        shipping_amount=Decimal("4.99"), shipping_tax=Decimal("0.40"),
+        amazon_order_id=amazon_order_id,
+        customer_email="ana@marketplace.amazon.com",
+        customer_firstname="Ana",
+        customer_lastname="Lima",
+        billing_address=address,
+        shipping_address=address,
+        lines=[
+            CommerceOrderLine(
+                sku="MUG-RED",
+                name="Red mug",
+                qty=2,
+                price=Decimal("9.50"),
+                tax=Decimal("1.52"),
+                amazon_order_item_id="OI-1",
+            ),
+            CommerceOrderLine(
+                sku="TEA-1KG",
+                name="Tea 1kg",
+                qty=1,
+                price=Decimal("28.00"),
+                tax=Decimal("0"),
+                amazon_order_item_id="OI-2",
+            ),
+        ],
+        shipping_amount=Decimal("4.99"),
+        shipping_tax=Decimal("0.40"),
     )
     values.update(overrides)
     return CommerceOrderDraft(**values)
@@ -59,8 +78,10 @@ def test_an_invoiced_order_is_withdrawn_by_one_offline_credit_memo_and_closed(cl
 
 def test_an_order_with_shipped_items_is_not_withdrawn(client, store):
     ref = client.create_order(draft())
-    client.ship_order(ref.order_id, CommerceShipment(order_id=ref.order_id, carrier="UPS", tracking_number="1Z1",
-                                                     items=[("MUG-RED", 1)]))
+    client.ship_order(
+        ref.order_id,
+        CommerceShipment(order_id=ref.order_id, carrier="UPS", tracking_number="1Z1", items=[("MUG-RED", 1)]),
+    )
     with pytest.raises(CommerceRejected, match="has shipped items"):
         client.cancel_order(ref.order_id, WHY)
     assert store.credit_memos(AMAZON_ORDER) == []

@@ -18,7 +18,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "events" / "fba_order_import" / "
 @pytest.fixture
 def function(monkeypatch):
     spec = importlib.util.spec_from_file_location(
-        "fba_order_import_app", Path(__file__).resolve().parents[2] / "functions" / "fba_order_import" / "app.py")
+        "fba_order_import_app", Path(__file__).resolve().parents[2] / "functions" / "fba_order_import" / "app.py"
+    )
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
     monkeypatch.setattr(app, "_import_order_once", app._import)  # no idempotency table here
@@ -33,13 +34,24 @@ def test_an_fba_order_commerce_refuses_fires_orders_blocked_and_is_not_parked(fu
     oid = json.loads(record["body"])["detail"]["amazon_order_id"]
     ports = channel_ports()
     ports.marketplace.add(oid, fulfillment="AFN")
-    ports.orders.put_new(ChannelOrder(amazon_order_id=oid, seller_id=ports.stores.store.seller_id,
-                                      marketplace_id=ports.stores.store.marketplace_ids[0], fulfillment="AFN",
-                                      amazon_status=AmazonStatus.SHIPPED, amazon_status_at="2026-11-26T10:00:00Z",
-                                      channel_status=ChannelStatus.SHIPPED, version=1,
-                                      created_at="2026-11-26T10:00:00Z", updated_at="2026-11-26T10:00:00Z"), [])
+    ports.orders.put_new(
+        ChannelOrder(
+            amazon_order_id=oid,
+            seller_id=ports.stores.store.seller_id,
+            marketplace_id=ports.stores.store.marketplace_ids[0],
+            fulfillment="AFN",
+            amazon_status=AmazonStatus.SHIPPED,
+            amazon_status_at="2026-11-26T10:00:00Z",
+            channel_status=ChannelStatus.SHIPPED,
+            version=1,
+            created_at="2026-11-26T10:00:00Z",
+            updated_at="2026-11-26T10:00:00Z",
+        ),
+        [],
+    )
     ports.commerce.create_order = lambda draft: (_ for _ in ()).throw(
-        CommerceRejected('Product "MUG-01" cannot be ordered: disabled.'))
+        CommerceRejected('Product "MUG-01" cannot be ordered: disabled.')
+    )
     monkeypatch.setattr(runtime, "ports", lambda: ports)
     # Given an FBA order Amazon shipped, whose product Commerce has disabled; When its import runs
     assert function.record_handler(SQSRecord(record)) == {"result": "blocked"}

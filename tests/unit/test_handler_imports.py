@@ -41,12 +41,25 @@ print(json.dumps({{
 
 def imported(handler: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
-    env.update({"AWS_LAMBDA_FUNCTION_NAME": handler, "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-                "LAMBDA_TASK_ROOT": str(ROOT / "functions" / handler), "AWS_REGION": "us-east-1",
-                "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR", "POWERTOOLS_SERVICE_NAME": "amazon-channel"})
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": handler,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": str(ROOT / "functions" / handler),
+            "AWS_REGION": "us-east-1",
+            "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+            "POWERTOOLS_SERVICE_NAME": "amazon-channel",
+        }
+    )
     code = PROBE.format(function=str(ROOT / "functions" / handler), layer=str(ROOT / "layers" / "channel"))
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT / "functions" / handler,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT / "functions" / handler,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -71,8 +84,13 @@ def test_a_cold_start_loads_only_what_the_handler_needs(handler):
 
 
 # Powertools batch (an async processor) and the HTTP event handler load asyncio themselves.
-LOADS_ASYNCIO = {"order_notification_intake", "fba_order_import", "commerce_shipment_intake",
-                 "commerce_cancellation_intake", "orders_view"}
+LOADS_ASYNCIO = {
+    "order_notification_intake",
+    "fba_order_import",
+    "commerce_shipment_intake",
+    "commerce_cancellation_intake",
+    "orders_view",
+}
 
 
 @pytest.mark.parametrize("handler", sorted(set(HANDLERS) - LOADS_ASYNCIO))

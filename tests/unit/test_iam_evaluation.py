@@ -44,11 +44,17 @@ def test_an_explicit_deny_wins_over_a_managed_allow_on_every_queue():
 
 def test_a_transaction_needs_the_per_item_actions_on_each_table():
     """AWS: "Using IAM with DynamoDB transactions" (PutItem, UpdateItem, DeleteItem, ConditionCheckItem)."""
-    items = [{"Put": {"TableName": "orders"}}, {"Update": {"TableName": "orders"}},
-             {"ConditionCheck": {"TableName": "stores"}}, {"Put": {"TableName": "orders"}}]
+    items = [
+        {"Put": {"TableName": "orders"}},
+        {"Update": {"TableName": "orders"}},
+        {"ConditionCheck": {"TableName": "stores"}},
+        {"Put": {"TableName": "orders"}},
+    ]
     assert enforcer().requests("dynamodb", "TransactWriteItems", {"TransactItems": items}) == [
-        ("dynamodb:PutItem", TABLE), ("dynamodb:UpdateItem", TABLE),
-        ("dynamodb:ConditionCheckItem", "arn:aws:dynamodb:us-east-1:123456789012:table/stores")]
+        ("dynamodb:PutItem", TABLE),
+        ("dynamodb:UpdateItem", TABLE),
+        ("dynamodb:ConditionCheckItem", "arn:aws:dynamodb:us-east-1:123456789012:table/stores"),
+    ]
 
 
 def test_sqs_batches_need_the_single_action_and_a_query_on_an_index_the_index():
@@ -56,10 +62,12 @@ def test_sqs_batches_need_the_single_action_and_a_query_on_an_index_the_index():
     url = "https://sqs.us-east-1.amazonaws.com/123456789012/notifications"
     assert e.requests("sqs", "DeleteMessageBatch", {"QueueUrl": url}) == [("sqs:DeleteMessage", QUEUE)]
     assert e.requests("dynamodb", "Query", {"TableName": "orders", "IndexName": "OrdersView"}) == [
-        ("dynamodb:Query", TABLE + "/index/OrdersView")]
+        ("dynamodb:Query", TABLE + "/index/OrdersView")
+    ]
     assert e.requests("events", "PutEvents", {"Entries": [{"EventBusName": "channel"}, {}]}) == [
         ("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/channel"),
-        ("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default")]
+        ("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default"),
+    ]
 
 
 def test_the_managed_policies_sam_attaches_are_the_documents_aws_publishes():

@@ -10,17 +10,37 @@ from amazon_channel.domain.customers import buyer_for, split_name
 from amazon_channel.domain.errors import InvalidNotification
 
 GOOD = {
-    "NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+    "NotificationVersion": "1.0",
+    "NotificationType": "ORDER_CHANGE",
+    "PayloadVersion": "1.0",
     "EventTime": "2026-11-26T10:00:00.000Z",
-    "Payload": {"OrderChangeNotification": {
-        "NotificationLevel": "OrderLevel", "SellerId": "A1SIMSELLER0001", "AmazonOrderId": "113-0000000-0000001",
-        "OrderChangeType": "OrderStatusChange",
-        "OrderChangeTrigger": {"TimeOfOrderChange": "2026-11-26T10:00:00.000Z", "ChangeReason": "Order Status Change"},
-        "Summary": {"MarketplaceId": "ATVPDKIKX0DER", "OrderStatus": "Unshipped", "PurchaseDate": "2026-11-26T09:00:00Z",
-                    "DestinationPostalCode": "98101", "FulfillmentType": "MFN", "OrderType": "StandardOrder",
-                    "OrderItems": [{"OrderItemId": "1", "SellerSKU": "MUG-01", "SupplySourceId": None, "Quantity": 2}]}}},
-    "NotificationMetadata": {"ApplicationId": "a", "SubscriptionId": "s", "PublishTime": "2026-11-26T10:00:00Z",
-                             "NotificationId": "n-1"},
+    "Payload": {
+        "OrderChangeNotification": {
+            "NotificationLevel": "OrderLevel",
+            "SellerId": "A1SIMSELLER0001",
+            "AmazonOrderId": "113-0000000-0000001",
+            "OrderChangeType": "OrderStatusChange",
+            "OrderChangeTrigger": {
+                "TimeOfOrderChange": "2026-11-26T10:00:00.000Z",
+                "ChangeReason": "Order Status Change",
+            },
+            "Summary": {
+                "MarketplaceId": "ATVPDKIKX0DER",
+                "OrderStatus": "Unshipped",
+                "PurchaseDate": "2026-11-26T09:00:00Z",
+                "DestinationPostalCode": "98101",
+                "FulfillmentType": "MFN",
+                "OrderType": "StandardOrder",
+                "OrderItems": [{"OrderItemId": "1", "SellerSKU": "MUG-01", "SupplySourceId": None, "Quantity": 2}],
+            },
+        }
+    },
+    "NotificationMetadata": {
+        "ApplicationId": "a",
+        "SubscriptionId": "s",
+        "PublishTime": "2026-11-26T10:00:00Z",
+        "NotificationId": "n-1",
+    },
 }
 
 
@@ -48,7 +68,10 @@ def test_a_good_notification_becomes_an_order_change_with_amazons_timestamp():
         ("{not json", "malformed JSON"),
         (variant(["NotificationType"], "ANY_OFFER_CHANGED"), "unsupported notification NotificationType"),
         (variant(["PayloadVersion"], "2.0"), "unsupported notification PayloadVersion"),
-        (variant(["Payload", "OrderChangeNotification", "Summary", "OrderStatus"], "Teleported"), "unknown order status"),
+        (
+            variant(["Payload", "OrderChangeNotification", "Summary", "OrderStatus"], "Teleported"),
+            "unknown order status",
+        ),
         (variant(["Payload", "OrderChangeNotification", "AmazonOrderId"], ...), "missing field"),
         (json.dumps({**GOOD, "padding": "x" * 300_000}), "oversized payload"),
     ],

@@ -30,13 +30,17 @@ def amazons_example(path: tuple[str, ...], value) -> str:
     return json.dumps(body)
 
 
-@pytest.mark.parametrize("path, value, problem", [
-    (TRIGGER, "yesterday", "not a date-time: 'yesterday'"),
-    (TRIGGER, 20261126, "Input should be a valid string"),
-    (PURCHASE, "26/11/2026", "not a date-time: '26/11/2026'"),
-    (PURCHASE, "2026-11-26T09:00:00", "a date-time without a time zone: '2026-11-26T09:00:00'"),
-    (("EventTime",), "", "not a date-time: ''"),
-], ids=["word", "number", "local-format", "no-zone", "empty-event-time"])
+@pytest.mark.parametrize(
+    "path, value, problem",
+    [
+        (TRIGGER, "yesterday", "not a date-time: 'yesterday'"),
+        (TRIGGER, 20261126, "Input should be a valid string"),
+        (PURCHASE, "26/11/2026", "not a date-time: '26/11/2026'"),
+        (PURCHASE, "2026-11-26T09:00:00", "a date-time without a time zone: '2026-11-26T09:00:00'"),
+        (("EventTime",), "", "not a date-time: ''"),
+    ],
+    ids=["word", "number", "local-format", "no-zone", "empty-event-time"],
+)
 def test_a_notification_whose_date_is_not_a_date_is_refused_naming_the_field(path, value, problem):
     with pytest.raises(InvalidNotification) as refused:
         parse_notification(amazons_example(path, value))
@@ -54,8 +58,14 @@ def test_an_unknown_status_is_refused_naming_the_field():
 # -- dates in the future ---------------------------------------------------------------------
 def change(status, changed_at, source="notification", purchase_date=None):
     return OrderChange(
-        amazon_order_id=ORDER, seller_id=SELLER, marketplace_id=MARKETPLACE, status=status, fulfillment="MFN",
-        changed_at=changed_at, purchase_date=purchase_date, source=source,
+        amazon_order_id=ORDER,
+        seller_id=SELLER,
+        marketplace_id=MARKETPLACE,
+        status=status,
+        fulfillment="MFN",
+        changed_at=changed_at,
+        purchase_date=purchase_date,
+        source=source,
         lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
     )
 
@@ -71,7 +81,9 @@ def from_now(**delta) -> str:
 def test_a_notification_dated_2099_is_refused_and_the_real_unshipped_imports_the_order():
     ports = channel_ports()
     # Given a notification claiming the order changed in 2099
-    with pytest.raises(InvalidNotification, match="TimeOfOrderChange 2099-01-01T00:00:00.000000Z is .* ahead") as refused:
+    with pytest.raises(
+        InvalidNotification, match="TimeOfOrderChange 2099-01-01T00:00:00.000000Z is .* ahead"
+    ) as refused:
         record_order_change(change(AmazonStatus.PENDING, "2099-01-01T00:00:00.000000Z"), intake(ports))
     assert refused.value.field == ".".join(TRIGGER)
     assert ports.orders.get(ORDER) is None, "nothing is recorded from it"
@@ -84,8 +96,9 @@ def test_a_notification_dated_2099_is_refused_and_the_real_unshipped_imports_the
 def test_a_purchase_date_in_the_future_is_refused():
     ports = channel_ports()
     with pytest.raises(InvalidNotification, match="PurchaseDate") as refused:
-        record_order_change(change(AmazonStatus.PENDING, from_now(), purchase_date="2099-01-01T00:00:00Z"),
-                            intake(ports))
+        record_order_change(
+            change(AmazonStatus.PENDING, from_now(), purchase_date="2099-01-01T00:00:00Z"), intake(ports)
+        )
     assert refused.value.field == ".".join(PURCHASE)
 
 
@@ -153,22 +166,30 @@ def a_synced_store():
 
     ports = channel_ports()
     ports.stores.store.connected_at = "2026-11-20T00:00:00.000000Z"
-    sync = SyncPorts(orders=ports.orders, blocked=ports.orders, stores=ports.stores, search=ports.marketplace,
-                     workflows=ports.workflows, events=ports.events, state=SyncState(), parking=Parking())
+    sync = SyncPorts(
+        orders=ports.orders,
+        blocked=ports.orders,
+        stores=ports.stores,
+        search=ports.marketplace,
+        workflows=ports.workflows,
+        events=ports.events,
+        state=SyncState(),
+        parking=Parking(),
+    )
     return ports, sync
 
 
 def amazon_shows(ports, oid, updated, purchased="2026-11-26T09:00:00.000000Z"):
     ports.marketplace.add(oid)
     ports.marketplace.orders[oid] = ports.marketplace.orders[oid].model_copy(
-        update={"status": AmazonStatus.UNSHIPPED, "last_updated": updated, "purchase_date": purchased})
+        update={"status": AmazonStatus.UNSHIPPED, "last_updated": updated, "purchase_date": purchased}
+    )
 
 
 def sync_runs(sync):
     from amazon_channel.domain.order_sync import SyncSettings, sync_store
 
-    return sync_store(sync.stores.store, sync, SyncSettings(), "run-1", time_left=lambda: 999.0,
-                      clock=lambda: SYNC_NOW)
+    return sync_store(sync.stores.store, sync, SyncSettings(), "run-1", time_left=lambda: 999.0, clock=lambda: SYNC_NOW)
 
 
 def test_a_searched_order_dated_2099_is_imported_and_the_watermark_stays_at_the_run():

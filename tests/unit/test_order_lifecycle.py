@@ -6,9 +6,8 @@ from amazon_channel.domain import mfn_workflow as mfn
 from amazon_channel.domain.errors import UnknownStore
 from amazon_channel.domain.fba_import import import_fba_order
 from amazon_channel.domain.intake import IntakePorts, record_order_change
-from amazon_channel.domain.models import AmazonStatus, ChannelStatus, OrderChange, OrderLine
+from amazon_channel.domain.models import AmazonStatus, ChannelStatus, CommerceShipment, OrderChange, OrderLine
 from amazon_channel.domain.shipments import record_commerce_shipment
-from amazon_channel.domain.models import CommerceShipment
 from fakes import MARKETPLACE, SELLER, channel_ports
 
 ORDER = "113-0000000-0000001"
@@ -16,8 +15,12 @@ ORDER = "113-0000000-0000001"
 
 def change(status, at, fulfillment="MFN", order=ORDER, seller=SELLER):
     return OrderChange(
-        amazon_order_id=order, seller_id=seller, marketplace_id=MARKETPLACE, status=status,
-        fulfillment=fulfillment, changed_at=f"2026-11-26T10:00:{at:02d}.000000Z",
+        amazon_order_id=order,
+        seller_id=seller,
+        marketplace_id=MARKETPLACE,
+        status=status,
+        fulfillment=fulfillment,
+        changed_at=f"2026-11-26T10:00:{at:02d}.000000Z",
         lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
     )
 
@@ -146,8 +149,9 @@ def test_a_shipment_recorded_before_the_workflow_waits_is_not_lost():
     ports = channel_ports()
     _unshipped_order_with_commerce_order(ports)
     # Given the merchant ships before the workflow has parked its token
-    ports.commerce.shipments[7] = CommerceShipment(id=7, order_id=1, carrier="UPS", tracking_number="1Z9",
-                                                   items=[("MUG-01", 2)])
+    ports.commerce.shipments[7] = CommerceShipment(
+        id=7, order_id=1, carrier="UPS", tracking_number="1Z9", items=[("MUG-01", 2)]
+    )
     assert record_commerce_shipment(1, 7, ports).result == "recorded"
     assert ports.commerce.orders[1]["releases"] == ["shipment 7"]  # its held mugs go back to the shelf's count
     # When the workflow starts waiting

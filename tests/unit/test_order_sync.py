@@ -13,7 +13,8 @@ from amazon_channel.domain.fba_import import import_fba_order
 from amazon_channel.domain.intake import IntakePorts, record_order_change
 from amazon_channel.domain.models import AmazonStatus, ChannelStatus, OrderChange, OrderLine
 from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, retry_order, sync_store
-from amazon_channel.domain.sync_state import SyncCursor, SyncState as SyncStateModel
+from amazon_channel.domain.sync_state import SyncCursor
+from amazon_channel.domain.sync_state import SyncState as SyncStateModel
 from fakes import MARKETPLACE, SELLER, SyncState, channel_ports
 
 CONNECTED = "2026-11-20T00:00:00.000000Z"
@@ -33,17 +34,32 @@ def a_store(**settings):
     """A connected store (since CONNECTED) and its sync's ports."""
     ports = channel_ports(**settings)
     ports.stores.store.connected_at = CONNECTED
-    sync = SyncPorts(orders=ports.orders, blocked=ports.orders, stores=ports.stores, search=ports.marketplace,
-                     workflows=ports.workflows, events=ports.events, state=SyncState(), parking=Parking())
+    sync = SyncPorts(
+        orders=ports.orders,
+        blocked=ports.orders,
+        stores=ports.stores,
+        search=ports.marketplace,
+        workflows=ports.workflows,
+        events=ports.events,
+        state=SyncState(),
+        parking=Parking(),
+    )
     return ports, sync
 
 
-def on_amazon(ports, oid, status=AmazonStatus.UNSHIPPED, updated="2026-11-26T10:00:00.000000Z",
-              purchased="2026-11-26T09:00:00.000000Z", fulfillment="MFN"):
+def on_amazon(
+    ports,
+    oid,
+    status=AmazonStatus.UNSHIPPED,
+    updated="2026-11-26T10:00:00.000000Z",
+    purchased="2026-11-26T09:00:00.000000Z",
+    fulfillment="MFN",
+):
     """The order as Amazon has it now (what searchOrders and getOrder answer)."""
     ports.marketplace.add(oid, fulfillment=fulfillment)
     ports.marketplace.orders[oid] = ports.marketplace.orders[oid].model_copy(
-        update={"status": status, "last_updated": updated, "purchase_date": purchased})
+        update={"status": status, "last_updated": updated, "purchase_date": purchased}
+    )
 
 
 def run(sync, owner="run-1", settings=SyncSettings(), now=NOW):
@@ -51,9 +67,16 @@ def run(sync, owner="run-1", settings=SyncSettings(), now=NOW):
 
 
 def notified(ports, oid, status, at, purchased="2026-11-26T09:00:00.000000Z"):
-    change = OrderChange(amazon_order_id=oid, seller_id=SELLER, marketplace_id=MARKETPLACE, status=status,
-                         fulfillment="MFN", changed_at=at, purchase_date=purchased,
-                         lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)])
+    change = OrderChange(
+        amazon_order_id=oid,
+        seller_id=SELLER,
+        marketplace_id=MARKETPLACE,
+        status=status,
+        fulfillment="MFN",
+        changed_at=at,
+        purchase_date=purchased,
+        lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
+    )
     return record_order_change(change, IntakePorts(ports.orders, ports.stores, ports.workflows, ports.events))
 
 
@@ -99,8 +122,9 @@ def test_orders_placed_before_the_store_was_connected_are_never_imported():
     ports, sync = a_store()
     on_amazon(ports, A, purchased="2026-11-19T23:59:00.000000Z")  # Given an order placed before connecting
     assert run(sync).orders == {"before-connection": 1}  # When the sync sees it, it is left alone
-    outcome = notified(ports, A, AmazonStatus.UNSHIPPED, "2026-11-26T10:00:00.000000Z",
-                       purchased="2026-11-19T23:59:00.000000Z")  # and so is its notification
+    outcome = notified(
+        ports, A, AmazonStatus.UNSHIPPED, "2026-11-26T10:00:00.000000Z", purchased="2026-11-19T23:59:00.000000Z"
+    )  # and so is its notification
     assert outcome.result == "before-connection"
     assert ports.orders.get(A) is None and ports.workflows.started == set()
 
@@ -166,8 +190,13 @@ def test_a_stale_sync_snapshot_never_moves_an_order_backwards():
 def test_a_page_token_amazon_no_longer_accepts_restarts_the_window():
     ports, sync = a_store()
     on_amazon(ports, A)
-    sync.state.save(SyncStateModel(seller_id=SELLER, version=1, cursor=SyncCursor(
-        after=CONNECTED, page_token="expired", started_at="2026-11-26T11:00:00.000000Z")))
+    sync.state.save(
+        SyncStateModel(
+            seller_id=SELLER,
+            version=1,
+            cursor=SyncCursor(after=CONNECTED, page_token="expired", started_at="2026-11-26T11:00:00.000000Z"),
+        )
+    )
     search = ports.marketplace.search_orders
 
     def refuse_tokens(seller_id, **kw):
@@ -198,7 +227,11 @@ def test_every_sync_retries_a_blocked_order_with_a_new_execution_until_it_goes_t
     notified(ports, A, AmazonStatus.UNSHIPPED, "2026-11-26T10:00:00.000000Z")
     blocked(ports, A)  # Given an order blocked: its product is out of stock
     order = ports.orders.get(A)
-    assert order.channel_status == ChannelStatus.ERROR and '"MUG-01"' in order.notes and "insufficient stock" in order.notes
+    assert (
+        order.channel_status == ChannelStatus.ERROR
+        and '"MUG-01"' in order.notes
+        and "insufficient stock" in order.notes
+    )
     report = run(sync)  # When the sync runs
     assert [(r.result, r.attempt) for r in report.retries] == [("retried", 1)]  # Then it starts a second attempt
     assert ports.workflows.started == {A, f"{A}-retry1"}
@@ -261,10 +294,16 @@ DISABLED = 'Product "MUG-01" cannot be ordered: disabled.'
 def shipped_by_amazon(ports, oid):
     """Amazon shipped an FBA order; the channel recorded it and announced its import."""
     on_amazon(ports, oid, status=AmazonStatus.SHIPPED, fulfillment="AFN")
-    change = OrderChange(amazon_order_id=oid, seller_id=SELLER, marketplace_id=MARKETPLACE,
-                         status=AmazonStatus.SHIPPED, fulfillment="AFN", changed_at="2026-11-26T10:00:00.000000Z",
-                         purchase_date="2026-11-26T09:00:00.000000Z",
-                         lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)])
+    change = OrderChange(
+        amazon_order_id=oid,
+        seller_id=SELLER,
+        marketplace_id=MARKETPLACE,
+        status=AmazonStatus.SHIPPED,
+        fulfillment="AFN",
+        changed_at="2026-11-26T10:00:00.000000Z",
+        purchase_date="2026-11-26T09:00:00.000000Z",
+        lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
+    )
     record_order_change(change, IntakePorts(ports.orders, ports.stores, ports.workflows, ports.events))
     ports.events.published.clear()
 

@@ -61,23 +61,26 @@ def test_buyer_name_matches_any_part_ignoring_case_and_totals_are_inclusive():
     assert not q.matches(row.model_copy(update={"grand_total": None}))
 
 
-@pytest.mark.parametrize(("params", "parameter"), [
-    ({}, "seller_id"),
-    ({"seller_id": "a1lowercase"}, "seller_id"),
-    ({"seller_id": SELLER, "status": "shipped"}, "status"),
-    ({"seller_id": SELLER, "status": "Shipped,Error"}, "status"),
-    ({"seller_id": SELLER, "purchased_from": "2026-11-26T10:00:00"}, "purchased_from"),  # no zone
-    ({"seller_id": SELLER, "purchased_to": "2026-13-01"}, "purchased_to"),
-    ({"seller_id": SELLER, "purchased_from": "2026-11-26\n"}, "purchased_from"),
-    ({"seller_id": SELLER, "amazon_order_id": "113-0000000-000001"}, "amazon_order_id"),
-    ({"seller_id": SELLER, "buyer_name": "x" * 101}, "buyer_name"),
-    ({"seller_id": SELLER, "total_max": "1e3"}, "total_max"),
-    ({"seller_id": SELLER, "total_min": "10.001"}, "total_min"),
-    ({"seller_id": SELLER, "limit": "1_0"}, "limit"),
-    ({"seller_id": SELLER, "limit": " 5"}, "limit"),
-    ({"seller_id": SELLER, "cursor": ""}, "cursor"),
-    ({"seller_id": SELLER, "page": "2"}, "page"),
-])
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({}, "seller_id"),
+        ({"seller_id": "a1lowercase"}, "seller_id"),
+        ({"seller_id": SELLER, "status": "shipped"}, "status"),
+        ({"seller_id": SELLER, "status": "Shipped,Error"}, "status"),
+        ({"seller_id": SELLER, "purchased_from": "2026-11-26T10:00:00"}, "purchased_from"),  # no zone
+        ({"seller_id": SELLER, "purchased_to": "2026-13-01"}, "purchased_to"),
+        ({"seller_id": SELLER, "purchased_from": "2026-11-26\n"}, "purchased_from"),
+        ({"seller_id": SELLER, "amazon_order_id": "113-0000000-000001"}, "amazon_order_id"),
+        ({"seller_id": SELLER, "buyer_name": "x" * 101}, "buyer_name"),
+        ({"seller_id": SELLER, "total_max": "1e3"}, "total_max"),
+        ({"seller_id": SELLER, "total_min": "10.001"}, "total_min"),
+        ({"seller_id": SELLER, "limit": "1_0"}, "limit"),
+        ({"seller_id": SELLER, "limit": " 5"}, "limit"),
+        ({"seller_id": SELLER, "cursor": ""}, "cursor"),
+        ({"seller_id": SELLER, "page": "2"}, "page"),
+    ],
+)
 def test_a_bad_filter_is_refused_with_the_parameter_named(params, parameter):
     with pytest.raises(InvalidQuery) as refused:
         parse_query(params)
@@ -96,11 +99,16 @@ def test_a_row_shows_amazon_s_grand_total_buyer_commerce_number_and_latest_note(
     order = an_order(notes="Commerce order 000000007 created")
     order.commerce = CommerceRef(order_id=7, increment_id="000000007", status="processing")
     row = summarize(order)
-    expected = sum((i.unit_price * i.qty + i.line_tax + i.shipping_price + i.shipping_tax for i in order.details.items),
-                   Decimal("0"))
+    expected = sum(
+        (i.unit_price * i.qty + i.line_tax + i.shipping_price + i.shipping_tax for i in order.details.items),
+        Decimal("0"),
+    )
     assert row.grand_total == expected and row.model_dump(mode="json")["grand_total"] == f"{expected:.2f}"
     assert (row.buyer_name, row.commerce_order_number, row.notes) == (
-        order.details.buyer_name, "000000007", "Commerce order 000000007 created")
+        order.details.buyer_name,
+        "000000007",
+        "Commerce order 000000007 created",
+    )
 
 
 def test_before_amazon_s_details_are_fetched_a_row_has_no_buyer_or_total():
@@ -118,7 +126,9 @@ def test_an_order_page_has_items_ship_to_packages_and_history_oldest_first():
     assert [i.sku for i in detail.items] == [i.sku for i in order.details.items]
     assert detail.ship_to == order.details.ship_to
     assert [h.at for h in detail.history] == sorted(h.at for h in history)
-    assert len(detail.packages) == len(order.shipments) + (len(order.details.packages) if order.fulfillment == "AFN" else 0)
+    assert len(detail.packages) == len(order.shipments) + (
+        len(order.details.packages) if order.fulfillment == "AFN" else 0
+    )
 
 
 def test_an_unknown_order_is_not_found_and_a_malformed_number_is_refused():
@@ -131,7 +141,9 @@ def test_an_unknown_order_is_not_found_and_a_malformed_number_is_refused():
 def test_history_entries_are_shown_as_recorded():
     orders = InMemoryOrders()
     order = an_order(4)
-    entry = HistoryEntry(at="2026-11-26T10:00:00.000000Z", kind="error", message="Could not be imported", data={"sku": "X"})
+    entry = HistoryEntry(
+        at="2026-11-26T10:00:00.000000Z", kind="error", message="Could not be imported", data={"sku": "X"}
+    )
     orders.put_new(order, [entry])
     assert show_order(orders, order.amazon_order_id).history == [entry]
 

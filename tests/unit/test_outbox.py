@@ -51,11 +51,18 @@ class FailingEvents:
 
 
 def an_fba_order_shipped(ports):
-    record_order_change(OrderChange(
-        amazon_order_id=ORDER, seller_id=SELLER, marketplace_id=MARKETPLACE, status=AmazonStatus.SHIPPED,
-        fulfillment="AFN", changed_at="2026-11-26T10:00:00.000000Z",
-        lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=1, qty_shipped=1)],
-    ), IntakePorts(ports.orders, ports.stores, ports.workflows, ports.events))
+    record_order_change(
+        OrderChange(
+            amazon_order_id=ORDER,
+            seller_id=SELLER,
+            marketplace_id=MARKETPLACE,
+            status=AmazonStatus.SHIPPED,
+            fulfillment="AFN",
+            changed_at="2026-11-26T10:00:00.000000Z",
+            lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=1, qty_shipped=1)],
+        ),
+        IntakePorts(ports.orders, ports.stores, ports.workflows, ports.events),
+    )
     ports.marketplace.add(ORDER, fulfillment="AFN", buyer_name=None, buyer_email=None)
 
 
@@ -71,7 +78,8 @@ def test_an_import_whose_announcement_failed_announces_it_on_the_retry():
     # Then the retry, finding it already imported, still announces it, once
     assert import_fba_order(ORDER, ports) == "already-imported"
     assert [(t, d["event_id"]) for t, d in ports.events.published] == [
-        ("CommerceOrderCreated", f"CommerceOrderCreated:{ORDER}")]
+        ("CommerceOrderCreated", f"CommerceOrderCreated:{ORDER}")
+    ]
     assert ports.orders.get(ORDER).outbox == []
     assert import_fba_order(ORDER, ports) == "already-imported"
     assert len(ports.events.published) == 1, "nothing is left to send"

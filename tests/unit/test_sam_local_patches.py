@@ -34,8 +34,13 @@ def created_on(network):
     sam_local_patches.patch_container(container_module)
     docker = FakeDocker()
     container = container_module.Container(
-        image="public.ecr.aws/lambda/python:3.13-x86_64", cmd=[], working_dir="/var/task", host_dir="/tmp",
-        entrypoint=[sam_local_patches.RIE, "--log-level", "error"], docker_client=docker)
+        image="public.ecr.aws/lambda/python:3.13-x86_64",
+        cmd=[],
+        working_dir="/var/task",
+        host_dir="/tmp",
+        entrypoint=[sam_local_patches.RIE, "--log-level", "error"],
+        docker_client=docker,
+    )
     container.network_id = network
     container.create(container_module.ContainerContext.INVOKE)
     (kwargs,) = docker.collection.created
@@ -79,7 +84,9 @@ def test_the_layer_image_is_rebuilt_only_when_what_goes_into_it_changes(tmp_path
         setattr(image_module.LambdaImage._build_image, sam_local_patches._PATCHED, False)
         sam_local_patches.patch_lambda_image(image_module)
         layer = SimpleNamespace(name="ChannelLayer", codeuri=str(layer_dir))
-        build = lambda: image._build_image("public.ecr.aws/lambda/python:3.13-x86_64", "samcli/lambda-x", [layer], "x86_64")  # noqa: E731
+        build = lambda: image._build_image(
+            "public.ecr.aws/lambda/python:3.13-x86_64", "samcli/lambda-x", [layer], "x86_64"
+        )
         build()
         build()
         assert len(built) == 1  # the second invocation reuses the image
@@ -91,8 +98,10 @@ def test_the_layer_image_is_rebuilt_only_when_what_goes_into_it_changes(tmp_path
 
 
 def test_the_venvs_sam_loads_the_patches():
-    code = ("import samcli.local.docker.container as c, samcli.local.docker.lambda_image as i; "
-            "print(getattr(c.Container.create, '_amazon_channel_patched', False), "
-            "getattr(i.LambdaImage._build_image, '_amazon_channel_patched', False))")
+    code = (
+        "import samcli.local.docker.container as c, samcli.local.docker.lambda_image as i; "
+        "print(getattr(c.Container.create, '_amazon_channel_patched', False), "
+        "getattr(i.LambdaImage._build_image, '_amazon_channel_patched', False))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.split() == ["True", "True"], proc.stderr + " (run ./dev setup: it writes the .pth hook)"

@@ -24,7 +24,9 @@ def load(path):
 
 
 def test_every_function_has_a_sample_event():
-    assert {p.name for p in FUNCTIONS.iterdir() if p.is_dir()} <= {p.name for p in EVENTS.iterdir() if any(p.glob("*.json"))}
+    assert {p.name for p in FUNCTIONS.iterdir() if p.is_dir()} <= {
+        p.name for p in EVENTS.iterdir() if any(p.glob("*.json"))
+    }
 
 
 def test_the_notification_sample_is_a_valid_order_change():
@@ -42,7 +44,13 @@ def test_the_eventbridge_samples_parse_out_of_their_envelope():
 
 
 def test_the_workflow_task_samples_parse():
-    for folder in ("fetch_order_details", "resolve_customer", "create_commerce_order", "confirm_shipments",
-                   "complete_order", "record_order_error"):
+    for folder in (
+        "fetch_order_details",
+        "resolve_customer",
+        "create_commerce_order",
+        "confirm_shipments",
+        "complete_order",
+        "record_order_error",
+    ):
         parse(event=load(f"{folder}/task-input.json"), model=WorkflowState)
     parse(event=load("await_shipments/task-input.json"), model=AwaitShipmentsInput)

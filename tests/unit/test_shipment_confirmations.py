@@ -15,16 +15,24 @@ ORDER = "113-0000000-0000031"
 def a_shipped_commerce_order():
     """An Unshipped order in Commerce, which the merchant has shipped (one package to confirm)."""
     ports = channel_ports()
-    record_order_change(OrderChange(
-        amazon_order_id=ORDER, seller_id=SELLER, marketplace_id=MARKETPLACE, status=AmazonStatus.UNSHIPPED,
-        fulfillment="MFN", changed_at="2026-11-26T10:00:02.000000Z",
-        lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)]),
-        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events))
+    record_order_change(
+        OrderChange(
+            amazon_order_id=ORDER,
+            seller_id=SELLER,
+            marketplace_id=MARKETPLACE,
+            status=AmazonStatus.UNSHIPPED,
+            fulfillment="MFN",
+            changed_at="2026-11-26T10:00:02.000000Z",
+            lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
+        ),
+        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
+    )
     ports.marketplace.add(ORDER)
     mfn.fetch_order_details(ORDER, ports)
     mfn.create_commerce_order(ORDER, None, ports)
-    ports.commerce.shipments[7] = CommerceShipment(id=7, order_id=1, carrier="UPS", tracking_number="1Z9",
-                                                   items=[("MUG-01", 2)])
+    ports.commerce.shipments[7] = CommerceShipment(
+        id=7, order_id=1, carrier="UPS", tracking_number="1Z9", items=[("MUG-01", 2)]
+    )
     record_commerce_shipment(1, 7, ports)
     return ports
 
@@ -52,7 +60,9 @@ def test_a_confirmation_that_overlaps_a_running_one_waits_and_confirms_nothing_t
     assert len(amazon.confirmations) == 1
     order = ports.orders.get(ORDER)
     assert order.confirm_lease is None and order.channel_status == "Shipped"
-    assert [h.message for h in ports.orders.history(ORDER)].count("Package 7 confirmed to Amazon (confirmShipment)") == 1
+    assert [h.message for h in ports.orders.history(ORDER)].count(
+        "Package 7 confirmed to Amazon (confirmShipment)"
+    ) == 1
 
 
 def test_a_lease_left_by_a_killed_invocation_expires_and_the_package_is_looked_up_first():
@@ -70,12 +80,13 @@ def test_a_lease_left_by_a_killed_invocation_expires_and_the_package_is_looked_u
     amazon.confirm_shipment = confirm
     assert ports.orders.get(ORDER).confirm_lease.owner == "killed"
     # Amazon's copy of the order now has the package
-    amazon.orders[ORDER].packages.append(AmazonPackage(package_reference_id="7", carrier="UPS",
-                                                       tracking_number="1Z9", items=[("100", 2)]))
+    amazon.orders[ORDER].packages.append(
+        AmazonPackage(package_reference_id="7", carrier="UPS", tracking_number="1Z9", items=[("100", 2)])
+    )
     # When the retry runs once the lease has expired
     assert mfn.confirm_shipments(ORDER, ports, owner="retry")["all_shipped"] is True
     # Then Amazon is asked (getOrder), not sent the package again
     assert len(amazon.confirmations) == 1
     assert "Package 7 found on Amazon (getOrder): an earlier confirmShipment had been applied" in [
-        h.message for h in ports.orders.history(ORDER)]
-
+        h.message for h in ports.orders.history(ORDER)
+    ]

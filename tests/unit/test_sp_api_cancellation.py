@@ -34,17 +34,30 @@ def http():
 
 @pytest.fixture
 def client(amazon, http):
-    return SellingPartnerClient(amazon.base_url, amazon.lwa_token_url, lambda: amazon.credentials, sleep=lambda s: None,
-                                http=http, rate_budget=InMemoryRateBudget())
+    return SellingPartnerClient(
+        amazon.base_url,
+        amazon.lwa_token_url,
+        lambda: amazon.credentials,
+        sleep=lambda s: None,
+        http=http,
+        rate_budget=InMemoryRateBudget(),
+    )
 
 
 def a_paid_order(amazon, order_id="111-0000001-0000001"):
-    amazon.place_order({"id": order_id, "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50"},
-                                                  {"sku": "TEA-9", "qty": 1, "price": "5.00"}]})
+    amazon.place_order(
+        {
+            "id": order_id,
+            "items": [{"sku": "MUG-1", "qty": 2, "price": "12.50"}, {"sku": "TEA-9", "qty": 1, "price": "5.00"}],
+        }
+    )
     amazon.verify_payment(order_id)
-    return OrderCancellation(amazon_order_id=order_id, marketplace_id="ATVPDKIKX0DER",
-                             order_item_ids=[i["orderItemId"] for i in amazon.order_view(order_id)["orderItems"]],
-                             reason_code="NoInventory")
+    return OrderCancellation(
+        amazon_order_id=order_id,
+        marketplace_id="ATVPDKIKX0DER",
+        order_item_ids=[i["orderItemId"] for i in amazon.order_view(order_id)["orderItems"]],
+        reason_code="NoInventory",
+    )
 
 
 def test_the_seller_cancels_an_order_with_one_feed_and_reads_amazons_answer(amazon, client):
@@ -85,11 +98,18 @@ def test_the_sp_api_token_never_travels_to_a_presigned_document_url(amazon, clie
 
 
 def test_a_processing_report_is_read_for_its_counts_and_errors():
-    report = read_report("Feed Processing Summary:\n\tNumber of records processed\t\t2\n"
-                         "\tNumber of records successful\t\t1\n\n"
-                         "original-record-number\torder-id\tamazon-order-item-code\terror-code\terror-type\terror-message\n"
-                         "2\t111-0000001-0000001\t61\t90001\tError\tThe order is Shipped.\n")
-    assert (report.processed, report.successful, report.errors, report.clean) == (2, 1, ["The order is Shipped."], False)
+    report = read_report(
+        "Feed Processing Summary:\n\tNumber of records processed\t\t2\n"
+        "\tNumber of records successful\t\t1\n\n"
+        "original-record-number\torder-id\tamazon-order-item-code\terror-code\terror-type\terror-message\n"
+        "2\t111-0000001-0000001\t61\t90001\tError\tThe order is Shipped.\n"
+    )
+    assert (report.processed, report.successful, report.errors, report.clean) == (
+        2,
+        1,
+        ["The order is Shipped."],
+        False,
+    )
 
 
 def test_a_buyers_cancellation_request_is_read_with_the_order(amazon, client):

@@ -76,8 +76,13 @@ def test_order_sync_pages_through_the_search(amazon, client):
     # When order sync searches two at a time
     found, token, pages = [], None, 0
     while True:
-        orders, token = client.search_orders(amazon.seller_id, last_updated_after="2020-01-01T00:00:00Z",
-                                             marketplace_ids=[US], pagination_token=token, max_results=2)
+        orders, token = client.search_orders(
+            amazon.seller_id,
+            last_updated_after="2020-01-01T00:00:00Z",
+            marketplace_ids=[US],
+            pagination_token=token,
+            max_results=2,
+        )
         found += [o.amazon_order_id for o in orders]
         pages += 1
         if token is None:
@@ -93,21 +98,44 @@ def test_the_merchant_shipment_is_confirmed_to_amazon(amazon, client):
     oid = paid_order(amazon)
     mug = client.get_order(amazon.seller_id, oid).items[0]
     # When the channel confirms the package
-    request_id = client.confirm_shipment(amazon.seller_id, PackageConfirmation(
-        amazon_order_id=oid, marketplace_id=US, package_reference_id="7", carrier_code="UPS",
-        tracking_number="1Z999AA10123456784", ship_date="2026-11-26T10:00:00Z", items=[(mug.order_item_id, 2)]))
+    request_id = client.confirm_shipment(
+        amazon.seller_id,
+        PackageConfirmation(
+            amazon_order_id=oid,
+            marketplace_id=US,
+            package_reference_id="7",
+            carrier_code="UPS",
+            tracking_number="1Z999AA10123456784",
+            ship_date="2026-11-26T10:00:00Z",
+            items=[(mug.order_item_id, 2)],
+        ),
+    )
     # Then Amazon recorded it (the simulator checked the body against the model) and the order is partly shipped
     assert request_id
-    assert amazon.shipment_confirmations(oid) == [{
-        "carrier": "UPS", "tracking_number": "1Z999AA10123456784", "items": [{"sku": "MUG-1", "qty": 2}],
-        "package_reference_id": "7", "ship_date": "2026-11-26T10:00:00Z"}]
+    assert amazon.shipment_confirmations(oid) == [
+        {
+            "carrier": "UPS",
+            "tracking_number": "1Z999AA10123456784",
+            "items": [{"sku": "MUG-1", "qty": 2}],
+            "package_reference_id": "7",
+            "ship_date": "2026-11-26T10:00:00Z",
+        }
+    ]
     assert amazon.order_status(oid) == "PartiallyShipped"
     # And confirming it again is rejected with Amazon's reason
     with pytest.raises(AmazonRejected) as e:
-        client.confirm_shipment(amazon.seller_id, PackageConfirmation(
-            amazon_order_id=oid, marketplace_id=US, package_reference_id="7", carrier_code="UPS",
-            tracking_number="1Z999AA10123456784", ship_date="2026-11-26T10:00:00Z",
-            items=[(mug.order_item_id, 2)]))
+        client.confirm_shipment(
+            amazon.seller_id,
+            PackageConfirmation(
+                amazon_order_id=oid,
+                marketplace_id=US,
+                package_reference_id="7",
+                carrier_code="UPS",
+                tracking_number="1Z999AA10123456784",
+                ship_date="2026-11-26T10:00:00Z",
+                items=[(mug.order_item_id, 2)],
+            ),
+        )
     assert e.value.code == "InvalidInput" and "already confirmed" in e.value.amazon_message
     assert amazon.duplicate_confirmations == 1
 
@@ -178,8 +206,12 @@ def test_amazons_refusals_are_permanent(amazon, client, sleeps):
     with pytest.raises(AmazonRejected) as e:
         client.get_order(amazon.seller_id, "999-9999999-9999999")
     assert (e.value.status, e.value.code) == (404, "NotFound") and sleeps == []
-    wrong = SellingPartnerClient(amazon.base_url, amazon.lwa_token_url,
-                                 lambda: {**amazon.credentials, "client_id": "amzn1.application-oa2-client.guess"}, sleep=sleeps)
+    wrong = SellingPartnerClient(
+        amazon.base_url,
+        amazon.lwa_token_url,
+        lambda: {**amazon.credentials, "client_id": "amzn1.application-oa2-client.guess"},
+        sleep=sleeps,
+    )
     with pytest.raises(AmazonRejected, match="invalid_grant"):
         wrong.get_order(amazon.seller_id, "999-9999999-9999999")
 
@@ -195,8 +227,9 @@ def test_the_shared_rate_budget_paces_calls(amazon, sleeps):
         sleeps.append(s)
         now[0] += s
 
-    client = SellingPartnerClient(amazon.base_url, amazon.lwa_token_url, lambda: amazon.credentials,
-                                  rate_budget=budget, sleep=sleep)
+    client = SellingPartnerClient(
+        amazon.base_url, amazon.lwa_token_url, lambda: amazon.credentials, rate_budget=budget, sleep=sleep
+    )
     oid = paid_order(amazon)
     # When the channel reads the order three times
     for _ in range(3):
@@ -220,8 +253,13 @@ def test_each_call_is_traced_by_operation_name(amazon, sleeps):
     from contextlib import nullcontext
 
     names = []
-    client = SellingPartnerClient(amazon.base_url, amazon.lwa_token_url, lambda: amazon.credentials, sleep=sleeps,
-                                  traced=lambda name: names.append(name) or nullcontext())
+    client = SellingPartnerClient(
+        amazon.base_url,
+        amazon.lwa_token_url,
+        lambda: amazon.credentials,
+        sleep=sleeps,
+        traced=lambda name: names.append(name) or nullcontext(),
+    )
     # When it reads a paid order
     client.get_order(amazon.seller_id, paid_order(amazon))
     # Then the SP-API call is one subsegment named by its operation (no URL, no buyer data)

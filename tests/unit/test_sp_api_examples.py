@@ -56,18 +56,29 @@ def test_amazons_example_order_is_read_whole(amazon_order):
     buyer = amazon_order.get("buyer") or {}
     assert (order.buyer_name, order.buyer_email) == (buyer.get("buyerName"), buyer.get("buyerEmail"))
     # And every part of the delivery address Amazon gives is kept
-    given = {k: v for k, v in amazon_order["recipient"]["deliveryAddress"].items()
-             if v and k not in NOT_AN_ADDRESS_LINE}
-    kept = {theirs: getattr(order.ship_to, ours) for ours, theirs in ADDRESS_FIELDS.items()
-            if getattr(order.ship_to, ours) is not None}
+    given = {
+        k: v for k, v in amazon_order["recipient"]["deliveryAddress"].items() if v and k not in NOT_AN_ADDRESS_LINE
+    }
+    kept = {
+        theirs: getattr(order.ship_to, ours)
+        for ours, theirs in ADDRESS_FIELDS.items()
+        if getattr(order.ship_to, ours) is not None
+    }
     assert kept == given
     # And every item, with its SKU, quantity and unit price
     assert [(i.order_item_id, i.sku, i.qty, f"{i.unit_price}") for i in order.items] == [
-        (i["orderItemId"], i["product"]["sellerSku"], i["quantityOrdered"], i["product"]["price"]["unitPrice"]["amount"])
-        for i in amazon_order["orderItems"]]
+        (
+            i["orderItemId"],
+            i["product"]["sellerSku"],
+            i["quantityOrdered"],
+            i["product"]["price"]["unitPrice"]["amount"],
+        )
+        for i in amazon_order["orderItems"]
+    ]
     # And Amazon's packages, with their tracking numbers (merchant-fulfilled orders only)
     assert [(p.package_reference_id, p.tracking_number) for p in order.packages] == [
-        (p["packageReferenceId"], p.get("trackingNumber")) for p in amazon_order.get("packages") or []]
+        (p["packageReferenceId"], p.get("trackingNumber")) for p in amazon_order.get("packages") or []
+    ]
 
 
 def test_amazons_fba_examples_have_no_packages_and_no_phone():
@@ -83,9 +94,16 @@ def test_amazons_fba_example_is_imported_as_a_complete_commerce_order_without_tr
     ports = channel_ports()
     details = to_amazon_order(amazon_order)
     ports.stores.store.marketplace_ids.append(details.marketplace_id)
-    change = OrderChange(amazon_order_id=details.amazon_order_id, seller_id=SELLER,
-                         marketplace_id=details.marketplace_id, status=details.status, fulfillment="AFN",
-                         changed_at=details.last_updated, source="sync", details=details)
+    change = OrderChange(
+        amazon_order_id=details.amazon_order_id,
+        seller_id=SELLER,
+        marketplace_id=details.marketplace_id,
+        status=details.status,
+        fulfillment="AFN",
+        changed_at=details.last_updated,
+        source="sync",
+        details=details,
+    )
     intake = IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events)
     assert record_order_change(change, intake).fba_import_announced
     # When the FBA import runs
@@ -104,9 +122,14 @@ class AmazonAnswers:
     """An HTTP pool answering each SP-API operation with the answer of one of its sandbox cases."""
 
     def __init__(self, **cases):
-        self.routes = [(operation(op).method, re.compile("^" + re.sub(r"\{[^}]+\}", "[^/?]+", operation(op).path)
-                                                          + r"(\?|$)"), case)
-                       for op, case in cases.items()]
+        self.routes = [
+            (
+                operation(op).method,
+                re.compile("^" + re.sub(r"\{[^}]+\}", "[^/?]+", operation(op).path) + r"(\?|$)"),
+                case,
+            )
+            for op, case in cases.items()
+        ]
         self.sent: list[tuple[str, str]] = []
 
     def request(self, method, url, body=None, headers=None, **_):
@@ -132,27 +155,45 @@ def success(op):
 
 def client_answered_by(http):
     creds = {"client_id": "c", "client_secret": "s", "refresh_tokens": {SELLER: "Atzr|r"}}
-    return SellingPartnerClient("https://sellingpartnerapi-na.amazon.com", "https://api.amazon.com/auth/o2/token",
-                                lambda: creds, http=http, sleep=lambda _s: None)
+    return SellingPartnerClient(
+        "https://sellingpartnerapi-na.amazon.com",
+        "https://api.amazon.com/auth/o2/token",
+        lambda: creds,
+        http=http,
+        sleep=lambda _s: None,
+    )
 
 
 def test_amazons_shipment_confirmation_answer_is_understood():
     client = client_answered_by(AmazonAnswers(confirmShipment=success("confirmShipment")))
-    confirmation = PackageConfirmation(amazon_order_id="902-1106328-1059050", marketplace_id="ATVPDKIKX0DER",
-                                       package_reference_id="1", carrier_code="FedEx", tracking_number="112345678",
-                                       ship_date="2026-11-26T10:00:00Z", items=[("79039765272157", 1)])
+    confirmation = PackageConfirmation(
+        amazon_order_id="902-1106328-1059050",
+        marketplace_id="ATVPDKIKX0DER",
+        package_reference_id="1",
+        carrier_code="FedEx",
+        tracking_number="112345678",
+        ship_date="2026-11-26T10:00:00Z",
+        items=[("79039765272157", 1)],
+    )
     assert client.confirm_shipment(SELLER, confirmation) == "example-request"
 
 
 def test_amazons_feed_answers_carry_a_cancellation_through():
     # Given Amazon answers as in its sandbox: a document, a feed, and that feed CANCELLED
-    http = AmazonAnswers(createFeedDocument=success("createFeedDocument"), createFeed=success("createFeed"),
-                         getFeed=success("getFeed"))
+    http = AmazonAnswers(
+        createFeedDocument=success("createFeedDocument"), createFeed=success("createFeed"), getFeed=success("getFeed")
+    )
     client = client_answered_by(http)
     # When the channel sends a cancellation, Then it keeps Amazon's feed id
-    feed_id = client.request_cancellation(SELLER, OrderCancellation(
-        amazon_order_id="902-1106328-1059050", marketplace_id="ATVPDKIKX0DER",
-        order_item_ids=["79039765272157"], reason_code="NoInventory"))
+    feed_id = client.request_cancellation(
+        SELLER,
+        OrderCancellation(
+            amazon_order_id="902-1106328-1059050",
+            marketplace_id="ATVPDKIKX0DER",
+            order_item_ids=["79039765272157"],
+            reason_code="NoInventory",
+        ),
+    )
     assert feed_id == success("createFeed").response["feedId"]
     assert ("PUT", success("createFeedDocument").response["url"]) in http.sent  # the file went to Amazon's URL
     # And a feed Amazon cancelled is a refused cancellation, with the reason
@@ -169,12 +210,19 @@ def test_amazons_order_change_example_is_read_as_it_stands(example):
     change = parse_notification(json.dumps(example)).to_order_change()
     body = example["Payload"]["OrderChangeNotification"]
     assert (change.amazon_order_id, change.seller_id, change.marketplace_id) == (
-        body["AmazonOrderId"], body["SellerId"], body["Summary"]["MarketplaceId"])
-    assert (change.status.value, change.fulfillment) == (body["Summary"]["OrderStatus"], body["Summary"]["FulfillmentType"])
+        body["AmazonOrderId"],
+        body["SellerId"],
+        body["Summary"]["MarketplaceId"],
+    )
+    assert (change.status.value, change.fulfillment) == (
+        body["Summary"]["OrderStatus"],
+        body["Summary"]["FulfillmentType"],
+    )
     assert change.notification_id == example["NotificationMetadata"]["NotificationId"]
     assert [(ln.order_item_id, ln.sku, ln.qty, ln.qty_shipped, ln.buyer_requested_cancel) for ln in change.lines] == [
         (i["OrderItemId"], i["SellerSKU"], i["Quantity"], i["QuantityShipped"], i["IsBuyerRequestedCancel"])
-        for i in body["Summary"]["OrderItems"]]
+        for i in body["Summary"]["OrderItems"]
+    ]
 
 
 @pytest.mark.parametrize("example", NOTIFICATIONS, ids=lambda n: n["NotificationMetadata"]["NotificationId"])

@@ -180,7 +180,8 @@ class CommerceEvent(_Open):
     def _id(self, field: str) -> int:
         if field not in self.payload:
             raise commerce_events.InvalidCommerceEvent(
-                f"{self.code} without {field}: select {field} in the event registration")
+                f"{self.code} without {field}: select {field} in the event registration"
+            )
         return commerce_events.commerce_id(self.payload[field], field)
 
     @classmethod
@@ -193,13 +194,13 @@ class CommerceEvent(_Open):
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "event"
-            raise commerce_events.InvalidCommerceEvent(
-                f"not an EventBridge event: {where}: {first['msg']}") from None
+            raise commerce_events.InvalidCommerceEvent(f"not an EventBridge event: {where}: {first['msg']}") from None
         if not event.source.startswith(commerce_events.EVENT_SOURCE_PREFIX):
             raise commerce_events.InvalidCommerceEvent(f"source {event.source!r} is not Adobe I/O Events")
         if event.code not in cls.CODES:
             raise commerce_events.InvalidCommerceEvent(
-                f"event code {event.code!r} (detail-type {event.detail_type!r}) is not one of {', '.join(cls.CODES)}")
+                f"event code {event.code!r} (detail-type {event.detail_type!r}) is not one of {', '.join(cls.CODES)}"
+            )
         event.payload  # noqa: B018 - raises when detail carries no payload
         return event
 

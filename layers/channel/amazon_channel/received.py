@@ -48,13 +48,20 @@ def note_replay(envelope, handler: str, result: str, amazon_order_id: str | None
     if name is None:
         return None
     detail_type = envelope.get("detail-type")
-    runtime.logger.info("Replayed event handled", extra={
-        "replay": name, "handler": handler, "detail_type": detail_type, "result": result,
-        "amazon_order_id": amazon_order_id,
-    })
+    runtime.logger.info(
+        "Replayed event handled",
+        extra={
+            "replay": name,
+            "handler": handler,
+            "detail_type": detail_type,
+            "result": result,
+            "amazon_order_id": amazon_order_id,
+        },
+    )
     try:
-        _log().record_replayed(name, handler, str(envelope.get("id") or "unknown"), detail_type, result,
-                               amazon_order_id, now_iso())
+        _log().record_replayed(
+            name, handler, str(envelope.get("id") or "unknown"), detail_type, result, amazon_order_id, now_iso()
+        )
     except Exception as e:  # noqa: BLE001 - a receipt is bookkeeping only
         runtime.logger.warning("Replay receipt not written", extra={"replay": name, "error": type(e).__name__})
     return name

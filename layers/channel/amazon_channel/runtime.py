@@ -100,8 +100,13 @@ def _commerce(base_url: str, secret_id: str, auth: str, orders_table: str, _aws:
     from .adapters.stock_leases import DynamoDbStockLeases
 
     # The secret holds the integration's four credentials (OAuth 1.0a), read again as its cache renews
-    return CommerceRestClient(base_url=base_url, credentials=lambda: secret(secret_id), auth=auth, traced=traced,
-                              stock_leases=DynamoDbStockLeases(orders_table, client("dynamodb")))
+    return CommerceRestClient(
+        base_url=base_url,
+        credentials=lambda: secret(secret_id),
+        auth=auth,
+        traced=traced,
+        stock_leases=DynamoDbStockLeases(orders_table, client("dynamodb")),
+    )
 
 
 def ports() -> ChannelPorts:
@@ -121,8 +126,13 @@ def ports() -> ChannelPorts:
             orders_table,
             aws,
         ),
-        commerce=_commerce(setting("COMMERCE_BASE_URL"), setting("COMMERCE_SECRET_ID"), setting("COMMERCE_AUTH", "oauth1"),
-                           orders_table, aws),
+        commerce=_commerce(
+            setting("COMMERCE_BASE_URL"),
+            setting("COMMERCE_SECRET_ID"),
+            setting("COMMERCE_AUTH", "oauth1"),
+            orders_table,
+            aws,
+        ),
         events=EventBridgePublisher(setting("EVENT_BUS_NAME"), client("events")),
         workflows=StepFunctionsWorkflows(setting("MFN_STATE_MACHINE_ARN", "unset"), client("stepfunctions")),
     )
@@ -135,8 +145,9 @@ def orders_view():
     from .domain.orders_view import OrdersViewPorts
 
     table = setting("ORDERS_TABLE")
-    return OrdersViewPorts(queries=DynamoDbOrderQueries(table, client("dynamodb")),
-                           orders=DynamoDbOrderStore(table, client("dynamodb")))
+    return OrdersViewPorts(
+        queries=DynamoDbOrderQueries(table, client("dynamodb")), orders=DynamoDbOrderStore(table, client("dynamodb"))
+    )
 
 
 def sync_ports():
@@ -146,9 +157,16 @@ def sync_ports():
 
     p = ports()
     return SyncPorts(
-        orders=p.orders, blocked=p.orders, stores=p.stores, search=p.marketplace, workflows=p.workflows,
-        events=p.events, state=DynamoDbSyncState(setting("ORDERS_TABLE"), client("dynamodb")), parking=parking(),
-        to_confirm=p.orders, channel=p,
+        orders=p.orders,
+        blocked=p.orders,
+        stores=p.stores,
+        search=p.marketplace,
+        workflows=p.workflows,
+        events=p.events,
+        state=DynamoDbSyncState(setting("ORDERS_TABLE"), client("dynamodb")),
+        parking=parking(),
+        to_confirm=p.orders,
+        channel=p,
     )
 
 

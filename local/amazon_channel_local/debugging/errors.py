@@ -38,13 +38,22 @@ def explain_aws_error(e: Exception, what: str) -> CommandError | None:
     if isinstance(e, bx.NoRegionError):
         return StackUnreachable(f"{what}: no AWS region (set AWS_REGION or use --region)")
     if isinstance(e, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
-        return StackUnreachable(f"{what}: cannot connect to {getattr(e, 'kwargs', {}).get('endpoint_url', 'the endpoint')}")
+        return StackUnreachable(
+            f"{what}: cannot connect to {getattr(e, 'kwargs', {}).get('endpoint_url', 'the endpoint')}"
+        )
     if isinstance(e, bx.ClientError):
         err = e.response.get("Error", {})
         code, message = err.get("Code", "Error"), (err.get("Message") or "").splitlines()[0:1]
         text = f"{what}: {code}" + (f": {message[0]}" if message else "")
-        if code in ("AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "ExpiredToken",
-                    "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch"):
+        if code in (
+            "AccessDenied",
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+        ):
             return StackUnreachable(text)
         return CommandError(text)
     if isinstance(e, bx.BotoCoreError):

@@ -39,13 +39,23 @@ _NOTIFICATION_PII = {"DestinationPostalCode", "BuyerInfo", "ShippingAddress"}
 
 def export_records(records: OrderRecords, *, source: str, include_pii: bool = False) -> list[dict]:
     redact = (lambda v: v) if include_pii else _Redactor()
-    out: list[dict] = [{
-        "type": "export", "format": FORMAT, "version": VERSION, "amazon_order_id": records.amazon_order_id,
-        "source": source, "exported_at": iso(datetime.now(UTC)), "pii": "included" if include_pii else "redacted",
-    }]
+    out: list[dict] = [
+        {
+            "type": "export",
+            "format": FORMAT,
+            "version": VERSION,
+            "amazon_order_id": records.amazon_order_id,
+            "source": source,
+            "exported_at": iso(datetime.now(UTC)),
+            "pii": "included" if include_pii else "redacted",
+        }
+    ]
     if records.store is not None:
-        store = {k: records.store.get(k) for k in ("seller_id", "marketplace_ids", "settings",
-                                                    "commerce_website_id", "commerce_store_id") if k in records.store}
+        store = {
+            k: records.store.get(k)
+            for k in ("seller_id", "marketplace_ids", "settings", "commerce_website_id", "commerce_store_id")
+            if k in records.store
+        }
         out.append({"type": "store", **store})
     if records.state is not None:
         state = records.state.model_dump(mode="json", exclude={"task_token"})
@@ -93,8 +103,10 @@ def load(path: str) -> list[dict]:
             raise InvalidInput(f"{path}: line {n}: not an export record (no 'type')")
         records.append(record)
     if not records or records[0].get("type") != "export" or records[0].get("format") != FORMAT:
-        raise InvalidInput(f"{path}: not an order export (its first line must be the 'export' header; "
-                           "write one with `amazon-channel export ORDER_ID > order.jsonl`)")
+        raise InvalidInput(
+            f"{path}: not an order export (its first line must be the 'export' header; "
+            "write one with `amazon-channel export ORDER_ID > order.jsonl`)"
+        )
     if records[0].get("version") != VERSION:
         raise InvalidInput(f"{path}: export format version {records[0].get('version')!r} is not {VERSION}")
     return records

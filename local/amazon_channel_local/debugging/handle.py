@@ -54,17 +54,24 @@ class StackHandle:
         return physical
 
     def of_type(self, resource_type: str) -> dict[str, str]:
-        return {lid: pid for lid, pid in self.resources.items()
-                if self.resource_types.get(lid) == resource_type and pid}
+        return {
+            lid: pid for lid, pid in self.resources.items() if self.resource_types.get(lid) == resource_type and pid
+        }
 
 
 # -- building one -------------------------------------------------------------------------------
 def from_local_stack(stack: Any) -> StackHandle:
     """An embedded `LocalStack` (or a `Player`'s) in this process."""
     return StackHandle(
-        label=f"embedded stack {stack.stack_name}", kind="embedded", region=stack.region,
-        stack_name=stack.stack_name, resources=dict(stack.resources), resource_types=dict(stack.resource_types),
-        outputs=dict(stack.outputs), make_client=stack.client, settle=stack.settle,
+        label=f"embedded stack {stack.stack_name}",
+        kind="embedded",
+        region=stack.region,
+        stack_name=stack.stack_name,
+        resources=dict(stack.resources),
+        resource_types=dict(stack.resource_types),
+        outputs=dict(stack.outputs),
+        make_client=stack.client,
+        settle=stack.settle,
     )
 
 
@@ -84,8 +91,9 @@ def from_endpoint(url: str, *, stack_name: str | None = None, region: str | None
     """A local stack served at `url` (a moto server endpoint), found through its CloudFormation."""
     import boto3
 
-    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION")
-                                    or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    session = boto3.session.Session(
+        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    )
     if session.get_credentials() is None:
         session = boto3.session.Session(region_name=session.region_name, **_FAKE_CREDENTIALS)
     if stack_name is None:
@@ -107,9 +115,12 @@ def _control_settle(url: str, timeout: float = 120) -> Callable[[], None]:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url.rstrip("/") + "/_local/settle", method="POST",
-                                         data=_json.dumps({"timeout": timeout}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url.rstrip("/") + "/_local/settle",
+            method="POST",
+            data=_json.dumps({"timeout": timeout}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout + 10) as answer:  # noqa: S310 - loopback
                 if answer.status != 200:
@@ -120,8 +131,9 @@ def _control_settle(url: str, timeout: float = 120) -> Callable[[], None]:
     return settle
 
 
-def from_arguments(stack: str | None, endpoint: str | None, region: str | None = None,
-                   profile: str | None = None) -> StackHandle:
+def from_arguments(
+    stack: str | None, endpoint: str | None, region: str | None = None, profile: str | None = None
+) -> StackHandle:
     """The handle for `--stack NAME` / `--endpoint URL` (with the environment's defaults)."""
     endpoint = endpoint or (None if stack else os.environ.get("AMAZON_CHANNEL_ENDPOINT"))
     stack = stack or (None if endpoint else os.environ.get("AMAZON_CHANNEL_STACK"))
@@ -129,16 +141,21 @@ def from_arguments(stack: str | None, endpoint: str | None, region: str | None =
         return from_endpoint(endpoint, stack_name=stack, region=region)
     if stack:
         return from_cloudformation(stack, region=region, profile=profile)
-    raise InvalidInput("which stack? give --stack NAME (deployed) or --endpoint URL (amazon-channel local up), "
-                       "or set AMAZON_CHANNEL_STACK / AMAZON_CHANNEL_ENDPOINT")
+    raise InvalidInput(
+        "which stack? give --stack NAME (deployed) or --endpoint URL (amazon-channel local up), "
+        "or set AMAZON_CHANNEL_STACK / AMAZON_CHANNEL_ENDPOINT"
+    )
 
 
 def _client_factory(session: Any, endpoint: str | None) -> Callable[[str], Any]:
     from botocore.config import Config
 
     # a local endpoint answers at once or not at all: do not retry for a minute
-    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60) \
-        if endpoint else None
+    config = (
+        Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+        if endpoint
+        else None
+    )
 
     def make(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint, config=config)
@@ -149,8 +166,11 @@ def _client_factory(session: Any, endpoint: str | None) -> Callable[[str], Any]:
 def _only_stack(session: Any, url: str) -> str:
     cfn = _client_factory(session, url)("cloudformation")
     try:
-        stacks = [s["StackName"] for s in cfn.describe_stacks().get("Stacks", [])
-                  if not s.get("StackStatus", "").startswith("DELETE")]
+        stacks = [
+            s["StackName"]
+            for s in cfn.describe_stacks().get("Stacks", [])
+            if not s.get("StackStatus", "").startswith("DELETE")
+        ]
     except Exception as e:  # noqa: BLE001
         raise (explain_aws_error(e, f"endpoint {url}") or StackUnreachable(f"endpoint {url}: {e}")) from None
     if len(stacks) == 1:
@@ -179,5 +199,13 @@ def _described(session: Any, endpoint: str | None, stack_name: str, label: str, 
             raise StackUnreachable(f"{label}: no such stack") from None
         raise (error or StackUnreachable(f"{label}: {e}")) from None
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
-    return StackHandle(label=label, kind=kind, region=session.region_name or "us-east-1", stack_name=stack_name,
-                       resources=resources, resource_types=types, outputs=outputs, make_client=make)
+    return StackHandle(
+        label=label,
+        kind=kind,
+        region=session.region_name or "us-east-1",
+        stack_name=stack_name,
+        resources=resources,
+        resource_types=types,
+        outputs=outputs,
+        make_client=make,
+    )

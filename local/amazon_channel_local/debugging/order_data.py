@@ -59,8 +59,13 @@ class OrderRecords:
         return first, max(last, first + timedelta(seconds=1))
 
 
-def read_order(handle: StackHandle, amazon_order_id: str, *, with_bus_events: bool = False,
-               on_progress: Callable[[str], None] | None = None) -> OrderRecords:
+def read_order(
+    handle: StackHandle,
+    amazon_order_id: str,
+    *,
+    with_bus_events: bool = False,
+    on_progress: Callable[[str], None] | None = None,
+) -> OrderRecords:
     """Everything the stack holds about one order. Raises `InvalidInput` when it holds nothing."""
     table, ddb = handle.need("OrdersTable"), handle.client("dynamodb")
     store = DynamoDbOrderStore(table, ddb)
@@ -77,16 +82,20 @@ def read_order(handle: StackHandle, amazon_order_id: str, *, with_bus_events: bo
     if with_bus_events:
         window = records.window()
         if window is not None:
-            records.bus_events = archived_events(handle, *window, matcher=order_matcher(records),
-                                                 on_progress=on_progress)
+            records.bus_events = archived_events(
+                handle, *window, matcher=order_matcher(records), on_progress=on_progress
+            )
     return records
 
 
 def store_config(handle: StackHandle, seller_id: str | None) -> dict | None:
     if not seller_id or "StoresTable" not in handle.resources:
         return None
-    item = handle.client("dynamodb").get_item(TableName=handle.need("StoresTable"),
-                                              Key={"id": {"S": seller_id}}).get("Item")
+    item = (
+        handle.client("dynamodb")
+        .get_item(TableName=handle.need("StoresTable"), Key={"id": {"S": seller_id}})
+        .get("Item")
+    )
     if not item or "value" not in item:
         return None
     if "S" in item["value"]:
@@ -116,9 +125,15 @@ def describe_execution(handle: StackHandle, amazon_order_id: str) -> dict | None
         if e.response["Error"]["Code"] in ("ExecutionDoesNotExist", "ResourceNotFound", "StateMachineDoesNotExist"):
             return None
         raise
-    return {"executionArn": arn, "name": d.get("name"), "status": d.get("status"),
-            "startDate": iso(d.get("startDate")), "stopDate": iso(d.get("stopDate")),
-            "error": d.get("error"), "cause": d.get("cause")}
+    return {
+        "executionArn": arn,
+        "name": d.get("name"),
+        "status": d.get("status"),
+        "startDate": iso(d.get("startDate")),
+        "stopDate": iso(d.get("stopDate")),
+        "error": d.get("error"),
+        "cause": d.get("cause"),
+    }
 
 
 def execution_history(handle: StackHandle, amazon_order_id: str) -> list[dict]:
@@ -154,9 +169,16 @@ def order_matcher(records: OrderRecords) -> Callable[[dict], bool]:
     return matches
 
 
-def archived_events(handle: StackHandle, start: datetime, end: datetime, matcher: Callable[[dict], bool],
-                    *, on_progress: Callable[[str], None] | None = None, timeout: float = 900,
-                    sleep: Callable[[float], None] = time.sleep) -> list[dict]:
+def archived_events(
+    handle: StackHandle,
+    start: datetime,
+    end: datetime,
+    matcher: Callable[[dict], bool],
+    *,
+    on_progress: Callable[[str], None] | None = None,
+    timeout: float = 900,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict]:
     """The archived events of a time window that `matcher` accepts, from every archive of the stack.
 
     EventBridge has no API that reads an archive, so each archive is replayed to a private rule
@@ -174,8 +196,9 @@ def archived_events(handle: StackHandle, start: datetime, end: datetime, matcher
     return sorted(found, key=lambda e: iso(e.get("time")) or "")  # (EventBridge times are to the second)
 
 
-def _replay_to_private_queue(handle: StackHandle, bus: Bus, start: datetime, end: datetime,
-                             on_progress, timeout: float, sleep) -> list[dict]:
+def _replay_to_private_queue(
+    handle: StackHandle, bus: Bus, start: datetime, end: datetime, on_progress, timeout: float, sleep
+) -> list[dict]:
     events, sqs = handle.client("events"), handle.client("sqs")
     name = f"amazon-channel-export-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     if on_progress:
@@ -184,19 +207,41 @@ def _replay_to_private_queue(handle: StackHandle, bus: Bus, start: datetime, end
     rule_arn = None
     try:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        rule_arn = events.put_rule(Name=name, EventBusName=bus.name, State="ENABLED",
-                                   Description="amazon-channel export (temporary)",
-                                   EventPattern=json.dumps({"replay-name": [name]}))["RuleArn"]
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                           "Action": "sqs:SendMessage", "Resource": queue_arn,
-                           "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}],
-        })})
+        rule_arn = events.put_rule(
+            Name=name,
+            EventBusName=bus.name,
+            State="ENABLED",
+            Description="amazon-channel export (temporary)",
+            EventPattern=json.dumps({"replay-name": [name]}),
+        )["RuleArn"]
+        sqs.set_queue_attributes(
+            QueueUrl=queue_url,
+            Attributes={
+                "Policy": json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": queue_arn,
+                                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                            }
+                        ],
+                    }
+                )
+            },
+        )
         events.put_targets(Rule=name, EventBusName=bus.name, Targets=[{"Id": "export", "Arn": queue_arn}])
-        events.start_replay(ReplayName=name, EventSourceArn=bus.archive_arn, EventStartTime=start,
-                            EventEndTime=end, Destination={"Arn": bus.arn, "FilterArns": [rule_arn]},
-                            Description="amazon-channel export: read the archive")
+        events.start_replay(
+            ReplayName=name,
+            EventSourceArn=bus.archive_arn,
+            EventStartTime=start,
+            EventEndTime=end,
+            Destination={"Arn": bus.arn, "FilterArns": [rule_arn]},
+            Description="amazon-channel export: read the archive",
+        )
         deadline = time.monotonic() + timeout
         while True:
             d = events.describe_replay(ReplayName=name)
@@ -216,8 +261,9 @@ def _drain(sqs: Any, url: str, *, local: bool) -> list[dict]:
     """Every message of the private queue (deliveries lag the replay's end a little on AWS)."""
     out, empty = [], 0
     while empty < (1 if local else 3):
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if local else 5,
-                                   VisibilityTimeout=300).get("Messages", [])
+        msgs = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if local else 5, VisibilityTimeout=300
+        ).get("Messages", [])
         if not msgs:
             empty += 1
             continue
@@ -227,8 +273,9 @@ def _drain(sqs: Any, url: str, *, local: bool) -> list[dict]:
                 out.append(json.loads(m["Body"]))
             except ValueError:
                 continue
-        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                        for i, m in enumerate(msgs)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+        )
     return out
 
 

@@ -61,10 +61,18 @@ class QueueReport:
     note: str = ""
 
     def as_json(self) -> dict:
-        return {"queue": self.dlq.name, "source": self.dlq.source.logical_id, "depth": self.depth,
-                "sample": [s.__dict__ for s in self.samples], "moved": self.moved, "method": self.method,
-                "not_moved": self.not_moved, "failed_again": self.failed_again, "unprocessed": self.unprocessed,
-                "note": self.note}
+        return {
+            "queue": self.dlq.name,
+            "source": self.dlq.source.logical_id,
+            "depth": self.depth,
+            "sample": [s.__dict__ for s in self.samples],
+            "moved": self.moved,
+            "method": self.method,
+            "not_moved": self.not_moved,
+            "failed_again": self.failed_again,
+            "unprocessed": self.unprocessed,
+            "note": self.note,
+        }
 
 
 def dead_letter_queues(handle: StackHandle, name: str | None = None) -> list[DeadLetterQueue]:
@@ -81,13 +89,25 @@ def dead_letter_queues(handle: StackHandle, name: str | None = None) -> list[Dea
     if name is None:
         return out
     key = name.strip().lower()
-    chosen = [d for d in out if key in {d.dlq.logical_id.lower(), d.dlq.name.lower(), d.dlq.url.lower(),
-                                        d.dlq.arn.lower(), d.source.logical_id.lower(), d.source.name.lower(),
-                                        d.dlq.logical_id.lower().removesuffix("deadletterqueue"),
-                                        d.source.logical_id.lower().removesuffix("queue")}]
+    chosen = [
+        d
+        for d in out
+        if key
+        in {
+            d.dlq.logical_id.lower(),
+            d.dlq.name.lower(),
+            d.dlq.url.lower(),
+            d.dlq.arn.lower(),
+            d.source.logical_id.lower(),
+            d.source.name.lower(),
+            d.dlq.logical_id.lower().removesuffix("deadletterqueue"),
+            d.source.logical_id.lower().removesuffix("queue"),
+        }
+    ]
     if not chosen:
-        raise InvalidInput(f"no dead-letter queue {name!r} in the stack (its DLQs: "
-                           f"{', '.join(d.name for d in out) or 'none'})")
+        raise InvalidInput(
+            f"no dead-letter queue {name!r} in the stack (its DLQs: {', '.join(d.name for d in out) or 'none'})"
+        )
     return chosen
 
 
@@ -98,8 +118,14 @@ def inspect(handle: StackHandle, dlq: DeadLetterQueue, sample: int = SAMPLE) -> 
     return report
 
 
-def redrive(handle: StackHandle, reports: list[QueueReport], *, drain_timeout: float = 300,
-            on_progress: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+def redrive(
+    handle: StackHandle,
+    reports: list[QueueReport],
+    *,
+    drain_timeout: float = 300,
+    on_progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """Move every message of each DLQ back to its source queue; wait; count what failed again."""
     for r in reports:
         if not r.depth:
@@ -124,12 +150,16 @@ def _sample(handle: StackHandle, dlq: DeadLetterQueue, n: int) -> list[Sample]:
     sqs = handle.client("sqs")
     seen: dict[str, Sample] = {}
     for _ in range(3):  # SQS returns a subset per call
-        msgs = sqs.receive_message(QueueUrl=dlq.dlq.url, MaxNumberOfMessages=min(n, 10), VisibilityTimeout=0,
-                                   MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
+        msgs = sqs.receive_message(
+            QueueUrl=dlq.dlq.url,
+            MaxNumberOfMessages=min(n, 10),
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages", [])
         for m in msgs:
             if m["MessageId"] not in seen and len(seen) < n:
-                seen[m["MessageId"]] = Sample(m["MessageId"], _about(m.get("Body", "")), _reason(m, dlq),
-                                              _sent_at(m))
+                seen[m["MessageId"]] = Sample(m["MessageId"], _about(m.get("Body", "")), _reason(m, dlq), _sent_at(m))
         if len(seen) >= n or not msgs:
             break
     return list(seen.values())
@@ -140,10 +170,15 @@ def _reason(m: dict, dlq: DeadLetterQueue) -> str:
     if attrs.get("reason"):
         return f"parked by {attrs.get('source') or 'a handler'}: {attrs['reason']}"
     if attrs.get("ERROR_CODE") or attrs.get("ERROR_MESSAGE"):
-        return f"EventBridge could not deliver it: {attrs.get('ERROR_CODE', '')} {attrs.get('ERROR_MESSAGE', '')}".strip()
+        return (
+            f"EventBridge could not deliver it: {attrs.get('ERROR_CODE', '')} {attrs.get('ERROR_MESSAGE', '')}".strip()
+        )
     receives = dlq.max_receive_count
-    return (f"failed {receives} deliveries (maxReceiveCount) with no recorded reason: see the handler's logs"
-            if receives else "no recorded reason")
+    return (
+        f"failed {receives} deliveries (maxReceiveCount) with no recorded reason: see the handler's logs"
+        if receives
+        else "no recorded reason"
+    )
 
 
 def _about(body: str) -> str:
@@ -154,7 +189,9 @@ def _about(body: str) -> str:
         return f"not JSON ({len(body.encode())} bytes)"
     if not isinstance(data, dict):
         return f"JSON {type(data).__name__} ({len(body.encode())} bytes)"
-    change = (data.get("Payload") or {}).get("OrderChangeNotification") if isinstance(data.get("Payload"), dict) else None
+    change = (
+        (data.get("Payload") or {}).get("OrderChangeNotification") if isinstance(data.get("Payload"), dict) else None
+    )
     if isinstance(change, dict):
         status = (change.get("Summary") or {}).get("OrderStatus") if isinstance(change.get("Summary"), dict) else None
         return f"ORDER_CHANGE {change.get('AmazonOrderId', '?')} {status or ''}".strip()
@@ -180,7 +217,7 @@ def _move(handle: StackHandle, dlq: DeadLetterQueue, sleep) -> tuple[int, int, s
     sqs = handle.client("sqs")
     try:
         sqs.start_message_move_task(SourceArn=dlq.dlq.arn, DestinationArn=dlq.source.arn)
-    except Exception as e:  # noqa: BLE001 - decided below: the local SQS may not have the API
+    except Exception as e:
         if handle.kind == "aws" and not isinstance(e, NotImplementedError):
             raise
         moved, failed = _move_one_by_one(sqs, dlq)
@@ -199,15 +236,18 @@ def _move_one_by_one(sqs, dlq: DeadLetterQueue) -> tuple[int, int]:
     """StartMessageMoveTask's equivalent: same body, same message attributes, then delete."""
     moved = failed = 0
     while True:
-        msgs = sqs.receive_message(QueueUrl=dlq.dlq.url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                   MessageAttributeNames=["All"]).get("Messages", [])
+        msgs = sqs.receive_message(
+            QueueUrl=dlq.dlq.url, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageAttributeNames=["All"]
+        ).get("Messages", [])
         if not msgs:
             return moved, failed
         entries = []
         for i, m in enumerate(msgs):
             entry = {"Id": str(i), "MessageBody": m["Body"]}
-            attrs = {k: {kk: vv for kk, vv in v.items() if kk in ("DataType", "StringValue", "BinaryValue")}
-                     for k, v in (m.get("MessageAttributes") or {}).items()}
+            attrs = {
+                k: {kk: vv for kk, vv in v.items() if kk in ("DataType", "StringValue", "BinaryValue")}
+                for k, v in (m.get("MessageAttributes") or {}).items()
+            }
             if attrs:
                 entry["MessageAttributes"] = attrs
             entries.append(entry)

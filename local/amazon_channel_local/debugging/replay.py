@@ -55,11 +55,21 @@ class ReplayReport:
     def as_json(self) -> dict:
         return {
             "window": {"from": iso(self.start), "to": iso(self.end)},
-            "replays": [{"name": r.name, "bus": r.bus.name, "archive": r.bus.archive_name, "state": r.state,
-                         "reason": r.reason, "rules": [x.logical_id for x in r.rules]} for r in self.runs],
+            "replays": [
+                {
+                    "name": r.name,
+                    "bus": r.bus.name,
+                    "archive": r.bus.archive_name,
+                    "state": r.state,
+                    "reason": r.reason,
+                    "rules": [x.logical_id for x in r.rules],
+                }
+                for r in self.runs
+            ],
             "events_handled": len(self.receipts),
-            "by_outcome": [{"handler": h, "detail_type": d, "result": res, "events": n}
-                           for h, d, res, n in self.by_outcome()],
+            "by_outcome": [
+                {"handler": h, "detail_type": d, "result": res, "events": n} for h, d, res, n in self.by_outcome()
+            ],
             "outside_handlers": self.outside_handlers,
             "still_busy": self.still_busy,
         }
@@ -72,8 +82,9 @@ class ReplayPlan:
     runs: list[ReplayRun]
 
 
-def plan(handle: StackHandle, start: datetime, end: datetime, rule_names: list[str] | None = None,
-         *, name: str | None = None) -> ReplayPlan:
+def plan(
+    handle: StackHandle, start: datetime, end: datetime, rule_names: list[str] | None = None, *, name: str | None = None
+) -> ReplayPlan:
     """Check the window and the rules, find the archives: one replay per bus. Starts nothing."""
     now = datetime.now(UTC)
     end = min(end, now)  # EventBridge refuses an end in the future
@@ -91,8 +102,10 @@ def plan(handle: StackHandle, start: datetime, end: datetime, rule_names: list[s
     for n, (bus_name, bus_rules) in enumerate(sorted(groups.items())):
         bus = bus_rules[0].bus
         if not bus.archive_arn:
-            raise InvalidInput(f"bus {bus_name} has no archive in the stack: "
-                               f"{', '.join(r.logical_id for r in bus_rules)} cannot be replayed")
+            raise InvalidInput(
+                f"bus {bus_name} has no archive in the stack: "
+                f"{', '.join(r.logical_id for r in bus_rules)} cannot be replayed"
+            )
         runs.append(ReplayRun(base if n == 0 else f"{base}-{n + 1}", bus, bus_rules))
     return ReplayPlan(start, end, runs)
 
@@ -114,7 +127,9 @@ def replay(
         events.start_replay(
             ReplayName=run.name,
             Description=f"amazon-channel replay of {', '.join(r.logical_id for r in run.rules)}",
-            EventSourceArn=run.bus.archive_arn, EventStartTime=start, EventEndTime=end,
+            EventSourceArn=run.bus.archive_arn,
+            EventStartTime=start,
+            EventEndTime=end,
             Destination={"Arn": run.bus.arn, "FilterArns": [r.arn for r in run.rules]},
         )
     _follow(handle, runs, start, end, on_progress, timeout, poll, sleep)
@@ -123,8 +138,11 @@ def replay(
     stack_queues = {q.arn: q for q in queues(handle)}
     targets = {arn for run in runs for r in run.rules for arn in r.target_arns}
     drained = [stack_queues[a].url for a in sorted(targets) if a in stack_queues and stack_queues[a].consumed]
-    report.outside_handlers = sorted(stack_queues[a].logical_id if a in stack_queues else a
-                                     for a in targets if a not in stack_queues or not stack_queues[a].consumed)
+    report.outside_handlers = sorted(
+        stack_queues[a].logical_id if a in stack_queues else a
+        for a in targets
+        if a not in stack_queues or not stack_queues[a].consumed
+    )
     busy = wait_until_drained(handle, drained, drain_timeout, sleep=sleep) if report.completed else []
     by_url = {q.url: q.logical_id for q in stack_queues.values()}
     report.still_busy = [by_url.get(u, u) for u in busy]
@@ -139,8 +157,16 @@ def receipts(handle: StackHandle, replay_names: list[str]) -> list[dict]:
     return [r for name in replay_names for r in log.replayed(name)]
 
 
-def _follow(handle: StackHandle, runs: list[ReplayRun], start: datetime, end: datetime,
-            on_progress, timeout: float, poll: float, sleep) -> None:
+def _follow(
+    handle: StackHandle,
+    runs: list[ReplayRun],
+    start: datetime,
+    end: datetime,
+    on_progress,
+    timeout: float,
+    poll: float,
+    sleep,
+) -> None:
     events = handle.client("events")
     deadline = time.monotonic() + timeout
     span = max((end - start).total_seconds(), 1e-6)
@@ -152,9 +178,12 @@ def _follow(handle: StackHandle, runs: list[ReplayRun], start: datetime, end: da
             run.state, run.reason = d.get("State", run.state), d.get("StateReason")
             run.last_replayed = d.get("EventLastReplayedTime") or run.last_replayed
         if on_progress is not None:
-            done = [1.0 if r.state in TERMINAL else
-                    max(0.0, min(1.0, ((r.last_replayed - start).total_seconds() / span) if r.last_replayed else 0.0))
-                    for r in runs]
+            done = [
+                1.0
+                if r.state in TERMINAL
+                else max(0.0, min(1.0, ((r.last_replayed - start).total_seconds() / span) if r.last_replayed else 0.0))
+                for r in runs
+            ]
             on_progress(sum(done) / len(done), runs)
         if all(r.state in TERMINAL for r in runs) or time.monotonic() > deadline:
             return

@@ -37,8 +37,16 @@ from .order_data import read_order
 
 _REFUSED = re.compile(r'Product "([^"]+)" cannot be ordered: (not found|disabled|insufficient stock)')
 _VOLATILE = re.compile(r"[A-Za-z0-9_.:+-]*\d[A-Za-z0-9_.:+-]*")
-_RANK = {"Pending": 0, "PendingAvailability": 0, "InvoiceUnconfirmed": 1, "Unshipped": 1, "PartiallyShipped": 2,
-         "Shipped": 3, "Canceled": 3, "Unfulfillable": 3}
+_RANK = {
+    "Pending": 0,
+    "PendingAvailability": 0,
+    "InvoiceUnconfirmed": 1,
+    "Unshipped": 1,
+    "PartiallyShipped": 2,
+    "Shipped": 3,
+    "Canceled": 3,
+    "Unfulfillable": 3,
+}
 
 
 @dataclass
@@ -70,24 +78,38 @@ class Reproduction:
         return sorted(self.exported_bus_events) == sorted(self.local_bus_events)
 
     def as_json(self) -> dict:
-        return {"amazon_order_id": self.amazon_order_id, "matches": self.matches,
-                "channel_status": {"exported": self.exported_status, "local": self.local_status},
-                "history": [r.__dict__ for r in self.rows],
-                "bus_events": {"exported": self.exported_bus_events, "local": self.local_bus_events,
-                               "match": self.bus_events_match},
-                "played": self.played, "notes": self.notes}
+        return {
+            "amazon_order_id": self.amazon_order_id,
+            "matches": self.matches,
+            "channel_status": {"exported": self.exported_status, "local": self.local_status},
+            "history": [r.__dict__ for r in self.rows],
+            "bus_events": {
+                "exported": self.exported_bus_events,
+                "local": self.local_bus_events,
+                "match": self.bus_events_match,
+            },
+            "played": self.played,
+            "notes": self.notes,
+        }
 
 
-def reproduce(records: list[dict], *, log_stream: TextIO | None = None, time_scale: float = 1.0,
-              on_progress: Callable[[str], None] | None = None) -> Reproduction:
+def reproduce(
+    records: list[dict],
+    *,
+    log_stream: TextIO | None = None,
+    time_scale: float = 1.0,
+    on_progress: Callable[[str], None] | None = None,
+) -> Reproduction:
     from ..player import DEFAULT_MARKETPLACE, Player
     from ..scenario import SETTINGS, parse
 
     export = _Export(records)
     oid = export.amazon_order_id
     settings = {k: v for k, v in (export.store.get("settings") or {}).items() if k in SETTINGS}
-    scenario = parse({"name": f"local reproduction of {oid}", "settings": settings,
-                      "catalog": export.catalog(), "steps": []}, f"export of {oid}")
+    scenario = parse(
+        {"name": f"local reproduction of {oid}", "settings": settings, "catalog": export.catalog(), "steps": []},
+        f"export of {oid}",
+    )
     notes: list[str] = []
     played: list[str] = []
     say = on_progress or (lambda _m: None)
@@ -108,8 +130,10 @@ def reproduce(records: list[dict], *, log_stream: TextIO | None = None, time_sca
             else:
                 say(f"{at}: merchant ships in Commerce ({payload['tracking_number']})")
                 if p.commerce.order_by_ext_id(oid) is None:
-                    notes.append(f"{at}: the merchant's shipment {payload['tracking_number']} was not played: "
-                                 "the local Commerce has no order for it")
+                    notes.append(
+                        f"{at}: the merchant's shipment {payload['tracking_number']} was not played: "
+                        "the local Commerce has no order for it"
+                    )
                     continue
                 try:
                     p.commerce.merchant_ship(ext_order_id=oid, **payload)
@@ -129,7 +153,8 @@ def reproduce(records: list[dict], *, log_stream: TextIO | None = None, time_sca
         rows=compare(exported_history, local_history),
         exported_bus_events=sorted(r["event"].get("detail-type", "") for r in records if r["type"] == "bus_event"),
         local_bus_events=sorted(e.get("detail-type", "") for e in local.bus_events),
-        played=played, notes=notes,
+        played=played,
+        notes=notes,
     )
 
 
@@ -142,8 +167,9 @@ def compare(exported: list[dict], local: list[dict]) -> list[Comparison]:
         for k in range(max(len(left), len(right))):
             x = left[k] if k < len(left) else None
             y = right[k] if k < len(right) else None
-            rows.append(Comparison(op if x is not None and y is not None else ("delete" if y is None else "insert"),
-                                   x, y))
+            rows.append(
+                Comparison(op if x is not None and y is not None else ("delete" if y is None else "insert"), x, y)
+            )
     # An entry only on one side that has its twin only on the other side is the same step, in a
     # different order: independent actors (the workflow, the intake) raced, as they may.
     keyed = [(r, entry_key_of(r.exported or r.local or "")) for r in rows]
@@ -180,11 +206,13 @@ class _Export:
         self.history = [r for r in records if r["type"] == "history"]
         try:
             self.order = ChannelOrder.model_validate(self.state) if self.state else None
-            self.details = AmazonOrder.model_validate(self.state["details"]) \
-                if self.state and self.state.get("details") else None
+            self.details = (
+                AmazonOrder.model_validate(self.state["details"]) if self.state and self.state.get("details") else None
+            )
         except ValueError as e:
-            raise InvalidInput(f"the export's order record is not a channel order this version reads: "
-                               f"{str(e).splitlines()[0]}") from None
+            raise InvalidInput(
+                f"the export's order record is not a channel order this version reads: {str(e).splitlines()[0]}"
+            ) from None
         if self.order is None and not any(r.get("source") == "amazon" and r.get("body") for r in self.inbound):
             raise InvalidInput("the export has neither the order's state nor its notifications: nothing to play")
 
@@ -215,24 +243,56 @@ class _Export:
     def items(self) -> list[dict]:
         """(order item id, sku, title, qty, price, tax, shipping, shipping tax) of the Amazon order."""
         if self.details is not None:
-            return [{"order_item_id": i.order_item_id, "sku": i.sku, "title": i.title, "qty": i.qty,
-                     "price": i.unit_price, "tax": i.line_tax, "shipping": i.shipping_price,
-                     "shipping_tax": i.shipping_tax} for i in self.details.items]
+            return [
+                {
+                    "order_item_id": i.order_item_id,
+                    "sku": i.sku,
+                    "title": i.title,
+                    "qty": i.qty,
+                    "price": i.unit_price,
+                    "tax": i.line_tax,
+                    "shipping": i.shipping_price,
+                    "shipping_tax": i.shipping_tax,
+                }
+                for i in self.details.items
+            ]
         lines = self.order.lines if self.order else []
         if not lines:
             lines_raw = self._first_notification().get("Summary", {}).get("OrderItems", [])
-            return [{"order_item_id": i["OrderItemId"], "sku": i["SellerSKU"], "title": None, "qty": i["Quantity"],
-                     "price": Decimal("10.00"), "tax": Decimal("0"), "shipping": Decimal("0"),
-                     "shipping_tax": Decimal("0")} for i in lines_raw]
-        return [{"order_item_id": ln.order_item_id, "sku": ln.sku, "title": None, "qty": ln.qty,
-                 "price": Decimal("10.00"), "tax": Decimal("0"), "shipping": Decimal("0"),
-                 "shipping_tax": Decimal("0")} for ln in lines]
+            return [
+                {
+                    "order_item_id": i["OrderItemId"],
+                    "sku": i["SellerSKU"],
+                    "title": None,
+                    "qty": i["Quantity"],
+                    "price": Decimal("10.00"),
+                    "tax": Decimal("0"),
+                    "shipping": Decimal("0"),
+                    "shipping_tax": Decimal("0"),
+                }
+                for i in lines_raw
+            ]
+        return [
+            {
+                "order_item_id": ln.order_item_id,
+                "sku": ln.sku,
+                "title": None,
+                "qty": ln.qty,
+                "price": Decimal("10.00"),
+                "tax": Decimal("0"),
+                "shipping": Decimal("0"),
+                "shipping_tax": Decimal("0"),
+            }
+            for ln in lines
+        ]
 
     def catalog(self) -> list[dict]:
         products: dict[str, dict] = {}
         for i in self.items():
-            products.setdefault(i["sku"], {"sku": i["sku"], "name": i["title"] or i["sku"],
-                                           "price": f"{Decimal(i['price']):.2f}", "qty": 1000})
+            products.setdefault(
+                i["sku"],
+                {"sku": i["sku"], "name": i["title"] or i["sku"], "price": f"{Decimal(i['price']):.2f}", "qty": 1000},
+            )
         for h in self.history:
             for sku, why in _REFUSED.findall(h.get("message", "")):
                 if why == "not found":
@@ -248,7 +308,9 @@ class _Export:
             if r.get("body"):
                 steps.append((r["at"], "notification", r["body"]))
             else:
-                notes.append(f"{r['at']}: notification {r.get('id')} was not kept ({r.get('body_omitted_bytes')} bytes)")
+                notes.append(
+                    f"{r['at']}: notification {r.get('id')} was not kept ({r.get('body_omitted_bytes')} bytes)"
+                )
         if not notifications:
             steps += self._rebuilt_notifications()
             if steps:
@@ -280,8 +342,17 @@ class _Export:
                 sku = sku_of.get(item_id)
                 if sku:
                     items[sku] = items.get(sku, 0) + qty
-            steps.append((at, "shipment", {"carrier": s.carrier, "tracking_number": s.tracking_number,
-                                           "items": [{"sku": k, "qty": v} for k, v in items.items()] or None}))
+            steps.append(
+                (
+                    at,
+                    "shipment",
+                    {
+                        "carrier": s.carrier,
+                        "tracking_number": s.tracking_number,
+                        "items": [{"sku": k, "qty": v} for k, v in items.items()] or None,
+                    },
+                )
+            )
         return steps
 
     def _rebuilt_notifications(self) -> list[tuple[str, str, dict]]:
@@ -295,20 +366,40 @@ class _Export:
                 continue
             changed = data.get("changed_at") or h["at"]
             body = {
-                "NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+                "NotificationVersion": "1.0",
+                "NotificationType": "ORDER_CHANGE",
+                "PayloadVersion": "1.0",
                 "EventTime": changed,
-                "Payload": {"OrderChangeNotification": {
-                    "NotificationLevel": "OrderLevel", "SellerId": self.order.seller_id,
-                    "AmazonOrderId": self.amazon_order_id, "OrderChangeType": "OrderStatusChange",
-                    "OrderChangeTrigger": {"TimeOfOrderChange": changed, "ChangeReason": "Order Status Change"},
-                    "Summary": {"MarketplaceId": self.order.marketplace_id, "OrderStatus": status,
-                                "PurchaseDate": self.order.purchase_date, "FulfillmentType": self.order.fulfillment,
-                                "OrderItems": [{"OrderItemId": ln.order_item_id, "SellerSKU": ln.sku,
-                                                "Quantity": ln.qty, "QuantityShipped": ln.qty_shipped}
-                                               for ln in self.order.lines]}}},
-                "NotificationMetadata": {"ApplicationId": "amzn1.sellerapps.app.rebuilt",
-                                         "SubscriptionId": "rebuilt", "PublishTime": changed,
-                                         "NotificationId": data.get("notification_id") or f"rebuilt-{n}"},
+                "Payload": {
+                    "OrderChangeNotification": {
+                        "NotificationLevel": "OrderLevel",
+                        "SellerId": self.order.seller_id,
+                        "AmazonOrderId": self.amazon_order_id,
+                        "OrderChangeType": "OrderStatusChange",
+                        "OrderChangeTrigger": {"TimeOfOrderChange": changed, "ChangeReason": "Order Status Change"},
+                        "Summary": {
+                            "MarketplaceId": self.order.marketplace_id,
+                            "OrderStatus": status,
+                            "PurchaseDate": self.order.purchase_date,
+                            "FulfillmentType": self.order.fulfillment,
+                            "OrderItems": [
+                                {
+                                    "OrderItemId": ln.order_item_id,
+                                    "SellerSKU": ln.sku,
+                                    "Quantity": ln.qty,
+                                    "QuantityShipped": ln.qty_shipped,
+                                }
+                                for ln in self.order.lines
+                            ],
+                        },
+                    }
+                },
+                "NotificationMetadata": {
+                    "ApplicationId": "amzn1.sellerapps.app.rebuilt",
+                    "SubscriptionId": "rebuilt",
+                    "PublishTime": changed,
+                    "NotificationId": data.get("notification_id") or f"rebuilt-{n}",
+                },
             }
             out.append((h["at"], "notification", body))
         return out
@@ -322,12 +413,14 @@ def _connect_store(p: Any, seller_id: str, store: dict, marketplace: str, settin
     for key in ("commerce_website_id", "commerce_store_id"):
         if key in store:
             config[key] = store[key]
-    p.stack.client("dynamodb").put_item(TableName=p.stack.resources["StoresTable"],
-                                        Item={"id": {"S": seller_id}, "value": {"S": json.dumps(config)}})
+    p.stack.client("dynamodb").put_item(
+        TableName=p.stack.resources["StoresTable"], Item={"id": {"S": seller_id}, "value": {"S": json.dumps(config)}}
+    )
     credentials = p.amazon.credentials
     credentials["refresh_tokens"][seller_id] = p.amazon.refresh_token
-    p.stack.client("secretsmanager").put_secret_value(SecretId=p.stack.resources["SpApiCredentialsSecret"],
-                                                      SecretString=json.dumps(credentials))
+    p.stack.client("secretsmanager").put_secret_value(
+        SecretId=p.stack.resources["SpApiCredentialsSecret"], SecretString=json.dumps(credentials)
+    )
 
 
 def _seed_amazon_order(sim: Any, export: _Export, marketplace: str) -> None:
@@ -346,14 +439,29 @@ def _seed_amazon_order(sim: Any, export: _Export, marketplace: str) -> None:
     with sim._lock:
         ts = sim._tick()
         sim._orders[export.amazon_order_id] = _Order(
-            order_id=export.amazon_order_id, fulfillment=export.fulfillment, marketplace=marketplace,
+            order_id=export.amazon_order_id,
+            fulfillment=export.fulfillment,
+            marketplace=marketplace,
             currency=(d.currency if d else None) or MARKETPLACES.get(marketplace, ("", "USD"))[1],
-            buyer_name=d.buyer_name if d else None, buyer_email=d.buyer_email if d else None, ship_to=ship_to,
-            items=[_Item(order_item_id=i["order_item_id"], sku=i["sku"], title=i["title"] or f"Product {i['sku']}",
-                         qty=int(i["qty"]), price=Decimal(i["price"]), tax=Decimal(i["tax"])) for i in items],
+            buyer_name=d.buyer_name if d else None,
+            buyer_email=d.buyer_email if d else None,
+            ship_to=ship_to,
+            items=[
+                _Item(
+                    order_item_id=i["order_item_id"],
+                    sku=i["sku"],
+                    title=i["title"] or f"Product {i['sku']}",
+                    qty=int(i["qty"]),
+                    price=Decimal(i["price"]),
+                    tax=Decimal(i["tax"]),
+                )
+                for i in items
+            ],
             shipping_price=sum((Decimal(i["shipping"]) for i in items), Decimal("0")),
             shipping_tax=sum((Decimal(i["shipping_tax"]) for i in items), Decimal("0")),
-            purchase_date=purchase or iso(ts), status="Pending", last_updated=iso(ts),
+            purchase_date=purchase or iso(ts),
+            status="Pending",
+            last_updated=iso(ts),
         )
 
 
@@ -371,11 +479,16 @@ def _follow_amazon_status(sim: Any, export: _Export, status: str) -> None:
             packages = export.details.packages if export.details else []
             for n, pkg in enumerate(packages or [None], 1):
                 lines = list(pkg.items) if pkg and pkg.items else [(i.order_item_id, i.qty) for i in order.items]
-                order.packages.append(_Package(
-                    package_reference_id=(pkg.package_reference_id if pkg else None) or str(n),
-                    carrier=(pkg.carrier if pkg else None) or "AMZL_US",
-                    tracking_number=(pkg.tracking_number if pkg else None) or f"TBA{n:012d}",
-                    ship_date=iso(ts), items=lines, created=iso(ts)))
+                order.packages.append(
+                    _Package(
+                        package_reference_id=(pkg.package_reference_id if pkg else None) or str(n),
+                        carrier=(pkg.carrier if pkg else None) or "AMZL_US",
+                        tracking_number=(pkg.tracking_number if pkg else None) or f"TBA{n:012d}",
+                        ship_date=iso(ts),
+                        items=lines,
+                        created=iso(ts),
+                    )
+                )
             for it in order.items:
                 it.shipped = it.qty
         order.status = status
@@ -386,15 +499,23 @@ def table(rep: Reproduction):
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=f"{rep.amazon_order_id}: exported history vs. local reproduction", title_justify="left",
-              caption=f"channel status: exported {rep.exported_status}, local {rep.local_status}",
-              caption_justify="left")
+    t = Table(
+        title=f"{rep.amazon_order_id}: exported history vs. local reproduction",
+        title_justify="left",
+        caption=f"channel status: exported {rep.exported_status}, local {rep.local_status}",
+        caption_justify="left",
+    )
     t.add_column("#", justify="right")
     t.add_column("exported", overflow="fold")
     t.add_column("", justify="center")
     t.add_column("local", overflow="fold")
-    marks = {"equal": ("=", "green"), "moved": ("~", "yellow"), "replace": ("≠", "red"), "delete": ("-", "red"),
-             "insert": ("+", "red")}
+    marks = {
+        "equal": ("=", "green"),
+        "moved": ("~", "yellow"),
+        "replace": ("≠", "red"),
+        "delete": ("-", "red"),
+        "insert": ("+", "red"),
+    }
     for n, r in enumerate(rep.rows, 1):
         mark, style = marks[r.op]
         t.add_row(str(n), r.exported or "", Text(mark, style=style), r.local or "")

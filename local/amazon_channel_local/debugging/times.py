@@ -24,8 +24,9 @@ def parse_time(text: str, *, now: datetime | None = None, option: str = "time") 
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{option} {text!r}: give an ISO-8601 time (2026-11-26T10:00:00Z), now, "
-                           "or a time ago (30m, 2h, 7d)") from None
+        raise InvalidInput(
+            f"{option} {text!r}: give an ISO-8601 time (2026-11-26T10:00:00Z), now, or a time ago (30m, 2h, 7d)"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -81,9 +81,11 @@ def select_rules(all_rules: list[Rule], names: list[str] | None) -> list[Rule]:
     chosen = []
     for name in names:
         key = name.strip().lower()
-        match = [r for r in all_rules
-                 if key in (r.logical_id.lower(), r.logical_id.lower().removesuffix("rule"), r.name.lower(),
-                            r.arn.lower())]
+        match = [
+            r
+            for r in all_rules
+            if key in (r.logical_id.lower(), r.logical_id.lower().removesuffix("rule"), r.name.lower(), r.arn.lower())
+        ]
         if not match:
             known = ", ".join(r.logical_id for r in all_rules) or "none"
             raise InvalidInput(f"no rule {name!r} in the stack (its rules: {known})")
@@ -121,16 +123,30 @@ def consumed_queue_arns(handle: StackHandle) -> set[str]:
 
 
 def depth(handle: StackHandle, url: str) -> dict[str, int]:
-    a = handle.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
-    ])["Attributes"]
-    return {"visible": int(a.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(a.get("ApproximateNumberOfMessagesNotVisible", 0)),
-            "delayed": int(a.get("ApproximateNumberOfMessagesDelayed", 0))}
+    a = handle.client("sqs").get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return {
+        "visible": int(a.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(a.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "delayed": int(a.get("ApproximateNumberOfMessagesDelayed", 0)),
+    }
 
 
-def wait_until_drained(handle: StackHandle, urls: list[str], timeout: float, *, interval: float = 5.0,
-                       quiet_checks: int = 3, sleep: Callable[[float], None] = time.sleep) -> list[str]:
+def wait_until_drained(
+    handle: StackHandle,
+    urls: list[str],
+    timeout: float,
+    *,
+    interval: float = 5.0,
+    quiet_checks: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
     """Wait until the stack's consumers have emptied these queues. Returns the queues still busy.
 
     An embedded stack, or `amazon-channel local up`'s, is settled (its handlers run until quiet).

@@ -23,7 +23,9 @@ _STEP_TYPES = ("Task", "Wait", "Map", "Parallel", "Fail")
 class TraceRow:
     at: str
     source: str  # amazon | commerce | channel | workflow
-    kind: str  # notification | commerce-event | status | step | sp-api | commerce | error | stale | task | execution ...
+    kind: (
+        str  # notification | commerce-event | status | step | sp-api | commerce | error | stale | task | execution ...
+    )
     what: str
     duration_s: float | None = None
     request_id: str | None = None  # the SP-API / Commerce call's request id; a notification's or event's id
@@ -41,8 +43,11 @@ class Trace:
     rows: list[TraceRow]
 
     def as_json(self) -> dict:
-        return {"amazon_order_id": self.amazon_order_id, "order": self.summary,
-                "timeline": [{k: v for k, v in asdict(r).items()} for r in self.rows]}
+        return {
+            "amazon_order_id": self.amazon_order_id,
+            "order": self.summary,
+            "timeline": [{k: v for k, v in asdict(r).items()} for r in self.rows],
+        }
 
 
 def order_trace(handle: StackHandle, amazon_order_id: str) -> Trace:
@@ -57,12 +62,14 @@ def order_trace(handle: StackHandle, amazon_order_id: str) -> Trace:
 
 def summary(records: OrderRecords) -> dict:
     s = records.state
-    out = {"channel_status": s.channel_status.value if s else None,
-           "amazon_status": s.amazon_status.value if s else None,
-           "fulfillment": s.fulfillment if s else None,
-           "commerce_order": s.commerce.increment_id if s and s.commerce else None,
-           "notes": s.notes if s else "",
-           "workflow": records.execution.get("status") if records.execution else None}
+    out = {
+        "channel_status": s.channel_status.value if s else None,
+        "amazon_status": s.amazon_status.value if s else None,
+        "fulfillment": s.fulfillment if s else None,
+        "commerce_order": s.commerce.increment_id if s and s.commerce else None,
+        "notes": s.notes if s else "",
+        "workflow": records.execution.get("status") if records.execution else None,
+    }
     return out
 
 
@@ -81,8 +88,16 @@ def history_rows(records: OrderRecords) -> list[TraceRow]:
     rows = []
     for h in records.history:
         source = {"sp-api": "amazon", "commerce": "commerce"}.get(h.kind, "channel")
-        rows.append(TraceRow(h.at, source, h.kind, h.message, request_id=h.request_id,
-                             error=h.data.get("error") if h.kind == "error" else None))
+        rows.append(
+            TraceRow(
+                h.at,
+                source,
+                h.kind,
+                h.message,
+                request_id=h.request_id,
+                error=h.data.get("error") if h.kind == "error" else None,
+            )
+        )
     return rows
 
 
@@ -116,8 +131,15 @@ def workflow_rows(events: list[dict]) -> list[TraceRow]:
             details = next((v for k, v in ev.items() if k.endswith("EventDetails")), {}) or {}
             outcome = t.removeprefix("Execution").lower()
             error = _error_text(details.get("error"), details.get("cause")) if details.get("error") else None
-            rows.append(TraceRow(at, "workflow", "execution", f"Workflow execution {outcome}"
-                                 + (f": {error}" if error else ""), error=details.get("error")))
+            rows.append(
+                TraceRow(
+                    at,
+                    "workflow",
+                    "execution",
+                    f"Workflow execution {outcome}" + (f": {error}" if error else ""),
+                    error=details.get("error"),
+                )
+            )
     for name, s in open_states.items():  # still running (e.g. waiting for the merchant's shipments)
         if s["type"] in _STEP_TYPES:
             rows.append(TraceRow(s["at"], "workflow", "task", f"Step {name} (running)"))
@@ -142,7 +164,9 @@ def _error_text(error: str | None, cause: str | None) -> str:
             message = parsed.get("errorMessage") or parsed.get("Cause") or message
     except ValueError:
         pass
-    text = f"{error}: {message}" if message and error and not str(message).startswith(error) else (message or error or "")
+    text = (
+        f"{error}: {message}" if message and error and not str(message).startswith(error) else (message or error or "")
+    )
     return str(text).splitlines()[0][:300] if text else ""
 
 
@@ -152,14 +176,26 @@ def table(trace: Trace):
     from rich.text import Text
 
     s = trace.summary
-    title = (f"{trace.amazon_order_id}: {s['channel_status'] or 'no state'}"
-             + (f" (Amazon {s['amazon_status']}, {s['fulfillment']})" if s["amazon_status"] else "")
-             + (f", Commerce order {s['commerce_order']}" if s["commerce_order"] else "")
-             + (f", workflow {s['workflow']}" if s["workflow"] else ""))
-    t = Table(title=title, title_justify="left", caption=f"notes: {s['notes']}" if s["notes"] else None,
-              caption_justify="left")
-    for col, kw in (("time (UTC)", {"no_wrap": True}), ("from", {}), ("kind", {}), ("what", {"overflow": "fold"}),
-                    ("took", {"justify": "right", "no_wrap": True}), ("request / message id", {"overflow": "fold"})):
+    title = (
+        f"{trace.amazon_order_id}: {s['channel_status'] or 'no state'}"
+        + (f" (Amazon {s['amazon_status']}, {s['fulfillment']})" if s["amazon_status"] else "")
+        + (f", Commerce order {s['commerce_order']}" if s["commerce_order"] else "")
+        + (f", workflow {s['workflow']}" if s["workflow"] else "")
+    )
+    t = Table(
+        title=title,
+        title_justify="left",
+        caption=f"notes: {s['notes']}" if s["notes"] else None,
+        caption_justify="left",
+    )
+    for col, kw in (
+        ("time (UTC)", {"no_wrap": True}),
+        ("from", {}),
+        ("kind", {}),
+        ("what", {"overflow": "fold"}),
+        ("took", {"justify": "right", "no_wrap": True}),
+        ("request / message id", {"overflow": "fold"}),
+    ):
         t.add_column(col, **kw)
     day = None
     for r in trace.rows:
@@ -167,6 +203,7 @@ def table(trace: Trace):
         shown = f"{date} {clock}" if date != day else clock
         day = date
         style = "red" if r.is_error else ("dim" if r.kind in ("stale",) else None)
-        t.add_row(shown, r.source, r.kind, Text(r.what, style=style or ""), human_duration(r.duration_s),
-                  r.request_id or "")
+        t.add_row(
+            shown, r.source, r.kind, Text(r.what, style=style or ""), human_duration(r.duration_s), r.request_id or ""
+        )
     return t

@@ -45,12 +45,15 @@ class AmazonApi:
 
     # -- Login with Amazon -------------------------------------------------------------------
     def seller_token(self, refresh_token: str) -> str:
-        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token},
-                           "LWA token exchange (refresh token)")
+        return self._token(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token}, "LWA token exchange (refresh token)"
+        )
 
     def grantless_token(self) -> str:
-        return self._token({"grant_type": "client_credentials", "scope": NOTIFICATIONS_SCOPE},
-                           f"LWA grantless token ({NOTIFICATIONS_SCOPE})")
+        return self._token(
+            {"grant_type": "client_credentials", "scope": NOTIFICATIONS_SCOPE},
+            f"LWA grantless token ({NOTIFICATIONS_SCOPE})",
+        )
 
     def _token(self, fields: dict[str, str], what: str) -> str:
         form = {**fields, "client_id": self.client_id, "client_secret": self.client_secret}
@@ -74,8 +77,13 @@ class AmazonApi:
     def subscription(self, seller: str) -> dict | None:
         """The seller's ORDER_CHANGE subscription (payload version 1.0), or None."""
         try:
-            return self._call("getSubscription", "GET", f"/notifications/v1/subscriptions/{NOTIFICATION_TYPE}",
-                              seller, query={"payloadVersion": PAYLOAD_VERSION}).get("payload")
+            return self._call(
+                "getSubscription",
+                "GET",
+                f"/notifications/v1/subscriptions/{NOTIFICATION_TYPE}",
+                seller,
+                query={"payloadVersion": PAYLOAD_VERSION},
+            ).get("payload")
         except AmazonRefused as e:
             if e.status == 404:
                 return None
@@ -85,16 +93,25 @@ class AmazonApi:
         # No processingDirective: the channel reads every ORDER_CHANGE type (status changes, buyer
         # cancellation requests, delivery tips), in every marketplace of the seller.
         body = {"payloadVersion": PAYLOAD_VERSION, "destinationId": destination_id}
-        return self._call("createSubscription", "POST", f"/notifications/v1/subscriptions/{NOTIFICATION_TYPE}",
-                          seller, body)["payload"]
+        return self._call(
+            "createSubscription", "POST", f"/notifications/v1/subscriptions/{NOTIFICATION_TYPE}", seller, body
+        )["payload"]
 
     def delete_subscription(self, grantless: str, subscription_id: str) -> None:
-        self._call("deleteSubscriptionById", "DELETE",
-                   f"/notifications/v1/subscriptions/{NOTIFICATION_TYPE}/{subscription_id}", grantless)
+        self._call(
+            "deleteSubscriptionById",
+            "DELETE",
+            f"/notifications/v1/subscriptions/{NOTIFICATION_TYPE}/{subscription_id}",
+            grantless,
+        )
 
     def _call(self, op: str, method: str, path: str, token: str, body: Any = None, query: dict | None = None) -> dict:
         url = self.sp_api_endpoint.rstrip("/") + path
-        headers = {"x-amz-access-token": token, "Accept": "application/json", "user-agent": "amazon-channel-connect/1.0"}
+        headers = {
+            "x-amz-access-token": token,
+            "Accept": "application/json",
+            "user-agent": "amazon-channel-connect/1.0",
+        }
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"

@@ -32,8 +32,11 @@ def routes(sku: str, website_id: int) -> list[tuple[str, str, list]]:
 
     s = quote(sku, safe="")
     return [
-        ("/V1/customers/search", "Magento_Customer::customer",
-         _search_query([[("email", PROBE_EMAIL, "eq")], [("website_id", website_id, "eq")]], page_size=1)),
+        (
+            "/V1/customers/search",
+            "Magento_Customer::customer",
+            _search_query([[("email", PROBE_EMAIL, "eq")], [("website_id", website_id, "eq")]], page_size=1),
+        ),
         ("/V1/orders", "Magento_Sales::actions_view", _search_query([[("ext_order_id", PROBE_ORDER, "eq")]])),
         ("/V1/shipments", "Magento_Sales::shipment", _search_query([[("order_id", 0, "eq")]], page_size=1)),
         (f"/V1/products/{s}", "Magento_Catalog::products", []),
@@ -46,14 +49,16 @@ def check_routes(client, *, sku: str | None = None, website_id: int = 1) -> list
     """Ask each route once; the per-product routes for `sku` (a product the store sells), or for a
     SKU no store has (a 404 proves access as well)."""
     per_product = ("/V1/products/", "/V1/stockItems/", "/V1/inventory/")
-    return [_check(client, path, acl, query, per_product=path.startswith(per_product))
-            for path, acl, query in routes(sku or PROBE_SKU, website_id)]
+    return [
+        _check(client, path, acl, query, per_product=path.startswith(per_product))
+        for path, acl, query in routes(sku or PROBE_SKU, website_id)
+    ]
 
 
 def _check(client, path: str, acl: str, query: list, *, per_product: bool) -> RouteCheck:
     from amazon_channel.domain.errors import CommerceRejected
 
-    label = f"GET {path.split('?')[0]}"
+    label = f"GET {path.split('?', maxsplit=1)[0]}"
     try:
         client._once("GET", path, query=query or None)  # one signed exchange, no retries: a probe
         return RouteCheck(label, acl, True, 200)
@@ -63,21 +68,50 @@ def _check(client, path: str, acl: str, query: list, *, per_product: bool) -> Ro
         if status == 404 and per_product:
             return RouteCheck(label, acl, True, 404, "answered (no such product)")
         if status == 401:
-            return RouteCheck(label, acl, False, 401, f"401 {message}",
-                              "Commerce refuses the integration's credentials: copy the four values under System > "
-                              "Extensions > Integrations > (the integration) > Integration Details, then run "
-                              "`amazon-channel connect` again")
+            return RouteCheck(
+                label,
+                acl,
+                False,
+                401,
+                f"401 {message}",
+                "Commerce refuses the integration's credentials: copy the four values under System > "
+                "Extensions > Integrations > (the integration) > Integration Details, then run "
+                "`amazon-channel connect` again",
+            )
         if status == 403:
-            return RouteCheck(label, acl, False, 403, f"403 {message}",
-                              f"give the integration the resource {acl} (System > Extensions > Integrations > API), "
-                              "then re-authorize it")
+            return RouteCheck(
+                label,
+                acl,
+                False,
+                403,
+                f"403 {message}",
+                f"give the integration the resource {acl} (System > Extensions > Integrations > API), "
+                "then re-authorize it",
+            )
         if status is None:  # the client refused before sending: the secret lacks a key
-            return RouteCheck(label, acl, False, None, str(e),
-                              "put the integration's four credentials in the Commerce secret: `amazon-channel connect`")
-        return RouteCheck(label, acl, False, status, f"{status} {message}",
-                          "check CommerceBaseUrl and that the route exists on this Commerce version")
+            return RouteCheck(
+                label,
+                acl,
+                False,
+                None,
+                str(e),
+                "put the integration's four credentials in the Commerce secret: `amazon-channel connect`",
+            )
+        return RouteCheck(
+            label,
+            acl,
+            False,
+            status,
+            f"{status} {message}",
+            "check CommerceBaseUrl and that the route exists on this Commerce version",
+        )
     except Exception as e:  # noqa: BLE001 - unreachable, 5xx: one line
         reason = getattr(e, "reason", None) or (str(e).splitlines() or [type(e).__name__])[0]
-        return RouteCheck(label, acl, False, None, str(reason),
-                          "Commerce cannot be reached at the stack's CommerceBaseUrl: check the URL and that the "
-                          "store is up")
+        return RouteCheck(
+            label,
+            acl,
+            False,
+            None,
+            str(reason),
+            "Commerce cannot be reached at the stack's CommerceBaseUrl: check the URL and that the store is up",
+        )

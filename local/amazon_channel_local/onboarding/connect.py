@@ -73,11 +73,16 @@ class ConnectReport:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (what is wrong, fix)
 
     def as_json(self) -> dict:
-        return {"stack": self.stack, "seller_id": self.seller_id,
-                "steps": [{"step": s, "outcome": o} for s, o in self.steps],
-                "commerce_routes": [{"route": r.route, "ok": r.ok, "status": r.status, "detail": r.detail,
-                                     "acl": r.acl, "fix": r.fix} for r in self.routes],
-                "problems": [{"problem": p, "fix": f} for p, f in self.problems]}
+        return {
+            "stack": self.stack,
+            "seller_id": self.seller_id,
+            "steps": [{"step": s, "outcome": o} for s, o in self.steps],
+            "commerce_routes": [
+                {"route": r.route, "ok": r.ok, "status": r.status, "detail": r.detail, "acl": r.acl, "fix": r.fix}
+                for r in self.routes
+            ],
+            "problems": [{"problem": p, "fix": f} for p, f in self.problems],
+        }
 
 
 def connect(handle: StackHandle, targets: Targets, store: StoreInput) -> ConnectReport:
@@ -94,17 +99,23 @@ def connect(handle: StackHandle, targets: Targets, store: StoreInput) -> Connect
         seller_token = api.seller_token(sp_value["refresh_tokens"][store.seller_id])
         grantless = api.grantless_token()
     except AmazonRefused as e:
-        raise CredentialsRefused(f"{e}: check the LWA client id and secret of your SP-API app and the seller's refresh "
-                                 "token (Seller Central > Apps > Authorize); nothing was stored") from None
+        raise CredentialsRefused(
+            f"{e}: check the LWA client id and secret of your SP-API app and the seller's refresh "
+            "token (Seller Central > Apps > Authorize); nothing was stored"
+        ) from None
     client = commerce_client(targets, commerce_value)
     first = check_routes(client, sku=store.sku, website_id=item["commerce_website_id"])[0]
     if first.status == 401:
-        raise CredentialsRefused(f"Commerce refused the integration's credentials ({first.detail}): {first.fix}; "
-                                 "nothing was stored")
+        raise CredentialsRefused(
+            f"Commerce refused the integration's credentials ({first.detail}): {first.fix}; nothing was stored"
+        )
     report.steps.append(("credentials", "LWA refresh token, grantless token and Commerce sign-in work"))
 
     # 2. secrets, 3. the store
-    for name, state, value in (("SP-API secret", sp_secret, sp_value), ("Commerce secret", commerce_secret, commerce_value)):
+    for name, state, value in (
+        ("SP-API secret", sp_secret, sp_value),
+        ("Commerce secret", commerce_secret, commerce_value),
+    ):
         report.steps.append((name, "updated" if write_secret(handle, state, value) else "unchanged"))
     if (sp_secret.value or {}).get("client_secret") != sp_value["client_secret"]:
         from ..secrets_cli import record_rotation
@@ -122,20 +133,29 @@ def connect(handle: StackHandle, targets: Targets, store: StoreInput) -> Connect
     queue_arn = notifications_queue_arn(handle)
     try:
         destination, made = _destination(api, grantless, queue_arn, f"amazon-channel {handle.stack_name}")
-        report.steps.append(("notification destination", f"{'created' if made else 'found'} {destination} -> {queue_arn}"))
+        report.steps.append(
+            ("notification destination", f"{'created' if made else 'found'} {destination} -> {queue_arn}")
+        )
         subscription = api.subscription(seller_token)
         if subscription and subscription["destinationId"] != destination:
             if not store.move_subscription:
-                report.problems.append((
-                    f"seller {store.seller_id}'s ORDER_CHANGE subscription {subscription['subscriptionId']} delivers to "
-                    f"destination {subscription['destinationId']}, not this stack's queue",
-                    "if that is an old or another stack's destination, move it here: `amazon-channel connect ... "
-                    "--move-subscription`"))
+                report.problems.append(
+                    (
+                        f"seller {store.seller_id}'s ORDER_CHANGE subscription {subscription['subscriptionId']} delivers to "
+                        f"destination {subscription['destinationId']}, not this stack's queue",
+                        "if that is an old or another stack's destination, move it here: `amazon-channel connect ... "
+                        "--move-subscription`",
+                    )
+                )
                 subscription = None
             else:
                 api.delete_subscription(grantless, subscription["subscriptionId"])
-                report.steps.append(("ORDER_CHANGE subscription", f"deleted {subscription['subscriptionId']} "
-                                                                  f"(destination {subscription['destinationId']})"))
+                report.steps.append(
+                    (
+                        "ORDER_CHANGE subscription",
+                        f"deleted {subscription['subscriptionId']} (destination {subscription['destinationId']})",
+                    )
+                )
                 subscription = None
                 subscription = api.create_subscription(seller_token, destination)
                 report.steps.append(("ORDER_CHANGE subscription", f"created {subscription['subscriptionId']}"))
@@ -145,8 +165,9 @@ def connect(handle: StackHandle, targets: Targets, store: StoreInput) -> Connect
             subscription = api.create_subscription(seller_token, destination)
             report.steps.append(("ORDER_CHANGE subscription", f"created {subscription['subscriptionId']}"))
     except AmazonRefused as e:
-        report.problems.append((f"Notifications API: {e}",
-                                "check that the SP-API app has the Notifications role; then run connect again"))
+        report.problems.append(
+            (f"Notifications API: {e}", "check that the SP-API app has the Notifications role; then run connect again")
+        )
 
     # 5. Commerce, read-only
     report.routes = check_routes(client, sku=store.sku, website_id=item["commerce_website_id"])
@@ -165,8 +186,10 @@ def _merged_sp_api(current: dict | None, store: StoreInput) -> dict:
     tokens = value.get("refresh_tokens") if isinstance(value.get("refresh_tokens"), dict) else {}
     value["refresh_tokens"] = {**tokens, **({store.seller_id: store.refresh_token} if store.refresh_token else {})}
     if not value["refresh_tokens"].get(store.seller_id):
-        raise InvalidInput(f"no refresh token for seller {store.seller_id}: give --refresh-token "
-                           "(Seller Central > Apps and Services > Develop Apps > Authorize, or the OAuth website flow)")
+        raise InvalidInput(
+            f"no refresh token for seller {store.seller_id}: give --refresh-token "
+            "(Seller Central > Apps and Services > Develop Apps > Authorize, or the OAuth website flow)"
+        )
     return value
 
 
@@ -175,8 +198,10 @@ def _merged_commerce(current: dict | None, store: StoreInput, auth: str) -> dict
     needed = ("access_token",) if auth == "bearer" else OAUTH1_KEYS
     missing = [k for k in needed if not str(value.get(k) or "").strip()]
     if missing:
-        raise InvalidInput(f"the Commerce secret has no {', '.join(missing)} yet: give "
-                           + " ".join(f"--commerce-{k.replace('_', '-')}" for k in missing))
+        raise InvalidInput(
+            f"the Commerce secret has no {', '.join(missing)} yet: give "
+            + " ".join(f"--commerce-{k.replace('_', '-')}" for k in missing)
+        )
     return value
 
 

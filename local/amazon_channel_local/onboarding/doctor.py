@@ -48,7 +48,9 @@ class Finding:
     fix: str = ""
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.check}: {self.detail}" + ("" if self.ok else f" -> fix: {self.fix}")
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.check}: {self.detail}" + (
+            "" if self.ok else f" -> fix: {self.fix}"
+        )
 
 
 def doctor(handle: StackHandle, targets: Targets, *, sku: str | None = None) -> list[Finding]:
@@ -62,30 +64,57 @@ def doctor(handle: StackHandle, targets: Targets, *, sku: str | None = None) -> 
     commerce = read_secret(handle, COMMERCE_SECRET)
     needed = ("access_token",) if targets.commerce_auth == "bearer" else OAUTH1_KEYS
     if commerce.value is None:
-        out.append(Finding("Commerce secret", False, f"{commerce.secret_id} {commerce.error}",
-                           f"{connect} with the integration's four credentials"))
+        out.append(
+            Finding(
+                "Commerce secret",
+                False,
+                f"{commerce.secret_id} {commerce.error}",
+                f"{connect} with the integration's four credentials",
+            )
+        )
     else:
         missing = [k for k in needed if not str(commerce.value.get(k) or "").strip()]
-        out.append(Finding("Commerce secret", not missing,
-                           f"lacks {', '.join(missing)}" if missing else f"{', '.join(needed)} present",
-                           f"{connect} --commerce-{missing[0].replace('_', '-')} ... (System > Extensions > "
-                           "Integrations > Integration Details)" if missing else ""))
+        out.append(
+            Finding(
+                "Commerce secret",
+                not missing,
+                f"lacks {', '.join(missing)}" if missing else f"{', '.join(needed)} present",
+                f"{connect} --commerce-{missing[0].replace('_', '-')} ... (System > Extensions > "
+                "Integrations > Integration Details)"
+                if missing
+                else "",
+            )
+        )
 
     # 3. stores
     stores = _stores(out, handle, tokens, connect)
 
     # 4-7. Amazon
-    api = AmazonApi(targets.sp_api_endpoint, targets.lwa_token_url, (sp.value or {}).get("client_id", ""),
-                    (sp.value or {}).get("client_secret", "")) if sp_ok else None
+    api = (
+        AmazonApi(
+            targets.sp_api_endpoint,
+            targets.lwa_token_url,
+            (sp.value or {}).get("client_id", ""),
+            (sp.value or {}).get("client_secret", ""),
+        )
+        if sp_ok
+        else None
+    )
     seller_tokens: dict[str, str] = {}
     for seller, refresh in sorted(tokens.items()) if api else []:
         try:
             seller_tokens[seller] = api.seller_token(refresh)
             out.append(Finding(f"LWA seller {seller}", True, "token exchange works"))
         except AmazonRefused as e:
-            out.append(Finding(f"LWA seller {seller}", False, str(e),
-                               f"the seller re-authorizes the app and you run {connect} --seller-id {seller} "
-                               "--refresh-token ...; if every seller fails, check the LWA client secret (rotated?)"))
+            out.append(
+                Finding(
+                    f"LWA seller {seller}",
+                    False,
+                    str(e),
+                    f"the seller re-authorizes the app and you run {connect} --seller-id {seller} "
+                    "--refresh-token ...; if every seller fails, check the LWA client secret (rotated?)",
+                )
+            )
     queue_arn = notifications_queue_arn(handle)
     out.append(_queue_policy(handle))
     destination = None
@@ -93,15 +122,29 @@ def doctor(handle: StackHandle, targets: Targets, *, sku: str | None = None) -> 
         try:
             grantless = api.grantless_token()
             out.append(Finding("LWA grantless token", True, "sellingpartnerapi::notifications granted"))
-            found = [d for d in api.destinations(grantless)
-                     if (d.get("resource") or {}).get("sqs", {}).get("arn") == queue_arn]
+            found = [
+                d
+                for d in api.destinations(grantless)
+                if (d.get("resource") or {}).get("sqs", {}).get("arn") == queue_arn
+            ]
             destination = found[0]["destinationId"] if found else None
-            out.append(Finding("notification destination", bool(found),
-                               f"{destination} -> {queue_arn}" if found else f"none delivers to {queue_arn}",
-                               "" if found else connect))
+            out.append(
+                Finding(
+                    "notification destination",
+                    bool(found),
+                    f"{destination} -> {queue_arn}" if found else f"none delivers to {queue_arn}",
+                    "" if found else connect,
+                )
+            )
         except AmazonRefused as e:
-            out.append(Finding("Notifications API (grantless)", False, str(e),
-                               "check the LWA client id and secret, and that the app has the Notifications role"))
+            out.append(
+                Finding(
+                    "Notifications API (grantless)",
+                    False,
+                    str(e),
+                    "check the LWA client id and secret, and that the app has the Notifications role",
+                )
+            )
     for seller, token in sorted(seller_tokens.items()):
         try:
             sub = api.subscription(token)
@@ -109,16 +152,31 @@ def doctor(handle: StackHandle, targets: Targets, *, sku: str | None = None) -> 
             out.append(Finding(f"ORDER_CHANGE subscription {seller}", False, str(e), connect))
             continue
         if sub is None:
-            out.append(Finding(f"ORDER_CHANGE subscription {seller}", False, "none (Amazon sends this seller's "
-                               "order changes nowhere; only the order sync brings them)",
-                               f"{connect} --seller-id {seller}"))
+            out.append(
+                Finding(
+                    f"ORDER_CHANGE subscription {seller}",
+                    False,
+                    "none (Amazon sends this seller's order changes nowhere; only the order sync brings them)",
+                    f"{connect} --seller-id {seller}",
+                )
+            )
         elif destination and sub["destinationId"] != destination:
-            out.append(Finding(f"ORDER_CHANGE subscription {seller}", False,
-                               f"{sub['subscriptionId']} delivers to destination {sub['destinationId']}, not this "
-                               "stack's queue", f"{connect} --seller-id {seller} --move-subscription"))
+            out.append(
+                Finding(
+                    f"ORDER_CHANGE subscription {seller}",
+                    False,
+                    f"{sub['subscriptionId']} delivers to destination {sub['destinationId']}, not this stack's queue",
+                    f"{connect} --seller-id {seller} --move-subscription",
+                )
+            )
         else:
-            out.append(Finding(f"ORDER_CHANGE subscription {seller}", True,
-                               f"{sub['subscriptionId']} (payload {sub['payloadVersion']}) -> {sub['destinationId']}"))
+            out.append(
+                Finding(
+                    f"ORDER_CHANGE subscription {seller}",
+                    True,
+                    f"{sub['subscriptionId']} (payload {sub['payloadVersion']}) -> {sub['destinationId']}",
+                )
+            )
 
     # 8. Commerce
     if commerce.value is not None and all(str(commerce.value.get(k) or "").strip() for k in needed):
@@ -127,8 +185,7 @@ def doctor(handle: StackHandle, targets: Targets, *, sku: str | None = None) -> 
         for website in websites:
             for r in check_routes(client, sku=sku, website_id=website):
                 where = f" (website {website})" if len(websites) > 1 else ""
-                out.append(Finding(f"Commerce {r.route}{where}", r.ok,
-                                   r.detail or f"answers {r.status}", r.fix))
+                out.append(Finding(f"Commerce {r.route}{where}", r.ok, r.detail or f"answers {r.status}", r.fix))
 
     # 9-10. AWS wiring
     out.append(_commerce_events(handle))
@@ -138,18 +195,36 @@ def doctor(handle: StackHandle, targets: Targets, *, sku: str | None = None) -> 
 
 def _sp_api_secret(out: list[Finding], sp, connect: str) -> tuple[bool, dict[str, str]]:
     if sp.value is None:
-        out.append(Finding("SP-API secret", False, f"{sp.secret_id} {sp.error}",
-                           f"{connect} --client-id ... --client-secret ... --seller-id ... --refresh-token ..."))
+        out.append(
+            Finding(
+                "SP-API secret",
+                False,
+                f"{sp.secret_id} {sp.error}",
+                f"{connect} --client-id ... --client-secret ... --seller-id ... --refresh-token ...",
+            )
+        )
         return False, {}
     missing = [k for k in ("client_id", "client_secret") if not str(sp.value.get(k) or "").strip()]
     tokens = sp.value.get("refresh_tokens")
     tokens = {s: t for s, t in tokens.items() if isinstance(t, str) and t.strip()} if isinstance(tokens, dict) else {}
     if missing:
-        out.append(Finding("SP-API secret", False, f"lacks {', '.join(missing)}",
-                           f"{connect} --{missing[0].replace('_', '-')} ... (your SP-API app's LWA credentials)"))
+        out.append(
+            Finding(
+                "SP-API secret",
+                False,
+                f"lacks {', '.join(missing)}",
+                f"{connect} --{missing[0].replace('_', '-')} ... (your SP-API app's LWA credentials)",
+            )
+        )
     elif not tokens:
-        out.append(Finding("SP-API secret", False, "no seller refresh token under refresh_tokens",
-                           f"{connect} --seller-id ... --refresh-token ..."))
+        out.append(
+            Finding(
+                "SP-API secret",
+                False,
+                "no seller refresh token under refresh_tokens",
+                f"{connect} --seller-id ... --refresh-token ...",
+            )
+        )
     else:
         out.append(Finding("SP-API secret", True, f"client_id, client_secret, {len(tokens)} refresh token(s)"))
     return not missing, tokens
@@ -173,56 +248,105 @@ def _stores(out: list[Finding], handle: StackHandle, tokens: dict[str, str], con
         except (ValidationError, ValueError) as e:
             first = e.errors()[0] if isinstance(e, ValidationError) else None
             why = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else str(e)
-            out.append(Finding(f"store {seller}", False, f"not a valid store item ({why})",
-                               f"{connect} --seller-id {seller} (rewrites the item)"))
+            out.append(
+                Finding(
+                    f"store {seller}",
+                    False,
+                    f"not a valid store item ({why})",
+                    f"{connect} --seller-id {seller} (rewrites the item)",
+                )
+            )
             continue
         if config.seller_id != seller:
-            out.append(Finding(f"store {seller}", False, f"its seller_id is {config.seller_id}",
-                               f"{connect} --seller-id {seller}"))
+            out.append(
+                Finding(
+                    f"store {seller}", False, f"its seller_id is {config.seller_id}", f"{connect} --seller-id {seller}"
+                )
+            )
             continue
         if seller not in tokens:
-            out.append(Finding(f"store {seller}", False, "no refresh token for this seller in the SP-API secret",
-                               f"{connect} --seller-id {seller} --refresh-token ..."))
+            out.append(
+                Finding(
+                    f"store {seller}",
+                    False,
+                    "no refresh token for this seller in the SP-API secret",
+                    f"{connect} --seller-id {seller} --refresh-token ...",
+                )
+            )
         else:
-            out.append(Finding(f"store {seller}", True, f"marketplaces {', '.join(config.marketplace_ids)}; "
-                               f"customers {config.settings.customer_creation}; connected {config.connected_at}"))
+            out.append(
+                Finding(
+                    f"store {seller}",
+                    True,
+                    f"marketplaces {', '.join(config.marketplace_ids)}; "
+                    f"customers {config.settings.customer_creation}; connected {config.connected_at}",
+                )
+            )
         valid.append(value)
     for seller in sorted(set(tokens) - set(items)):
-        out.append(Finding(f"store {seller}", False, "a refresh token but no store item: its orders are parked "
-                           "as UnknownStore", f"{connect} --seller-id {seller} --marketplace ..."))
+        out.append(
+            Finding(
+                f"store {seller}",
+                False,
+                "a refresh token but no store item: its orders are parked as UnknownStore",
+                f"{connect} --seller-id {seller} --marketplace ...",
+            )
+        )
     return valid
 
 
 def _queue_policy(handle: StackHandle) -> Finding:
     url = handle.need(NOTIFICATIONS_QUEUE)
-    policy = handle.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
-        "Attributes", {}).get("Policy", "")
+    policy = (
+        handle.client("sqs")
+        .get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+        .get("Attributes", {})
+        .get("Policy", "")
+    )
     ok = AMAZON_NOTIFICATIONS_ACCOUNT in policy and "sqs:SendMessage" in policy
-    return Finding("notifications queue policy", ok, f"Amazon's account {AMAZON_NOTIFICATIONS_ACCOUNT} "
-                   + ("may send" if ok else "may not send"), "redeploy the stack (NotificationsQueuePolicy)")
+    return Finding(
+        "notifications queue policy",
+        ok,
+        f"Amazon's account {AMAZON_NOTIFICATIONS_ACCOUNT} " + ("may send" if ok else "may not send"),
+        "redeploy the stack (NotificationsQueuePolicy)",
+    )
 
 
 def _commerce_events(handle: StackHandle) -> Finding:
     source = stack_parameters(handle).get("CommerceEventSourceName", "")
     if not source:
         if handle.kind == "aws":
-            return Finding("Commerce events", False, "CommerceEventSourceName is empty: Commerce's shipments and "
-                           "cancellations never reach the stack",
-                           "accept Adobe I/O Events' partner event source in EventBridge and `sam deploy "
-                           "--parameter-overrides CommerceEventSourceName=aws.partner/developer.adobe.com/<id>`")
+            return Finding(
+                "Commerce events",
+                False,
+                "CommerceEventSourceName is empty: Commerce's shipments and cancellations never reach the stack",
+                "accept Adobe I/O Events' partner event source in EventBridge and `sam deploy "
+                "--parameter-overrides CommerceEventSourceName=aws.partner/developer.adobe.com/<id>`",
+            )
         return Finding("Commerce events", True, "a local stack: Commerce events arrive on the channel bus")
     try:
         state = handle.client("events").describe_event_source(Name=source).get("State", "")
     except Exception as e:  # noqa: BLE001
-        return Finding("Commerce events", False, f"partner event source {source}: {type(e).__name__}",
-                       "check the name under EventBridge > Partner event sources and the Adobe event registration")
+        return Finding(
+            "Commerce events",
+            False,
+            f"partner event source {source}: {type(e).__name__}",
+            "check the name under EventBridge > Partner event sources and the Adobe event registration",
+        )
     if state != "ACTIVE":
-        return Finding("Commerce events", False, f"partner event source {source} is {state or 'unknown'}",
-                       "associate it with an event bus: redeploy with CommerceEventSourceName (the stack creates it)")
+        return Finding(
+            "Commerce events",
+            False,
+            f"partner event source {source} is {state or 'unknown'}",
+            "associate it with an event bus: redeploy with CommerceEventSourceName (the stack creates it)",
+        )
     bus = handle.resources.get("CommercePartnerEventBus")
-    return Finding("Commerce events", bool(bus), f"partner event source {source} ACTIVE"
-                   + (f", bus {bus}" if bus else ", but the stack has no partner bus"),
-                   "" if bus else "redeploy with CommerceEventSourceName set")
+    return Finding(
+        "Commerce events",
+        bool(bus),
+        f"partner event source {source} ACTIVE" + (f", bus {bus}" if bus else ", but the stack has no partner bus"),
+        "" if bus else "redeploy with CommerceEventSourceName set",
+    )
 
 
 def _dead_letter_queues(handle: StackHandle) -> list[Finding]:
@@ -236,11 +360,20 @@ def _dead_letter_queues(handle: StackHandle) -> list[Finding]:
             continue
         n = sum(depth(handle, q.url).values())
         stack = f"--stack {handle.stack_name}" if handle.kind == "aws" else "--endpoint URL"
-        out.append(Finding(f"dead-letter queue {q.logical_id}", n == 0, "empty" if n == 0 else f"{n} message(s)",
-                           f"see why: `amazon-channel redrive {q.logical_id} {stack} --dry-run`; once fixed, redrive"))
+        out.append(
+            Finding(
+                f"dead-letter queue {q.logical_id}",
+                n == 0,
+                "empty" if n == 0 else f"{n} message(s)",
+                f"see why: `amazon-channel redrive {q.logical_id} {stack} --dry-run`; once fixed, redrive",
+            )
+        )
     return out
 
 
 def summary(findings: list[Finding]) -> dict[str, Any]:
-    return {"ok": all(f.ok for f in findings), "failed": sum(not f.ok for f in findings),
-            "findings": [{"check": f.check, "ok": f.ok, "detail": f.detail, "fix": f.fix} for f in findings]}
+    return {
+        "ok": all(f.ok for f in findings),
+        "failed": sum(not f.ok for f in findings),
+        "findings": [{"check": f.check, "ok": f.ok, "detail": f.detail, "fix": f.fix} for f in findings],
+    }

@@ -128,8 +128,9 @@ def read_stores(handle: StackHandle) -> dict[str, Any]:
 
 
 def write_store(handle: StackHandle, seller_id: str, value: dict) -> None:
-    handle.client("dynamodb").put_item(TableName=handle.need(STORES_TABLE),
-                                       Item={"id": {"S": seller_id}, "value": {"S": json.dumps(value)}})
+    handle.client("dynamodb").put_item(
+        TableName=handle.need(STORES_TABLE), Item={"id": {"S": seller_id}, "value": {"S": json.dumps(value)}}
+    )
 
 
 def notifications_queue_arn(handle: StackHandle) -> str:
@@ -137,7 +138,9 @@ def notifications_queue_arn(handle: StackHandle) -> str:
     if arn:
         return arn
     url = handle.need(NOTIFICATIONS_QUEUE)
-    return handle.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return handle.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
 
 
 def commerce_client(targets: Targets, credentials: dict):
@@ -146,5 +149,10 @@ def commerce_client(targets: Targets, credentials: dict):
 
     if not targets.commerce_base_url:
         raise InvalidInput("the stack has no CommerceBaseUrl: give --commerce-url URL")
-    return CommerceRestClient(targets.commerce_base_url, credentials=lambda: credentials, auth=targets.commerce_auth,
-                              max_attempts=1, timeout=15)
+    return CommerceRestClient(
+        targets.commerce_base_url,
+        credentials=lambda: credentials,
+        auth=targets.commerce_auth,
+        max_attempts=1,
+        timeout=15,
+    )

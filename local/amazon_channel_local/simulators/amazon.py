@@ -22,12 +22,13 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit, unquote
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from amazon_channel_local.simulators.amazon_feeds import DOCUMENT_PATH, FEED_OPERATIONS, SimulatedFeeds
 from amazon_channel_local.simulators.amazon_notifications import (
@@ -47,9 +48,16 @@ from amazon_channel_local.sp_api_models import (
 log = logging.getLogger(__name__)
 
 OPERATIONS = ("searchOrders", "getOrder", "confirmShipment") + FEED_OPERATIONS + NOTIFICATION_OPERATIONS
-RATE_HEADER = {"searchOrders": "0.0056", "getOrder": "0.5", "confirmShipment": "2",
-               "createFeedDocument": "0.5", "createFeed": "0.0083", "getFeed": "2", "getFeedDocument": "0.0222",
-               **{op: rate_header(op) for op in NOTIFICATION_OPERATIONS}}
+RATE_HEADER = {
+    "searchOrders": "0.0056",
+    "getOrder": "0.5",
+    "confirmShipment": "2",
+    "createFeedDocument": "0.5",
+    "createFeed": "0.0083",
+    "getFeed": "2",
+    "getFeedDocument": "0.0222",
+    **{op: rate_header(op) for op in NOTIFICATION_OPERATIONS},
+}
 
 FULFILLMENT_STATUS = {
     "Pending": "PENDING",
@@ -111,13 +119,13 @@ ORDER_ID_FORM = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 
 def iso(ts: datetime) -> str:
     """UTC, millisecond precision, `Z` suffix: one format, so timestamps sort as text."""
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def parse_ts(value: str) -> datetime:
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt
 
 
@@ -125,8 +133,16 @@ def money(amount: Decimal, currency: str) -> dict:
     return {"amount": f"{amount:.2f}", "currencyCode": currency}
 
 
-_EXTRA_PROCEEDS = ("discount", "discount_tax", "gift_wrap", "gift_wrap_tax", "cod_fee", "cod_fee_tax", "other",
-                   "other_tax")
+_EXTRA_PROCEEDS = (
+    "discount",
+    "discount_tax",
+    "gift_wrap",
+    "gift_wrap_tax",
+    "cod_fee",
+    "cod_fee_tax",
+    "other",
+    "other_tax",
+)
 
 
 def _extra_proceeds(item_spec: dict) -> dict[str, Decimal]:
@@ -149,8 +165,14 @@ def _breakdowns(o: _Order, n: int) -> list[tuple[str, Decimal, list[tuple[str, D
     for kind, amount in (("GIFT_WRAP", it.gift_wrap), ("COD_FEE", it.cod_fee), ("OTHER", it.other)):
         if amount:
             out.append((kind, amount, []))
-    taxes = [("ITEM", it.tax), ("SHIPPING", Decimal(ship_tax)), ("GIFT_WRAP", it.gift_wrap_tax),
-             ("COD_FEE", it.cod_fee_tax), ("OTHER", it.other_tax), ("DISCOUNT", it.discount_tax)]
+    taxes = [
+        ("ITEM", it.tax),
+        ("SHIPPING", Decimal(ship_tax)),
+        ("GIFT_WRAP", it.gift_wrap_tax),
+        ("COD_FEE", it.cod_fee_tax),
+        ("OTHER", it.other_tax),
+        ("DISCOUNT", it.discount_tax),
+    ]
     taxes = [(k, v) for k, v in taxes if v or k in ("ITEM", "SHIPPING")]
     out.append(("TAX", sum((v for _, v in taxes), Decimal(0)), taxes))
     offs = [(k, -v) for k, v in (("ITEM", it.discount), ("SHIPPING", Decimal(ship_off))) if v]
@@ -179,7 +201,9 @@ def _order_proceeds(o: _Order) -> dict:
             sums[kind] = sums.get(kind, Decimal(0)) + subtotal
     breakdowns = [{"type": k, "subtotal": money(v, o.currency)} for k, v in sums.items()]
     if o.delivery_tip:
-        breakdowns.append({"type": "DELIVERY_TIP", "status": "FINALIZED", "subtotal": money(o.delivery_tip, o.currency)})
+        breakdowns.append(
+            {"type": "DELIVERY_TIP", "status": "FINALIZED", "subtotal": money(o.delivery_tip, o.currency)}
+        )
     total = sum(sums.values(), Decimal(0)) + o.delivery_tip
     return {"grandTotal": money(total, o.currency), "breakdowns": breakdowns}
 
@@ -291,7 +315,7 @@ class SimulatedAmazon:
         self.port = port  # 0: any free port on 127.0.0.1
         self.notify = notify
         self.seller_id = seller_id
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.enforce_rate_limits = enforce_rate_limits
         self.client_id = "amzn1.application-oa2-client." + secrets.token_hex(16)
         self.client_secret = "amzn1.oa2-cs.v1." + secrets.token_hex(32)
@@ -308,9 +332,9 @@ class SimulatedAmazon:
         self._refresh_tokens = {seller_id: self.refresh_token}  # every seller authorised the application
         self._faults: dict[str, list[int]] = {op: [] for op in OPERATIONS}
         self._faults["lwa_token"] = []  # LWA's token exchange, faulted like an operation
-        self._counts: dict[str, Any] = {op: 0 for op in OPERATIONS}
+        self._counts: dict[str, Any] = dict.fromkeys(OPERATIONS, 0)
         self._counts["lwa_token"] = 0
-        self._counts["throttled"] = {op: 0 for op in OPERATIONS}
+        self._counts["throttled"] = dict.fromkeys(OPERATIONS, 0)
         self._notifications: list[str] = []
         self._lose_notifications = False
         self.feeds = SimulatedFeeds(self)  # Feeds API: the seller's order cancellation feed
@@ -321,7 +345,7 @@ class SimulatedAmazon:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "SimulatedAmazon":
+    def start(self) -> SimulatedAmazon:
         if self._server is not None:
             return self
         sim = self
@@ -347,7 +371,7 @@ class SimulatedAmazon:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "SimulatedAmazon":
+    def __enter__(self) -> SimulatedAmazon:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -567,7 +591,7 @@ class SimulatedAmazon:
     def _tick(self) -> datetime:
         now = self.clock()
         if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
+            now = now.replace(tzinfo=UTC)
         now = now.replace(microsecond=(now.microsecond // 1000) * 1000)
         if self._last_ts is not None and now <= self._last_ts:
             now = self._last_ts + timedelta(milliseconds=1)
@@ -585,8 +609,9 @@ class SimulatedAmazon:
             body = self._notification(order, ts)
         self._deliver(body)
 
-    def _notification(self, order: _Order, ts: datetime, change_type: str = "OrderStatusChange",
-                      reason: str = "Order Status Change") -> str | None:
+    def _notification(
+        self, order: _Order, ts: datetime, change_type: str = "OrderStatusChange", reason: str = "Order Status Change"
+    ) -> str | None:
         """Build (and record) the ORDER_CHANGE for the order's current state; None when lost.
 
         `ChangeReason` reads as in Amazon's notification examples ("Order Status Change", "Buyer
@@ -718,7 +743,10 @@ class SimulatedAmazon:
                 if it.buyer_cancel_reason:
                     cancellation["cancellationRequest"] = {"requester": "BUYER", "cancelReason": it.buyer_cancel_reason}
                 if it.canceled:
-                    cancellation["cancellationExecution"] = {"cancelledBy": "MERCHANT", "cancelReason": "Seller canceled"}
+                    cancellation["cancellationExecution"] = {
+                        "cancelledBy": "MERCHANT",
+                        "cancelReason": "Seller canceled",
+                    }
                 item["cancellation"] = cancellation
             items.append(item)
         out["orderItems"] = items
@@ -753,8 +781,11 @@ class SimulatedAmazon:
             return self._notifications_call(*notification_route, query, hdrs, body)
         route = self._route(method, path)
         if route is None:
-            return Response(404, {"errors": [{"code": "NotFound", "message": f"No route for {method} {path}"}]},
-                            {"x-amzn-RequestId": str(uuid.uuid4())})
+            return Response(
+                404,
+                {"errors": [{"code": "NotFound", "message": f"No route for {method} {path}"}]},
+                {"x-amzn-RequestId": str(uuid.uuid4())},
+            )
         op, order_id = route
         resp = self._call(op, order_id, query, hdrs, body)
         resp.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
@@ -773,7 +804,12 @@ class SimulatedAmazon:
                 return "searchOrders", None
             if len(seg) == 4:
                 return "getOrder", seg[3]
-        if method == "POST" and len(seg) == 5 and seg[:3] == ["orders", "v0", "orders"] and seg[4] == "shipmentConfirmation":
+        if (
+            method == "POST"
+            and len(seg) == 5
+            and seg[:3] == ["orders", "v0", "orders"]
+            and seg[4] == "shipmentConfirmation"
+        ):
             return "confirmShipment", seg[3]
         if seg[:2] == ["feeds", "2021-06-30"] and len(seg) in (3, 4) and seg[2] in ("documents", "feeds"):
             kind = "FeedDocument" if seg[2] == "documents" else "Feed"
@@ -800,17 +836,32 @@ class SimulatedAmazon:
         if form.get("grant_type") == "client_credentials":  # grantless operations (Notifications API)
             return self.notifications.grantless_token(form)
         if form.get("grant_type") != "refresh_token":
-            return Response(400, {"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token"})
+            return Response(
+                400, {"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token"}
+            )
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return Response(400, {"error": "invalid_grant", "error_description": "Client authentication failed"})
         seller = next((s for s, t in self._refresh_tokens.items() if t == form.get("refresh_token")), None)
         if seller is None:
-            return Response(400, {"error": "invalid_grant", "error_description": "The request has an invalid grant parameter : refresh_token"})
+            return Response(
+                400,
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The request has an invalid grant parameter : refresh_token",
+                },
+            )
         token = "Atza|" + secrets.token_urlsafe(48)
         with self._lock:
             self._access_tokens[token] = (seller, time.monotonic() + TOKEN_LIFETIME)
-        return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
-                              "refresh_token": form["refresh_token"]})
+        return Response(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": TOKEN_LIFETIME,
+                "refresh_token": form["refresh_token"],
+            },
+        )
 
     def _notifications_call(self, op: str, params: dict, query: dict, hdrs: dict, body: bytes) -> Response:
         """A Notifications API call: its own token rules (grantless or the seller's), then the model."""
@@ -824,8 +875,13 @@ class SimulatedAmazon:
                 fault = self._faults[op].pop(0) if self._faults[op] else None
                 throttled = fault is None and self.enforce_rate_limits and not self._bucket(who or "", op).take()
             try:
-                resp = (_error(fault) if fault else _error(429) if throttled
-                        else self.notifications.call(op, params, query, body, who or ""))
+                resp = (
+                    _error(fault)
+                    if fault
+                    else _error(429)
+                    if throttled
+                    else self.notifications.call(op, params, query, body, who or "")
+                )
             except ApiError as e:
                 resp = _error(e.status, e.message, e.code)
         resp.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
@@ -843,7 +899,11 @@ class SimulatedAmazon:
             token = hdrs.get("x-amz-access-token")
             grant = self._access_tokens.get(token or "")
             if grant is None or grant[1] < time.monotonic():
-                msg = "Access to requested resource is denied." if grant is None else "The access token you provided has expired."
+                msg = (
+                    "Access to requested resource is denied."
+                    if grant is None
+                    else "The access token you provided has expired."
+                )
                 return _error(403, msg, "Unauthorized")
             lost_answer = None
             if self._faults[op]:
@@ -896,8 +956,10 @@ class SimulatedAmazon:
         created_after, updated_after = params.get("createdAfter"), params.get("lastUpdatedAfter")
         if (created_after is None) == (updated_after is None):
             raise ApiError(400, "Exactly one of createdAfter and lastUpdatedAfter is required.")
-        if created_after and "lastUpdatedBefore" in params or updated_after and "createdBefore" in params:
-            raise ApiError(400, "createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore.")
+        if (created_after and "lastUpdatedBefore" in params) or (updated_after and "createdBefore" in params):
+            raise ApiError(
+                400, "createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore."
+            )
         size = params.get("maxResultsPerPage", 100)
         if not 1 <= size <= 100:
             raise ApiError(400, "maxResultsPerPage must be between 1 and 100.")
@@ -907,7 +969,7 @@ class SimulatedAmazon:
         with self._lock:
             clock_now = self.clock()
             if clock_now.tzinfo is None:
-                clock_now = clock_now.replace(tzinfo=timezone.utc)
+                clock_now = clock_now.replace(tzinfo=UTC)
             now = iso(max(clock_now, self._last_ts or clock_now))
             before_s = params.get("createdBefore" if by_created else "lastUpdatedBefore") or now
             cursor: tuple[str, str] | None = None
@@ -993,7 +1055,10 @@ class SimulatedAmazon:
             for oid, qty in wanted.items():
                 item = by_id[oid]
                 if qty > item.qty - item.shipped:
-                    raise ApiError(400, f"Quantity {qty} of orderItemId {oid} exceeds the {item.qty - item.shipped} still unshipped.")
+                    raise ApiError(
+                        400,
+                        f"Quantity {qty} of orderItemId {oid} exceeds the {item.qty - item.shipped} still unshipped.",
+                    )
             ts = self._tick()
             for oid, qty in wanted.items():
                 by_id[oid].shipped += qty
@@ -1007,8 +1072,14 @@ class SimulatedAmazon:
                 }
             )
             order.packages.append(
-                _Package(ref, detail["carrierCode"], detail["trackingNumber"], iso(parse_ts(detail["shipDate"])),
-                         list(wanted.items()), iso(ts))
+                _Package(
+                    ref,
+                    detail["carrierCode"],
+                    detail["trackingNumber"],
+                    iso(parse_ts(detail["shipDate"])),
+                    list(wanted.items()),
+                    iso(ts),
+                )
             )
             order.status = "Shipped" if all(it.shipped >= it.qty for it in order.items) else "PartiallyShipped"
             order.last_updated = iso(ts)
@@ -1046,7 +1117,9 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("SimulatedAmazon failed on %s %s", self.command, self.path)
             resp = _error(500)
             resp.headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        data = b"" if resp.body is None else resp.body if isinstance(resp.body, bytes) else json.dumps(resp.body).encode()
+        data = (
+            b"" if resp.body is None else resp.body if isinstance(resp.body, bytes) else json.dumps(resp.body).encode()
+        )
         self.send_response(resp.status)
         for k, v in resp.headers.items():
             self.send_header(k, v)

@@ -32,11 +32,20 @@ if TYPE_CHECKING:
 FEED_OPERATIONS = ("createFeedDocument", "createFeed", "getFeed", "getFeedDocument")
 CANCELLATION_FEED = "POST_FLAT_FILE_ORDER_ACKNOWLEDGEMENT_DATA"
 CANCELLATION_COLUMNS = ("order-id", "amazon-order-item-code", "cancellation-reason-code")
-CANCEL_REASONS = frozenset({
-    "NoInventory", "ShippingAddressUndeliverable", "CustomerExchange", "BuyerCanceled", "GeneralAdjustment",
-    "CarrierCreditDecision", "RiskAssessmentInformationNotValid", "CarrierCoverageFailure", "CustomerReturn",
-    "MerchandiseNotReceived",
-})
+CANCEL_REASONS = frozenset(
+    {
+        "NoInventory",
+        "ShippingAddressUndeliverable",
+        "CustomerExchange",
+        "BuyerCanceled",
+        "GeneralAdjustment",
+        "CarrierCreditDecision",
+        "RiskAssessmentInformationNotValid",
+        "CarrierCoverageFailure",
+        "CustomerReturn",
+        "MerchandiseNotReceived",
+    }
+)
 URL_LIFETIME = 300  # "This URL expires after 5 minutes."
 DOCUMENT_PATH = "/feed-documents/"
 
@@ -74,9 +83,13 @@ class SimulatedFeeds:
             for f in self._feeds.values():
                 doc = self._documents.get(f["inputFeedDocumentId"], {})
                 report = self._documents.get(f.get("resultFeedDocumentId") or "", {})
-                out.append({**{k: v for k, v in f.items() if not k.startswith("_")},
-                            "content": (doc.get("content") or b"").decode("utf-8", "replace"),
-                            "report": (report.get("content") or b"").decode("utf-8", "replace")})
+                out.append(
+                    {
+                        **{k: v for k, v in f.items() if not k.startswith("_")},
+                        "content": (doc.get("content") or b"").decode("utf-8", "replace"),
+                        "report": (report.get("content") or b"").decode("utf-8", "replace"),
+                    }
+                )
             return out
 
     # ------------------------------------------------------------------ SP-API operations
@@ -86,8 +99,12 @@ class SimulatedFeeds:
         with self.amazon._lock:
             if op == "createFeedDocument":
                 doc_id = self._new_id("amzn1.tortuga.4.na.")
-                self._documents[doc_id] = {"seller": seller, "contentType": payload["contentType"],
-                                           "content": None, "kind": "input"}
+                self._documents[doc_id] = {
+                    "seller": seller,
+                    "contentType": payload["contentType"],
+                    "content": None,
+                    "kind": "input",
+                }
                 return Response(201, {"feedDocumentId": doc_id, "url": self._url(doc_id)})
             if op == "getFeedDocument":
                 doc = self._documents.get(path_id or "")
@@ -107,9 +124,13 @@ class SimulatedFeeds:
                 raise ApiError(400, f"Invalid inputFeedDocumentId {payload['inputFeedDocumentId']}.")
             feed_id = str(self._next())
             self._feeds[feed_id] = {
-                "feedId": feed_id, "feedType": payload["feedType"], "marketplaceIds": list(payload["marketplaceIds"]),
-                "createdTime": self._now(), "processingStatus": "IN_QUEUE",
-                "inputFeedDocumentId": payload["inputFeedDocumentId"], "_seller": seller,
+                "feedId": feed_id,
+                "feedType": payload["feedType"],
+                "marketplaceIds": list(payload["marketplaceIds"]),
+                "createdTime": self._now(),
+                "processingStatus": "IN_QUEUE",
+                "inputFeedDocumentId": payload["inputFeedDocumentId"],
+                "_seller": seller,
             }
             notes = [] if self._hold else self._process(self._feeds[feed_id])
         for note in notes:
@@ -120,7 +141,7 @@ class SimulatedFeeds:
     def serve_document(self, method: str, path: str, query: dict, hdrs: dict, body: bytes) -> Response:
         from .amazon import Response
 
-        doc_id = path[len(DOCUMENT_PATH):]
+        doc_id = path[len(DOCUMENT_PATH) :]
         expires = (query.get("X-Amz-Expires") or [""])[0]
         signature = (query.get("X-Amz-Signature") or [""])[0]
         with self.amazon._lock:
@@ -172,10 +193,16 @@ class SimulatedFeeds:
                 errors += [(n, order_id, code, problem) for n, code, _ in lines]
                 continue
             items = {it.order_item_id: it for it in order.items}
-            bad = [(n, code, "The amazon-order-item-code does not belong to this order.") for n, code, _ in lines
-                   if code not in items]
-            bad += [(n, code, f"Invalid cancellation-reason-code {reason!r}.") for n, code, reason in lines
-                    if reason not in CANCEL_REASONS]
+            bad = [
+                (n, code, "The amazon-order-item-code does not belong to this order.")
+                for n, code, _ in lines
+                if code not in items
+            ]
+            bad += [
+                (n, code, f"Invalid cancellation-reason-code {reason!r}.")
+                for n, code, reason in lines
+                if reason not in CANCEL_REASONS
+            ]
             if bad:
                 errors += [(n, order_id, code, msg) for n, code, msg in bad]
                 continue
@@ -189,8 +216,12 @@ class SimulatedFeeds:
                 if note is not None:
                     notes.append(note)
         report_id = self._new_id("amzn1.tortuga.4.na.")
-        self._documents[report_id] = {"seller": feed["_seller"], "contentType": "text/plain; charset=UTF-8",
-                                      "content": _report(processed, errors).encode("utf-8"), "kind": "result"}
+        self._documents[report_id] = {
+            "seller": feed["_seller"],
+            "contentType": "text/plain; charset=UTF-8",
+            "content": _report(processed, errors).encode("utf-8"),
+            "kind": "result",
+        }
         feed.update({"processingStatus": "DONE", "processingEndTime": self._now(), "resultFeedDocumentId": report_id})
         return notes
 
@@ -210,8 +241,14 @@ class SimulatedFeeds:
         for number, line in enumerate(lines[1:], 1):
             cells = dict(zip(header, (c.strip() for c in line.split("\t")), strict=False))
             if any(not cells.get(col) for col in CANCELLATION_COLUMNS):
-                errors.append((number, cells.get("order-id", ""), cells.get("amazon-order-item-code", ""),
-                               "Every column is required."))
+                errors.append(
+                    (
+                        number,
+                        cells.get("order-id", ""),
+                        cells.get("amazon-order-item-code", ""),
+                        "Every column is required.",
+                    )
+                )
                 continue
             rows.append((number, cells["order-id"], cells["amazon-order-item-code"], cells["cancellation-reason-code"]))
         return rows
@@ -233,8 +270,10 @@ class SimulatedFeeds:
     def _url(self, doc_id: str) -> str:
         expires = str(int(time.time()) + URL_LIFETIME)
         base = self.amazon.base_url if self.amazon._server is not None else "http://127.0.0.1"
-        return (f"{base}{DOCUMENT_PATH}{quote(doc_id, safe='')}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-                f"&X-Amz-Expires={expires}&X-Amz-Signature={self._sign(doc_id, expires)}")
+        return (
+            f"{base}{DOCUMENT_PATH}{quote(doc_id, safe='')}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Expires={expires}&X-Amz-Signature={self._sign(doc_id, expires)}"
+        )
 
 
 def _iso(ts) -> str:

@@ -41,10 +41,26 @@ from amazon_channel_local.sp_api_models import SchemaValidationError, rate_plan,
 if TYPE_CHECKING:
     from .amazon import Response, SimulatedAmazon
 
-NOTIFICATION_OPERATIONS = ("createDestination", "getDestinations", "getDestination", "deleteDestination",
-                           "createSubscription", "getSubscription", "getSubscriptionById", "deleteSubscriptionById")
-GRANTLESS_OPERATIONS = frozenset({"createDestination", "getDestinations", "getDestination", "deleteDestination",
-                                  "getSubscriptionById", "deleteSubscriptionById"})
+NOTIFICATION_OPERATIONS = (
+    "createDestination",
+    "getDestinations",
+    "getDestination",
+    "deleteDestination",
+    "createSubscription",
+    "getSubscription",
+    "getSubscriptionById",
+    "deleteSubscriptionById",
+)
+GRANTLESS_OPERATIONS = frozenset(
+    {
+        "createDestination",
+        "getDestinations",
+        "getDestination",
+        "deleteDestination",
+        "getSubscriptionById",
+        "deleteSubscriptionById",
+    }
+)
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 # Login with Amazon's grantless scopes (SP-API "Grantless operations"): notifications and the
 # application's client secret rotation.
@@ -71,11 +87,15 @@ class SimulatedNotifications:
             return Response(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
         scope = form.get("scope", "")
         if scope not in GRANTLESS_SCOPES:
-            return Response(400, {"error": "invalid_scope", "error_description": "The request has an invalid parameter : scope"})
+            return Response(
+                400, {"error": "invalid_scope", "error_description": "The request has an invalid parameter : scope"}
+            )
         token = "Atc|" + secrets.token_urlsafe(48)
         with self.amazon._lock:
             self._grantless[token] = (scope, time.monotonic() + TOKEN_LIFETIME)
-        return Response(200, {"access_token": token, "scope": scope, "token_type": "bearer", "expires_in": TOKEN_LIFETIME})
+        return Response(
+            200, {"access_token": token, "scope": scope, "token_type": "bearer", "expires_in": TOKEN_LIFETIME}
+        )
 
     # ------------------------------------------------------------------ inspection (tests)
     def destinations(self) -> list[dict]:
@@ -84,18 +104,27 @@ class SimulatedNotifications:
 
     def subscriptions(self, seller_id: str | None = None) -> list[dict]:
         with self.amazon._lock:
-            return [{"seller_id": s["seller"], "notification_type": s["type"], **s["subscription"]}
-                    for s in self._subscriptions.values() if seller_id in (None, s["seller"])]
+            return [
+                {"seller_id": s["seller"], "notification_type": s["type"], **s["subscription"]}
+                for s in self._subscriptions.values()
+                if seller_id in (None, s["seller"])
+            ]
 
     def subscription_id(self, seller_id: str, notification_type: str = "ORDER_CHANGE") -> str | None:
         with self.amazon._lock:
-            return next((s["subscription"]["subscriptionId"] for s in self._subscriptions.values()
-                         if s["seller"] == seller_id and s["type"] == notification_type), None)
+            return next(
+                (
+                    s["subscription"]["subscriptionId"]
+                    for s in self._subscriptions.values()
+                    if s["seller"] == seller_id and s["type"] == notification_type
+                ),
+                None,
+            )
 
     # ------------------------------------------------------------------ HTTP
     @staticmethod
     def route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
-        seg = path[len(PREFIX):].strip("/").split("/") if path.startswith(PREFIX) else []
+        seg = path[len(PREFIX) :].strip("/").split("/") if path.startswith(PREFIX) else []
         match method, seg:
             case "POST", ["destinations"]:
                 return "createDestination", {}
@@ -174,20 +203,34 @@ class SimulatedNotifications:
                 if payload["destinationId"] not in self._destinations:
                     raise ApiError(400, f"Invalid destinationId {payload['destinationId']}.")
                 for s in self._subscriptions.values():
-                    if (s["seller"], s["type"], s["subscription"]["payloadVersion"]) == (who, kind, payload["payloadVersion"]):
-                        raise ApiError(409, f"A subscription to {kind} (payload version {payload['payloadVersion']}) "
-                                            "already exists.", "Conflict")
-                sub = {"subscriptionId": str(uuid.uuid4()), "payloadVersion": payload["payloadVersion"],
-                       "destinationId": payload["destinationId"]}
+                    if (s["seller"], s["type"], s["subscription"]["payloadVersion"]) == (
+                        who,
+                        kind,
+                        payload["payloadVersion"],
+                    ):
+                        raise ApiError(
+                            409,
+                            f"A subscription to {kind} (payload version {payload['payloadVersion']}) already exists.",
+                            "Conflict",
+                        )
+                sub = {
+                    "subscriptionId": str(uuid.uuid4()),
+                    "payloadVersion": payload["payloadVersion"],
+                    "destinationId": payload["destinationId"],
+                }
                 if payload.get("processingDirective"):
                     sub["processingDirective"] = payload["processingDirective"]
                 self._subscriptions[sub["subscriptionId"]] = {"seller": who, "type": kind, "subscription": sub}
                 return Response(200, {"payload": sub})
             if op == "getSubscription":
                 wanted = parsed.get("payloadVersion")
-                mine = [s["subscription"] for s in self._subscriptions.values()
-                        if s["seller"] == who and s["type"] == kind
-                        and wanted in (None, s["subscription"]["payloadVersion"])]
+                mine = [
+                    s["subscription"]
+                    for s in self._subscriptions.values()
+                    if s["seller"] == who
+                    and s["type"] == kind
+                    and wanted in (None, s["subscription"]["payloadVersion"])
+                ]
                 if not mine:
                     raise ApiError(404, f"No subscription to {kind} found.")
                 return Response(200, {"payload": max(mine, key=lambda s: s["payloadVersion"])})

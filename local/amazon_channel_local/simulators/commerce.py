@@ -72,10 +72,11 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from . import commerce_schema
@@ -96,6 +97,7 @@ PROVIDER_ID = "6f1c2a4e-9b1d-4c57-8a0e-3d2f5b7c9e11"
 def detail_type(event_code: str) -> str:
     """The EventBridge detail-type Adobe I/O Events gives an event of this provider."""
     return f"{PROVIDER_LABEL}:{event_code}"
+
 
 NOT_FOUND = "The entity that was requested doesn't exist. Verify the entity and try again."
 PRODUCT_NOT_FOUND = "The product that was requested doesn't exist. Verify the product and try again."
@@ -194,8 +196,9 @@ def signature_valid(method: str, url: str, authorization: str, consumer_secret: 
     digest = {"HMAC-SHA256": hashlib.sha256, "HMAC-SHA1": hashlib.sha1}.get(params.get("oauth_signature_method", ""))
     if digest is None or not given:
         return False
-    pairs = "&".join(f"{_rawurlencode(k)}={_rawurlencode(v)}" for k, v in sorted(params.items(),
-                                                                              key=lambda kv: _natural(kv[0])))
+    pairs = "&".join(
+        f"{_rawurlencode(k)}={_rawurlencode(v)}" for k, v in sorted(params.items(), key=lambda kv: _natural(kv[0]))
+    )
     base_url = f"{split.scheme.lower()}://{split.netloc.lower()}{split.path}"
     base = "&".join((method.upper(), _rawurlencode(base_url), _rawurlencode(pairs)))
     key = f"{_rawurlencode(consumer_secret)}&{_rawurlencode(token_secret)}"
@@ -266,8 +269,13 @@ def _parse_search(query: list[tuple[str, str]]) -> dict[str, Any]:
             flt = groups[g][f]
             if "field" not in flt:
                 raise _HttpError(400, REQUIRED, {"fieldName": "field"})
-            filters.append({"field": flt["field"], "value": flt.get("value", ""),
-                            "condition_type": flt.get("condition_type", "eq")})
+            filters.append(
+                {
+                    "field": flt["field"],
+                    "value": flt.get("value", ""),
+                    "condition_type": flt.get("condition_type", "eq"),
+                }
+            )
         filter_groups.append({"filters": filters})
     criteria: dict[str, Any] = {"filter_groups": filter_groups}
     if page_size is not None:
@@ -280,7 +288,7 @@ def _parse_search(query: list[tuple[str, str]]) -> dict[str, Any]:
 def _matches(entity: dict, flt: dict, allowed: set[str]) -> bool:
     field, value, cond = flt["field"], flt["value"], flt["condition_type"]
     if field not in allowed:
-        raise _HttpError(400, 'Invalid attribute name: %1', [field])
+        raise _HttpError(400, "Invalid attribute name: %1", [field])
     actual = entity.get(field)
     text = "" if actual is None else str(_num(actual) if isinstance(actual, Decimal) else actual)
     if cond == "eq":
@@ -296,31 +304,42 @@ def _matches(entity: dict, flt: dict, allowed: set[str]) -> bool:
         return actual is None
     if cond == "notnull":
         return actual is not None
-    raise _HttpError(400, 'Invalid condition type: %1', [cond])
+    raise _HttpError(400, "Invalid condition type: %1", [cond])
 
 
 def _search(entities: list[dict], criteria: dict, allowed: set[str]) -> list[dict]:
-    found = [e for e in entities
-             if all(any(_matches(e, f, allowed) for f in g["filters"]) for g in criteria["filter_groups"])]
+    found = [
+        e
+        for e in entities
+        if all(any(_matches(e, f, allowed) for f in g["filters"]) for g in criteria["filter_groups"])
+    ]
     size = criteria.get("page_size")
     if size:
         page = max(criteria.get("current_page") or 1, 1)
-        found = found[(page - 1) * size: page * size]
+        found = found[(page - 1) * size : page * size]
     return found
 
 
 class SimulatedCommerce:
     """An Adobe Commerce store on 127.0.0.1 with merchant actions and inspection for tests."""
 
-    def __init__(self, on_event: Callable[[dict], None] | None = None, port: int = 0, *,
-                 credentials: dict[str, str] | None = None, allow_bearer: bool = False,
-                 clock: Callable[[], float] = time.time,
-                 schema_version: str | None = None, validate_responses: bool | None = None):
+    def __init__(
+        self,
+        on_event: Callable[[dict], None] | None = None,
+        port: int = 0,
+        *,
+        credentials: dict[str, str] | None = None,
+        allow_bearer: bool = False,
+        clock: Callable[[], float] = time.time,
+        schema_version: str | None = None,
+        validate_responses: bool | None = None,
+    ):
         self.port = port  # 0: any free port on 127.0.0.1
         # Adobe's admin REST schema this store follows (requests always; responses when asked,
         # as the test suite does through SIM_COMMERCE_VALIDATE_RESPONSES=1)
-        self.schema_version = (schema_version or os.environ.get("SIM_COMMERCE_SCHEMA_VERSION")
-                               or commerce_schema.DEFAULT_VERSION)
+        self.schema_version = (
+            schema_version or os.environ.get("SIM_COMMERCE_SCHEMA_VERSION") or commerce_schema.DEFAULT_VERSION
+        )
         if self.schema_version not in commerce_schema.VERSIONS:
             raise ValueError(f"Unknown Commerce schema version {self.schema_version!r}")
         if validate_responses is None:
@@ -345,8 +364,19 @@ class SimulatedCommerce:
         self._invoices: dict[int, dict] = {}
         self._shipments: dict[int, dict] = {}
         self._creditmemos: dict[int, dict] = {}
-        self._seq = {"product": 0, "customer": 0, "order": 0, "increment": 0, "item": 0, "address": 0,
-                     "invoice": 0, "shipment": 0, "track": 0, "history": 0, "creditmemo": 0}
+        self._seq = {
+            "product": 0,
+            "customer": 0,
+            "order": 0,
+            "increment": 0,
+            "item": 0,
+            "address": 0,
+            "invoice": 0,
+            "shipment": 0,
+            "track": 0,
+            "history": 0,
+            "creditmemo": 0,
+        }
         self._faults: list[dict] = []
         self._status_states = {state: set(statuses) for state, statuses in DEFAULT_STATUS_STATES.items()}
         self._emails: list[dict] = []
@@ -379,8 +409,9 @@ class SimulatedCommerce:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="sim-commerce", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-commerce", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -408,14 +439,23 @@ class SimulatedCommerce:
         return self._seq[name]
 
     # ------------------------------------------------------------------ setup and merchant actions
-    def set_product(self, sku: str, *, name: str | None = None, price: Any = None, qty: Any = None,
-                    enabled: bool | None = None) -> None:
+    def set_product(
+        self, sku: str, *, name: str | None = None, price: Any = None, qty: Any = None, enabled: bool | None = None
+    ) -> None:
         with self._lock:
             p = self._products.get(sku)
             if p is None:
-                p = {"id": self._next("product"), "sku": sku, "name": sku, "price": Decimal("0.00"),
-                     "qty": Decimal("0"), "enabled": True, "min_qty": Decimal("0"), "use_config_min_qty": True,
-                     "reservations": []}
+                p = {
+                    "id": self._next("product"),
+                    "sku": sku,
+                    "name": sku,
+                    "price": Decimal("0.00"),
+                    "qty": Decimal("0"),
+                    "enabled": True,
+                    "min_qty": Decimal("0"),
+                    "use_config_min_qty": True,
+                    "reservations": [],
+                }
                 self._products[sku] = p
             if name is not None:
                 p["name"] = name
@@ -433,11 +473,19 @@ class SimulatedCommerce:
 
     def add_customer(self, email: str, firstname: str, lastname: str, website_id: int = 1) -> int:
         with self._lock:
-            return self._create_customer({"email": email, "firstname": firstname, "lastname": lastname,
-                                          "website_id": website_id})["id"]
+            return self._create_customer(
+                {"email": email, "firstname": firstname, "lastname": lastname, "website_id": website_id}
+            )["id"]
 
-    def merchant_ship(self, *, ext_order_id: str, carrier: str, tracking_number: str,
-                      items: list[dict] | None = None, notify: bool = False) -> int:
+    def merchant_ship(
+        self,
+        *,
+        ext_order_id: str,
+        carrier: str,
+        tracking_number: str,
+        items: list[dict] | None = None,
+        notify: bool = False,
+    ) -> int:
         """The merchant ships the order from the Commerce admin (Ship button, with a tracking number).
 
         `notify` is the form's "Email Copy of Shipment" box, unticked unless the merchant ticks it.
@@ -487,15 +535,27 @@ class SimulatedCommerce:
                     if qty > 0:
                         items.append({"order_item_id": i["item_id"], "qty": qty})
                 if not items:
-                    raise ValueError(f"Commerce order {order['increment_id']} ({order['state']}) has nothing "
-                                     f"left to cancel")
+                    raise ValueError(
+                        f"Commerce order {order['increment_id']} ({order['state']}) has nothing left to cancel"
+                    )
                 shipped = any(i["qty_shipped"] > 0 for i in order["items"])
-                shipping = Decimal(0) if shipped else (order.get("shipping_invoiced", Decimal(0))
-                                                      - order.get("shipping_refunded", Decimal(0)))
+                shipping = (
+                    Decimal(0)
+                    if shipped
+                    else (order.get("shipping_invoiced", Decimal(0)) - order.get("shipping_refunded", Decimal(0)))
+                )
                 self._comment(order, reason)
                 try:
-                    memo = self._refund(order, items, {"shipping_amount": shipping, "extension_attributes": {
-                        "return_to_stock_items": [it["order_item_id"] for it in items]}}, reason, notify=False)
+                    memo = self._refund(
+                        order,
+                        items,
+                        {
+                            "shipping_amount": shipping,
+                            "extension_attributes": {"return_to_stock_items": [it["order_item_id"] for it in items]},
+                        },
+                        reason,
+                        notify=False,
+                    )
                 except _HttpError as e:
                     raise ValueError(_render(e.message, e.parameters)) from None
                 event, done = self._creditmemo_event(memo), "credit memo"
@@ -515,8 +575,9 @@ class SimulatedCommerce:
         """
         printed = []
         with self._lock:
-            finished = {o["entity_id"]: o for o in self._orders.values()
-                        if o["state"] in ("complete", "closed", "canceled")}
+            finished = {
+                o["entity_id"]: o for o in self._orders.values() if o["state"] in ("complete", "closed", "canceled")
+            }
             for p in self._products.values():
                 totals: dict[int, Decimal] = {}
                 for r in p["reservations"]:
@@ -525,24 +586,42 @@ class SimulatedCommerce:
                 for order_id, total in totals.items():
                     if total:
                         self._reserve(p["sku"], -total, "compensation", finished[order_id])
-                        printed.append(f"{finished[order_id]['increment_id']}:{p['sku']}:{_num(-total)}:"
-                                       f"{DEFAULT_STOCK}")
+                        printed.append(
+                            f"{finished[order_id]['increment_id']}:{p['sku']}:{_num(-total)}:{DEFAULT_STOCK}"
+                        )
         return printed
 
     def _comment(self, order: dict, comment: str) -> None:
-        order["status_histories"].insert(0, {
-            "entity_id": self._next("history"), "parent_id": order["entity_id"], "entity_name": "order",
-            "comment": comment, "is_customer_notified": 0, "is_visible_on_front": 0,
-            "status": order["status"], "created_at": _now()})
+        order["status_histories"].insert(
+            0,
+            {
+                "entity_id": self._next("history"),
+                "parent_id": order["entity_id"],
+                "entity_name": "order",
+                "comment": comment,
+                "is_customer_notified": 0,
+                "is_visible_on_front": 0,
+                "status": order["status"],
+                "created_at": _now(),
+            },
+        )
 
-    def fail_next(self, method: str, path_prefix: str, status: int, count: int = 1, *,
-                  after_effect: bool = False) -> None:
+    def fail_next(
+        self, method: str, path_prefix: str, status: int, count: int = 1, *, after_effect: bool = False
+    ) -> None:
         """Answer the next `count` requests matching method and path prefix (`/V1/...` or the full
         `/rest/...` path) with `status`. By default nothing is done; with `after_effect=True` the
         request takes effect first and only its answer is lost (a timeout after commit)."""
         with self._lock:
-            self._faults.append({"method": method.upper(), "prefix": path_prefix, "status": status,
-                                 "count": count, "after": after_effect})
+            self._faults.append(
+                {
+                    "method": method.upper(),
+                    "prefix": path_prefix,
+                    "status": status,
+                    "count": count,
+                    "after": after_effect,
+                }
+            )
 
     # ------------------------------------------------------------------ inspection
     def _summary(self, order: dict) -> dict:
@@ -557,13 +636,17 @@ class SimulatedCommerce:
             "customer_is_guest": bool(order.get("customer_is_guest")),
             "customer_id": order.get("customer_id"),
             "grand_total": _money(order["grand_total"]),
-            "items": [{"sku": i["sku"], "qty": int(i["qty_ordered"]), "price": _money(i["price"])}
-                      for i in order["items"]],
-            "shipments": [{"carrier": (s["tracks"][0]["title"] or s["tracks"][0]["carrier_code"])
-                           if s["tracks"] else None,
-                           "tracking_number": s["tracks"][0]["track_number"] if s["tracks"] else None,
-                           "items": [{"sku": i["sku"], "qty": int(i["qty"])} for i in s["items"]]}
-                          for s in sorted(shipments, key=lambda s: s["entity_id"])],
+            "items": [
+                {"sku": i["sku"], "qty": int(i["qty_ordered"]), "price": _money(i["price"])} for i in order["items"]
+            ],
+            "shipments": [
+                {
+                    "carrier": (s["tracks"][0]["title"] or s["tracks"][0]["carrier_code"]) if s["tracks"] else None,
+                    "tracking_number": s["tracks"][0]["track_number"] if s["tracks"] else None,
+                    "items": [{"sku": i["sku"], "qty": int(i["qty"])} for i in s["items"]],
+                }
+                for s in sorted(shipments, key=lambda s: s["entity_id"])
+            ],
             "invoiced": any(inv["order_id"] == order["entity_id"] for inv in self._invoices.values()),
             "emails_sent_to_customer": self._emails_to_buyer(order),
         }
@@ -579,12 +662,26 @@ class SimulatedCommerce:
                 count += sum(1 for m in self._emails if m["kind"] == "new_account" and m["customer_id"] == customer_id)
         return count
 
-    def _send_mail(self, kind: str, to: str, *, order: dict | None = None, customer_id: int | None = None,
-                   recipient: str = "customer") -> None:
-        self._emails.append({"kind": kind, "to": to, "recipient": recipient,
-                             "order_id": order["entity_id"] if order else None,
-                             "customer_id": customer_id if customer_id is not None
-                             else (order.get("customer_id") if order else None)})
+    def _send_mail(
+        self,
+        kind: str,
+        to: str,
+        *,
+        order: dict | None = None,
+        customer_id: int | None = None,
+        recipient: str = "customer",
+    ) -> None:
+        self._emails.append(
+            {
+                "kind": kind,
+                "to": to,
+                "recipient": recipient,
+                "order_id": order["entity_id"] if order else None,
+                "customer_id": customer_id
+                if customer_id is not None
+                else (order.get("customer_id") if order else None),
+            }
+        )
 
     def emails(self) -> list[dict]:
         """Every email Commerce sent: kind (new_account, invoice, shipment, creditmemo,
@@ -610,21 +707,39 @@ class SimulatedCommerce:
     def credit_memos(self, ext_order_id: str) -> list[dict]:
         with self._lock:
             order = self._order_by_ext(ext_order_id)
-            return [] if order is None else [_jsonable(m) for m in self._creditmemos.values()
-                                             if m["order_id"] == order["entity_id"]]
+            return (
+                []
+                if order is None
+                else [_jsonable(m) for m in self._creditmemos.values() if m["order_id"] == order["entity_id"]]
+            )
 
     def customers(self) -> list[dict]:
         with self._lock:
-            return sorted(({"email": c["email"], "firstname": c["firstname"], "lastname": c["lastname"]}
-                           for c in self._customers), key=lambda c: c["email"])
+            return sorted(
+                (
+                    {"email": c["email"], "firstname": c["firstname"], "lastname": c["lastname"]}
+                    for c in self._customers
+                ),
+                key=lambda c: c["email"],
+            )
 
     def product(self, sku: str) -> dict | None:
         with self._lock:
             p = self._products.get(sku)
-            return None if p is None else {"sku": sku, "name": p["name"], "price": _money(p["price"]),
-                                            "qty": int(p["qty"]), "salable_qty": int(self._salable(p)),
-                                            "min_qty": int(p["min_qty"]), "enabled": p["enabled"],
-                                            "in_stock": p["qty"] > p["min_qty"]}
+            return (
+                None
+                if p is None
+                else {
+                    "sku": sku,
+                    "name": p["name"],
+                    "price": _money(p["price"]),
+                    "qty": int(p["qty"]),
+                    "salable_qty": int(self._salable(p)),
+                    "min_qty": int(p["min_qty"]),
+                    "enabled": p["enabled"],
+                    "in_stock": p["qty"] > p["min_qty"],
+                }
+            )
 
     @property
     def order_count(self) -> int:
@@ -645,15 +760,28 @@ class SimulatedCommerce:
         raw = h.rfile.read(length) if length else b""
         events: list[dict] = []
         try:
-            status, payload = self._serve(h.command, path, query, raw, h.headers.get("Authorization", ""), events,
-                                          url=f"http://{h.headers.get('Host', '')}{h.path}")
+            status, payload = self._serve(
+                h.command,
+                path,
+                query,
+                raw,
+                h.headers.get("Authorization", ""),
+                events,
+                url=f"http://{h.headers.get('Host', '')}{h.path}",
+            )
         except _HttpError as e:
             status, payload = e.status, {"message": e.message, "parameters": e.parameters}
             if e.errors:
                 payload["errors"] = e.errors
         except Exception as e:  # noqa: BLE001 - a bug in the simulator shows as Magento's 500
-            status, payload = 500, {"message": f"Internal Error. Details are available in Magento log file. "
-                                               f"Report ID: webapi-{uuid.uuid4().hex[:13]}", "trace": repr(e)}
+            status, payload = (
+                500,
+                {
+                    "message": f"Internal Error. Details are available in Magento log file. "
+                    f"Report ID: webapi-{uuid.uuid4().hex[:13]}",
+                    "trace": repr(e),
+                },
+            )
         status, payload = self._schema_answer(h.command, path, status, payload, query, raw)
         with self._lock:
             self._log.append((h.command, split.path, status))
@@ -670,8 +798,9 @@ class SimulatedCommerce:
         if self.on_event is not None:
             self.on_event(event)
 
-    def _serve(self, method: str, path: str, query: list, raw: bytes, auth: str,
-               events: list[dict], url: str = "") -> tuple[int, Any]:
+    def _serve(
+        self, method: str, path: str, query: list, raw: bytes, auth: str, events: list[dict], url: str = ""
+    ) -> tuple[int, Any]:
         m = _PATH.match(path)
         fault = self._take_fault(method, path, m.group(1) if m else None)
         if fault is not None and not fault["after"]:
@@ -715,18 +844,29 @@ class SimulatedCommerce:
         from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
         try:
-            params = dict(parse_authorization_header(auth[auth.lower().index("oauth "):]))
+            params = dict(parse_authorization_header(auth[auth.lower().index("oauth ") :]))
         except ValueError:
             params = {}
         if "oauth_version" in params and params["oauth_version"] != "1.0":
             raise _HttpError(400, UNSUPPORTED_VERSION, [params["oauth_version"]])
-        missing = [p for p in ("oauth_consumer_key", "oauth_signature", "oauth_signature_method", "oauth_nonce",
-                               "oauth_timestamp", "oauth_token") if p not in params]
+        missing = [
+            p
+            for p in (
+                "oauth_consumer_key",
+                "oauth_signature",
+                "oauth_signature_method",
+                "oauth_nonce",
+                "oauth_timestamp",
+                "oauth_token",
+            )
+            if p not in params
+        ]
         if len(missing) == 1:
             raise _HttpError(400, REQUIRED, {"fieldName": missing[0]})
         if missing:
-            raise _HttpError(400, INPUT_ERRORS, errors=[{"message": REQUIRED, "parameters": {"fieldName": m}}
-                                                         for m in missing])
+            raise _HttpError(
+                400, INPUT_ERRORS, errors=[{"message": REQUIRED, "parameters": {"fieldName": m}} for m in missing]
+            )
         if len(params["oauth_token"]) != 32:
             raise _HttpError(400, TOKEN_LENGTH)
         if params["oauth_signature_method"] not in SIGNATURE_METHODS:
@@ -760,8 +900,13 @@ class SimulatedCommerce:
         from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 
         c = credentials or self.credentials
-        signer = Client(c["consumer_key"], client_secret=c["consumer_secret"], resource_owner_key=c["access_token"],
-                        resource_owner_secret=c["access_token_secret"], signature_method=SIGNATURE_HMAC_SHA256)
+        signer = Client(
+            c["consumer_key"],
+            client_secret=c["consumer_secret"],
+            resource_owner_key=c["access_token"],
+            resource_owner_secret=c["access_token_secret"],
+            signature_method=SIGNATURE_HMAC_SHA256,
+        )
         return signer.sign(url, http_method=method)[1]["Authorization"]
 
     def add_integration(self, credentials: dict[str, str]) -> int:
@@ -789,8 +934,9 @@ class SimulatedCommerce:
             with self._lock:
                 self.schema_warnings.extend(warnings)
 
-    def _schema_answer(self, method: str, path: str, status: int, payload: Any, query: list,
-                       raw: bytes) -> tuple[int, Any]:
+    def _schema_answer(
+        self, method: str, path: str, status: int, payload: Any, query: list, raw: bytes
+    ) -> tuple[int, Any]:
         """The answer as Magento writes it (optional nulls left out), checked against the schema in tests."""
         m = _PATH.match(path)
         if m is None:  # not Magento's REST API (e.g. a subclass's own control routes)
@@ -804,8 +950,9 @@ class SimulatedCommerce:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode(errors="replace")
-            commerce_schema.record(commerce_schema.Exchange(self.schema_version, method, api_path, list(query),
-                                                            body, status, payload))
+            commerce_schema.record(
+                commerce_schema.Exchange(self.schema_version, method, api_path, list(query), body, status, payload)
+            )
         if not self.validate_responses:
             return status, payload
         violations = schema.response_violations(op, status, payload)
@@ -816,8 +963,10 @@ class SimulatedCommerce:
             self.schema_violations.extend(violations)
         for v in violations:
             commerce_schema.record_violation(v)
-        return 500, {"message": "The simulated Commerce answered outside Adobe's schema "
-                                f"{self.schema_version}: " + "; ".join(violations[:5])}
+        return 500, {
+            "message": "The simulated Commerce answered outside Adobe's schema "
+            f"{self.schema_version}: " + "; ".join(violations[:5])
+        }
 
     def _schema_count(self, what: str) -> None:
         with self._lock:
@@ -827,8 +976,9 @@ class SimulatedCommerce:
     def _take_fault(self, method: str, path: str, api_path: str | None) -> dict | None:
         with self._lock:
             for fault in self._faults:
-                if fault["method"] == method and (path.startswith(fault["prefix"])
-                                                  or (api_path or "").startswith(fault["prefix"])):
+                if fault["method"] == method and (
+                    path.startswith(fault["prefix"]) or (api_path or "").startswith(fault["prefix"])
+                ):
                     fault["count"] -= 1
                     if fault["count"] <= 0:
                         self._faults.remove(fault)
@@ -838,8 +988,10 @@ class SimulatedCommerce:
     @staticmethod
     def _fault_error(fault: dict) -> _HttpError:
         if fault["status"] >= 500:
-            return _HttpError(fault["status"], "Internal Error. Details are available in Magento log file. "
-                                               f"Report ID: webapi-{uuid.uuid4().hex[:13]}")
+            return _HttpError(
+                fault["status"],
+                f"Internal Error. Details are available in Magento log file. Report ID: webapi-{uuid.uuid4().hex[:13]}",
+            )
         return _HttpError(fault["status"], "Simulated failure")
 
     def _route(self, method: str, path: str) -> tuple[tuple[Callable, tuple], str]:
@@ -860,10 +1012,18 @@ class SimulatedCommerce:
             ("GET", r"/V1/shipments", self._h_shipment_search, "Magento_Sales::shipment"),
             ("GET", r"/V1/products/([^/]+)", self._h_product_get, "Magento_Catalog::products"),
             ("GET", r"/V1/stockItems/([^/]+)", self._h_stock_get, "Magento_CatalogInventory::cataloginventory"),
-            ("PUT", r"/V1/products/([^/]+)/stockItems/([^/]+)", self._h_stock_update,
-             "Magento_CatalogInventory::cataloginventory"),
-            ("GET", r"/V1/inventory/get-product-salable-quantity/([^/]+)/([^/]+)", self._h_salable_qty,
-             "Magento_InventoryApi::stock"),
+            (
+                "PUT",
+                r"/V1/products/([^/]+)/stockItems/([^/]+)",
+                self._h_stock_update,
+                "Magento_CatalogInventory::cataloginventory",
+            ),
+            (
+                "GET",
+                r"/V1/inventory/get-product-salable-quantity/([^/]+)/([^/]+)",
+                self._h_salable_qty,
+                "Magento_InventoryApi::stock",
+            ),
             ("GET", r"/V1/inventory/source-items", self._h_source_items, "Magento_InventoryApi::source"),
             ("POST", r"/V1/inventory/source-items", self._h_source_items_save, "Magento_InventoryApi::source"),
         ]
@@ -885,26 +1045,37 @@ class SimulatedCommerce:
         if "@" not in email:
             raise _HttpError(400, '"%fieldName" is not a valid email address.', {"fieldName": "email"})
         website_id = int(data.get("website_id") or 1)
-        if any(c["email"].casefold() == email.casefold() and c["website_id"] == website_id
-               for c in self._customers):
+        if any(c["email"].casefold() == email.casefold() and c["website_id"] == website_id for c in self._customers):
             raise _HttpError(400, DUPLICATE_CUSTOMER)
         now = _now()
         customer = {
-            "id": self._next("customer"), "group_id": int(data.get("group_id") or 1),
-            "created_at": now, "updated_at": now, "created_in": "Default Store View",
-            "email": email, "firstname": str(data["firstname"]), "lastname": str(data["lastname"]),
-            "store_id": int(data.get("store_id") or 1), "website_id": website_id, "addresses": [],
-            "disable_auto_group_change": 0, "extension_attributes": {"is_subscribed": False},
+            "id": self._next("customer"),
+            "group_id": int(data.get("group_id") or 1),
+            "created_at": now,
+            "updated_at": now,
+            "created_in": "Default Store View",
+            "email": email,
+            "firstname": str(data["firstname"]),
+            "lastname": str(data["lastname"]),
+            "store_id": int(data.get("store_id") or 1),
+            "website_id": website_id,
+            "addresses": [],
+            "disable_auto_group_change": 0,
+            "extension_attributes": {"is_subscribed": False},
         }
         self._customers.append(customer)
         return customer
 
     def _h_customer_search(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
-        items = _search(self._customers, criteria,
-                        {"email", "website_id", "id", "firstname", "lastname", "store_id", "group_id"})
-        return {"items": [self._customer_json(c) for c in items], "search_criteria": criteria,
-                "total_count": len(items)}
+        items = _search(
+            self._customers, criteria, {"email", "website_id", "id", "firstname", "lastname", "store_id", "group_id"}
+        )
+        return {
+            "items": [self._customer_json(c) for c in items],
+            "search_criteria": criteria,
+            "total_count": len(items),
+        }
 
     def _h_customer_create(self, *, query, body, events) -> dict:
         """AccountManagement::createAccount: the account, then the welcome email to the customer
@@ -921,28 +1092,57 @@ class SimulatedCommerce:
         for c in self._customers:
             if c["id"] == int(customer_id):
                 return self._customer_json(c)
-        raise _HttpError(404, "No such entity with %fieldName = %fieldValue",
-                         {"fieldName": "customerId", "fieldValue": int(customer_id)})
+        raise _HttpError(
+            404,
+            "No such entity with %fieldName = %fieldValue",
+            {"fieldName": "customerId", "fieldValue": int(customer_id)},
+        )
 
     # ------------------------------------------------------------------ catalog
     def _product_json(self, p: dict) -> dict:
-        return {"id": p["id"], "sku": p["sku"], "name": p["name"], "attribute_set_id": 4, "price": p["price"],
-                "status": 1 if p["enabled"] else 2, "visibility": 4, "type_id": "simple",
-                "extension_attributes": {"website_ids": [1], "stock_item": self._stock_json(p)}}
+        return {
+            "id": p["id"],
+            "sku": p["sku"],
+            "name": p["name"],
+            "attribute_set_id": 4,
+            "price": p["price"],
+            "status": 1 if p["enabled"] else 2,
+            "visibility": 4,
+            "type_id": "simple",
+            "extension_attributes": {"website_ids": [1], "stock_item": self._stock_json(p)},
+        }
 
     def _stock_json(self, p: dict) -> dict:
         # The legacy stock item mirrors the default source (MSI keeps them in step in single-source mode).
         # Every other setting is a default store's, from the configuration.
-        return {"item_id": p["id"], "product_id": p["id"], "stock_id": 1, "qty": p["qty"],
-                "is_in_stock": p["qty"] > p["min_qty"], "is_qty_decimal": False,
-                "show_default_notification_message": False,
-                "use_config_min_qty": p["use_config_min_qty"], "min_qty": p["min_qty"],
-                "use_config_min_sale_qty": 1, "min_sale_qty": 1,
-                "use_config_max_sale_qty": True, "max_sale_qty": 10000, "use_config_backorders": True,
-                "backorders": 0, "use_config_notify_stock_qty": True, "notify_stock_qty": 1,
-                "use_config_qty_increments": True, "qty_increments": 0, "use_config_enable_qty_inc": True,
-                "enable_qty_increments": False, "use_config_manage_stock": True, "manage_stock": True,
-                "low_stock_date": None, "is_decimal_divided": False, "stock_status_changed_auto": 0}
+        return {
+            "item_id": p["id"],
+            "product_id": p["id"],
+            "stock_id": 1,
+            "qty": p["qty"],
+            "is_in_stock": p["qty"] > p["min_qty"],
+            "is_qty_decimal": False,
+            "show_default_notification_message": False,
+            "use_config_min_qty": p["use_config_min_qty"],
+            "min_qty": p["min_qty"],
+            "use_config_min_sale_qty": 1,
+            "min_sale_qty": 1,
+            "use_config_max_sale_qty": True,
+            "max_sale_qty": 10000,
+            "use_config_backorders": True,
+            "backorders": 0,
+            "use_config_notify_stock_qty": True,
+            "notify_stock_qty": 1,
+            "use_config_qty_increments": True,
+            "qty_increments": 0,
+            "use_config_enable_qty_inc": True,
+            "enable_qty_increments": False,
+            "use_config_manage_stock": True,
+            "manage_stock": True,
+            "low_stock_date": None,
+            "is_decimal_divided": False,
+            "stock_status_changed_auto": 0,
+        }
 
     @staticmethod
     def _salable(p: dict) -> Decimal:
@@ -1009,13 +1209,20 @@ class SimulatedCommerce:
         return self._salable(p)
 
     def _source_item(self, p: dict) -> dict:
-        return {"sku": p["sku"], "source_code": DEFAULT_SOURCE, "quantity": p["qty"],
-                "status": 1 if p["qty"] > 0 else 0}
+        return {
+            "sku": p["sku"],
+            "source_code": DEFAULT_SOURCE,
+            "quantity": p["qty"],
+            "status": 1 if p["qty"] > 0 else 0,
+        }
 
     def _h_source_items(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
-        items = _search([self._source_item(p) for p in self._products.values()], criteria,
-                        {"sku", "source_code", "quantity", "status"})
+        items = _search(
+            [self._source_item(p) for p in self._products.values()],
+            criteria,
+            {"sku", "source_code", "quantity", "status"},
+        )
         return {"items": items, "search_criteria": criteria, "total_count": len(items)}
 
     def _h_source_items_save(self, *, query, body, events) -> None:
@@ -1030,7 +1237,6 @@ class SimulatedCommerce:
             updates.append((p, _dec(it.get("quantity"), "quantity")))
         for p, quantity in updates:
             p["qty"] = quantity
-        return None
 
     def _h_product_get(self, sku: str, *, query, body, events) -> dict:
         p = self._products.get(sku)
@@ -1067,10 +1273,17 @@ class SimulatedCommerce:
         ext = dict(o.get("extension_attributes") or {})
         if ext.get("shipping_assignments"):
             ext["shipping_assignments"] = [
-                {**a, "shipping": {**a["shipping"], "address": self._written_as(
-                    "sales-data-order-address-interface", a["shipping"]["address"])}}
-                if isinstance((a.get("shipping") or {}).get("address"), dict) else a
-                for a in ext["shipping_assignments"]]
+                {
+                    **a,
+                    "shipping": {
+                        **a["shipping"],
+                        "address": self._written_as("sales-data-order-address-interface", a["shipping"]["address"]),
+                    },
+                }
+                if isinstance((a.get("shipping") or {}).get("address"), dict)
+                else a
+                for a in ext["shipping_assignments"]
+            ]
             out["extension_attributes"] = ext
         return out
 
@@ -1079,11 +1292,21 @@ class SimulatedCommerce:
 
     def _h_order_search(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
-        items = _search(sorted(self._orders.values(), key=lambda o: o["entity_id"]), criteria,
-                        {"ext_order_id", "increment_id", "entity_id", "customer_email", "status", "state",
-                         "store_id", "customer_id"})
-        return {"items": [self._order_json(o) for o in items], "search_criteria": criteria,
-                "total_count": len(items)}
+        items = _search(
+            sorted(self._orders.values(), key=lambda o: o["entity_id"]),
+            criteria,
+            {
+                "ext_order_id",
+                "increment_id",
+                "entity_id",
+                "customer_email",
+                "status",
+                "state",
+                "store_id",
+                "customer_id",
+            },
+        )
+        return {"items": [self._order_json(o) for o in items], "search_criteria": criteria, "total_count": len(items)}
 
     def _h_order_get(self, order_id: str, *, query, body, events) -> dict:
         return self._order_json(self._get_order(order_id))
@@ -1122,21 +1345,30 @@ class SimulatedCommerce:
             price = _dec(it.get("price"), "price")
             qty = _dec(it.get("qty_ordered"))
             item = {
-                "item_id": self._next("item"), "order_id": order_id, "store_id": store_id,
+                "item_id": self._next("item"),
+                "order_id": order_id,
+                "store_id": store_id,
                 # stored as given: the repository neither looks the product up nor fills product_id
-                "sku": str(it["sku"]), "name": it.get("name"), "product_id": it.get("product_id"),
+                "sku": str(it["sku"]),
+                "name": it.get("name"),
+                "product_id": it.get("product_id"),
                 "product_type": it.get("product_type") or "simple",
-                "qty_ordered": qty, "qty_invoiced": Decimal(0), "qty_shipped": Decimal(0),
-                "qty_canceled": Decimal(0), "qty_refunded": Decimal(0),
-                "price": price, "base_price": _dec(it.get("base_price", price)),
+                "qty_ordered": qty,
+                "qty_invoiced": Decimal(0),
+                "qty_shipped": Decimal(0),
+                "qty_canceled": Decimal(0),
+                "qty_refunded": Decimal(0),
+                "price": price,
+                "base_price": _dec(it.get("base_price", price)),
                 "original_price": _dec(it.get("original_price", price)),
-                "tax_amount": _dec(it.get("tax_amount")), "base_tax_amount": _dec(it.get("base_tax_amount",
-                                                                                         it.get("tax_amount"))),
+                "tax_amount": _dec(it.get("tax_amount")),
+                "base_tax_amount": _dec(it.get("base_tax_amount", it.get("tax_amount"))),
                 "discount_amount": _dec(it.get("discount_amount")),  # Magento: positive on an item
                 "base_discount_amount": _dec(it.get("base_discount_amount", it.get("discount_amount"))),
                 "row_total": _dec(it.get("row_total", price * qty)),
                 "base_row_total": _dec(it.get("base_row_total", it.get("row_total", price * qty))),
-                "created_at": now, "updated_at": now,
+                "created_at": now,
+                "updated_at": now,
             }
             if it.get("ext_order_item_id") is not None:
                 item["ext_order_item_id"] = str(it["ext_order_item_id"])
@@ -1160,35 +1392,60 @@ class SimulatedCommerce:
         payment = dict(e.get("payment") or {})
         if not payment.get("method"):
             raise _HttpError(400, REQUIRED, {"fieldName": "payment.method"})
-        payment.update({"entity_id": order_id, "parent_id": order_id, "amount_ordered": grand_total,
-                        "base_amount_ordered": grand_total})
+        payment.update(
+            {
+                "entity_id": order_id,
+                "parent_id": order_id,
+                "amount_ordered": grand_total,
+                "base_amount_ordered": grand_total,
+            }
+        )
         order = {
-            "entity_id": order_id, "increment_id": increment_id, "ext_order_id": e.get("ext_order_id"),
-            "store_id": store_id, "state": "new", "status": "pending",
-            "customer_email": str(e["customer_email"]), "customer_firstname": e.get("customer_firstname"),
-            "customer_lastname": e.get("customer_lastname"), "customer_id": e.get("customer_id"),
+            "entity_id": order_id,
+            "increment_id": increment_id,
+            "ext_order_id": e.get("ext_order_id"),
+            "store_id": store_id,
+            "state": "new",
+            "status": "pending",
+            "customer_email": str(e["customer_email"]),
+            "customer_firstname": e.get("customer_firstname"),
+            "customer_lastname": e.get("customer_lastname"),
+            "customer_id": e.get("customer_id"),
             "customer_is_guest": 1 if int(e.get("customer_is_guest") or 0) else 0,
             "customer_group_id": int(e.get("customer_group_id") or (0 if e.get("customer_is_guest") else 1)),
-            "base_currency_code": e.get("base_currency_code") or currency, "order_currency_code": currency,
+            "base_currency_code": e.get("base_currency_code") or currency,
+            "order_currency_code": currency,
             "global_currency_code": e.get("global_currency_code") or currency,
             "store_currency_code": e.get("store_currency_code") or currency,
-            "subtotal": subtotal, "base_subtotal": _dec(e.get("base_subtotal", subtotal)),
-            "shipping_amount": shipping, "base_shipping_amount": _dec(e.get("base_shipping_amount", shipping)),
+            "subtotal": subtotal,
+            "base_subtotal": _dec(e.get("base_subtotal", subtotal)),
+            "shipping_amount": shipping,
+            "base_shipping_amount": _dec(e.get("base_shipping_amount", shipping)),
             "shipping_tax_amount": _dec(e.get("shipping_tax_amount")),
             "base_shipping_tax_amount": _dec(e.get("base_shipping_tax_amount", e.get("shipping_tax_amount"))),
             "shipping_description": e.get("shipping_description"),
-            "tax_amount": tax, "base_tax_amount": _dec(e.get("base_tax_amount", tax)),
-            "discount_amount": discount, "base_discount_amount": _dec(e.get("base_discount_amount", discount)),
+            "tax_amount": tax,
+            "base_tax_amount": _dec(e.get("base_tax_amount", tax)),
+            "discount_amount": discount,
+            "base_discount_amount": _dec(e.get("base_discount_amount", discount)),
             "shipping_discount_amount": _dec(e.get("shipping_discount_amount")),
-            "base_shipping_discount_amount": _dec(e.get("base_shipping_discount_amount",
-                                                        e.get("shipping_discount_amount"))),
+            "base_shipping_discount_amount": _dec(
+                e.get("base_shipping_discount_amount", e.get("shipping_discount_amount"))
+            ),
             "discount_description": e.get("discount_description"),
-            **{k: _dec(e[k]) for k in ("subtotal_incl_tax", "base_subtotal_incl_tax", "shipping_incl_tax",
-                                       "base_shipping_incl_tax") if e.get(k) is not None},
-            "grand_total": grand_total, "base_grand_total": _dec(e.get("base_grand_total", grand_total)),
+            **{
+                k: _dec(e[k])
+                for k in ("subtotal_incl_tax", "base_subtotal_incl_tax", "shipping_incl_tax", "base_shipping_incl_tax")
+                if e.get(k) is not None
+            },
+            "grand_total": grand_total,
+            "base_grand_total": _dec(e.get("base_grand_total", grand_total)),
             "total_qty_ordered": sum((i["qty_ordered"] for i in items), Decimal(0)),
-            "total_invoiced": Decimal(0), "total_paid": Decimal(0), "total_due": grand_total,
-            "created_at": now, "updated_at": now,
+            "total_invoiced": Decimal(0),
+            "total_paid": Decimal(0),
+            "total_due": grand_total,
+            "created_at": now,
+            "updated_at": now,
             "items": items,
             "billing_address": self._address(e.get("billing_address") or {}, order_id, "billing"),
             "payment": payment,
@@ -1215,11 +1472,19 @@ class SimulatedCommerce:
             if status not in self._status_states.get(order["state"], set()):
                 raise _HttpError(400, STATUS_NOT_ASSIGNED, [status])
             order["status"] = status
-        order["status_histories"].insert(0, {
-            "entity_id": self._next("history"), "parent_id": order["entity_id"], "entity_name": "order",
-            "comment": h.get("comment"), "is_customer_notified": notified,
-            "is_visible_on_front": 1 if int(h.get("is_visible_on_front") or 0) else 0,
-            "status": order["status"], "created_at": _now()})
+        order["status_histories"].insert(
+            0,
+            {
+                "entity_id": self._next("history"),
+                "parent_id": order["entity_id"],
+                "entity_name": "order",
+                "comment": h.get("comment"),
+                "is_customer_notified": notified,
+                "is_visible_on_front": 1 if int(h.get("is_visible_on_front") or 0) else 0,
+                "status": order["status"],
+                "created_at": _now(),
+            },
+        )
         if notified:  # OrderCommentSender::send($order, $notify, $comment)
             self._send_mail("order_comment", order["customer_email"], order=order)
         order["updated_at"] = _now()
@@ -1234,10 +1499,15 @@ class SimulatedCommerce:
         for i in open_items:
             i["qty_invoiced"] = i["qty_ordered"] - i["qty_canceled"]
         invoice_id = self._next("invoice")
-        self._invoices[invoice_id] = {"entity_id": invoice_id, "order_id": order["entity_id"],
-                                      "increment_id": f"{invoice_id:09d}", "state": 2,
-                                      "grand_total": order["grand_total"], "created_at": _now(),
-                                      "capture_case": "online" if body.get("capture") else "offline"}
+        self._invoices[invoice_id] = {
+            "entity_id": invoice_id,
+            "order_id": order["entity_id"],
+            "increment_id": f"{invoice_id:09d}",
+            "state": 2,
+            "grand_total": order["grand_total"],
+            "created_at": _now(),
+            "capture_case": "online" if body.get("capture") else "offline",
+        }
         order["total_invoiced"] = order["grand_total"]
         order["total_paid"] = order["grand_total"]
         order["shipping_invoiced"] = order["base_shipping_invoiced"] = order["shipping_amount"]
@@ -1296,8 +1566,10 @@ class SimulatedCommerce:
 
     def _refund(self, order: dict, items: list[dict], args: dict, comment: str | None, notify: bool) -> dict:
         """salesRefundOrderV1: an offline credit memo (the order was paid outside Commerce)."""
-        if order["state"] in ("canceled", "closed", "holded", "payment_review") \
-                or order["total_paid"] - order.get("total_refunded", Decimal(0)) <= 0:
+        if (
+            order["state"] in ("canceled", "closed", "holded", "payment_review")
+            or order["total_paid"] - order.get("total_refunded", Decimal(0)) <= 0
+        ):
             raise _HttpError(400, CREDITMEMO_ERRORS, ["The order does not allow a creditmemo to be created."])
         by_id = {i["item_id"]: i for i in order["items"]}
         plan: dict[int, Decimal] = {}
@@ -1307,15 +1579,21 @@ class SimulatedCommerce:
             except (TypeError, ValueError):
                 raise _HttpError(400, CREDITMEMO_ERRORS, ["The order item ID is required."]) from None
             if item_id not in by_id:
-                raise _HttpError(400, CREDITMEMO_ERRORS,
-                                 ["The creditmemo contains product item that is not part of the original order."])
+                raise _HttpError(
+                    400,
+                    CREDITMEMO_ERRORS,
+                    ["The creditmemo contains product item that is not part of the original order."],
+                )
             plan[item_id] = plan.get(item_id, Decimal(0)) + _dec(it.get("qty"), "qty")
         if not items:  # no items given: everything refundable
             plan = {k: i["qty_invoiced"] - i["qty_refunded"] for k, i in by_id.items()}
         for item_id, qty in plan.items():
             if qty < 0 or qty > by_id[item_id]["qty_invoiced"] - by_id[item_id]["qty_refunded"]:
-                raise _HttpError(400, CREDITMEMO_ERRORS,
-                                 ["The quantity to creditmemo must not be greater than the unrefunded quantity."])
+                raise _HttpError(
+                    400,
+                    CREDITMEMO_ERRORS,
+                    ["The quantity to creditmemo must not be greater than the unrefunded quantity."],
+                )
         plan = {k: v for k, v in plan.items() if v > 0}
         shipping_left = order.get("shipping_invoiced", Decimal(0)) - order.get("shipping_refunded", Decimal(0))
         shipping = _dec(args.get("shipping_amount", shipping_left), "shipping_amount")
@@ -1331,12 +1609,17 @@ class SimulatedCommerce:
         last = all(i["qty_invoiced"] - i["qty_refunded"] - plan.get(k, Decimal(0)) <= 0 for k, i in by_id.items())
         tax = tax_left if last and not partial_shipping else min(tax_left, sum(item_tax.values(), shipping_tax))
         # Magento's credit memo totals: the items' and the shipping's share of discount.
-        discount = sum((by_id[k]["discount_amount"] * q / by_id[k]["qty_ordered"] for k, q in plan.items()),
-                       Decimal(0))
+        discount = sum((by_id[k]["discount_amount"] * q / by_id[k]["qty_ordered"] for k, q in plan.items()), Decimal(0))
         if order["shipping_amount"]:
             discount += order.get("shipping_discount_amount", Decimal(0)) * shipping / order["shipping_amount"]
-        total = (subtotal + tax + shipping - discount + _dec(args.get("adjustment_positive"))
-                 - _dec(args.get("adjustment_negative"))).quantize(Decimal("0.01"))
+        total = (
+            subtotal
+            + tax
+            + shipping
+            - discount
+            + _dec(args.get("adjustment_positive"))
+            - _dec(args.get("adjustment_negative"))
+        ).quantize(Decimal("0.01"))
         available = order["total_paid"] - order.get("total_refunded", Decimal(0))
         if total > available + Decimal("0.0001"):
             raise _HttpError(400, "The most money available to refund is %1.", [_money(available)])
@@ -1349,8 +1632,13 @@ class SimulatedCommerce:
                 # ProcessRefundItems: units never deducted from the source (unshipped) are released
                 # by a +qty compensating reservation, shipped ones go back to the source. Refunds
                 # count against the unshipped units first, as Item::getSimpleQtyToShip does.
-                unshipped = max(i["qty_ordered"] - i["qty_canceled"] - i["qty_shipped"]
-                                - i.get("_qty_refunded_unshipped", Decimal(0)), Decimal(0))
+                unshipped = max(
+                    i["qty_ordered"]
+                    - i["qty_canceled"]
+                    - i["qty_shipped"]
+                    - i.get("_qty_refunded_unshipped", Decimal(0)),
+                    Decimal(0),
+                )
                 to_reservation = min(qty, unshipped)
                 i["_qty_refunded_unshipped"] = i.get("_qty_refunded_unshipped", Decimal(0)) + to_reservation
                 self._reserve(self._sku_of(i), to_reservation, "creditmemo_created", order)
@@ -1359,18 +1647,30 @@ class SimulatedCommerce:
             i["tax_refunded"] = i["base_tax_refunded"] = i.get("tax_refunded", Decimal(0)) + item_tax[item_id]
         order["tax_refunded"] = order["base_tax_refunded"] = order.get("tax_refunded", Decimal(0)) + tax
         order["shipping_tax_refunded"] = order["base_shipping_tax_refunded"] = (
-            order.get("shipping_tax_refunded", Decimal(0)) + shipping_tax)
+            order.get("shipping_tax_refunded", Decimal(0)) + shipping_tax
+        )
         order["total_refunded"] = order.get("total_refunded", Decimal(0)) + total
         order["base_total_refunded"] = order["total_refunded"]
-        order["shipping_refunded"] = order["base_shipping_refunded"] = order.get("shipping_refunded", Decimal(0)) + shipping
+        order["shipping_refunded"] = order["base_shipping_refunded"] = (
+            order.get("shipping_refunded", Decimal(0)) + shipping
+        )
         memo_id = self._next("creditmemo")
-        memo = {"entity_id": memo_id, "order_id": order["entity_id"], "increment_id": f"{memo_id:09d}",
-                "store_id": order["store_id"], "state": 2, "grand_total": total, "subtotal": subtotal,
-                "shipping_amount": shipping, "shipping_tax_amount": shipping_tax, "tax_amount": tax,
-                "created_at": _now(),
-                "discount_amount": -discount if discount else Decimal(0),
-                "items": [{"order_item_id": k, "sku": by_id[k]["sku"], "qty": q} for k, q in plan.items()],
-                "comments": [{"comment": comment, "is_visible_on_front": 0}] if comment else []}
+        memo = {
+            "entity_id": memo_id,
+            "order_id": order["entity_id"],
+            "increment_id": f"{memo_id:09d}",
+            "store_id": order["store_id"],
+            "state": 2,
+            "grand_total": total,
+            "subtotal": subtotal,
+            "shipping_amount": shipping,
+            "shipping_tax_amount": shipping_tax,
+            "tax_amount": tax,
+            "created_at": _now(),
+            "discount_amount": -discount if discount else Decimal(0),
+            "items": [{"order_item_id": k, "sku": by_id[k]["sku"], "qty": q} for k, q in plan.items()],
+            "comments": [{"comment": comment, "is_visible_on_front": 0}] if comment else [],
+        }
         self._creditmemos[memo_id] = memo
         # Magento's order state handler: nothing left to ship -> complete, or closed once nothing
         # is left to refund either.
@@ -1387,8 +1687,9 @@ class SimulatedCommerce:
     def _h_refund(self, order_id: str, *, query, body, events) -> int:
         order = self._get_order(order_id)
         comment = (body.get("comment") or {}).get("comment") if isinstance(body.get("comment"), dict) else None
-        memo = self._refund(order, body.get("items") or [], body.get("arguments") or {}, comment,
-                            notify=bool(body.get("notify")))
+        memo = self._refund(
+            order, body.get("items") or [], body.get("arguments") or {}, comment, notify=bool(body.get("notify"))
+        )
         events.append(self._creditmemo_event(memo))
         return memo["entity_id"]
 
@@ -1399,11 +1700,17 @@ class SimulatedCommerce:
         return self._creditmemo_json(memo)
 
     def _creditmemo_json(self, memo: dict) -> dict:
-        return {**memo,
-                "items": [self._written_as("sales-data-creditmemo-item-interface", i) for i in memo["items"]],
-                "comments": [self._written_as("sales-data-creditmemo-comment-interface",
-                                              {"parent_id": memo["entity_id"], "is_customer_notified": 0, **c})
-                             for c in memo["comments"]]}
+        return {
+            **memo,
+            "items": [self._written_as("sales-data-creditmemo-item-interface", i) for i in memo["items"]],
+            "comments": [
+                self._written_as(
+                    "sales-data-creditmemo-comment-interface",
+                    {"parent_id": memo["entity_id"], "is_customer_notified": 0, **c},
+                )
+                for c in memo["comments"]
+            ],
+        }
 
     def _cloud_event(self, event_type: str, value: dict) -> dict:
         """A PutEvents entry as Adobe I/O Events delivers a Commerce event to EventBridge.
@@ -1415,7 +1722,9 @@ class SimulatedCommerce:
         sample payload (`"entity_id": "3"`).
         """
         detail = {
-            "specversion": "1.0", "id": str(uuid.uuid4()), "type": event_type,
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "type": event_type,
             "source": f"urn:uuid:{PROVIDER_ID}",
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "datacontenttype": "application/json",
@@ -1424,14 +1733,29 @@ class SimulatedCommerce:
         return {"Source": EVENT_SOURCE, "DetailType": detail_type(event_type), "Detail": json.dumps(detail)}
 
     def _order_event(self, event_type: str, order: dict) -> dict:
-        return self._cloud_event(event_type, {
-            "entity_id": order["entity_id"], "increment_id": order["increment_id"], "state": order["state"],
-            "status": order["status"], "store_id": order["store_id"], "updated_at": order["updated_at"]})
+        return self._cloud_event(
+            event_type,
+            {
+                "entity_id": order["entity_id"],
+                "increment_id": order["increment_id"],
+                "state": order["state"],
+                "status": order["status"],
+                "store_id": order["store_id"],
+                "updated_at": order["updated_at"],
+            },
+        )
 
     def _creditmemo_event(self, memo: dict) -> dict:
-        return self._cloud_event(CREDITMEMO_EVENT, {
-            "entity_id": memo["entity_id"], "order_id": memo["order_id"], "increment_id": memo["increment_id"],
-            "store_id": memo["store_id"], "created_at": memo["created_at"]})
+        return self._cloud_event(
+            CREDITMEMO_EVENT,
+            {
+                "entity_id": memo["entity_id"],
+                "order_id": memo["order_id"],
+                "increment_id": memo["increment_id"],
+                "store_id": memo["store_id"],
+                "created_at": memo["created_at"],
+            },
+        )
 
     # ------------------------------------------------------------------ shipments
     def _ship(self, order: dict, items: list[dict], tracks: list[dict], *, notify: bool) -> dict:
@@ -1449,18 +1773,23 @@ class SimulatedCommerce:
                 except (TypeError, ValueError):
                     raise _HttpError(400, SHIP_ERRORS, ["The order item ID is required."]) from None
                 if item_id not in by_id:
-                    raise _HttpError(400, SHIP_ERRORS,
-                                     [f'The order item "{item_id}" does not belong to this order.'])
+                    raise _HttpError(400, SHIP_ERRORS, [f'The order item "{item_id}" does not belong to this order.'])
                 qty = _dec(it.get("qty"), "qty")
                 if qty < 0:
-                    raise _HttpError(400, SHIP_ERRORS, [f'We found an invalid quantity to ship for item '
-                                                        f'"{by_id[item_id]["sku"]}".'])
+                    raise _HttpError(
+                        400, SHIP_ERRORS, [f'We found an invalid quantity to ship for item "{by_id[item_id]["sku"]}".']
+                    )
                 plan[item_id] = plan.get(item_id, Decimal(0)) + qty
             for item_id, qty in plan.items():
                 if qty > remaining[item_id]:
-                    raise _HttpError(400, SHIP_ERRORS, [
-                        f'The quantity to ship for item "{by_id[item_id]["sku"]}" ({_num(qty)}) is more than '
-                        f'remains to ship ({_num(remaining[item_id])}).'])
+                    raise _HttpError(
+                        400,
+                        SHIP_ERRORS,
+                        [
+                            f'The quantity to ship for item "{by_id[item_id]["sku"]}" ({_num(qty)}) is more than '
+                            f"remains to ship ({_num(remaining[item_id])})."
+                        ],
+                    )
             plan = {k: v for k, v in plan.items() if v > 0}
         if not plan:
             raise _HttpError(400, SHIP_ERRORS, ["You can't create a shipment without products."])
@@ -1475,23 +1804,48 @@ class SimulatedCommerce:
         shipment_id = self._next("shipment")
         now = _now()
         shipment = {
-            "entity_id": shipment_id, "order_id": order["entity_id"], "increment_id": f"{shipment_id:09d}",
-            "store_id": order["store_id"], "created_at": now, "updated_at": now,
-            "total_qty": sum(plan.values(), Decimal(0)), "email_sent": 1 if notify else 0,
+            "entity_id": shipment_id,
+            "order_id": order["entity_id"],
+            "increment_id": f"{shipment_id:09d}",
+            "store_id": order["store_id"],
+            "created_at": now,
+            "updated_at": now,
+            "total_qty": sum(plan.values(), Decimal(0)),
+            "email_sent": 1 if notify else 0,
             "billing_address_id": order["billing_address"]["entity_id"],
-            "items": [], "tracks": [], "comments": [], "packages": [],
+            "items": [],
+            "tracks": [],
+            "comments": [],
+            "packages": [],
         }
         for item_id, qty in plan.items():
             oi = by_id[item_id]
             oi["qty_shipped"] += qty
-            shipment["items"].append({"entity_id": self._next("item"), "parent_id": shipment_id,
-                                      "order_item_id": item_id, "sku": oi["sku"], "name": oi["name"],
-                                      "product_id": oi["product_id"], "price": oi["price"], "qty": qty})
+            shipment["items"].append(
+                {
+                    "entity_id": self._next("item"),
+                    "parent_id": shipment_id,
+                    "order_item_id": item_id,
+                    "sku": oi["sku"],
+                    "name": oi["name"],
+                    "product_id": oi["product_id"],
+                    "price": oi["price"],
+                    "qty": qty,
+                }
+            )
         for t in tracks:
-            shipment["tracks"].append({"entity_id": self._next("track"), "parent_id": shipment_id,
-                                       "order_id": order["entity_id"], "track_number": str(t["track_number"]),
-                                       "title": t.get("title") or "", "carrier_code": str(t["carrier_code"]),
-                                       "created_at": now, "updated_at": now})
+            shipment["tracks"].append(
+                {
+                    "entity_id": self._next("track"),
+                    "parent_id": shipment_id,
+                    "order_id": order["entity_id"],
+                    "track_number": str(t["track_number"]),
+                    "title": t.get("title") or "",
+                    "carrier_code": str(t["carrier_code"]),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         self._shipments[shipment_id] = shipment
         self._update_state(order)
         if notify:  # ShipOrder: the ShipmentNotifier sends the shipment email
@@ -1499,15 +1853,20 @@ class SimulatedCommerce:
         return shipment
 
     def _event(self, shipment: dict) -> dict:
-        return self._cloud_event(EVENT_TYPE, {
-            "entity_id": shipment["entity_id"], "order_id": shipment["order_id"],
-            "increment_id": shipment["increment_id"], "created_at": shipment["created_at"],
-            "store_id": shipment["store_id"]})
+        return self._cloud_event(
+            EVENT_TYPE,
+            {
+                "entity_id": shipment["entity_id"],
+                "order_id": shipment["order_id"],
+                "increment_id": shipment["increment_id"],
+                "created_at": shipment["created_at"],
+                "store_id": shipment["store_id"],
+            },
+        )
 
     def _h_ship(self, order_id: str, *, query, body, events) -> int:
         order = self._get_order(order_id)
-        shipment = self._ship(order, body.get("items") or [], body.get("tracks") or [],
-                              notify=bool(body.get("notify")))
+        shipment = self._ship(order, body.get("items") or [], body.get("tracks") or [], notify=bool(body.get("notify")))
         events.append(self._event(shipment))
         return shipment["entity_id"]
 
@@ -1522,9 +1881,16 @@ class SimulatedCommerce:
 
     def _h_shipment_search(self, *, query, body, events) -> dict:
         criteria = _parse_search(query)
-        items = _search(sorted(self._shipments.values(), key=lambda s: s["entity_id"]), criteria,
-                        {"order_id", "entity_id", "increment_id", "store_id"})
-        return {"items": [self._shipment_json(s) for s in items], "search_criteria": criteria, "total_count": len(items)}
+        items = _search(
+            sorted(self._shipments.values(), key=lambda s: s["entity_id"]),
+            criteria,
+            {"order_id", "entity_id", "increment_id", "store_id"},
+        )
+        return {
+            "items": [self._shipment_json(s) for s in items],
+            "search_criteria": criteria,
+            "total_count": len(items),
+        }
 
 
 def _item_tax_to_refund(item: dict, qty: Decimal) -> Decimal:
@@ -1550,8 +1916,9 @@ def _shipping_tax_to_refund(order: dict, shipping: Decimal) -> tuple[Decimal, bo
     if order_shipping > 0 and left > shipping:
         part = shipping / order_shipping
         tax = (order["shipping_tax_amount"] * part).quantize(Decimal("0.01"))
-        partial = part < 1 and (order["shipping_tax_amount"] > 0
-                                or order.get("shipping_discount_amount", Decimal(0)) >= order_shipping)
+        partial = part < 1 and (
+            order["shipping_tax_amount"] > 0 or order.get("shipping_discount_amount", Decimal(0)) >= order_shipping
+        )
         return tax, partial
     if left == shipping:
         return order["shipping_tax_amount"] - order.get("shipping_tax_refunded", Decimal(0)), False

@@ -53,8 +53,14 @@ INVALID_VALUE = 'Invalid value of "%value" provided for the %fieldName field.'
 
 _INDEX = re.compile(r"\[\d+\]")
 # PHP's names for the types, as Magento's type processor words them
-_PHP_TYPES = {"integer": "int", "number": "float", "string": "string", "boolean": "bool", "array": "array",
-              "object": "object"}
+_PHP_TYPES = {
+    "integer": "int",
+    "number": "float",
+    "string": "string",
+    "boolean": "bool",
+    "array": "array",
+    "object": "object",
+}
 # A "mixed" list in Magento's service contracts: free by design
 _OPEN_DEFINITIONS = {"unstructured-array"}
 
@@ -119,11 +125,13 @@ def _error_response(defs: dict) -> dict:
     """`error-response` with `parameters` as Magento sends them (see the module docstring)."""
     scalar = {"type": ["string", "number", "boolean"]}
     schema = copy.deepcopy(defs["error-response"])
-    schema["properties"]["parameters"] = {"anyOf": [
-        {"$ref": "#/definitions/error-parameters"},
-        {"type": "object", "additionalProperties": scalar},
-        {"type": "array", "items": scalar},
-    ]}
+    schema["properties"]["parameters"] = {
+        "anyOf": [
+            {"$ref": "#/definitions/error-parameters"},
+            {"type": "object", "additionalProperties": scalar},
+            {"type": "array", "items": scalar},
+        ]
+    }
     return schema
 
 
@@ -136,10 +144,11 @@ class CommerceSchema:
         self.version = version
         path = SCHEMA_DIR / f"admin-schema-{version}.yaml"
         with path.open("rb") as f:
-            doc = yaml.load(f, Loader=yaml.CSafeLoader)  # noqa: S506 - CSafeLoader is the safe loader
+            doc = yaml.load(f, Loader=yaml.CSafeLoader)
         self.base_path: str = doc.get("basePath", "/rest/default")
-        self.definitions = {name: (d if name in _OPEN_DEFINITIONS else _close_objects(d))
-                            for name, d in doc["definitions"].items()}
+        self.definitions = {
+            name: (d if name in _OPEN_DEFINITIONS else _close_objects(d)) for name, d in doc["definitions"].items()
+        }
         self.response_definitions = {name: _nullable_required(d) for name, d in self.definitions.items()}
         self._routes: dict[tuple[str, int], list[tuple[tuple[str | None, ...], int, Operation]]] = {}
         for p, methods in doc["paths"].items():
@@ -225,11 +234,13 @@ class CommerceSchema:
                 extra = [k for k in err.instance if k not in allowed]
                 refusal = refusal or RequestRefused(NOT_SUPPORTED, {"fieldName": extra[0]})
             elif err.validator == "type":
-                refusal = refusal or RequestRefused(INVALID_TYPE, {"value": _text(err.instance),
-                                                                   "type": _php_type(err.validator_value)})
+                refusal = refusal or RequestRefused(
+                    INVALID_TYPE, {"value": _text(err.instance), "type": _php_type(err.validator_value)}
+                )
             else:
-                refusal = refusal or RequestRefused(INVALID_VALUE, {"value": _text(err.instance),
-                                                                    "fieldName": _dotted(where)})
+                refusal = refusal or RequestRefused(
+                    INVALID_VALUE, {"value": _text(err.instance), "fieldName": _dotted(where)}
+                )
         if refusal is not None:
             raise refusal
         return warnings
@@ -272,8 +283,10 @@ class CommerceSchema:
             if schema is None:
                 return [] if payload in (None, "", [], {}) else [f"{where}: the schema declares no body"]
             validator = self._validator(("response", f"{op.operation_id} {status}"), schema)
-        return [f"{where}: {_dotted(list(e.absolute_path)) or '<body>'}: {e.message}"
-                for e in _leaves(validator.iter_errors(payload))]
+        return [
+            f"{where}: {_dotted(list(e.absolute_path)) or '<body>'}: {e.message}"
+            for e in _leaves(validator.iter_errors(payload))
+        ]
 
 
 def _leaves(errors: Any) -> list:
@@ -360,6 +373,7 @@ def take_violations() -> list[str]:
 @dataclass
 class Exchange:
     """One request to a simulated Commerce and its answer, as they went over the wire."""
+
     version: str
     method: str
     api_path: str | None  # /V1/..., None when the path is not under /rest

@@ -10,9 +10,10 @@ notification is checked against `OrderChangeNotification.json` (draft 7).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import jsonschema
@@ -237,7 +238,9 @@ class SandboxCase:
 
     def __init__(self, operation_id: str, status: int, number: int, case: dict):
         self.operation_id, self.status, self.number = operation_id, status, number
-        self.parameters: dict[str, Any] = {n: p["value"] for n, p in (case.get("request") or {}).get("parameters", {}).items()}
+        self.parameters: dict[str, Any] = {
+            n: p["value"] for n, p in (case.get("request") or {}).get("parameters", {}).items()
+        }
         self.response: Any = case.get("response")
 
     @property

@@ -22,12 +22,14 @@ class EventBridgePublisher:
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         result = self.client.put_events(
-            Entries=[{
-                "Source": EVENT_SOURCE,
-                "DetailType": detail_type,
-                "Detail": json.dumps(detail, default=str),
-                "EventBusName": self.bus,
-            }]
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail, default=str),
+                    "EventBusName": self.bus,
+                }
+            ]
         )
         # PutEvents answers 200 even when it took nothing: a failed entry carries an ErrorCode.
         failed = [e for e in result.get("Entries") or [{}] if e.get("ErrorCode") or not e.get("EventId")]

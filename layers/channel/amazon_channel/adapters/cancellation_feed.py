@@ -25,8 +25,10 @@ COLUMNS = ("order-id", "amazon-order-item-code", "cancellation-reason-code")
 def feed_file(cancellation: OrderCancellation) -> bytes:
     """The tab-separated file: a header row, then one row per item of the order to cancel."""
     rows = ["\t".join(COLUMNS)]
-    rows += [f"{cancellation.amazon_order_id}\t{item_id}\t{cancellation.reason_code}"
-             for item_id in cancellation.order_item_ids]
+    rows += [
+        f"{cancellation.amazon_order_id}\t{item_id}\t{cancellation.reason_code}"
+        for item_id in cancellation.order_item_ids
+    ]
     return ("\n".join(rows) + "\n").encode("utf-8")
 
 

@@ -67,16 +67,17 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 import urllib3
 
-from ..domain.errors import CommerceRejected, CommerceUnavailable, CustomerAlreadyExists, OrderStatusRefused
 from ..domain.cancellations import CHANNEL_COMMENT_PREFIX
+from ..domain.errors import CommerceRejected, CommerceUnavailable, CustomerAlreadyExists, OrderStatusRefused
 from ..domain.models import (
     Address,
     CommerceCustomer,
@@ -124,8 +125,11 @@ def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: in
     for g, filters in enumerate(filter_groups):
         for f, (field, value, condition) in enumerate(filters):
             prefix = f"searchCriteria[filterGroups][{g}][filters][{f}]"
-            params += [(f"{prefix}[field]", field), (f"{prefix}[value]", str(value)),
-                       (f"{prefix}[conditionType]", condition)]
+            params += [
+                (f"{prefix}[field]", field),
+                (f"{prefix}[value]", str(value)),
+                (f"{prefix}[conditionType]", condition),
+            ]
     if page_size:
         params += [("searchCriteria[pageSize]", str(page_size)), ("searchCriteria[currentPage]", "1")]
     return params
@@ -134,8 +138,11 @@ def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: in
 def _merchant_comment(order: dict) -> str | None:
     """The newest order comment the channel did not write itself (the merchant's reason to cancel)."""
     mine = (CHANNEL_COMMENT_PREFIX, "Imported from Amazon order")
-    histories = [h for h in order.get("status_histories") or []
-                 if (h.get("comment") or "").strip() and not str(h["comment"]).startswith(mine)]
+    histories = [
+        h
+        for h in order.get("status_histories") or []
+        if (h.get("comment") or "").strip() and not str(h["comment"]).startswith(mine)
+    ]
     if not histories:
         return None
     newest = max(histories, key=lambda h: (str(h.get("created_at") or ""), int(h.get("entity_id") or 0)))
@@ -155,8 +162,10 @@ def _qty(value: Decimal) -> str:
 
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
-_MOVE = re.compile(rf"^{re.escape(CHANNEL_COMMENT_PREFIX)} (held|released) {_NUMBER} x (.+) "
-                   rf"\(threshold {_NUMBER} -> {_NUMBER}\)$")
+_MOVE = re.compile(
+    rf"^{re.escape(CHANNEL_COMMENT_PREFIX)} (held|released) {_NUMBER} x (.+) "
+    rf"\(threshold {_NUMBER} -> {_NUMBER}\)$"
+)
 
 
 class _Move(NamedTuple):
@@ -223,14 +232,26 @@ class CommerceRestClient:
     so a rotated secret is picked up when the secret cache renews.
     """
 
-    def __init__(self, base_url: str, credentials: Callable[[], Mapping[str, str]],
-                 http: urllib3.PoolManager | None = None,
-                 max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep, *, auth: str = "oauth1",
-                 payment_method: str = "checkmo", shipping_method: str = "flatrate_flatrate",
-                 shipping_description: str = "Amazon - Merchant Fulfilled", timeout: float = 20.0,
-                 backoff_base: float = 0.5, backoff_max: float = 8.0,
-                 traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
-                 stock_leases: StockLeases | None = None, lease_seconds: float = 60.0, lease_wait: float = 20.0):
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Callable[[], Mapping[str, str]],
+        http: urllib3.PoolManager | None = None,
+        max_attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        auth: str = "oauth1",
+        payment_method: str = "checkmo",
+        shipping_method: str = "flatrate_flatrate",
+        shipping_description: str = "Amazon - Merchant Fulfilled",
+        timeout: float = 20.0,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
+        stock_leases: StockLeases | None = None,
+        lease_seconds: float = 60.0,
+        lease_wait: float = 20.0,
+    ):
         base = base_url.rstrip("/")
         self._root = base if base.endswith("/rest") else base + "/rest"
         if auth not in AUTH_MODES:
@@ -272,18 +293,27 @@ class CommerceRestClient:
             url += "?" + urlencode(query, quote_via=quote)
         request_id = str(uuid.uuid4())
         self._calls.request_id = request_id
-        headers = {"Authorization": self._authorization(method, url), "Accept": "application/json",
-                   "X-Request-Id": request_id}
+        headers = {
+            "Authorization": self._authorization(method, url),
+            "Accept": "application/json",
+            "X-Request-Id": request_id,
+        }
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body).encode()
         try:
             with self._traced(f"commerce {method} {path}"):
-                resp = self._http.request(method, url, body=data, headers=headers, retries=False,
-                                          timeout=urllib3.Timeout(connect=5.0, read=self._timeout))
+                resp = self._http.request(
+                    method,
+                    url,
+                    body=data,
+                    headers=headers,
+                    retries=False,
+                    timeout=urllib3.Timeout(connect=5.0, read=self._timeout),
+                )
         except urllib3.exceptions.HTTPError as e:
-            log.warning("commerce %s %s failed: %s", method, path.split("?")[0], type(e).__name__)
+            log.warning("commerce %s %s failed: %s", method, path.split("?", maxsplit=1)[0], type(e).__name__)
             raise _Transient(f"Commerce could not be reached ({type(e).__name__})") from None
         status = resp.status
         self._calls.request_id = (resp.headers or {}).get("X-Request-Id") or request_id
@@ -301,19 +331,27 @@ class CommerceRestClient:
             log.warning("commerce %s %s -> %s", method, path, status)
             raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
         log.info("commerce %s %s rejected with %s", method, path, status)
-        if status == 401 and self._auth == "oauth1" and str((payload or {}).get("message", "")).startswith(
-                _NOT_AUTHORIZED):
+        if (
+            status == 401
+            and self._auth == "oauth1"
+            and str((payload or {}).get("message", "")).startswith(_NOT_AUTHORIZED)
+        ):
             # Signed, yet refused: the integration lacks the route's ACL resource (an unsigned or
             # badly signed request gets one of the OAuth messages instead).
             error = CommerceRejected(
                 f"Commerce refused {method} {path} (401): {message}. Grant the integration that resource "
-                "in System > Extensions > Integrations (API), then reauthorize it")
+                "in System > Extensions > Integrations (API), then reauthorize it"
+            )
         elif status == 401:
             error = CommerceRejected(
                 f"Commerce refused the channel's authentication for {method} {path} (401): "
                 f"{message or 'no message'}. Check the integration's credentials in the Commerce secret"
-                + (" and that the store allows access tokens as standalone Bearer tokens" if self._auth == "bearer"
-                   else " (consumer key and secret, access token and token secret, OAuth 1.0a)"))
+                + (
+                    " and that the store allows access tokens as standalone Bearer tokens"
+                    if self._auth == "bearer"
+                    else " (consumer key and secret, access token and token secret, OAuth 1.0a)"
+                )
+            )
         else:
             error = CommerceRejected(f"Commerce refused {method} {path} ({status}): {message or 'no message'}")
         error.status = status  # type: ignore[attr-defined]
@@ -326,18 +364,23 @@ class CommerceRestClient:
         needed = ("access_token",) if self._auth == "bearer" else OAUTH1_KEYS
         missing = [k for k in needed if not str(credentials.get(k) or "").strip()]
         if missing:  # names the keys only, never a value
-            raise CommerceRejected(f"The Commerce secret lacks {', '.join(missing)}: Commerce authentication "
-                                   f"({self._auth}) needs {', '.join(needed)}")
+            raise CommerceRejected(
+                f"The Commerce secret lacks {', '.join(missing)}: Commerce authentication "
+                f"({self._auth}) needs {', '.join(needed)}"
+            )
         if self._auth == "bearer":
             return f"Bearer {credentials['access_token']}"
         # Imported on the first signed request, not with the module (~3-5 ms of a cold start): a
         # handler that builds the ports but never calls Commerce does not pay for it.
         from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 
-        signer = Client(credentials["consumer_key"], client_secret=credentials["consumer_secret"],
-                        resource_owner_key=credentials["access_token"],
-                        resource_owner_secret=credentials["access_token_secret"],
-                        signature_method=SIGNATURE_HMAC_SHA256)
+        signer = Client(
+            credentials["consumer_key"],
+            client_secret=credentials["consumer_secret"],
+            resource_owner_key=credentials["access_token"],
+            resource_owner_secret=credentials["access_token_secret"],
+            signature_method=SIGNATURE_HMAC_SHA256,
+        )
         # No body: a JSON body is not part of the signature, and oauthlib would add oauth_body_hash
         _, headers, _ = signer.sign(url, http_method=method)
         return headers["Authorization"]
@@ -372,9 +415,14 @@ class CommerceRestClient:
     # ------------------------------------------------------------------ customers
     @staticmethod
     def _customer(c: dict) -> CommerceCustomer:
-        return CommerceCustomer(id=int(c["id"]), email=c["email"], firstname=c.get("firstname") or "",
-                                lastname=c.get("lastname") or "", website_id=int(c.get("website_id") or 1),
-                                store_id=int(c.get("store_id") or 1))
+        return CommerceCustomer(
+            id=int(c["id"]),
+            email=c["email"],
+            firstname=c.get("firstname") or "",
+            lastname=c.get("lastname") or "",
+            website_id=int(c.get("website_id") or 1),
+            store_id=int(c.get("store_id") or 1),
+        )
 
     def find_customer(self, email: str, website_id: int) -> CommerceCustomer | None:
         query = _search_query([[("email", email, "eq")], [("website_id", website_id, "eq")]], page_size=1)
@@ -393,12 +441,19 @@ class CommerceRestClient:
         name), which could not be checked against 2.4.7-2.4.9's webapi.xml: the channel does not
         rely on it. The README says what the merchant configures instead.
         """
-        body = {"customer": {"email": customer.email, "firstname": customer.firstname,
-                             "lastname": customer.lastname, "website_id": customer.website_id,
-                             "store_id": customer.store_id}}
+        body = {
+            "customer": {
+                "email": customer.email,
+                "firstname": customer.firstname,
+                "lastname": customer.lastname,
+                "website_id": customer.website_id,
+                "store_id": customer.store_id,
+            }
+        }
         try:
-            created = self._retrying(lambda: self._once("POST", "/V1/customers", body=body),
-                                     recheck=lambda: self._recheck_customer(customer))
+            created = self._retrying(
+                lambda: self._once("POST", "/V1/customers", body=body), recheck=lambda: self._recheck_customer(customer)
+            )
         except CommerceRejected as e:
             if "already exists" in str(e):
                 raise CustomerAlreadyExists(str(e)) from None
@@ -418,20 +473,29 @@ class CommerceRestClient:
         for i in o.get("items") or []:
             if i.get("parent_item_id"):
                 continue
-            qty = {k: Decimal(str(i.get(k) or 0)) for k in ("qty_ordered", "qty_shipped", "qty_refunded", "qty_canceled")}
+            qty = {
+                k: Decimal(str(i.get(k) or 0)) for k in ("qty_ordered", "qty_shipped", "qty_refunded", "qty_canceled")
+            }
             ordered += int(qty["qty_ordered"])
             shipped += int(qty["qty_shipped"])
             # Magento's own "qty to ship": a refund counts against what is left unless it was shipped
-            open_ += int(max(qty["qty_ordered"] - max(qty["qty_shipped"], qty["qty_refunded"]) - qty["qty_canceled"], 0))
-        return CommerceOrderRef(order_id=int(o["entity_id"]), increment_id=str(o["increment_id"]),
-                                status=str(o.get("status") or ""),
-                                customer_id=int(customer_id) if customer_id not in (None, "") else None,
-                                customer_is_guest=bool(int(o.get("customer_is_guest") or 0)),
-                                customer_email=o.get("customer_email"),
-                                amazon_order_id=o.get("ext_order_id") or None,
-                                state=o.get("state"), qty_ordered=ordered, qty_shipped=shipped,
-                                qty_withdrawn=max(ordered - shipped - open_, 0),
-                                merchant_comment=_merchant_comment(o))
+            open_ += int(
+                max(qty["qty_ordered"] - max(qty["qty_shipped"], qty["qty_refunded"]) - qty["qty_canceled"], 0)
+            )
+        return CommerceOrderRef(
+            order_id=int(o["entity_id"]),
+            increment_id=str(o["increment_id"]),
+            status=str(o.get("status") or ""),
+            customer_id=int(customer_id) if customer_id not in (None, "") else None,
+            customer_is_guest=bool(int(o.get("customer_is_guest") or 0)),
+            customer_email=o.get("customer_email"),
+            amazon_order_id=o.get("ext_order_id") or None,
+            state=o.get("state"),
+            qty_ordered=ordered,
+            qty_shipped=shipped,
+            qty_withdrawn=max(ordered - shipped - open_, 0),
+            merchant_comment=_merchant_comment(o),
+        )
 
     def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict | None:
         query = _search_query([[("ext_order_id", amazon_order_id, "eq")]])
@@ -439,8 +503,11 @@ class CommerceRestClient:
             result = self._once("GET", "/V1/orders", query=query)
         else:
             result = self._get("/V1/orders", query)
-        items = [o for o in (result or {}).get("items") or [] if o.get("ext_order_id") == amazon_order_id
-                 and o.get("state") != "canceled"]  # one the channel canceled half-made is not reused
+        items = [
+            o
+            for o in (result or {}).get("items") or []
+            if o.get("ext_order_id") == amazon_order_id and o.get("state") != "canceled"
+        ]  # one the channel canceled half-made is not reused
         return min(items, key=lambda o: int(o["entity_id"])) if items else None
 
     def find_order_by_amazon_id(self, amazon_order_id: str) -> CommerceOrderRef | None:
@@ -468,8 +535,10 @@ class CommerceRestClient:
                 item["product_id"] = product_ids[item["sku"]]
             if draft.increment_id:
                 entity["increment_id"] = self._free_increment_id(draft.increment_id)
-            order = self._retrying(lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
-                                   recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True))
+            order = self._retrying(
+                lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
+                recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True),
+            )
             request_id = self.last_request_id
             log.info("commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), request_id)
         order_id = int(order["entity_id"])
@@ -479,22 +548,32 @@ class CommerceRestClient:
         if self._needs_invoice(order):
             try:
                 self._retrying(
-                    lambda: self._once("POST", f"/V1/order/{order_id}/invoice",
-                                       body={"capture": False, "notify": False}),
-                    recheck=lambda: True if not self._needs_invoice(
-                        self._once("GET", f"/V1/orders/{order_id}")) else None)
+                    lambda: self._once(
+                        "POST", f"/V1/order/{order_id}/invoice", body={"capture": False, "notify": False}
+                    ),
+                    recheck=lambda: (
+                        True if not self._needs_invoice(self._once("GET", f"/V1/orders/{order_id}")) else None
+                    ),
+                )
             except CommerceRejected as e:
                 # Never leave a half-made order: an open, unpaid order would be picked, shipped or
                 # exported as a new sale. Magento cannot delete it over REST, so it is canceled, with
                 # a comment; a later import creates a new one (find skips canceled orders).
                 self._withdraw_uninvoiced(order, draft.amazon_order_id, str(e))
-                raise CommerceRejected(f"{e}; Commerce order {order.get('increment_id')} was saved, then canceled "
-                                       f"so that no uninvoiced order is left") from None
+                raise CommerceRejected(
+                    f"{e}; Commerce order {order.get('increment_id')} was saved, then canceled "
+                    f"so that no uninvoiced order is left"
+                ) from None
             order = self._get_order_raw(order_id)
         wanted = (draft.status or "").strip()
         note = None
-        if wanted and wanted not in ("pending", "processing", "complete") and order.get("status") != wanted \
-                and order.get("state") not in _CLOSED_STATES and order.get("state") != "complete":
+        if (
+            wanted
+            and wanted not in ("pending", "processing", "complete")
+            and order.get("status") != wanted
+            and order.get("state") not in _CLOSED_STATES
+            and order.get("state") != "complete"
+        ):
             comment = f"Imported from Amazon order {draft.amazon_order_id}."
             try:
                 self.add_comment(order_id, comment, status=wanted)
@@ -503,9 +582,11 @@ class CommerceRestClient:
                 # state must not fail the import. The comment goes on without it, and the channel
                 # order says what to assign.
                 self._comment_once(self._get_order_raw(order_id), comment)
-                note = (f'Commerce kept status "{order.get("status")}": it refused status "{wanted}" '
-                        f'({getattr(e, "commerce_message", "") or e}). Assign "{wanted}" to state '
-                        f'"{order.get("state")}" in Stores > Order Status to use it.')
+                note = (
+                    f'Commerce kept status "{order.get("status")}": it refused status "{wanted}" '
+                    f'({getattr(e, "commerce_message", "") or e}). Assign "{wanted}" to state '
+                    f'"{order.get("state")}" in Stores > Order Status to use it.'
+                )
             order = self._get_order_raw(order_id)
         ref = self._tagged(self._ref(order), request_id)
         return ref.model_copy(update={"note": note}) if note else ref
@@ -525,9 +606,12 @@ class CommerceRestClient:
     def _needs_invoice(order: dict) -> bool:
         if order.get("state") in _CLOSED_STATES or order.get("state") == "complete":
             return False
-        return any(Decimal(str(i.get("qty_invoiced") or 0))
-                   < Decimal(str(i.get("qty_ordered") or 0)) - Decimal(str(i.get("qty_canceled") or 0))
-                   for i in order.get("items") or [] if not i.get("parent_item_id"))
+        return any(
+            Decimal(str(i.get("qty_invoiced") or 0))
+            < Decimal(str(i.get("qty_ordered") or 0)) - Decimal(str(i.get("qty_canceled") or 0))
+            for i in order.get("items") or []
+            if not i.get("parent_item_id")
+        )
 
     def _check_catalog(self, draft: CommerceOrderDraft) -> dict[str, int]:
         """Refuse, naming the SKU, a line Commerce cannot supply (the order save would not check).
@@ -550,8 +634,7 @@ class CommerceRestClient:
             stock = self._get(f"/V1/stockItems/{enc}")
             if stock.get("manage_stock", True) is False or stock.get("backorders"):
                 continue
-            salable = Decimal(str(self._get(f"/V1/inventory/get-product-salable-quantity/{enc}/{_DEFAULT_STOCK}")
-                                  or 0))
+            salable = Decimal(str(self._get(f"/V1/inventory/get-product-salable-quantity/{enc}/{_DEFAULT_STOCK}") or 0))
             if not stock.get("is_in_stock") or salable < qty:
                 raise CommerceRejected(f'Product "{sku}" cannot be ordered: insufficient stock.')
         return product_ids
@@ -580,10 +663,17 @@ class CommerceRestClient:
             return
         before = Decimal(str(stock.get("min_qty") or 0))
         after = before + qty
-        self._move_threshold(owner, {"order_id": order_id, "sku": sku, "item_id": int(stock["item_id"]),
-                                     "before": _qty(before), "after": _qty(after),
-                                     "comment": f"{CHANNEL_COMMENT_PREFIX} held {qty} x {sku} "
-                                                f"(threshold {_qty(before)} -> {_qty(after)})"})
+        self._move_threshold(
+            owner,
+            {
+                "order_id": order_id,
+                "sku": sku,
+                "item_id": int(stock["item_id"]),
+                "before": _qty(before),
+                "after": _qty(after),
+                "comment": f"{CHANNEL_COMMENT_PREFIX} held {qty} x {sku} (threshold {_qty(before)} -> {_qty(after)})",
+            },
+        )
 
     def release_held_units(self, order_id: int, reason: str) -> None:
         """Release what this order holds and Commerce no longer has to ship. Safe to repeat."""
@@ -600,10 +690,18 @@ class CommerceRestClient:
         stock = self._get(f"/V1/stockItems/{quote(sku, safe='')}")
         before = Decimal(str(stock.get("min_qty") or 0))
         after = before - excess
-        self._move_threshold(owner, {"order_id": order_id, "sku": sku, "item_id": int(stock["item_id"]),
-                                     "before": _qty(before), "after": _qty(after),
-                                     "comment": f"{CHANNEL_COMMENT_PREFIX} released {_qty(excess)} x {sku} for "
-                                                f"{reason} (threshold {_qty(before)} -> {_qty(after)})"})
+        self._move_threshold(
+            owner,
+            {
+                "order_id": order_id,
+                "sku": sku,
+                "item_id": int(stock["item_id"]),
+                "before": _qty(before),
+                "after": _qty(after),
+                "comment": f"{CHANNEL_COMMENT_PREFIX} released {_qty(excess)} x {sku} for "
+                f"{reason} (threshold {_qty(before)} -> {_qty(after)})",
+            },
+        )
 
     def _under_lease(self, sku: str, work: Callable[[str], None]) -> None:
         """Run `work(owner)` holding the SKU's lease, after finishing a move a crashed holder left."""
@@ -614,8 +712,9 @@ class CommerceRestClient:
             if self._leases.acquire(sku, owner, now.isoformat(), until.isoformat()):
                 break
             if waited >= self._lease_wait:
-                raise CommerceUnavailable(f"the out-of-stock threshold of {sku} is being moved by another "
-                                          f"function of the channel; try again")
+                raise CommerceUnavailable(
+                    f"the out-of-stock threshold of {sku} is being moved by another function of the channel; try again"
+                )
             self._sleep(0.25)
             waited += 0.25
         try:
@@ -677,57 +776,95 @@ class CommerceRestClient:
             line_tax += ln.tax
             qty_total += ln.qty
             unit_incl = (row + ln.tax) / ln.qty if ln.qty else ln.price
-            items.append({
-                "sku": ln.sku, "name": ln.name, "product_type": "simple", "store_id": draft.store_id,
-                "qty_ordered": ln.qty, "price": _money(ln.price), "base_price": _money(ln.price),
-                "original_price": _money(ln.price), "base_original_price": _money(ln.price),
-                "price_incl_tax": _money(unit_incl), "base_price_incl_tax": _money(unit_incl),
-                "tax_amount": _money(ln.tax), "base_tax_amount": _money(ln.tax),
-                "discount_amount": _money(ln.discount), "base_discount_amount": _money(ln.discount),
-                "row_total": _money(row), "base_row_total": _money(row),
-                "row_total_incl_tax": _money(row + ln.tax), "base_row_total_incl_tax": _money(row + ln.tax),
-                "ext_order_item_id": ln.amazon_order_item_id,
-            })
+            items.append(
+                {
+                    "sku": ln.sku,
+                    "name": ln.name,
+                    "product_type": "simple",
+                    "store_id": draft.store_id,
+                    "qty_ordered": ln.qty,
+                    "price": _money(ln.price),
+                    "base_price": _money(ln.price),
+                    "original_price": _money(ln.price),
+                    "base_original_price": _money(ln.price),
+                    "price_incl_tax": _money(unit_incl),
+                    "base_price_incl_tax": _money(unit_incl),
+                    "tax_amount": _money(ln.tax),
+                    "base_tax_amount": _money(ln.tax),
+                    "discount_amount": _money(ln.discount),
+                    "base_discount_amount": _money(ln.discount),
+                    "row_total": _money(row),
+                    "base_row_total": _money(row),
+                    "row_total_incl_tax": _money(row + ln.tax),
+                    "base_row_total_incl_tax": _money(row + ln.tax),
+                    "ext_order_item_id": ln.amazon_order_item_id,
+                }
+            )
         tax = line_tax + draft.shipping_tax
         grand = draft.grand_total
         discount = -draft.discount_total if draft.discount_total else Decimal(0)
         shipping_description = self._shipping_description
         if draft.handling_charges:
-            shipping_description += " (includes " + ", ".join(
-                f"{label} {amount:.2f}" for label, amount in draft.handling_charges) + ")"
+            shipping_description += (
+                " (includes " + ", ".join(f"{label} {amount:.2f}" for label, amount in draft.handling_charges) + ")"
+            )
         entity: dict[str, Any] = {
             "ext_order_id": draft.amazon_order_id,
             "store_id": draft.store_id,
-            "state": "new", "status": "pending",
+            "state": "new",
+            "status": "pending",
             "customer_email": draft.customer_email,
             "customer_firstname": draft.customer_firstname,
             "customer_lastname": draft.customer_lastname,
             "customer_is_guest": 1 if draft.customer_is_guest else 0,
             "customer_group_id": 0 if draft.customer_is_guest else 1,
-            "base_currency_code": draft.currency, "order_currency_code": draft.currency,
-            "global_currency_code": draft.currency, "store_currency_code": draft.currency,
-            "base_to_global_rate": 1, "base_to_order_rate": 1, "store_to_base_rate": 1, "store_to_order_rate": 1,
-            "subtotal": _money(subtotal), "base_subtotal": _money(subtotal),
-            "subtotal_incl_tax": _money(subtotal + line_tax), "base_subtotal_incl_tax": _money(subtotal + line_tax),
-            "shipping_amount": _money(draft.shipping_amount), "base_shipping_amount": _money(draft.shipping_amount),
-            "shipping_tax_amount": _money(draft.shipping_tax), "base_shipping_tax_amount": _money(draft.shipping_tax),
+            "base_currency_code": draft.currency,
+            "order_currency_code": draft.currency,
+            "global_currency_code": draft.currency,
+            "store_currency_code": draft.currency,
+            "base_to_global_rate": 1,
+            "base_to_order_rate": 1,
+            "store_to_base_rate": 1,
+            "store_to_order_rate": 1,
+            "subtotal": _money(subtotal),
+            "base_subtotal": _money(subtotal),
+            "subtotal_incl_tax": _money(subtotal + line_tax),
+            "base_subtotal_incl_tax": _money(subtotal + line_tax),
+            "shipping_amount": _money(draft.shipping_amount),
+            "base_shipping_amount": _money(draft.shipping_amount),
+            "shipping_tax_amount": _money(draft.shipping_tax),
+            "base_shipping_tax_amount": _money(draft.shipping_tax),
             "shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
             "base_shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
             "shipping_description": shipping_description,
             "shipping_discount_amount": _money(draft.shipping_discount),
             "base_shipping_discount_amount": _money(draft.shipping_discount),
-            "tax_amount": _money(tax), "base_tax_amount": _money(tax),
-            "discount_amount": _money(discount), "base_discount_amount": _money(discount),
-            "grand_total": _money(grand), "base_grand_total": _money(grand),
-            "total_qty_ordered": qty_total, "total_item_count": len(items),
+            "tax_amount": _money(tax),
+            "base_tax_amount": _money(tax),
+            "discount_amount": _money(discount),
+            "base_discount_amount": _money(discount),
+            "grand_total": _money(grand),
+            "base_grand_total": _money(grand),
+            "total_qty_ordered": qty_total,
+            "total_item_count": len(items),
             "items": items,
             "billing_address": self._address(draft.billing_address, draft, "billing"),
-            "payment": {"method": self._payment_method, "amount_ordered": _money(grand),
-                        "base_amount_ordered": _money(grand),
-                        "additional_information": ["Amazon", draft.amazon_order_id]},
-            "extension_attributes": {"shipping_assignments": [{"shipping": {
-                "address": self._address(draft.shipping_address, draft, "shipping"),
-                "method": self._shipping_method}}]},
+            "payment": {
+                "method": self._payment_method,
+                "amount_ordered": _money(grand),
+                "base_amount_ordered": _money(grand),
+                "additional_information": ["Amazon", draft.amazon_order_id],
+            },
+            "extension_attributes": {
+                "shipping_assignments": [
+                    {
+                        "shipping": {
+                            "address": self._address(draft.shipping_address, draft, "shipping"),
+                            "method": self._shipping_method,
+                        }
+                    }
+                ]
+            },
         }
         if draft.increment_id:
             entity["increment_id"] = draft.increment_id
@@ -744,8 +881,11 @@ class CommerceRestClient:
         for it in order.get("items") or []:
             if it.get("parent_item_id"):
                 continue
-            left = (Decimal(str(it.get("qty_ordered") or 0)) - Decimal(str(it.get("qty_shipped") or 0))
-                    - Decimal(str(it.get("qty_canceled") or 0)))
+            left = (
+                Decimal(str(it.get("qty_ordered") or 0))
+                - Decimal(str(it.get("qty_shipped") or 0))
+                - Decimal(str(it.get("qty_canceled") or 0))
+            )
             remaining.setdefault(it["sku"], []).append([int(it["item_id"]), left])
         items: list[dict] = []
         for sku, qty in shipment.items:
@@ -764,12 +904,18 @@ class CommerceRestClient:
         tracks = []
         if shipment.tracking_number:  # none for an FBA order: Amazon gives no tracking for it
             code = shipment.carrier.strip().lower()
-            tracks.append({"track_number": shipment.tracking_number, "title": shipment.carrier,
-                           "carrier_code": code if code in _CARRIER_NAMES else "custom"})
+            tracks.append(
+                {
+                    "track_number": shipment.tracking_number,
+                    "title": shipment.carrier,
+                    "carrier_code": code if code in _CARRIER_NAMES else "custom",
+                }
+            )
         body = {"items": items, "notify": bool(shipment.notify), "appendComment": False, "tracks": tracks}
         result = self._retrying(
             lambda: self._once("POST", f"/V1/order/{int(order_id)}/ship", body=body),
-            recheck=lambda: self._shipment_with_tracking(order_id, shipment.tracking_number))
+            recheck=lambda: self._shipment_with_tracking(order_id, shipment.tracking_number),
+        )
         return int(result)
 
     def _shipment_with_tracking(self, order_id: int, tracking_number: str) -> int | None:
@@ -798,9 +944,15 @@ class CommerceRestClient:
             qty = int(Decimal(str(it.get("qty") or 0)))
             if qty > 0:
                 items.append((str(it["sku"]), qty))
-        return CommerceShipment(id=int(s["entity_id"]), order_id=int(s["order_id"]), carrier=carrier,
-                                tracking_number=str(track.get("track_number") or ""), items=items,
-                                notify=False, request_id=self.last_request_id)
+        return CommerceShipment(
+            id=int(s["entity_id"]),
+            order_id=int(s["order_id"]),
+            carrier=carrier,
+            tracking_number=str(track.get("track_number") or ""),
+            items=items,
+            notify=False,
+            request_id=self.last_request_id,
+        )
 
     # ------------------------------------------------------------------ withdrawing an order
     @staticmethod
@@ -825,16 +977,20 @@ class CommerceRestClient:
             if any(Decimal(str(i.get("qty_shipped") or 0)) > 0 for i in order.get("items") or []):
                 raise CommerceRejected(f"Commerce order {inc} has shipped items: it was not withdrawn")
             if self._can_cancel(order):
-                done = self._retrying(lambda: self._once("POST", f"/V1/orders/{int(order_id)}/cancel"),
-                                      recheck=lambda: self._withdrawn(order_id))
+                done = self._retrying(
+                    lambda: self._once("POST", f"/V1/orders/{int(order_id)}/cancel"),
+                    recheck=lambda: self._withdrawn(order_id),
+                )
                 if done is not True:
                     raise CommerceRejected(f"Commerce refused to cancel order {inc}")
             else:
                 body = self._full_refund(order)
                 if body is None:
                     raise CommerceRejected(f"Commerce order {inc} ({order.get('state')}) cannot be withdrawn")
-                self._retrying(lambda: self._once("POST", f"/V1/order/{int(order_id)}/refund", body=body),
-                               recheck=lambda: self._withdrawn(order_id))
+                self._retrying(
+                    lambda: self._once("POST", f"/V1/order/{int(order_id)}/refund", body=body),
+                    recheck=lambda: self._withdrawn(order_id),
+                )
                 self._refunded_in_full(self._get_order_raw(order_id))
             order = self._get_order_raw(order_id)
         self._comment_once(order, comment)
@@ -852,7 +1008,8 @@ class CommerceRestClient:
         if order.get("state") != "closed" and paid - refunded >= Decimal("0.01"):
             raise CommerceRejected(
                 f"Commerce order {order.get('increment_id')} was refunded {refunded:.2f} of the {paid:.2f} "
-                f"paid and left {order.get('state')}: refund the remaining {paid - refunded:.2f} in Commerce")
+                f"paid and left {order.get('state')}: refund the remaining {paid - refunded:.2f} in Commerce"
+            )
 
     def _withdrawn(self, order_id: int) -> bool | None:
         state = (self._once("GET", f"/V1/orders/{int(order_id)}") or {}).get("state")
@@ -870,25 +1027,36 @@ class CommerceRestClient:
                 items.append({"order_item_id": int(i["item_id"]), "qty": float(qty)})
         if not items:
             return None
-        shipping = (Decimal(str(order.get("base_shipping_invoiced", order.get("shipping_amount")) or 0))
-                    - Decimal(str(order.get("base_shipping_refunded") or 0)))
-        return {"items": items, "notify": False, "appendComment": False,
-                "arguments": {"shipping_amount": float(max(shipping, Decimal(0))), "adjustment_positive": 0,
-                              "adjustment_negative": 0,
-                              "extension_attributes": {"return_to_stock_items": [it["order_item_id"] for it in items]}}}
+        shipping = Decimal(str(order.get("base_shipping_invoiced", order.get("shipping_amount")) or 0)) - Decimal(
+            str(order.get("base_shipping_refunded") or 0)
+        )
+        return {
+            "items": items,
+            "notify": False,
+            "appendComment": False,
+            "arguments": {
+                "shipping_amount": float(max(shipping, Decimal(0))),
+                "adjustment_positive": 0,
+                "adjustment_negative": 0,
+                "extension_attributes": {"return_to_stock_items": [it["order_item_id"] for it in items]},
+            },
+        }
 
     def _withdraw_uninvoiced(self, order: dict, amazon_order_id: str, why: str) -> None:
         order_id = int(order["entity_id"])
-        done = self._retrying(lambda: self._once("POST", f"/V1/orders/{order_id}/cancel"),
-                              recheck=lambda: self._withdrawn(order_id))
+        done = self._retrying(
+            lambda: self._once("POST", f"/V1/orders/{order_id}/cancel"), recheck=lambda: self._withdrawn(order_id)
+        )
         if done is not True:
             log.warning("commerce order %s could not be canceled after its invoice was refused", order_id)
             return
         self.release_held_units(order_id, "cancellation")
-        self._comment_once(self._get_order_raw(order_id),
-                           f"{CHANNEL_COMMENT_PREFIX} canceled: Commerce refused the invoice of this order, imported "
-                           f"from Amazon order {amazon_order_id} ({why}). Nothing is to be shipped; the channel "
-                           f"imports the Amazon order again when it is retried.")
+        self._comment_once(
+            self._get_order_raw(order_id),
+            f"{CHANNEL_COMMENT_PREFIX} canceled: Commerce refused the invoice of this order, imported "
+            f"from Amazon order {amazon_order_id} ({why}). Nothing is to be shipped; the channel "
+            f"imports the Amazon order again when it is retried.",
+        )
 
     def add_comment_once(self, order_id: int, comment: str) -> None:
         self._comment_once(self._get_order_raw(order_id), comment)
@@ -900,13 +1068,18 @@ class CommerceRestClient:
 
     # ------------------------------------------------------------------ comments
     def add_comment(self, order_id: int, comment: str, status: str | None = None) -> None:
-        history: dict[str, Any] = {"comment": comment, "is_customer_notified": 0, "is_visible_on_front": 0,
-                                   "parent_id": int(order_id)}
+        history: dict[str, Any] = {
+            "comment": comment,
+            "is_customer_notified": 0,
+            "is_visible_on_front": 0,
+            "parent_id": int(order_id),
+        }
         if status:
             history["status"] = status
         try:
-            self._retrying(lambda: self._once("POST", f"/V1/orders/{int(order_id)}/comments",
-                                              body={"statusHistory": history}))
+            self._retrying(
+                lambda: self._once("POST", f"/V1/orders/{int(order_id)}/comments", body={"statusHistory": history})
+            )
         except CommerceRejected as e:
             if status and getattr(e, "status", None) == 400 and _STATUS_REFUSED in getattr(e, "commerce_message", ""):
                 refused = OrderStatusRefused(str(e))

@@ -36,8 +36,16 @@ STATUS_INDEX = "OrdersByStatus"
 MAX_READS_PER_PAGE = 8  # index pages read for one API page when filters skip items
 FILTERED_READ_SIZE = 250  # items evaluated per index page when a filter expression applies
 ROW_ATTRIBUTES = (
-    "amazon_order_id", "fulfillment", "marketplace_id", "channel_status", "purchase_date", "buyer_name",
-    "grand_total", "currency", "commerce_increment_id", "notes",
+    "amazon_order_id",
+    "fulfillment",
+    "marketplace_id",
+    "channel_status",
+    "purchase_date",
+    "buyer_name",
+    "grand_total",
+    "currency",
+    "commerce_increment_id",
+    "notes",
 )
 _INDEXES = {VIEW_INDEX: ("view_pk", "view_sk"), STATUS_INDEX: ("status_pk", "status_sk")}
 
@@ -203,7 +211,9 @@ def _decode_cursor(cursor: str, index: str, partition: str, digest: str) -> dict
         key = body["k"]
         expected = {"pk", "sk", *_INDEXES[index]}
         ok = (
-            body.get("v") == 1 and body.get("i") == index and set(key) == expected
+            body.get("v") == 1
+            and body.get("i") == index
+            and set(key) == expected
             and all(isinstance(v, str) and v for v in key.values())
             and key[_INDEXES[index][0]] == partition
         )

@@ -78,9 +78,7 @@ class DynamoDbOrderStore:
     def append_history(self, amazon_order_id: str, entries: list[HistoryEntry]) -> None:
         if not entries:
             return
-        self.client.transact_write_items(
-            TransactItems=[self._history_put(amazon_order_id, e) for e in entries]
-        )
+        self.client.transact_write_items(TransactItems=[self._history_put(amazon_order_id, e) for e in entries])
 
     def history(self, amazon_order_id: str) -> list[HistoryEntry]:
         entries: list[HistoryEntry] = []
@@ -117,17 +115,44 @@ class DynamoDbOrderStore:
             put["Put"]["ExpressionAttributeValues"] = values
         items = [put] + [self._history_put(order.amazon_order_id, e) for e in history]
         if order.channel_status == ChannelStatus.ERROR and order.commerce is None:
-            items.append({"Put": {"TableName": self.table, "Item": {
-                "pk": {"S": f"BLOCKED#{order.seller_id}"}, "sk": {"S": order.amazon_order_id},
-                "attempt": {"N": str(order.import_attempt)}}}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": {"S": f"BLOCKED#{order.seller_id}"},
+                            "sk": {"S": order.amazon_order_id},
+                            "attempt": {"N": str(order.import_attempt)},
+                        },
+                    }
+                }
+            )
         if order.to_confirm:
-            items.append({"Put": {"TableName": self.table, "Item": {
-                "pk": {"S": f"TOCONFIRM#{order.seller_id}"}, "sk": {"S": order.amazon_order_id},
-                "shipments": {"N": str(len(order.shipments))}}}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": {"S": f"TOCONFIRM#{order.seller_id}"},
+                            "sk": {"S": order.amazon_order_id},
+                            "shipments": {"N": str(len(order.shipments))},
+                        },
+                    }
+                }
+            )
         if order.ended_at and holds_pii(order):
-            items.append({"Put": {"TableName": self.table, "Item": {
-                "pk": {"S": RETENTION_PK}, "sk": {"S": f"{order.ended_at}#{order.amazon_order_id}"},
-                "amazon_order_id": {"S": order.amazon_order_id}}}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": {"S": RETENTION_PK},
+                            "sk": {"S": f"{order.ended_at}#{order.amazon_order_id}"},
+                            "amazon_order_id": {"S": order.amazon_order_id},
+                        },
+                    }
+                }
+            )
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as e:

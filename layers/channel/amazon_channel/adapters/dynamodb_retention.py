@@ -41,8 +41,9 @@ class DynamoDbRetentionLedger:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def forget(self, ended_at: str, amazon_order_id: str) -> None:
-        self.client.delete_item(TableName=self.table,
-                                Key={"pk": {"S": RETENTION_PK}, "sk": {"S": f"{ended_at}#{amazon_order_id}"}})
+        self.client.delete_item(
+            TableName=self.table, Key={"pk": {"S": RETENTION_PK}, "sk": {"S": f"{ended_at}#{amazon_order_id}"}}
+        )
 
     def strip_kept_documents(self, amazon_order_id: str) -> int:
         changed = 0

@@ -40,14 +40,27 @@ class DynamoDbInboundLog:
 
     def inbound(self, amazon_order_id: str) -> list[InboundEvent]:
         """The order's kept inbound messages, oldest first."""
-        return [InboundEvent.model_validate_json(i["doc"]["S"])
-                for i in self._query(_pk(amazon_order_id), "INBOUND#")]
+        return [InboundEvent.model_validate_json(i["doc"]["S"]) for i in self._query(_pk(amazon_order_id), "INBOUND#")]
 
     # -- replayed events ---------------------------------------------------------------------
-    def record_replayed(self, replay_name: str, handler: str, event_id: str, detail_type: str | None,
-                        result: str, amazon_order_id: str | None, at: str) -> None:
-        doc = {"handler": handler, "event_id": event_id, "detail_type": detail_type, "result": result,
-               "amazon_order_id": amazon_order_id, "at": at}
+    def record_replayed(
+        self,
+        replay_name: str,
+        handler: str,
+        event_id: str,
+        detail_type: str | None,
+        result: str,
+        amazon_order_id: str | None,
+        at: str,
+    ) -> None:
+        doc = {
+            "handler": handler,
+            "event_id": event_id,
+            "detail_type": detail_type,
+            "result": result,
+            "amazon_order_id": amazon_order_id,
+            "at": at,
+        }
         self.client.put_item(
             TableName=self.table,
             Item={

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 SK = "BUDGET"
 
@@ -104,7 +105,7 @@ class DynamoDbRateBudget:
                 ConditionExpression="attribute_not_exists(pk)",
             )
             return True
-        except Exception as e:  # noqa: BLE001 - only ConditionalCheckFailed is expected
+        except Exception as e:
             if _conditional_failed(e):
                 return False
             raise
@@ -124,7 +125,7 @@ class DynamoDbRateBudget:
                 },
             )
             return True
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if _conditional_failed(e):
                 return False
             raise

@@ -22,16 +22,25 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import urllib3
 
 from ..domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
-from ..domain.models import Address, AmazonOrder, AmazonOrderItem, AmazonPackage, AmazonStatus, PackageConfirmation
-from ..domain.models import CancellationFeedResult, OrderCancellation
+from ..domain.models import (
+    Address,
+    AmazonOrder,
+    AmazonOrderItem,
+    AmazonPackage,
+    AmazonStatus,
+    CancellationFeedResult,
+    OrderCancellation,
+    PackageConfirmation,
+)
 from . import cancellation_feed
 
 log = logging.getLogger(__name__)
@@ -62,9 +71,18 @@ STATUS = {
 FULFILLED_BY = {"MERCHANT": "MFN", "AMAZON": "AFN"}
 # domain Address field -> v2026-01-01 CustomerAddress field (an empty string counts as absent)
 ADDRESS_FIELDS = {
-    "name": "name", "company": "companyName", "line1": "addressLine1", "line2": "addressLine2",
-    "line3": "addressLine3", "city": "city", "district": "districtOrCounty", "region": "stateOrRegion",
-    "municipality": "municipality", "postcode": "postalCode", "country": "countryCode", "phone": "phone",
+    "name": "name",
+    "company": "companyName",
+    "line1": "addressLine1",
+    "line2": "addressLine2",
+    "line3": "addressLine3",
+    "city": "city",
+    "district": "districtOrCounty",
+    "region": "stateOrRegion",
+    "municipality": "municipality",
+    "postcode": "postalCode",
+    "country": "countryCode",
+    "phone": "phone",
 }
 
 TOKEN_MARGIN = 60.0  # refresh the access token this many seconds before it expires
@@ -81,7 +99,7 @@ def clear_token_cache() -> None:
 
 
 class _Reply:
-    __slots__ = ("status", "headers", "data")
+    __slots__ = ("data", "headers", "status")
 
     def __init__(self, status: int, headers: Any, data: bytes):
         self.status, self.headers, self.data = status, headers, data
@@ -128,9 +146,7 @@ class SellingPartnerClient:
 
     # ------------------------------------------------------------------ Marketplace port
     def get_order(self, seller_id: str, amazon_order_id: str) -> AmazonOrder:
-        reply = self._call(
-            "getOrder", seller_id, {"orderId": amazon_order_id}, query={"includedData": INCLUDED_DATA}
-        )
+        reply = self._call("getOrder", seller_id, {"orderId": amazon_order_id}, query={"includedData": INCLUDED_DATA})
         return to_amazon_order(reply.json()["order"], reply.request_id)
 
     def search_orders(
@@ -174,14 +190,20 @@ class SellingPartnerClient:
     def request_cancellation(self, seller_id: str, cancellation: OrderCancellation) -> str:
         """Cancel a whole order: createFeedDocument, upload the file to the presigned URL,
         createFeed (POST_FLAT_FILE_ORDER_ACKNOWLEDGEMENT_DATA). Returns the feed id."""
-        doc = self._call("createFeedDocument", seller_id, {},
-                         body={"contentType": cancellation_feed.CONTENT_TYPE}).json()
+        doc = self._call(
+            "createFeedDocument", seller_id, {}, body={"contentType": cancellation_feed.CONTENT_TYPE}
+        ).json()
         self._transfer("PUT", doc["url"], cancellation_feed.feed_file(cancellation), cancellation_feed.CONTENT_TYPE)
-        feed = self._call("createFeed", seller_id, {}, body={
-            "feedType": cancellation_feed.FEED_TYPE,
-            "marketplaceIds": [cancellation.marketplace_id],
-            "inputFeedDocumentId": doc["feedDocumentId"],
-        })
+        feed = self._call(
+            "createFeed",
+            seller_id,
+            {},
+            body={
+                "feedType": cancellation_feed.FEED_TYPE,
+                "marketplaceIds": [cancellation.marketplace_id],
+                "inputFeedDocumentId": doc["feedDocumentId"],
+            },
+        )
         feed_id = feed.json()["feedId"]
         log.info("sp-api cancellation feed %s created for order=%s", feed_id, cancellation.amazon_order_id)
         return feed_id
@@ -193,8 +215,12 @@ class SellingPartnerClient:
         if status in ("IN_QUEUE", "IN_PROGRESS"):
             return CancellationFeedResult(feed_id=feed_id, status=status)
         if status == "CANCELLED":
-            return CancellationFeedResult(feed_id=feed_id, status=status, accepted=False,
-                                          message=f"feed {feed_id} was cancelled before Amazon processed it")
+            return CancellationFeedResult(
+                feed_id=feed_id,
+                status=status,
+                accepted=False,
+                message=f"feed {feed_id} was cancelled before Amazon processed it",
+            )
         report = None
         if feed.get("resultFeedDocumentId"):
             doc = self._call("getFeedDocument", seller_id, {"feedDocumentId": feed["resultFeedDocumentId"]}).json()
@@ -205,11 +231,23 @@ class SellingPartnerClient:
                 data = gzip.decompress(data)
             report = cancellation_feed.read_report(data.decode("utf-8", "replace"))
         if status == "FATAL":
-            why = "; ".join(list(dict.fromkeys(report.errors))[:3]) if report and report.errors else "no processing report"
-            return CancellationFeedResult(feed_id=feed_id, status=status, accepted=False,
-                                          message=f"Amazon could not process feed {feed_id} ({why})")
+            why = (
+                "; ".join(list(dict.fromkeys(report.errors))[:3])
+                if report and report.errors
+                else "no processing report"
+            )
+            return CancellationFeedResult(
+                feed_id=feed_id,
+                status=status,
+                accepted=False,
+                message=f"Amazon could not process feed {feed_id} ({why})",
+            )
         if report is None or not report.clean:
-            why = "; ".join(list(dict.fromkeys(report.errors))[:3]) if report and report.errors else "no processing report"
+            why = (
+                "; ".join(list(dict.fromkeys(report.errors))[:3])
+                if report and report.errors
+                else "no processing report"
+            )
             return CancellationFeedResult(feed_id=feed_id, status=status, accepted=False, message=why)
         return CancellationFeedResult(feed_id=feed_id, status=status, accepted=True)
 
@@ -219,8 +257,9 @@ class SellingPartnerClient:
         headers = {"content-type": content_type} if content_type else {}
         for attempt in range(1, self.max_attempts + 1):
             try:
-                r = self.http.request(method, url, body=body, headers=headers, retries=False, redirect=False,
-                                      timeout=self.timeout)
+                r = self.http.request(
+                    method, url, body=body, headers=headers, retries=False, redirect=False, timeout=self.timeout
+                )
             except urllib3.exceptions.HTTPError as e:
                 if attempt >= self.max_attempts:
                     raise AmazonUnavailable(f"feed document {method}: unreachable ({type(e).__name__})") from e
@@ -275,9 +314,7 @@ class SellingPartnerClient:
                     raise AmazonUnavailable(f"{operation}: SP-API unreachable ({type(e).__name__})") from e
                 self._pause(operation, self._backoff(attempt))
                 continue
-            log.info(
-                "sp-api %s order=%s status=%s request_id=%s", operation, order_id, reply.status, reply.request_id
-            )
+            log.info("sp-api %s order=%s status=%s request_id=%s", operation, order_id, reply.status, reply.request_id)
             if 200 <= reply.status < 300:
                 return reply
             if reply.status == 403 and not refreshed:
@@ -397,7 +434,9 @@ class SellingPartnerClient:
                 err = json.loads(r.data)
             except ValueError:
                 err = {}
-            raise AmazonRejected(f"LWA answered {r.status} {err.get('error', 'error')}: {err.get('error_description', '')}")
+            raise AmazonRejected(
+                f"LWA answered {r.status} {err.get('error', 'error')}: {err.get('error_description', '')}"
+            )
         raise AmazonUnavailable("LWA: no answer")  # pragma: no cover
 
 
@@ -428,10 +467,14 @@ def _amount(m: dict | None) -> Decimal | None:
 # Where Amazon's proceeds categories go. The model (ItemProceedsBreakdown) names ITEM, SHIPPING,
 # GIFT_WRAP, COD_FEE, OTHER, TAX and DISCOUNT; detailedBreakdowns (TAX and DISCOUNT only) say
 # which of them a tax or discount is on. A category the model does not name is kept as OTHER.
-_CHARGES = {"ITEM": "line_price", "SHIPPING": "shipping_price", "GIFT_WRAP": "gift_wrap_price",
-            "COD_FEE": "cod_fee", "OTHER": "other_charges"}
-_CHARGE_TAX = {"SHIPPING": "shipping_tax", "GIFT_WRAP": "gift_wrap_tax", "COD_FEE": "cod_fee_tax",
-               "OTHER": "other_tax"}
+_CHARGES = {
+    "ITEM": "line_price",
+    "SHIPPING": "shipping_price",
+    "GIFT_WRAP": "gift_wrap_price",
+    "COD_FEE": "cod_fee",
+    "OTHER": "other_charges",
+}
+_CHARGE_TAX = {"SHIPPING": "shipping_tax", "GIFT_WRAP": "gift_wrap_tax", "COD_FEE": "cod_fee_tax", "OTHER": "other_tax"}
 
 
 def _item_money(item: dict) -> dict[str, Decimal]:
@@ -448,7 +491,9 @@ def _item_money(item: dict) -> dict[str, Decimal]:
     tax = discount = Decimal("0")
     for b in proceeds.get("breakdowns") or []:
         kind, amount = b.get("type"), _amount(b.get("subtotal")) or Decimal("0")
-        details = [(d.get("subtype"), _amount(d.get("value")) or Decimal("0")) for d in b.get("detailedBreakdowns") or []]
+        details = [
+            (d.get("subtype"), _amount(d.get("value")) or Decimal("0")) for d in b.get("detailedBreakdowns") or []
+        ]
         if kind == "TAX":
             tax += amount
             for subtype, value in details:
@@ -515,8 +560,11 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
     channel = o.get("salesChannel") or {}
     proceeds = o.get("proceeds") or {}
     currency = currency or (proceeds.get("grandTotal") or {}).get("currencyCode") or "USD"
-    tips = [_amount(b.get("subtotal")) or Decimal("0") for b in proceeds.get("breakdowns") or []
-            if b.get("type") == "DELIVERY_TIP"]
+    tips = [
+        _amount(b.get("subtotal")) or Decimal("0")
+        for b in proceeds.get("breakdowns") or []
+        if b.get("type") == "DELIVERY_TIP"
+    ]
     return AmazonOrder(
         amazon_order_id=o["orderId"],
         marketplace_id=channel.get("marketplaceId") or "",

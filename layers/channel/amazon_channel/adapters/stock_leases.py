@@ -35,7 +35,8 @@ class DynamoDbStockLeases:
 
         try:
             self.client.update_item(
-                TableName=self.table, Key=_key(sku),
+                TableName=self.table,
+                Key=_key(sku),
                 UpdateExpression="SET #owner = :me, expires_at = :until",
                 ConditionExpression="attribute_not_exists(#owner) OR expires_at < :now OR #owner = :me",
                 ExpressionAttributeNames={"#owner": "owner"},
@@ -60,9 +61,14 @@ class DynamoDbStockLeases:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.update_item(TableName=self.table, Key=_key(sku), ConditionExpression="#owner = :me",
-                                    ExpressionAttributeNames={"#owner": "owner"},
-                                    ExpressionAttributeValues=values, **kwargs)
+            self.client.update_item(
+                TableName=self.table,
+                Key=_key(sku),
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=values,
+                **kwargs,
+            )
         except ClientError as e:
             if _conditional_failed(e):
                 raise LeaseLost(f"the stock lease of {sku} expired and was taken by another function") from None
@@ -72,9 +78,14 @@ class DynamoDbStockLeases:
         from botocore.exceptions import ClientError  # not at import: the in-memory twin needs none
 
         try:
-            self.client.update_item(TableName=self.table, Key=_key(sku), UpdateExpression="REMOVE #owner, expires_at",
-                                    ConditionExpression="#owner = :me", ExpressionAttributeNames={"#owner": "owner"},
-                                    ExpressionAttributeValues={":me": {"S": owner}})
+            self.client.update_item(
+                TableName=self.table,
+                Key=_key(sku),
+                UpdateExpression="REMOVE #owner, expires_at",
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":me": {"S": owner}},
+            )
         except ClientError as e:
             if not _conditional_failed(e):
                 raise

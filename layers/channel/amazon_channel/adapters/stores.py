@@ -46,8 +46,11 @@ class ParameterStoreDirectory:
             for item in page.get("Items", []):
                 try:
                     value = item.get("value")
-                    stores.append(StoreConfig.model_validate_json(value) if isinstance(value, str)
-                                  else StoreConfig.model_validate(value))
+                    stores.append(
+                        StoreConfig.model_validate_json(value)
+                        if isinstance(value, str)
+                        else StoreConfig.model_validate(value)
+                    )
                 except ValueError as e:
                     log.warning("store item %s is not a valid store: %s", item.get("id"), type(e).__name__)
             if "LastEvaluatedKey" not in page:

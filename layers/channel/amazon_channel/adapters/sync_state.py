@@ -69,8 +69,11 @@ class DynamoDbSyncState:
         )
         kwargs = {
             "TableName": self.table,
-            "Item": {**_key(state.seller_id, "STATE"), "version": {"N": str(state.version)},
-                     "doc": {"S": state.model_dump_json()}},
+            "Item": {
+                **_key(state.seller_id, "STATE"),
+                "version": {"N": str(state.version)},
+                "doc": {"S": state.model_dump_json()},
+            },
             "ConditionExpression": condition,
         }
         if values:

@@ -143,12 +143,18 @@ def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
         # Withdrawn already: by the merchant (the cancellation came from Commerce) or by an earlier run.
         _release(ports, order, "withdrawal")
         if order.commerce.status != ref.status:
-            note = canceled_note(order) if order.cancellation else f"Canceled on Amazon; Commerce order {inc} is {ref.status}"
+            note = (
+                canceled_note(order)
+                if order.cancellation
+                else f"Canceled on Amazon; Commerce order {inc} is {ref.status}"
+            )
             _settle_commerce(ports, amazon_order_id, ref, note)
         return {"commerce_status": ref.status}
     if ref.qty_shipped > 0:
-        note = (f"Canceled on Amazon after Commerce order {inc} shipped items: the order was left open "
-                f"in Commerce; refund or recall the shipped items there")
+        note = (
+            f"Canceled on Amazon after Commerce order {inc} shipped items: the order was left open "
+            f"in Commerce; refund or recall the shipped items there"
+        )
         ports.commerce.add_comment_once(
             ref.order_id,
             f"{CHANNEL_COMMENT_PREFIX} Amazon order {amazon_order_id} was canceled on Amazon after items of "
@@ -157,13 +163,19 @@ def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
         )
         _settle_commerce(ports, amazon_order_id, ref, note)
         return {"commerce_status": ref.status}
-    comment = (f"{CHANNEL_COMMENT_PREFIX} Amazon order {amazon_order_id} was canceled on Amazon (by the buyer "
-               f"or by Amazon). This order is withdrawn: do not ship it. Amazon refunds the buyer.")
+    comment = (
+        f"{CHANNEL_COMMENT_PREFIX} Amazon order {amazon_order_id} was canceled on Amazon (by the buyer "
+        f"or by Amazon). This order is withdrawn: do not ship it. Amazon refunds the buyer."
+    )
     try:
         ref = ports.commerce.cancel_order(ref.order_id, comment)
     except CommerceRejected as e:
-        _settle_commerce(ports, amazon_order_id, ref,
-                         f"Canceled on Amazon; Commerce refused to withdraw order {inc} ({e}): cancel it in Commerce")
+        _settle_commerce(
+            ports,
+            amazon_order_id,
+            ref,
+            f"Canceled on Amazon; Commerce refused to withdraw order {inc} ({e}): cancel it in Commerce",
+        )
         return {"commerce_status": ref.status}
     _release(ports, order, "withdrawal")
     how = "canceled" if ref.state == "canceled" else f"{ref.status} (refunded offline: it was invoiced)"
@@ -225,10 +237,16 @@ def record_commerce_cancellation(commerce_order_id: int, ports: ChannelPorts) ->
         if o.cancellation is not None:
             return None
         o.cancellation = MerchantCancellation(
-            commerce_order_id=commerce_order_id, reason=reason, reason_code=code, requested_at=now_iso())
+            commerce_order_id=commerce_order_id, reason=reason, reason_code=code, requested_at=now_iso()
+        )
         o.notes = f"Cancellation from Commerce ({reason}): sending it to Amazon"
-        return [entry("cancellation", f"Commerce order {ref.increment_id} {ref.status} by the merchant: {reason}",
-                      reason_code=code)]
+        return [
+            entry(
+                "cancellation",
+                f"Commerce order {ref.increment_id} {ref.status} by the merchant: {reason}",
+                reason_code=code,
+            )
+        ]
 
     order = mutate(ports.orders, amazon_order_id, record)
     wake_if_waiting(order, ports, "cancellation from Commerce")
@@ -249,8 +267,10 @@ def _refusal(order: ChannelOrder, ref: CommerceOrderRef, reason: str) -> str | N
     if status != ChannelStatus.UNSHIPPED:
         return f"only Unshipped orders are canceled from Commerce (this one is {status.value})"
     if ref.qty_open > 0:
-        return (f"only whole orders are canceled from Commerce ({ref.qty_withdrawn} of {ref.qty_ordered} items "
-                f"were withdrawn); cancel single items in Seller Central")
+        return (
+            f"only whole orders are canceled from Commerce ({ref.qty_withdrawn} of {ref.qty_ordered} items "
+            f"were withdrawn); cancel single items in Seller Central"
+        )
     if not reason:
         return "a cancellation needs a reason (the merchant's comment on the Commerce order)"
     return None
@@ -263,8 +283,13 @@ def _refuse(ports: ChannelPorts, order: ChannelOrder, ref: CommerceOrderRef, rea
         if o.cancellation is not None:
             return None
         o.cancellation = MerchantCancellation(
-            commerce_order_id=ref.order_id, reason=reason, reason_code="", requested_at=now_iso(),
-            outcome="refused", message=refusal)
+            commerce_order_id=ref.order_id,
+            reason=reason,
+            reason_code="",
+            requested_at=now_iso(),
+            outcome="refused",
+            message=refusal,
+        )
         o.notes = note
         return [entry("cancellation", f"Cancellation of Commerce order {ref.increment_id} refused: {refusal}")]
 
@@ -302,11 +327,19 @@ def request_amazon_cancellation(amazon_order_id: str, ports: ChannelPorts) -> di
             return []
 
         mutate(ports.orders, amazon_order_id, attempting)
-        items = [i.order_item_id for i in order.details.items] if order.details else [ln.order_item_id for ln in order.lines]
+        items = (
+            [i.order_item_id for i in order.details.items]
+            if order.details
+            else [ln.order_item_id for ln in order.lines]
+        )
         feed_id = ports.marketplace.request_cancellation(
             order.seller_id,
-            OrderCancellation(amazon_order_id=amazon_order_id, marketplace_id=order.marketplace_id,
-                              order_item_ids=items, reason_code=c.reason_code),
+            OrderCancellation(
+                amazon_order_id=amazon_order_id,
+                marketplace_id=order.marketplace_id,
+                order_item_ids=items,
+                reason_code=c.reason_code,
+            ),
         )
 
         def sent(o: ChannelOrder):
@@ -322,10 +355,15 @@ def request_amazon_cancellation(amazon_order_id: str, ports: ChannelPorts) -> di
     result = ports.marketplace.cancellation_result(order.seller_id, c.feed_id)
     if result.accepted is None:
         if c.polls + 1 >= MAX_FEED_CHECKS:
-            return {"cancellation": _conclude(
-                ports, amazon_order_id, False,
-                f"Amazon had not processed cancellation feed {c.feed_id} after {MAX_FEED_CHECKS} checks; "
-                f"see it in Seller Central")}
+            return {
+                "cancellation": _conclude(
+                    ports,
+                    amazon_order_id,
+                    False,
+                    f"Amazon had not processed cancellation feed {c.feed_id} after {MAX_FEED_CHECKS} checks; "
+                    f"see it in Seller Central",
+                )
+            }
 
         def polled(o: ChannelOrder):
             o.cancellation.polls += 1
@@ -333,7 +371,10 @@ def request_amazon_cancellation(amazon_order_id: str, ports: ChannelPorts) -> di
 
         mutate(ports.orders, amazon_order_id, polled)
         return {"cancellation": "pending"}
-    if not result.accepted and ports.marketplace.get_order(order.seller_id, amazon_order_id).status == AmazonStatus.CANCELED:
+    if (
+        not result.accepted
+        and ports.marketplace.get_order(order.seller_id, amazon_order_id).status == AmazonStatus.CANCELED
+    ):
         # e.g. an earlier feed, sent by an attempt whose answer was lost, canceled it first
         return {"cancellation": _conclude(ports, amazon_order_id, True, "Amazon canceled the order")}
     message = "Amazon accepted the cancellation" if result.accepted else f"Amazon refused it: {result.message}"
@@ -349,8 +390,11 @@ def _conclude(ports: ChannelPorts, amazon_order_id: str, accepted: bool, message
             return None
         c.outcome, c.message = outcome, message
         if o.channel_status != ChannelStatus.CANCELED:
-            o.notes = (f"Cancellation from Commerce ({c.reason}): {message}; waiting for Amazon to cancel the order"
-                       if accepted else f"Not canceled on Amazon: {message}")
+            o.notes = (
+                f"Cancellation from Commerce ({c.reason}): {message}; waiting for Amazon to cancel the order"
+                if accepted
+                else f"Not canceled on Amazon: {message}"
+            )
         return [entry("cancellation", f"Cancellation from Commerce {outcome}: {message}", feed_id=c.feed_id)]
 
     order = mutate(ports.orders, amazon_order_id, conclude)

@@ -18,8 +18,13 @@ from .ports import CommerceStore
 
 # model_construct: known-good constants, so no validator has to be built at import.
 PLACEHOLDER_ADDRESS = Address.model_construct(
-    name="Amazon Customer", line1="Address withheld by Amazon", city="Seattle", region="WA",
-    postcode="98109", country="US", phone="0000000000",
+    name="Amazon Customer",
+    line1="Address withheld by Amazon",
+    city="Seattle",
+    region="WA",
+    postcode="98109",
+    country="US",
+    phone="0000000000",
 )
 
 
@@ -79,11 +84,13 @@ def check_amazon_totals(details: AmazonOrder) -> None:
         if item.proceeds_total is not None and item.total != item.proceeds_total:
             raise AmazonTotalsDisagree(
                 f"Amazon order {details.amazon_order_id} item {item.order_item_id} ({item.sku}): its proceeds "
-                f"add up to {item.total:.2f}, not Amazon's proceedsTotal {item.proceeds_total:.2f}")
+                f"add up to {item.total:.2f}, not Amazon's proceedsTotal {item.proceeds_total:.2f}"
+            )
     if details.order_total is not None and details.total != details.order_total:
         raise AmazonTotalsDisagree(
             f"Amazon order {details.amazon_order_id}: its proceeds add up to {details.total:.2f}, not Amazon's "
-            f"grandTotal {details.order_total:.2f}")
+            f"grandTotal {details.order_total:.2f}"
+        )
 
 
 def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoice, status: str) -> CommerceOrderDraft:

@@ -29,7 +29,9 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
     store = store_of(ports.stores, order)
     if not (store.settings.import_orders and store.settings.import_fba_orders):
         which = "Import" if not store.settings.import_orders else "FBA import"
-        note_once(ports.orders, amazon_order_id, f"{which} disabled in the order settings: no Commerce order is created")
+        note_once(
+            ports.orders, amazon_order_id, f"{which} disabled in the order settings: no Commerce order is created"
+        )
         return "disabled"
 
     try:
@@ -52,17 +54,27 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         if o.commerce is not None:
             return None
         o.commerce = CommerceRef(
-            order_id=ref.order_id, increment_id=ref.increment_id, status=commerce_order.status,
-            customer_id=ref.customer_id, customer_is_guest=ref.customer_is_guest,
+            order_id=ref.order_id,
+            increment_id=ref.increment_id,
+            status=commerce_order.status,
+            customer_id=ref.customer_id,
+            customer_is_guest=ref.customer_is_guest,
             customer_email=ref.customer_email,
         )
         o.channel_status = ChannelStatus.SHIPPED
         o.notes = f"Commerce order {ref.increment_id} created ({commerce_order.status})"
         if ref.note:
             o.notes += f"; {ref.note}"
-        outbox.add(o, "CommerceOrderCreated",
-                   {"amazon_order_id": amazon_order_id, "seller_id": o.seller_id,
-                    "marketplace_id": o.marketplace_id, "commerce_increment_id": ref.increment_id})
+        outbox.add(
+            o,
+            "CommerceOrderCreated",
+            {
+                "amazon_order_id": amazon_order_id,
+                "seller_id": o.seller_id,
+                "marketplace_id": o.marketplace_id,
+                "commerce_increment_id": ref.increment_id,
+            },
+        )
         return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
     order = mutate(ports.orders, amazon_order_id, imported)

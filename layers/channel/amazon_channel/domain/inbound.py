@@ -43,8 +43,14 @@ def notification_received(change: OrderChange, body: str, at: str) -> InboundEve
     """The ORDER_CHANGE notification behind `change`, as received."""
     kept, omitted = _body(body)
     return InboundEvent(
-        at=at, source="amazon", type="ORDER_CHANGE", id=change.notification_id,
-        occurred_at=change.changed_at, summary=change.status.value, body=kept, body_omitted_bytes=omitted,
+        at=at,
+        source="amazon",
+        type="ORDER_CHANGE",
+        id=change.notification_id,
+        occurred_at=change.changed_at,
+        summary=change.status.value,
+        body=kept,
+        body_omitted_bytes=omitted,
         data={"amazon_status": change.status.value, "fulfillment": change.fulfillment},
     )
 
@@ -63,13 +69,23 @@ def commerce_event_received(envelope: dict, at: str) -> InboundEvent:
     except commerce_events.InvalidCommerceEvent:
         code = str(detail.get("type") or "")
     return InboundEvent(
-        at=at, source="commerce", type=code,
+        at=at,
+        source="commerce",
+        type=code,
         id=str(detail.get("id") or envelope.get("id") or "") or None,
         occurred_at=detail.get("time") or envelope.get("time"),
         summary=f"shipment {ids.get('entity_id')} of Commerce order {ids.get('order_id')}",
-        body={"source": envelope.get("source"), "detail-type": envelope.get("detail-type"),
-              "detail": {"id": detail.get("id"), "type": detail.get("type"), "source": detail.get("source"),
-                         "time": detail.get("time"), "data": {"value": ids}}},
+        body={
+            "source": envelope.get("source"),
+            "detail-type": envelope.get("detail-type"),
+            "detail": {
+                "id": detail.get("id"),
+                "type": detail.get("type"),
+                "source": detail.get("source"),
+                "time": detail.get("time"),
+                "data": {"value": ids},
+            },
+        },
         data={"event_bus_event_id": envelope.get("id")},
     )
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from .cancellations import apply_amazon_cancellation, buyer_cancel_note
 from .clock import iso, normalize, now_iso
 from .errors import InvalidNotification, UnknownStore, VersionConflict
 from .models import AmazonStatus, ChannelOrder, ChannelStatus, HistoryEntry, OrderChange
-from .cancellations import apply_amazon_cancellation, buyer_cancel_note
 from .orders import mutate
 from .ports import EventPublisher, OrderStore, StoreDirectory, WorkflowStarter
 
@@ -82,9 +82,7 @@ def record_order_change(change: OrderChange, ports: IntakePorts, attempts: int =
     """Record `change` in the channel and start what it calls for. Safe to repeat."""
     store = ports.stores.find(change.seller_id, change.marketplace_id)
     if store is None:
-        raise UnknownStore(
-            f"seller {change.seller_id} / marketplace {change.marketplace_id} is not a connected store"
-        )
+        raise UnknownStore(f"seller {change.seller_id} / marketplace {change.marketplace_id} is not a connected store")
     change = _believable(change)
     for _ in range(attempts):
         try:
@@ -107,13 +105,17 @@ def _believable(change: OrderChange, now: datetime | None = None) -> OrderChange
         if normalize(change.changed_at) > limit:
             return change.model_copy(update={"changed_at": iso(now)})
         return change
-    for value, field in ((change.changed_at, "Payload.OrderChangeNotification.OrderChangeTrigger.TimeOfOrderChange"),
-                         (change.purchase_date, "Payload.OrderChangeNotification.Summary.PurchaseDate")):
+    for value, field in (
+        (change.changed_at, "Payload.OrderChangeNotification.OrderChangeTrigger.TimeOfOrderChange"),
+        (change.purchase_date, "Payload.OrderChangeNotification.Summary.PurchaseDate"),
+    ):
         if value and normalize(value) > limit:
             ahead = datetime.fromisoformat(normalize(value).replace("Z", "+00:00")) - now
             raise InvalidNotification(
                 f"{field.rsplit('.', 1)[-1]} {value} is {_duration(ahead)} ahead of the channel's clock "
-                f"(more than {_duration(MAX_CLOCK_SKEW)}): not trusted over Amazon's order", field)
+                f"(more than {_duration(MAX_CLOCK_SKEW)}): not trusted over Amazon's order",
+                field,
+            )
     return change
 
 
@@ -158,9 +160,7 @@ def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> Intake
             raise VersionConflict("order was created concurrently")
         return _follow_up(order, change, ports, result="recorded")
 
-    if change.changed_at < order.amazon_status_at or (
-        _RANK[change.status] < _RANK[order.amazon_status]
-    ):
+    if change.changed_at < order.amazon_status_at or (_RANK[change.status] < _RANK[order.amazon_status]):
         ports.orders.append_history(
             order.amazon_order_id,
             [
@@ -176,17 +176,30 @@ def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> Intake
         return IntakeOutcome(result="stale", channel_status=order.channel_status)
 
     if order.amazon_status in _FINAL and change.status != order.amazon_status:
-        why = ("Amazon cannot cancel a shipped order" if order.amazon_status == AmazonStatus.SHIPPED
-               else "a canceled order does not ship")
-        note = (f"Amazon sent {change.status} ({change.source}, changed {change.changed_at}) for an order "
-                f"already {order.amazon_status}: ignored ({why})")
+        why = (
+            "Amazon cannot cancel a shipped order"
+            if order.amazon_status == AmazonStatus.SHIPPED
+            else "a canceled order does not ship"
+        )
+        note = (
+            f"Amazon sent {change.status} ({change.source}, changed {change.changed_at}) for an order "
+            f"already {order.amazon_status}: ignored ({why})"
+        )
         if order.notes != note:
             order.notes = note
             order.version += 1
             order.updated_at = at
-            ports.orders.save(order, [HistoryEntry(at=at, kind="ignored", message=note,
-                                                   data={"notification_id": change.notification_id,
-                                                         "amazon_status": change.status.value})])
+            ports.orders.save(
+                order,
+                [
+                    HistoryEntry(
+                        at=at,
+                        kind="ignored",
+                        message=note,
+                        data={"notification_id": change.notification_id, "amazon_status": change.status.value},
+                    )
+                ],
+            )
         return IntakeOutcome(result="ignored", channel_status=order.channel_status)
 
     if change.status == order.amazon_status:
@@ -213,8 +226,9 @@ def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> Intake
         apply_amazon_cancellation(order)  # notes; a cancellation the merchant asked for is settled
     order.version += 1
     order.updated_at = at
-    ports.orders.save(order, [_status_entry(at, change, previous, order.channel_status)]
-                      + _keep_details(order, change, at) + asked)
+    ports.orders.save(
+        order, [_status_entry(at, change, previous, order.channel_status)] + _keep_details(order, change, at) + asked
+    )
     return _follow_up(order, change, ports, result="advanced")
 
 
@@ -235,12 +249,20 @@ def _keep_details(order: ChannelOrder, change: OrderChange, at: str) -> list[His
     backlog importable within Amazon's quotas.
     """
     new = change.details
-    if new is None or (order.details is not None and normalize(order.details.last_updated) >= normalize(new.last_updated)):
+    if new is None or (
+        order.details is not None and normalize(order.details.last_updated) >= normalize(new.last_updated)
+    ):
         return []
     order.details = new
-    return [HistoryEntry(at=at, kind="sp-api", message=f"Order details received with the order ({change.source})",
-                         data={"amazon_status": new.status.value, "last_updated": new.last_updated},
-                         request_id=new.request_id)]
+    return [
+        HistoryEntry(
+            at=at,
+            kind="sp-api",
+            message=f"Order details received with the order ({change.source})",
+            data={"amazon_status": new.status.value, "last_updated": new.last_updated},
+            request_id=new.request_id,
+        )
+    ]
 
 
 def _forward(current: ChannelStatus, proposed: ChannelStatus) -> ChannelStatus:

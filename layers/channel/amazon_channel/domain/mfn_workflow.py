@@ -37,8 +37,14 @@ def resolve_order_customer(amazon_order_id: str, ports: ChannelPorts) -> dict:
     choice = resolve_customer(_details(order), store, ports.commerce)
     ports.orders.append_history(
         amazon_order_id,
-        [entry("commerce", "Guest checkout" if choice.is_guest else "Customer account resolved", choice.request_id,
-               customer_id=choice.customer_id)],
+        [
+            entry(
+                "commerce",
+                "Guest checkout" if choice.is_guest else "Customer account resolved",
+                choice.request_id,
+                customer_id=choice.customer_id,
+            )
+        ],
     )
     return {"customer_id": choice.customer_id}
 
@@ -58,8 +64,11 @@ def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: 
             if o.commerce is not None:
                 return None
             o.commerce = CommerceRef(
-                order_id=ref.order_id, increment_id=ref.increment_id, status=ref.status,
-                customer_id=ref.customer_id, customer_is_guest=ref.customer_is_guest,
+                order_id=ref.order_id,
+                increment_id=ref.increment_id,
+                status=ref.status,
+                customer_id=ref.customer_id,
+                customer_is_guest=ref.customer_is_guest,
                 customer_email=ref.customer_email,
             )
             o.notes = f"Commerce order {ref.increment_id} created"
@@ -85,6 +94,7 @@ def await_shipments(amazon_order_id: str, task_token: str, ports: ChannelPorts) 
     No lost wake-ups: a shipment or cancellation recorded before the token was stored wakes
     the workflow at once. Returns True when it did.
     """
+
     def register(o: ChannelOrder):
         o.task_token = task_token
         return [entry("step", "Waiting for the merchant's shipments in Commerce")]
@@ -105,8 +115,9 @@ def wake_if_waiting(order: ChannelOrder, ports: ChannelPorts, reason: str) -> No
 CONFIRM_LEASE_SECONDS = 60.0  # the handler passes its own remaining time instead
 
 
-def confirm_shipments(amazon_order_id: str, ports: ChannelPorts, lease_seconds: float = CONFIRM_LEASE_SECONDS,
-                      owner: str | None = None) -> dict:
+def confirm_shipments(
+    amazon_order_id: str, ports: ChannelPorts, lease_seconds: float = CONFIRM_LEASE_SECONDS, owner: str | None = None
+) -> dict:
     """MFN step 5: confirm each not-yet-confirmed Commerce shipment to Amazon, one package each.
 
     One confirmer per order at a time: the order's confirm lease is taken with a conditional write
@@ -151,8 +162,9 @@ def _take_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str, s
     def take(o: ChannelOrder):
         lease = o.confirm_lease
         if lease is not None and lease.owner != owner and lease.until > now:
-            raise ConfirmationInProgress(f"order {amazon_order_id}: packages are being confirmed by "
-                                         f"another invocation until {lease.until}")
+            raise ConfirmationInProgress(
+                f"order {amazon_order_id}: packages are being confirmed by another invocation until {lease.until}"
+            )
         o.confirm_lease = ConfirmLease(owner=owner, until=until)
         return []
 
@@ -185,16 +197,23 @@ def _confirm_and_record(order: ChannelOrder, shipment, ports: ChannelPorts) -> C
                 shipped = _all_shipped(o)
                 o.channel_status = ChannelStatus.SHIPPED if shipped else ChannelStatus.PARTIALLY_SHIPPED
                 o.notes = f"Tracking {s.tracking_number} ({s.carrier}) synced to Amazon"
-                message = f"Package {ref} confirmed to Amazon (confirmShipment)" if how == "confirmed" else \
-                    f"Package {ref} found on Amazon (getOrder): an earlier confirmShipment had been applied"
+                message = (
+                    f"Package {ref} confirmed to Amazon (confirmShipment)"
+                    if how == "confirmed"
+                    else f"Package {ref} found on Amazon (getOrder): an earlier confirmShipment had been applied"
+                )
                 return [entry("sp-api", message, rid, tracking_number=s.tracking_number)]
         return None
 
     order = mutate(ports.orders, amazon_order_id, confirmed)
     ports.events.publish(
         "ShipmentConfirmedToAmazon",
-        {"amazon_order_id": amazon_order_id, "seller_id": order.seller_id,
-         "marketplace_id": order.marketplace_id, "package_reference_id": shipment.package_reference_id},
+        {
+            "amazon_order_id": amazon_order_id,
+            "seller_id": order.seller_id,
+            "marketplace_id": order.marketplace_id,
+            "package_reference_id": shipment.package_reference_id,
+        },
     )
     return order
 
@@ -313,10 +332,27 @@ def record_order_error(amazon_order_id: str, error: str, cause: str | None, port
 
 
 # Amazon's CarrierCode values for the carriers Commerce knows by name; any other is "Other".
-AMAZON_CARRIER_CODES = {c.lower(): c for c in (
-    "UPS", "USPS", "FedEx", "DHL", "DHL eCommerce", "OnTrac", "LaserShip", "Amazon Shipping",
-    "Royal Mail", "Canada Post", "Deutsche Post", "Hermes", "DPD", "GLS", "Japan Post", "Yamato Transport",
-)}
+AMAZON_CARRIER_CODES = {
+    c.lower(): c
+    for c in (
+        "UPS",
+        "USPS",
+        "FedEx",
+        "DHL",
+        "DHL eCommerce",
+        "OnTrac",
+        "LaserShip",
+        "Amazon Shipping",
+        "Royal Mail",
+        "Canada Post",
+        "Deutsche Post",
+        "Hermes",
+        "DPD",
+        "GLS",
+        "Japan Post",
+        "Yamato Transport",
+    )
+}
 
 
 def carrier_code(carrier: str) -> str:
@@ -353,8 +389,11 @@ def _all_shipped(order: ChannelOrder) -> bool:
 
 
 def _has_work(order: ChannelOrder) -> bool:
-    return (order.amazon_status == AmazonStatus.CANCELED or _cancellation_pending(order)
-            or any(not s.confirmed_at for s in order.shipments))
+    return (
+        order.amazon_status == AmazonStatus.CANCELED
+        or _cancellation_pending(order)
+        or any(not s.confirmed_at for s in order.shipments)
+    )
 
 
 def _wake(order: ChannelOrder, ports: ChannelPorts, reason: str) -> None:

@@ -137,9 +137,20 @@ class AmazonOrderItem(Model):
     @property
     def total(self) -> Decimal:
         """What the buyer paid for this item, every category added up."""
-        return (self.row_price + self.line_tax - self.discount
-                + self.shipping_price + self.shipping_tax + self.gift_wrap_price + self.gift_wrap_tax
-                + self.cod_fee + self.cod_fee_tax + self.other_charges + self.other_tax - self.shipping_discount)
+        return (
+            self.row_price
+            + self.line_tax
+            - self.discount
+            + self.shipping_price
+            + self.shipping_tax
+            + self.gift_wrap_price
+            + self.gift_wrap_tax
+            + self.cod_fee
+            + self.cod_fee_tax
+            + self.other_charges
+            + self.other_tax
+            - self.shipping_discount
+        )
 
 
 class AmazonPackage(Model):
@@ -251,12 +262,12 @@ class ChannelOrder(Model):
     shipments: list[ShipmentRecord] = Field(default_factory=list)
     task_token: str | None = None
     workflow_started: bool = False
-    cancellation: "MerchantCancellation | None" = None  # the merchant's cancellation from Commerce
+    cancellation: MerchantCancellation | None = None  # the merchant's cancellation from Commerce
     import_attempt: int = 0  # 0 = the first import; each retry of a blocked order adds one
     confirm_lease: ConfirmLease | None = None  # held while packages are being confirmed to Amazon
     # Events for the channel's bus not yet delivered, written with the change they announce
     # (`domain.outbox`): delivered once EventBridge has taken them, re-sent on every retry until then.
-    outbox: list["OutboundEvent"] = Field(default_factory=list)
+    outbox: list[OutboundEvent] = Field(default_factory=list)
     ended_at: str | None = None  # when it became Shipped or Canceled (see domain.pii)
     pii_removed_at: str | None = None  # when the buyer's data was removed (retention)
     version: int = 0
@@ -435,4 +446,3 @@ class CancellationFeedResult(Model):
     status: str  # IN_QUEUE | IN_PROGRESS | DONE | CANCELLED | FATAL
     accepted: bool | None = None  # None while Amazon is still processing it
     message: str = ""
-

@@ -110,10 +110,16 @@ class StoreSyncReport:
 
     def as_dict(self) -> dict:
         return {
-            "seller_id": self.seller_id, "result": self.result, "reason": self.reason, "pages": self.pages,
-            "orders": dict(self.orders), "retried": [r.as_dict() for r in self.retries],
+            "seller_id": self.seller_id,
+            "result": self.result,
+            "reason": self.reason,
+            "pages": self.pages,
+            "orders": dict(self.orders),
+            "retried": [r.as_dict() for r in self.retries],
             "shipments_finished": [list(f) for f in self.finished],
-            "parked": [list(p) for p in self.parked], "watermark": self.watermark, "resume_from": self.resume_from,
+            "parked": [list(p) for p in self.parked],
+            "watermark": self.watermark,
+            "resume_from": self.resume_from,
         }
 
 
@@ -179,8 +185,11 @@ def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: Store
             break
         try:
             page, next_token = ports.search.search_orders(
-                store.seller_id, last_updated_after=cursor.after, marketplace_ids=store.marketplace_ids,
-                pagination_token=cursor.page_token, max_results=settings.page_size,
+                store.seller_id,
+                last_updated_after=cursor.after,
+                marketplace_ids=store.marketplace_ids,
+                pagination_token=cursor.page_token,
+                max_results=settings.page_size,
             )
         except AmazonThrottled as e:
             _stop(report, "resumable", f"searchOrders quota used up for now ({e})", cursor)
@@ -240,7 +249,10 @@ def take_order(amazon_order: AmazonOrder, store: StoreConfig, ports: SyncPorts) 
     `before-connection`, `other-marketplace`, `parked`; the reason when parked).
     Raises `TransientError` when it is worth trying again later."""
     try:
-        for name, value in (("createdTime", amazon_order.purchase_date), ("lastUpdatedTime", amazon_order.last_updated)):
+        for name, value in (
+            ("createdTime", amazon_order.purchase_date),
+            ("lastUpdatedTime", amazon_order.last_updated),
+        ):
             if _date_time(value) is None:
                 raise InvalidNotification(f"invalid field {name}: not a date-time: {value!r}", name)
         if normalize(amazon_order.purchase_date) < normalize(store.connected_at):
@@ -252,9 +264,16 @@ def take_order(amazon_order: AmazonOrder, store: StoreConfig, ports: SyncPorts) 
         if ports.parking is None:
             raise
         # Parked with its reason, never dropped; no PII in the parked body.
-        body = json.dumps({"source": "order-sync", "amazon_order_id": amazon_order.amazon_order_id,
-                           "seller_id": store.seller_id, "marketplace_id": amazon_order.marketplace_id,
-                           "status": amazon_order.status.value, "last_updated": amazon_order.last_updated})
+        body = json.dumps(
+            {
+                "source": "order-sync",
+                "amazon_order_id": amazon_order.amazon_order_id,
+                "seller_id": store.seller_id,
+                "marketplace_id": amazon_order.marketplace_id,
+                "status": amazon_order.status.value,
+                "last_updated": amazon_order.last_updated,
+            }
+        )
         ports.parking.park(body, reason=_reason(e), source="order-sync")
         return "parked", _reason(e)
 
@@ -279,8 +298,13 @@ def change_from_order(amazon_order: AmazonOrder, seller_id: str) -> OrderChange:
         changed_at=normalize(amazon_order.last_updated),
         purchase_date=normalize(amazon_order.purchase_date),
         lines=[
-            OrderLine(order_item_id=i.order_item_id, sku=i.sku, qty=i.qty, qty_shipped=i.qty_shipped,
-                      buyer_requested_cancel=i.buyer_requested_cancel)
+            OrderLine(
+                order_item_id=i.order_item_id,
+                sku=i.sku,
+                qty=i.qty,
+                qty_shipped=i.qty_shipped,
+                buyer_requested_cancel=i.buyer_requested_cancel,
+            )
             for i in amazon_order.items
         ],
         source="sync",
@@ -306,14 +330,24 @@ def finish_shipments(seller_id: str, ports: SyncPorts) -> list[tuple[str, str]]:
     for amazon_order_id, marked in ports.to_confirm.to_confirm(seller_id):
         try:
             order = ports.orders.get(amazon_order_id)
-            if order is None or not order.to_confirm or order.channel_status == ChannelStatus.CANCELED \
-                    or order.amazon_status == AmazonStatus.CANCELED:
-                ports.to_confirm.forget_to_confirm(seller_id, amazon_order_id, len(order.shipments) if order else marked)
+            if (
+                order is None
+                or not order.to_confirm
+                or order.channel_status == ChannelStatus.CANCELED
+                or order.amazon_status == AmazonStatus.CANCELED
+            ):
+                ports.to_confirm.forget_to_confirm(
+                    seller_id, amazon_order_id, len(order.shipments) if order else marked
+                )
                 outcomes.append((amazon_order_id, "done"))
                 continue
-            if order.task_token and ports.workflows.wake(order.task_token, {"reason": "order sync: shipments to confirm"}):
-                ports.orders.append_history(amazon_order_id, [entry("step", "Workflow resumed by the order sync: "
-                                                                            "shipments waited to be confirmed")])
+            if order.task_token and ports.workflows.wake(
+                order.task_token, {"reason": "order sync: shipments to confirm"}
+            ):
+                ports.orders.append_history(
+                    amazon_order_id,
+                    [entry("step", "Workflow resumed by the order sync: shipments waited to be confirmed")],
+                )
                 outcomes.append((amazon_order_id, "woken"))
                 continue
             confirm_shipments(amazon_order_id, ports.channel)
@@ -374,9 +408,13 @@ def retry_order(
             return None
         cause = o.notes.removeprefix("Could not be imported: ")
         o.import_attempt += 1
-        o.channel_status = (ChannelStatus.SHIPPED if o.fulfillment == "AFN"
-                            else ChannelStatus.PARTIALLY_SHIPPED if o.amazon_status == AmazonStatus.PARTIALLY_SHIPPED
-                            else ChannelStatus.UNSHIPPED)
+        o.channel_status = (
+            ChannelStatus.SHIPPED
+            if o.fulfillment == "AFN"
+            else ChannelStatus.PARTIALLY_SHIPPED
+            if o.amazon_status == AmazonStatus.PARTIALLY_SHIPPED
+            else ChannelStatus.UNSHIPPED
+        )
         o.workflow_started = False
         o.task_token = None
         o.notes = f"Import retried (attempt {o.import_attempt + 1}) after: {cause}"[:500]
@@ -396,8 +434,11 @@ def retry_order(
     fba = order.fulfillment == "AFN"
     # For an FBA order `workflow_started` says that the retry's FbaOrderShipped was published; only
     # a retry (attempt > 0) of an order still not in Commerce publishes it.
-    if _importable_again(order) and not order.workflow_started and (
-            not fba or (order.import_attempt > 0 and order.commerce is None)):
+    if (
+        _importable_again(order)
+        and not order.workflow_started
+        and (not fba or (order.import_attempt > 0 and order.commerce is None))
+    ):
         if fba:
             ports.events.publish("FbaOrderShipped", workflow_input(order))
         else:

@@ -40,8 +40,16 @@ LIMIT = re.compile(r"^\d{1,3}$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
 PARAMETERS = (
-    "seller_id", "status", "purchased_from", "purchased_to", "amazon_order_id", "buyer_name",
-    "total_min", "total_max", "limit", "cursor",
+    "seller_id",
+    "status",
+    "purchased_from",
+    "purchased_to",
+    "amazon_order_id",
+    "buyer_name",
+    "total_min",
+    "total_max",
+    "limit",
+    "cursor",
 )
 
 
@@ -67,8 +75,16 @@ class OrderQuery(Model):
     @property
     def filters(self) -> dict[str, str]:
         """The filters in force (not the page size or cursor), as text: a cursor is bound to them."""
-        names = ("seller_id", "status", "purchased_from", "purchased_to", "amazon_order_id", "buyer_name",
-                 "total_min", "total_max")
+        names = (
+            "seller_id",
+            "status",
+            "purchased_from",
+            "purchased_to",
+            "amazon_order_id",
+            "buyer_name",
+            "total_min",
+            "total_max",
+        )
         return {n: str(getattr(self, n)) for n in names if getattr(self, n) is not None}
 
     def matches(self, row: OrderRow) -> bool:
@@ -174,6 +190,7 @@ def _amount(name: str, text: str) -> Decimal:
 
 # -- rows and pages -------------------------------------------------------------------------------
 BUYER_REMOVED = "(removed)"  # the buyer's name once the retention period removed the buyer's data (domain.pii)
+
 
 class OrderRow(Model):
     """One line of the Orders view."""
@@ -307,19 +324,38 @@ def show_order(orders: OrderStore, amazon_order_id: str) -> OrderDetail:
         for i in details.items:
             skus.setdefault(i.order_item_id, i.sku)
             ln = lines.get(i.order_item_id)
-            items.append(OrderItemDetail(
-                order_item_id=i.order_item_id, sku=i.sku, title=i.title, qty=i.qty,
-                qty_shipped=ln.qty_shipped if ln else 0, unit_price=i.unit_price, line_tax=i.line_tax,
-                shipping_price=i.shipping_price, shipping_tax=i.shipping_tax,
-                buyer_requested_cancel=ln.buyer_requested_cancel if ln else False,
-            ))
+            items.append(
+                OrderItemDetail(
+                    order_item_id=i.order_item_id,
+                    sku=i.sku,
+                    title=i.title,
+                    qty=i.qty,
+                    qty_shipped=ln.qty_shipped if ln else 0,
+                    unit_price=i.unit_price,
+                    line_tax=i.line_tax,
+                    shipping_price=i.shipping_price,
+                    shipping_tax=i.shipping_tax,
+                    buyer_requested_cancel=ln.buyer_requested_cancel if ln else False,
+                )
+            )
     else:
-        items = [OrderItemDetail(order_item_id=ln.order_item_id, sku=ln.sku, qty=ln.qty, qty_shipped=ln.qty_shipped,
-                                 buyer_requested_cancel=ln.buyer_requested_cancel) for ln in order.lines]
+        items = [
+            OrderItemDetail(
+                order_item_id=ln.order_item_id,
+                sku=ln.sku,
+                qty=ln.qty,
+                qty_shipped=ln.qty_shipped,
+                buyer_requested_cancel=ln.buyer_requested_cancel,
+            )
+            for ln in order.lines
+        ]
     packages = [
         PackageDetail(
-            shipped_by="merchant", carrier=s.carrier, tracking_number=s.tracking_number,
-            package_reference_id=s.package_reference_id, commerce_shipment_id=s.commerce_shipment_id,
+            shipped_by="merchant",
+            carrier=s.carrier,
+            tracking_number=s.tracking_number,
+            package_reference_id=s.package_reference_id,
+            commerce_shipment_id=s.commerce_shipment_id,
             confirmed_to_amazon_at=s.confirmed_at,
             items=[PackageItem(order_item_id=oi, sku=skus.get(oi), qty=qty) for oi, qty in s.lines],
         )
@@ -329,7 +365,9 @@ def show_order(orders: OrderStore, amazon_order_id: str) -> OrderDetail:
     if details is not None:
         packages += [
             PackageDetail(
-                shipped_by="amazon", carrier=p.carrier, tracking_number=p.tracking_number,
+                shipped_by="amazon",
+                carrier=p.carrier,
+                tracking_number=p.tracking_number,
                 package_reference_id=p.package_reference_id,
                 items=[PackageItem(order_item_id=oi, sku=skus.get(oi), qty=qty) for oi, qty in p.items],
             )
@@ -344,8 +382,13 @@ def show_order(orders: OrderStore, amazon_order_id: str) -> OrderDetail:
         items=items,
         ship_to=details.ship_to if details else None,
         packages=packages,
-        commerce_order=CommerceOrderDetail(order_id=commerce.order_id, increment_id=commerce.increment_id,
-                                           status=commerce.status, customer_is_guest=commerce.customer_is_guest)
-        if commerce else None,
+        commerce_order=CommerceOrderDetail(
+            order_id=commerce.order_id,
+            increment_id=commerce.increment_id,
+            status=commerce.status,
+            customer_is_guest=commerce.customer_is_guest,
+        )
+        if commerce
+        else None,
         history=sorted(orders.history(amazon_order_id), key=lambda e: e.at),
     )

@@ -29,8 +29,9 @@ def add(order: ChannelOrder, detail_type: str, detail: dict[str, Any]) -> None:
     eid = event_id(detail_type, order.amazon_order_id)
     if any(e.event_id == eid for e in order.outbox):
         return
-    order.outbox.append(OutboundEvent(event_id=eid, detail_type=detail_type,
-                                      detail={**detail, "event_id": eid}, recorded_at=now_iso()))
+    order.outbox.append(
+        OutboundEvent(event_id=eid, detail_type=detail_type, detail={**detail, "event_id": eid}, recorded_at=now_iso())
+    )
 
 
 def deliver(orders: OrderStore, events: EventPublisher, order: ChannelOrder) -> int:

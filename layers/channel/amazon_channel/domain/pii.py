@@ -28,12 +28,29 @@ ENDED = (ChannelStatus.SHIPPED, ChannelStatus.CANCELED)
 
 # Keys that hold a buyer's personal data wherever the channel keeps a document (order, history,
 # kept notifications): Amazon's order (v2026-01-01 and v0), ORDER_CHANGE, Commerce customers.
-PII_KEYS = frozenset({
-    "buyer_name", "buyer_email", "ship_to", "customer_email", "email", "phone", "telephone",
-    "firstname", "lastname",
-    "buyer", "recipient", "deliveryAddress", "shippingAddress", "buyerInfo", "BuyerInfo",
-    "ShippingAddress", "BuyerEmail", "BuyerName", "DestinationPostalCode",
-})
+PII_KEYS = frozenset(
+    {
+        "buyer_name",
+        "buyer_email",
+        "ship_to",
+        "customer_email",
+        "email",
+        "phone",
+        "telephone",
+        "firstname",
+        "lastname",
+        "buyer",
+        "recipient",
+        "deliveryAddress",
+        "shippingAddress",
+        "buyerInfo",
+        "BuyerInfo",
+        "ShippingAddress",
+        "BuyerEmail",
+        "BuyerName",
+        "DestinationPostalCode",
+    }
+)
 
 
 def note_ending(order: ChannelOrder, at: str) -> None:
@@ -108,12 +125,17 @@ class RetentionReport:
     failed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"removed": len(self.removed), "skipped": len(self.skipped), "documents": self.documents,
-                "failed": self.failed}
+        return {
+            "removed": len(self.removed),
+            "skipped": len(self.skipped),
+            "documents": self.documents,
+            "failed": self.failed,
+        }
 
 
-def remove_expired_pii(orders: OrderStore, ledger: RetentionLedger, now: datetime, retention_days: int,
-                       attempts: int = 6) -> RetentionReport:
+def remove_expired_pii(
+    orders: OrderStore, ledger: RetentionLedger, now: datetime, retention_days: int, attempts: int = 6
+) -> RetentionReport:
     """Remove the buyer data of every order that ended more than `retention_days` before `now`.
 
     Safe to repeat and to run twice at once: each kept document is rewritten only while it still
@@ -140,8 +162,9 @@ def remove_expired_pii(orders: OrderStore, ledger: RetentionLedger, now: datetim
     return report
 
 
-def _remove_with_retries(orders: OrderStore, amazon_order_id: str, ended_at: str, days: int, at: str,
-                         attempts: int) -> bool:
+def _remove_with_retries(
+    orders: OrderStore, amazon_order_id: str, ended_at: str, days: int, at: str, attempts: int
+) -> bool:
     for _ in range(attempts):
         order = orders.get(amazon_order_id)
         if order is None or order.ended_at != ended_at or not remove_from_order(order, at):
@@ -149,9 +172,16 @@ def _remove_with_retries(orders: OrderStore, amazon_order_id: str, ended_at: str
         order.version += 1
         order.updated_at = at
         try:
-            orders.save(order, [HistoryEntry(
-                at=at, kind="retention",
-                message=f"Buyer name, email, phone and address removed ({days} days after the order ended)")])
+            orders.save(
+                order,
+                [
+                    HistoryEntry(
+                        at=at,
+                        kind="retention",
+                        message=f"Buyer name, email, phone and address removed ({days} days after the order ended)",
+                    )
+                ],
+            )
             return True
         except VersionConflict:
             continue

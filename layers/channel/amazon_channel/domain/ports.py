@@ -20,6 +20,7 @@ from .models import (
     PackageConfirmation,
     StoreConfig,
 )
+
 if TYPE_CHECKING:  # only annotations here: a handler that needs neither pays for neither at import
     from .orders_view import OrderPage, OrderQuery
     from .sync_state import SyncState

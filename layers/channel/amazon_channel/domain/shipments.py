@@ -68,8 +68,9 @@ def _record(order: ChannelOrder, shipment_id: int, ports: ChannelPorts) -> Chann
     commerce_order_id = order.commerce.order_id
     shipment = ports.commerce.get_shipment(shipment_id)
     if shipment.order_id != commerce_order_id:
-        raise PermanentError(f"Commerce shipment {shipment_id} belongs to order {shipment.order_id}, "
-                             f"not to order {commerce_order_id}")
+        raise PermanentError(
+            f"Commerce shipment {shipment_id} belongs to order {shipment.order_id}, not to order {commerce_order_id}"
+        )
     # Before the shipment is recorded, so that a retry after a failure here releases what is left.
     # MSI has just deducted the source and placed its +qty compensation: the units held through the
     # threshold for this order are no longer to be held.
@@ -93,8 +94,15 @@ def _record(order: ChannelOrder, shipment_id: int, ports: ChannelPorts) -> Chann
             )
         )
         o.notes = f"Shipped in Commerce with tracking {shipment.tracking_number}; syncing to Amazon"
-        return [entry("commerce", f"Commerce shipment {shipment_id} recorded", shipment.request_id,
-                      carrier=shipment.carrier, tracking_number=shipment.tracking_number)]
+        return [
+            entry(
+                "commerce",
+                f"Commerce shipment {shipment_id} recorded",
+                shipment.request_id,
+                carrier=shipment.carrier,
+                tracking_number=shipment.tracking_number,
+            )
+        ]
 
     return mutate(ports.orders, amazon_order_id, add)
 
@@ -124,9 +132,7 @@ def _amazon_lines(order: ChannelOrder, shipment: CommerceShipment) -> list[tuple
                 taken[item.order_item_id] = taken.get(item.order_item_id, 0) + take
                 left -= take
         if left > 0:
-            raise OverShipment(
-                f"Commerce shipment ships {qty} x {sku}, more than the Amazon order has left to ship"
-            )
+            raise OverShipment(f"Commerce shipment ships {qty} x {sku}, more than the Amazon order has left to ship")
     return result
 
 
