@@ -114,6 +114,16 @@ def _cut_when(when: Any):
         sys.settrace(previous)
 
 
+def _top_level_names(layer_dirs: list[Path]) -> frozenset[str]:
+    """The importable names a layer puts on sys.path (its packages and modules, also under python/)."""
+    names = set()
+    for d in layer_dirs:
+        for root in (d / "python", d):
+            if root.is_dir():
+                names.update(p.stem if p.suffix == ".py" else p.name for p in root.iterdir() if p.suffix in ("", ".py"))
+    return frozenset(names)
+
+
 class LambdaRuntime:
     def __init__(
         self,
@@ -137,6 +147,7 @@ class LambdaRuntime:
         self._sys_path_added: list[str] = []
         self._timeouts: dict[str, list[tuple[Any, float | None]]] = {}  # logical id -> (when, timeout_s)
         self._layer_roots = [str(d) + os.sep for d in layer_dirs]
+        self._layer_tops = _top_level_names(layer_dirs)  # e.g. {"amazon_channel"}
         self._containers: dict[str | None, dict[str, Any]] = {}
         self._container: str | None = None  # whose layer modules are in sys.modules now
 
@@ -178,7 +189,10 @@ class LambdaRuntime:
     # values, store settings, the LWA token, boto3 clients) are its own. Here the layer's modules
     # (amazon_channel) are kept per function and swapped in around its invocations, so a function
     # never gets from another one's cache what it would have to fetch itself (and so needs a grant for).
-    def _is_layer_module(self, module: Any) -> bool:
+    def _is_layer_module(self, name: str, module: Any) -> bool:
+        # by name first: sys.modules holds thousands of modules and this runs twice per invocation
+        if name.partition(".")[0] not in self._layer_tops:
+            return False
         f = getattr(module, "__file__", None) or ""
         return any(f.startswith(r) for r in self._layer_roots)
 
@@ -187,7 +201,7 @@ class LambdaRuntime:
         previous = self._container
         if previous == logical_id:
             return previous
-        mine = {n: m for n, m in list(sys.modules.items()) if self._is_layer_module(m)}
+        mine = {n: m for n, m in list(sys.modules.items()) if self._is_layer_module(n, m)}
         self._containers[previous] = mine
         for n in mine:
             sys.modules.pop(n, None)

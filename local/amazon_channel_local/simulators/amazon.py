@@ -512,6 +512,16 @@ class SimulatedAmazon:
         with self._lock:
             self._lose_notifications = enabled
 
+    def quotas_used(self) -> list[tuple[str, str]]:
+        """The (seller, operation) usage plans drawn on so far."""
+        with self._lock:
+            return list(self._buckets)
+
+    def refill_quotas(self) -> None:
+        """Every usage plan full again, as after a quiet spell (each plan's burst, per Amazon's docs)."""
+        with self._lock:
+            self._buckets.clear()
+
     def add_seller(self, seller_id: str) -> str:
         """Another seller account authorises the application (a second store). Returns its refresh token.
 
