@@ -459,6 +459,8 @@ class LocalStack:
         return processed
 
     def _poll(self, p: _Poller) -> int:
+        if not self._sqs_queue(p.queue_url).approximate_number_of_messages:
+            return 0  # an empty receive changes nothing: spare the settle loop its cost
         sqs = self.client("sqs")
         messages: list[dict] = []
         while len(messages) < p.spec.batch_size:
@@ -541,24 +543,23 @@ class LocalStack:
 
     # -- quiescence --------------------------------------------------------------------------
     def _queue_backlog(self) -> dict[str, int]:
-        sqs = self.client("sqs")
+        """Messages of each polled queue, visible, in flight or delayed (read from moto's backend:
+        through the API, each settle check cost a request per queue)."""
         busy = {}
         held_queues = {p.queue_url for p in self._pollers if p.function_logical_id in self.held}
         for lid, url in self._watched_queues.items():
             if url in held_queues:
                 continue  # its function is held: the messages wait for it
-            a = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
-            n = sum(int(v) for v in a.values())
+            n = len(self._sqs_queue(url)._messages)  # moto 5.2: every message not deleted
             if n:
                 busy[lid] = n
         return busy
+
+    def _sqs_queue(self, url: str) -> Any:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        return sqs_backends[DEFAULT_ACCOUNT_ID][self.region].get_queue(url.rsplit("/", 1)[-1])
 
     def _running(self) -> dict[str, tuple[int, str]]:
         """RUNNING executions: arn -> (history length, last event type).
@@ -631,12 +632,8 @@ class LocalStack:
         return True
 
     def _watched_sqs_queues(self) -> list[Any]:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.sqs.models import sqs_backends
-
-        backend = sqs_backends[DEFAULT_ACCOUNT_ID][self.region]
         held = {p.queue_url for p in self._pollers if p.function_logical_id in self.held}
-        return [backend.get_queue(url.rsplit("/", 1)[-1]) for url in self._watched_queues.values() if url not in held]
+        return [self._sqs_queue(url) for url in self._watched_queues.values() if url not in held]
 
     def _visible_messages(self) -> bool:
         return any(q.approximate_number_of_messages for q in self._watched_sqs_queues())
