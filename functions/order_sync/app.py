@@ -6,13 +6,13 @@ An input that is not a sync request is logged with its reason and parked.
 """
 
 import json
-import time
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 
 from amazon_channel import runtime
 from amazon_channel.contracts import OrderSyncRequest
+from amazon_channel.domain import clock
 from amazon_channel.domain.order_sync import SyncSettings, retry_order, sync_stores
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
@@ -39,7 +39,7 @@ def handler(event, context):
         return outcome.as_dict()
 
     remaining = context.get_remaining_time_in_millis() / 1000.0
-    deadline = time.monotonic() + remaining
+    deadline = clock.monotonic() + remaining
     settings = SyncSettings(
         overlap_seconds=float(runtime.setting("ORDER_SYNC_OVERLAP_SECONDS", "600")),
         lease_seconds=remaining + LEASE_MARGIN_SECONDS,
@@ -48,7 +48,7 @@ def handler(event, context):
         ports,
         settings,
         owner=context.aws_request_id,
-        time_left=lambda: deadline - time.monotonic(),
+        time_left=lambda: deadline - clock.monotonic(),
         seller_id=request.seller_id,
     )
     for report in reports:

@@ -55,14 +55,15 @@ class FakeLambdaContext:
     log_stream_name: str = ""
     identity: Any = None
     client_context: Any = None
+    monotonic: Any = time.monotonic  # the stack's clock: quota waits count against the timeout
 
     def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_s
+        self._deadline = self.monotonic() + self.timeout_s
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.aws_request_id.replace('-', '')}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self.monotonic()) * 1000))
 
 
 class _LogSink(io.TextIOBase):
@@ -132,8 +133,11 @@ class LambdaRuntime:
         region: str,
         environment_overrides: dict[str, str] | None,
         log_stream: TextIO,
+        *,
+        clock: Any = None,
     ):
         self.functions = functions
+        self.clock = clock  # a simulated stack_clock clock, handed to every function; None: the machine's
         self.layer_dirs = layer_dirs
         self.region = region
         self.environment_overrides = dict(environment_overrides or {})
@@ -172,6 +176,17 @@ class LambdaRuntime:
         with self._count_lock:
             queue = self._timeouts.get(logical_id)
             return queue.pop(0) if queue else None
+
+    def _hand_clock(self) -> None:
+        """The function's own `amazon_channel.domain.clock` reads the stack's clock."""
+        if self.clock is None:
+            return
+        try:
+            channel_clock = importlib.import_module("amazon_channel.domain.clock")
+        except ImportError:  # a template whose functions do not use the channel's layer
+            return
+        if getattr(channel_clock, "source", None) and channel_clock.source() is not self.clock:
+            channel_clock.use(self.clock)
 
     # -- setup -------------------------------------------------------------------------------
     def install_layers(self) -> None:
@@ -288,6 +303,8 @@ class LambdaRuntime:
         return env
 
     def _load(self, logical_id: str) -> Any:
+        """The function's handler module (imported once), its container holding the stack's clock."""
+        self._hand_clock()
         if logical_id in self._modules:
             return self._modules[logical_id]
         spec = self.functions[logical_id]
@@ -344,6 +361,7 @@ class LambdaRuntime:
                     invoked_function_arn=fn.function_arn,
                     aws_request_id=str(uuid.uuid4()),
                     timeout_s=float((timeout and timeout[1]) or fn.timeout or 3),
+                    monotonic=self.clock.monotonic if self.clock is not None else time.monotonic,
                 )
                 sys.path.insert(0, str(spec.code_dir))
                 host = self._enter_container(logical_id)

@@ -12,6 +12,9 @@
 * EventBridge: rules with Lambda or Step Functions targets made ``put_events`` raise
   ``NotImplementedError``; such targets are handed to ``deliver(kind, target_arn, event)``.
 * EventBridge: ``StartReplay`` ignored the time window and ``Destination.FilterArns``.
+* Time (``clock``, see stack_clock.py): on a simulated clock, SQS visibility timeouts and delays
+  (``moto.sqs.models``' ``unix_time``/``unix_time_millis``) and Step Functions Retry intervals and
+  Wait states read and wait on that clock; ``time_scale`` scales the latter two on either clock.
 * Step Functions: a PutEvents call that failed in an ``events:putEvents`` task ended the execution
   with ``States.Runtime`` (which no Retry or Catch matches); as on AWS it fails the task with
   ``EventBridge.<ErrorCode>`` ("ServiceName.ErrorName", Exception suffix added), which
@@ -32,8 +35,10 @@ class MotoPatches:
         dispatch: Callable[[Any, Any], tuple[str, bool, str]],
         deliver: Callable[[str, str, dict], None],
         time_scale: float = 1.0,
+        clock: Any = None,
     ):
         self._time_scale = time_scale
+        self._clock = clock  # a stack_clock clock; None: the machine's
         self._dispatch = dispatch
         self._deliver = deliver
         self._undo: list[tuple[Any, str, Any, bool]] = []
@@ -180,18 +185,38 @@ class MotoPatches:
 
         self._set_events_task_errors()
 
-        if self._time_scale != 1.0:
-            from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-            from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+        simulated = self._clock is not None and self._clock.simulated
+        if simulated:
+            self._set_sqs_clock(self._clock)
+        if self._time_scale != 1.0 or simulated:
+            self._set_step_functions_waits()
 
-            scale = self._time_scale
-            self._set(retrier_decl, "time", _ScaledTime(scale))
+    def _set_sqs_clock(self, clock: Any) -> None:
+        """moto's SQS reads the time through these two names only (checked for moto 5.2 by a test)."""
+        import moto.sqs.models as sqs_models
 
-            def _wait_interval(fn: Any, env: Any, wait_seconds: int) -> None:
-                if wait_seconds > 0:
-                    env.program_state_event.wait(wait_seconds * scale)
+        self._set(sqs_models, "unix_time", lambda dt=None: clock.time() if dt is None else _unix_time(dt))
+        self._set(
+            sqs_models,
+            "unix_time_millis",
+            lambda dt=None: clock.time() * 1000.0 if dt is None else _unix_time(dt) * 1000.0,
+        )
 
-            self._set(WaitFunction, "_wait_interval", _wait_interval)
+    def _set_step_functions_waits(self) -> None:
+        """Retry intervals and Wait states scaled by ``time_scale``, waited on the stack's clock."""
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+        from .stack_clock import WallClock
+
+        scale, clock = self._time_scale, self._clock or WallClock()
+        self._set(retrier_decl, "time", _ScaledTime(scale, clock))
+
+        def _wait_interval(fn: Any, env: Any, wait_seconds: int) -> None:
+            if wait_seconds > 0:
+                clock.park(wait_seconds * scale, interrupt=env.program_state_event)
+
+        self._set(WaitFunction, "_wait_interval", _wait_interval)
 
     def _set_events_task_errors(self) -> None:
         from botocore.exceptions import ClientError
@@ -242,20 +267,25 @@ class MotoPatches:
 
 
 class _ScaledTime:
-    """``time`` for moto's Retry implementation, with ``sleep`` scaled."""
+    """``time`` for moto's Retry implementation: ``sleep`` scaled, and parked on the stack's clock."""
 
-    def __init__(self, scale: float):
+    def __init__(self, scale: float, clock: Any):
         self._scale = scale
+        self._clock = clock
 
     def sleep(self, seconds: float) -> None:
-        import time
-
-        time.sleep(seconds * self._scale)
+        self._clock.park(seconds * self._scale)
 
     def __getattr__(self, name: str) -> Any:
         import time
 
         return getattr(time, name)
+
+
+def _unix_time(dt: Any) -> float:
+    from moto.core.utils import unix_time
+
+    return unix_time(dt)
 
 
 def _epoch(value: Any) -> float | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,13 +39,18 @@ class NotSupportedYet(ScenarioError):
 class Player:
     """One embedded stack with its simulators, driven step by step."""
 
-    def __init__(self, scenario: Scenario, log_stream=None, time_scale: float = 1.0):
+    def __init__(self, scenario: Scenario, log_stream=None, time_scale: float = 1.0, clock: Any = None):
+        from .stack_clock import SimulatedClock
+
         self.scenario = scenario
         self.log_stream = log_stream
         self.time_scale = time_scale  # LocalStack's: scales Step Functions Retry intervals and Wait states
+        #: one clock for the stack, its handlers and the simulated Amazon: simulated unless given,
+        #: so that quota waits, back-offs and delays take no wall time (stack_clock.py)
+        self.clock = clock or SimulatedClock()
         self.snapshots: dict[str, Any] = {}
         self.polls: list[dict] = []  # each `poll` step's sync report
-        self.connected_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.connected_at = self.clock.datetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._exit = ExitStack()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -55,7 +59,9 @@ class Player:
         from .simulators.commerce import SimulatedCommerce
         from .stack import LocalStack
 
-        self.amazon = SimulatedAmazon(notify=self._deliver_notification, seller_id=DEFAULT_SELLER)
+        self.amazon = SimulatedAmazon(
+            notify=self._deliver_notification, seller_id=DEFAULT_SELLER, clock=self.clock.datetime
+        )
         self.commerce = SimulatedCommerce(on_event=self._deliver_commerce_event)
         self.amazon.start()
         self._exit.callback(self.amazon.stop)
@@ -66,6 +72,7 @@ class Player:
             environment_overrides=simulator_environment(self.amazon, self.commerce),
             log_stream=self.log_stream,
             time_scale=self.time_scale,
+            clock=self.clock,
         )
         self.stack.start()
         self._exit.callback(self.stack.stop)
@@ -78,7 +85,7 @@ class Player:
     @classmethod
     def attached(cls, scenario: Scenario, stack, amazon, commerce, log_stream=None) -> Player:
         """A player on a stack and simulators that already run (`amazon-channel local up`)."""
-        player = cls(scenario, log_stream=log_stream)
+        player = cls(scenario, log_stream=log_stream, clock=stack.clock)
         player.stack, player.amazon, player.commerce = stack, amazon, commerce
         return player
 

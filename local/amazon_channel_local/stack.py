@@ -30,6 +30,7 @@ from .aws_faults import AwsFaults
 from .iam import IamEnforcer, acting_as, roles_of_stack
 from .lambda_runtime import HandlerError, LambdaRuntime
 from .moto_patches import MotoPatches
+from .stack_clock import WallClock
 from .template_loader import EventSourceMappingSpec, LoadedTemplate, load_template
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class LocalStack:
         stack_name: str = "amazon-channel-local",
         time_scale: float = 1.0,
         enforce_iam: bool = True,
+        *,
+        clock: Any = None,
     ):
         self.root = Path(root).resolve()
         self.template_path = self.root / template
@@ -80,6 +83,8 @@ class LocalStack:
         self.environment_overrides = dict(environment_overrides or {})
         self.stack_name = stack_name
         self.time_scale = time_scale  # scales Step Functions Retry intervals and Wait states
+        #: the stack's clock (stack_clock.py): the wall clock, or a simulated one that settle() moves
+        self.clock = clock or WallClock()
         self._own_log = log_stream is None
         self._log_stream = log_stream
         self.log_path: Path | None = None
@@ -182,10 +187,15 @@ class LocalStack:
             self.notes.append(f"{logical_id} ({rtype}) is not created: moto's CloudFormation does not support it")
 
         self.runtime = LambdaRuntime(
-            tpl.functions, tpl.layer_dirs, self.region, self.environment_overrides, self._log_stream
+            tpl.functions,
+            tpl.layer_dirs,
+            self.region,
+            self.environment_overrides,
+            self._log_stream,
+            clock=self.clock if self.clock.simulated else None,
         )
         self.runtime.install_layers()
-        self._patches = MotoPatches(self._dispatch_moto, self._deliver_later, self.time_scale)
+        self._patches = MotoPatches(self._dispatch_moto, self._deliver_later, self.time_scale, self.clock)
         self._patches.apply()
         self._patches.wrap_botocore_send(self.aws_faults.wrap)
 
@@ -308,6 +318,7 @@ class LocalStack:
     def stop(self) -> None:
         self._stopping = True
         self.release()
+        self.clock.stop()
         if self._patches is not None:
             self._patches.undo()
             self._patches = None
@@ -448,6 +459,8 @@ class LocalStack:
         return processed
 
     def _poll(self, p: _Poller) -> int:
+        if not self._sqs_queue(p.queue_url).approximate_number_of_messages:
+            return 0  # an empty receive changes nothing: spare the settle loop its cost
         sqs = self.client("sqs")
         messages: list[dict] = []
         while len(messages) < p.spec.batch_size:
@@ -530,24 +543,23 @@ class LocalStack:
 
     # -- quiescence --------------------------------------------------------------------------
     def _queue_backlog(self) -> dict[str, int]:
-        sqs = self.client("sqs")
+        """Messages of each polled queue, visible, in flight or delayed (read from moto's backend:
+        through the API, each settle check cost a request per queue)."""
         busy = {}
         held_queues = {p.queue_url for p in self._pollers if p.function_logical_id in self.held}
         for lid, url in self._watched_queues.items():
             if url in held_queues:
                 continue  # its function is held: the messages wait for it
-            a = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
-            n = sum(int(v) for v in a.values())
+            n = len(self._sqs_queue(url)._messages)  # moto 5.2: every message not deleted
             if n:
                 busy[lid] = n
         return busy
+
+    def _sqs_queue(self, url: str) -> Any:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        return sqs_backends[DEFAULT_ACCOUNT_ID][self.region].get_queue(url.rsplit("/", 1)[-1])
 
     def _running(self) -> dict[str, tuple[int, str]]:
         """RUNNING executions: arn -> (history length, last event type).
@@ -602,8 +614,41 @@ class LocalStack:
                         {arn.rsplit(":", 1)[-1]: last_type for arn, (_n, last_type) in running.items()} or "{}",
                     )
                 )
-            if not processed:
+            if not processed and not self._jump_to_next_event():
                 time.sleep(interval)
+
+    def _jump_to_next_event(self) -> bool:
+        """On a simulated clock, when every actor waits, move the clock to the earliest thing due:
+        a parked workflow (Retry interval, Wait state) or an SQS message's visibility or delay."""
+        if not self.clock.simulated or self._pending or (self.runtime and self.runtime.in_flight):
+            return False
+        busy = [t for _n, t in self._running().values() if t not in self.IDLE_EVENT_TYPES]
+        if len(busy) > self.clock.parked:
+            return False  # a workflow is between states: it may soon want something sooner
+        due = [t for t in (self.clock.next_due(), self._next_message_due()) if t is not None]
+        if not due or self._visible_messages():
+            return False
+        self.clock.advance_to(min(due))
+        return True
+
+    def _watched_sqs_queues(self) -> list[Any]:
+        held = {p.queue_url for p in self._pollers if p.function_logical_id in self.held}
+        return [self._sqs_queue(url) for url in self._watched_queues.values() if url not in held]
+
+    def _visible_messages(self) -> bool:
+        return any(q.approximate_number_of_messages for q in self._watched_sqs_queues())
+
+    def _next_message_due(self) -> float | None:
+        """When the next invisible or delayed message of a polled queue can be received (clock seconds)."""
+        due = []
+        for q in self._watched_sqs_queues():
+            for m in list(q._messages):  # moto 5.2's list of every message, in flight and delayed too
+                if m.delayed:
+                    due.append(m.delayed_until / 1000.0)
+                elif not m.visible:
+                    due.append(m.visible_at / 1000.0)
+        # moto's `visible` is strictly after visible_at: a millisecond more
+        return min(due) + 0.001 if due else None
 
     def executions(self) -> list[dict]:
         sfn = self.client("stepfunctions")

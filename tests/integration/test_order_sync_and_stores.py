@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import urllib3
@@ -167,7 +167,7 @@ def test_notifications_and_polls_together_make_one_order(player):
 
 
 def test_a_sync_never_runs_beside_another(player):
-    now = datetime.now(UTC)
+    now = player.clock.datetime()  # the scenario's clock, which the sync's lease is read on
     running = sync_state(player)
     assert running.acquire_lease(DEFAULT_SELLER, "the-running-sync", iso(now), iso(now + timedelta(minutes=4)))
     try:
@@ -188,7 +188,7 @@ def test_a_sync_cut_short_by_the_searchorders_quota_resumes_on_the_next_run(play
         Item={
             **budget,
             "tokens": {"N": "0"},
-            "refilled_at": {"N": str(datetime.now(UTC).timestamp())},
+            "refilled_at": {"N": str(player.clock.time())},  # empty now, on the scenario's clock
             "ver": {"N": "99"},
         },
     )

@@ -327,7 +327,7 @@ class SimulatedAmazon:
         self._next_item_id = 61_000_000_000_001
         self._next_order_seq = 1
         self._last_ts: datetime | None = None
-        self._access_tokens: dict[str, tuple[str, float]] = {}  # token -> (seller, expires monotonic)
+        self._access_tokens: dict[str, tuple[str, float]] = {}  # token -> (seller, expires on the clock)
         self._buckets: dict[tuple[str, str], _Bucket] = {}  # (seller, operation): Amazon's usage plans
         self._refresh_tokens = {seller_id: self.refresh_token}  # every seller authorised the application
         self._faults: dict[str, list[int]] = {op: [] for op in OPERATIONS}
@@ -862,7 +862,7 @@ class SimulatedAmazon:
             )
         token = "Atza|" + secrets.token_urlsafe(48)
         with self._lock:
-            self._access_tokens[token] = (seller, time.monotonic() + TOKEN_LIFETIME)
+            self._access_tokens[token] = (seller, self.clock().timestamp() + TOKEN_LIFETIME)
         return Response(
             200,
             {
@@ -908,7 +908,7 @@ class SimulatedAmazon:
             self._counts[op] += 1
             token = hdrs.get("x-amz-access-token")
             grant = self._access_tokens.get(token or "")
-            if grant is None or grant[1] < time.monotonic():
+            if grant is None or grant[1] < self.clock().timestamp():
                 msg = (
                     "Access to requested resource is denied."
                     if grant is None

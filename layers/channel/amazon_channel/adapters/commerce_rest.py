@@ -65,17 +65,17 @@ import json
 import logging
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 import urllib3
 
+from ..domain import clock
 from ..domain.cancellations import CHANNEL_COMMENT_PREFIX
 from ..domain.errors import CommerceRejected, CommerceUnavailable, CustomerAlreadyExists, OrderStatusRefused
 from ..domain.models import (
@@ -238,7 +238,7 @@ class CommerceRestClient:
         credentials: Callable[[], Mapping[str, str]],
         http: urllib3.PoolManager | None = None,
         max_attempts: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
         *,
         auth: str = "oauth1",
         payment_method: str = "checkmo",
@@ -707,7 +707,7 @@ class CommerceRestClient:
         """Run `work(owner)` holding the SKU's lease, after finishing a move a crashed holder left."""
         owner, waited = str(uuid.uuid4()), 0.0
         while True:
-            now = datetime.now(UTC)
+            now = clock.now()
             until = now + timedelta(seconds=self._lease_seconds)
             if self._leases.acquire(sku, owner, now.isoformat(), until.isoformat()):
                 break

@@ -14,9 +14,10 @@ trying again. The key is `"<seller>#<operation>"`.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from ..domain import clock as channel_clock
 
 SK = "BUDGET"
 
@@ -32,7 +33,7 @@ def _refill(tokens: float, last: float, now: float, rate: float, burst: int) -> 
 class InMemoryRateBudget:
     """A per-process token bucket per key (tests, local runs). Thread-safe."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, clock: Callable[[], float] = channel_clock.monotonic):
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -59,7 +60,7 @@ class DynamoDbRateBudget:
         self,
         table_name: str,
         dynamodb_client: Any,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = channel_clock.time,
         max_conflicts: int = 8,
     ):
         self.table_name = table_name

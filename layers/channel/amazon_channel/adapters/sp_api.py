@@ -21,7 +21,6 @@ import json
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
@@ -30,6 +29,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
+from ..domain import clock
 from ..domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
 from ..domain.models import (
     Address,
@@ -88,7 +88,7 @@ ADDRESS_FIELDS = {
 TOKEN_MARGIN = 60.0  # refresh the access token this many seconds before it expires
 
 # LWA access tokens, shared by every client in the process (a warm Lambda sandbox reuses them):
-# (client_id, seller_id) -> (access_token, expires_at on time.monotonic()).
+# (client_id, seller_id) -> (access_token, expires_at on the channel clock's monotonic()).
 _TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
 _TOKENS_LOCK = threading.Lock()
 
@@ -123,7 +123,7 @@ class SellingPartnerClient:
         rate_budget: Any = None,
         http: urllib3.PoolManager | None = None,
         max_attempts: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
         *,
         max_wait: float = 60.0,
         base_delay: float = 0.5,
@@ -388,7 +388,7 @@ class SellingPartnerClient:
         key = self._cache_key(seller_id, creds)
         with _TOKENS_LOCK:
             cached = _TOKENS.get(key)
-            if cached and cached[1] > time.monotonic():
+            if cached and cached[1] > clock.monotonic():
                 return cached[0]
         refresh_token = (creds.get("refresh_tokens") or {}).get(seller_id)
         if not refresh_token:
@@ -420,7 +420,7 @@ class SellingPartnerClient:
             if r.status == 200:
                 payload = json.loads(r.data)
                 token = payload["access_token"]
-                expires_at = time.monotonic() + float(payload.get("expires_in", 3600)) - TOKEN_MARGIN
+                expires_at = clock.monotonic() + float(payload.get("expires_in", 3600)) - TOKEN_MARGIN
                 with _TOKENS_LOCK:
                     _TOKENS[key] = (token, expires_at)
                 log.info("lwa token exchanged for seller %s", seller_id)

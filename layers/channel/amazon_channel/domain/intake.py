@@ -9,8 +9,9 @@ announcing an FBA shipment, waking a waiting workflow) are themselves idempotent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from . import clock
 from .cancellations import apply_amazon_cancellation, buyer_cancel_note
 from .clock import iso, normalize, now_iso
 from .errors import InvalidNotification, UnknownStore, VersionConflict
@@ -99,7 +100,7 @@ def _believable(change: OrderChange, now: datetime | None = None) -> OrderChange
     A notification's dates are the sender's claim: it is parked with its reason (`InvalidNotification`).
     The order sync's view is Amazon's order as read now, so its time is taken as now.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     limit = iso(now + MAX_CLOCK_SKEW)
     if change.source == "sync":
         if normalize(change.changed_at) > limit:
