@@ -1,5 +1,6 @@
 """Order sync (reconciliation), on a schedule: per connected store, retry blocked orders, then read
-the orders Amazon changed (searchOrders) through the same intake as notifications.
+the orders Amazon changed (searchOrders) through the same intake as notifications. The stores are
+synced side by side (a thread each), so one store's backlog never delays another's.
 
 Also retries one blocked order at once: `{"trigger": "retry", "amazon_order_id": "..."}`.
 An input that is not a sync request is logged with its reason and parked.
@@ -11,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 
 from amazon_channel import runtime
+from amazon_channel.adapters.fan_out import ThreadFanOut
 from amazon_channel.contracts import OrderSyncRequest
 from amazon_channel.domain import clock
 from amazon_channel.domain.order_sync import SyncSettings, retry_order, sync_stores
@@ -50,6 +52,7 @@ def handler(event, context):
         owner=context.aws_request_id,
         time_left=lambda: deadline - clock.monotonic(),
         seller_id=request.seller_id,
+        fan_out=ThreadFanOut(),
     )
     for report in reports:
         summary = report.as_dict()

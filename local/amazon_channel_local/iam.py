@@ -10,7 +10,9 @@ them). A call the role does not allow fails as AWS fails it: ``ClientError`` wit
 nothing of this: the check is a botocore ``before-call`` hook installed by the local stack only.
 
 Who is calling:
-* a handler running in-process (``acting_as(function)`` around each invocation, per thread);
+* a handler running in-process (``acting_as(function)`` around each invocation; a context
+  variable, so threads the handler starts with a copy of its context, as the order sync's store
+  fan-out does, call with its role too);
 * the Lambda service polling a function's SQS event source (``acting_as`` around the poller);
 * the state machine's service integrations (``lambda:InvokeFunction``, ``events:PutEvents``): moto
   makes them with its own boto3 clients (access key ``ak``) on the execution's thread.
@@ -36,6 +38,7 @@ Actions per call (AWS docs):
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import json
 import re
@@ -44,7 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-_local = threading.local()
+_principals: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("principals", default=())
 _ACTIVE: IamEnforcer | None = None
 _INSTALLED = False
 _UNIQUE = "amazon-channel-local-iam"
@@ -54,19 +57,17 @@ _STATES_ACCESS_KEY = "ak"
 
 @contextlib.contextmanager
 def acting_as(principal: str) -> Iterator[None]:
-    """AWS calls made on this thread inside the block are made with ``principal``'s role."""
-    stack = getattr(_local, "principals", None)
-    if stack is None:
-        stack = _local.principals = []
-    stack.append(principal)
+    """AWS calls made in this context (this thread, and threads run in a copy of its context)
+    inside the block are made with ``principal``'s role."""
+    token = _principals.set((*_principals.get(), principal))
     try:
         yield
     finally:
-        stack.pop()
+        _principals.reset(token)
 
 
 def current_principal() -> str | None:
-    stack = getattr(_local, "principals", None)
+    stack = _principals.get()
     return stack[-1] if stack else None
 
 

@@ -124,27 +124,43 @@ class StoreSyncReport:
 
 
 # ---------------------------------------------------------------------------------- the sync
+FanOut = Callable[[list[Callable[[], StoreSyncReport]]], list[StoreSyncReport]]
+
+
+def in_turn(tasks: list[Callable[[], StoreSyncReport]]) -> list[StoreSyncReport]:
+    """Run the stores' syncs one after another (tests, a single store)."""
+    return [task() for task in tasks]
+
+
 def sync_stores(
     ports: SyncPorts,
     settings: SyncSettings,
     owner: str,
     time_left: Callable[[], float],
+    *,
     seller_id: str | None = None,
     clock: Callable[[], str] = now_iso,
+    fan_out: FanOut = in_turn,
 ) -> list[StoreSyncReport]:
-    """Sync every connected store (or only `seller_id`'s), each under its own lease."""
-    reports = []
-    for store in ports.stores.connected():
-        if seller_id and store.seller_id != seller_id:
-            continue
+    """Sync every connected store (or only `seller_id`'s), each under its own lease.
+
+    `fan_out` runs the stores' syncs: side by side on AWS, so that a store's backlog or broken
+    credentials never take another store's share of the run (Amazon's quotas are per seller)."""
+    stores = [s for s in ports.stores.connected() if not seller_id or s.seller_id == seller_id]
+    tasks = [_store_task(store, ports, settings, owner=owner, time_left=time_left, clock=clock) for store in stores]
+    return fan_out(tasks)
+
+
+def _store_task(store, ports, settings, *, owner, time_left, clock) -> Callable[[], StoreSyncReport]:
+    def task() -> StoreSyncReport:
         if time_left() < settings.page_time_seconds:
-            reports.append(StoreSyncReport(store.seller_id, result="skipped", reason="no time left in this run"))
-            continue
+            return StoreSyncReport(store.seller_id, result="skipped", reason="no time left in this run")
         try:
-            reports.append(sync_store(store, ports, settings, owner, time_left, clock))
+            return sync_store(store, ports, settings, owner, time_left, clock)
         except Exception as e:  # noqa: BLE001 - one store's failure must not stop the others' sync
-            reports.append(StoreSyncReport(store.seller_id, result="failed", reason=_reason(e)))
-    return reports
+            return StoreSyncReport(store.seller_id, result="failed", reason=_reason(e))
+
+    return task
 
 
 def sync_store(
