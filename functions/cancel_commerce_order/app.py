@@ -5,14 +5,22 @@ from aws_lambda_powertools.utilities.parser import parse
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowState
 from amazon_channel.domain.cancellations import cancel_commerce_order
+from amazon_channel.settings import CommerceSettings
 
 logger, tracer = runtime.logger, runtime.tracer
+
+
+class Settings(CommerceSettings):
+    """The Commerce order to withdraw."""
+
+
+settings = Settings.from_environment()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event, context):
     state = parse(event=event, model=WorkflowState)
-    result = cancel_commerce_order(state.amazon_order_id, runtime.ports())
+    result = cancel_commerce_order(state.amazon_order_id, runtime.ports(settings))
     logger.info("Commerce order withdrawn", extra={"amazon_order_id": state.amazon_order_id, **result})
     return {**event, **result}

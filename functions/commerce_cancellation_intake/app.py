@@ -16,8 +16,16 @@ from amazon_channel import runtime
 from amazon_channel.contracts import CommerceOrderCanceled
 from amazon_channel.domain.cancellations import record_commerce_cancellation
 from amazon_channel.domain.errors import PermanentError
+from amazon_channel.settings import CommerceSettings, ParkingSettings
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
+class Settings(CommerceSettings, ParkingSettings):
+    """The order re-read from Commerce; its dead-letter queue."""
+
+
+settings = Settings.from_environment()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -26,9 +34,9 @@ def record_handler(record: SQSRecord) -> dict | None:
     try:
         envelope = json.loads(record.body)
         event = CommerceOrderCanceled.parse(envelope)
-        outcome = record_commerce_cancellation(event.commerce_order_id, runtime.ports())
+        outcome = record_commerce_cancellation(event.commerce_order_id, runtime.ports(settings))
     except (ValueError, PermanentError) as e:
-        runtime.park_bad_input(record.body, e, source="commerce-cancellations", message_id=record.message_id)
+        runtime.park_bad_input(settings, record.body, e, source="commerce-cancellations", message_id=record.message_id)
         return None
     logger.info(
         "Commerce cancellation handled",

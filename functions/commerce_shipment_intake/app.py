@@ -16,8 +16,16 @@ from amazon_channel.contracts import CommerceShipmentSaved
 from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.shipments import record_commerce_shipment
+from amazon_channel.settings import CommerceSettings, ParkingSettings
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
+class Settings(CommerceSettings, ParkingSettings):
+    """The shipment re-read from Commerce; its dead-letter queue."""
+
+
+settings = Settings.from_environment()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -27,9 +35,9 @@ def record_handler(record: SQSRecord) -> dict | None:
     try:
         envelope = json.loads(record.body)
         event = CommerceShipmentSaved.parse(envelope)
-        outcome = record_commerce_shipment(event.commerce_order_id, event.shipment_id, runtime.ports())
+        outcome = record_commerce_shipment(event.commerce_order_id, event.shipment_id, runtime.ports(settings))
     except (ValueError, PermanentError) as e:
-        runtime.park_bad_input(record.body, e, source="commerce-shipments", message_id=record.message_id)
+        runtime.park_bad_input(settings, record.body, e, source="commerce-shipments", message_id=record.message_id)
         received.note_replay(envelope, "CommerceShipmentIntake", "parked")
         return None
     if (

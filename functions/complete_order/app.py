@@ -5,14 +5,22 @@ from aws_lambda_powertools.utilities.parser import parse
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowState
 from amazon_channel.domain.mfn_workflow import complete_order
+from amazon_channel.settings import CommerceSettings
 
 logger, tracer = runtime.logger, runtime.tracer
+
+
+class Settings(CommerceSettings):
+    """The Commerce order."""
+
+
+settings = Settings.from_environment()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event, context):
     state = parse(event=event, model=WorkflowState)
-    result = complete_order(state.amazon_order_id, runtime.ports())
+    result = complete_order(state.amazon_order_id, runtime.ports(settings))
     logger.info("Order complete", extra={"amazon_order_id": state.amazon_order_id, **result})
     return {**event, **result}

@@ -5,8 +5,16 @@ from aws_lambda_powertools.utilities.parser import parse
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowState
 from amazon_channel.domain.mfn_workflow import confirm_shipments
+from amazon_channel.settings import AmazonSettings, EventsSettings
 
 logger, tracer = runtime.logger, runtime.tracer
+
+
+class Settings(AmazonSettings, EventsSettings):
+    """confirmShipment on Amazon; ShipmentConfirmedToAmazon on the bus."""
+
+
+settings = Settings.from_environment()
 # The order's confirm lease outlives this invocation by this much: Lambda ends an invocation at its
 # timeout, so once the lease expires its holder is certainly gone.
 LEASE_MARGIN_SECONDS = 3.0
@@ -18,7 +26,7 @@ def handler(event, context):
     state = parse(event=event, model=WorkflowState)
     lease = context.get_remaining_time_in_millis() / 1000.0 + LEASE_MARGIN_SECONDS
     result = confirm_shipments(
-        state.amazon_order_id, runtime.ports(), lease_seconds=lease, owner=context.aws_request_id
+        state.amazon_order_id, runtime.ports(settings), lease_seconds=lease, owner=context.aws_request_id
     )
     logger.info("Shipments confirmed", extra={"amazon_order_id": state.amazon_order_id, **result})
     return {**{k: v for k, v in event.items() if k != "wake"}, **result}

@@ -4,12 +4,24 @@
 """
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import Field
 
 from amazon_channel import runtime
 from amazon_channel.domain import clock, lwa_secret
 from amazon_channel.domain.pii import remove_expired_pii
+from amazon_channel.settings import Settings as ChannelSettings
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
+class Settings(ChannelSettings):
+    """The orders past retention; the LWA client secret's rotation date (its tags, not its value)."""
+
+    sp_api_secret_id: str = Field(alias="SP_API_SECRET_ID")
+    pii_retention_days: int = Field(30, alias="PII_RETENTION_DAYS", ge=1, le=30)
+
+
+settings = Settings.from_environment()
 
 
 @logger.inject_lambda_context
@@ -20,17 +32,15 @@ def handler(event, context):
     from amazon_channel.adapters.dynamodb_retention import DynamoDbRetentionLedger
 
     now = clock.now()
-    table, dynamodb = runtime.setting("ORDERS_TABLE"), runtime.client("dynamodb")
-    days = int(runtime.setting("PII_RETENTION_DAYS", "30"))
+    table, dynamodb = settings.orders_table, runtime.client("dynamodb")
+    days = settings.pii_retention_days
     report = remove_expired_pii(
         DynamoDbOrderStore(table, dynamodb), DynamoDbRetentionLedger(table, dynamodb), now, days
     )
     logger.info("Buyer data past retention removed", extra={"retention_days": days, **report.as_dict()})
     metrics.add_metric(name="BuyerDataRemoved", unit=MetricUnit.Count, value=len(report.removed))
 
-    tags = (
-        runtime.client("secretsmanager").describe_secret(SecretId=runtime.setting("SP_API_SECRET_ID")).get("Tags", [])
-    )
+    tags = runtime.client("secretsmanager").describe_secret(SecretId=settings.sp_api_secret_id).get("Tags", [])
     rotated_at = next((t["Value"] for t in tags if t.get("Key") == lwa_secret.ROTATED_AT_TAG), None)
     left = lwa_secret.days_left(rotated_at, now)
     if rotated_at is None:

@@ -21,22 +21,37 @@ from amazon_channel.contracts import ChannelOrderEvent
 from amazon_channel.domain import outbox
 from amazon_channel.domain.errors import OrderBlocked, PermanentError
 from amazon_channel.domain.fba_import import import_fba_order
+from amazon_channel.settings import (
+    AmazonSettings,
+    CommerceSettings,
+    EventsSettings,
+    IdempotencySettings,
+    ParkingSettings,
+    StoresSettings,
+)
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
+class Settings(StoresSettings, IdempotencySettings, AmazonSettings, CommerceSettings, EventsSettings, ParkingSettings):
+    """The FBA order from Amazon into Commerce once; CommerceOrderCreated; its dead-letter queue."""
+
+
+settings = Settings.from_environment()
 processor = BatchProcessor(event_type=EventType.SQS)
 _idempotency = IdempotencyConfig(event_key_jmespath="amazon_order_id", expires_after_seconds=24 * 3600)
 _import_once = None
 
 
 def _import(order: ChannelOrderEvent) -> dict:
-    return {"result": import_fba_order(order.amazon_order_id, runtime.ports())}
+    return {"result": import_fba_order(order.amazon_order_id, runtime.ports(settings))}
 
 
 def _import_order_once(order: ChannelOrderEvent) -> dict:
     global _import_once
     if _import_once is None:
         _import_once = idempotent_function(
-            data_keyword_argument="order", persistence_store=runtime.idempotency_store(), config=_idempotency
+            data_keyword_argument="order", persistence_store=runtime.idempotency_store(settings), config=_idempotency
         )(_import)
     return _import_once(order=order)
 
@@ -44,7 +59,7 @@ def _import_order_once(order: ChannelOrderEvent) -> dict:
 def _replayed_import(order: ChannelOrderEvent) -> dict | None:
     """A replayed event for an order already imported: say so (within a day the idempotency
     record would answer with the first delivery's "imported", which did not happen now)."""
-    ports = runtime.ports()
+    ports = runtime.ports(settings)
     current = ports.orders.get(order.amazon_order_id)
     if current is None or current.commerce is None:
         return None
@@ -70,7 +85,7 @@ def record_handler(record: SQSRecord) -> dict | None:
             metrics.add_metric(name="OrdersBlocked", unit=MetricUnit.Count, value=1)
         return {"result": "blocked"}
     except (ValueError, ValidationError, PermanentError) as e:
-        runtime.park_bad_input(record.body, e, source="fba-order-import", message_id=record.message_id)
+        runtime.park_bad_input(settings, record.body, e, source="fba-order-import", message_id=record.message_id)
         received.note_replay(envelope, "FbaOrderImport", "parked")
         return None
     replay = received.note_replay(envelope, "FbaOrderImport", outcome["result"], order.amazon_order_id)

@@ -17,8 +17,22 @@ from amazon_channel.contracts import OrderChangeNotification, parse_notification
 from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.intake import IntakePorts, record_order_change
+from amazon_channel.settings import (
+    EventsSettings,
+    IdempotencySettings,
+    ParkingSettings,
+    StoresSettings,
+    WorkflowStartSettings,
+)
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
+class Settings(StoresSettings, IdempotencySettings, WorkflowStartSettings, EventsSettings, ParkingSettings):
+    """The intake: stores, idempotency, the MFN workflow, the bus (FBA orders), its dead-letter queue."""
+
+
+settings = Settings.from_environment()
 processor = BatchProcessor(event_type=EventType.SQS)
 _idempotency = IdempotencyConfig(
     event_key_jmespath="NotificationMetadata.NotificationId", expires_after_seconds=7 * 24 * 3600
@@ -27,7 +41,7 @@ _record_once = None
 
 
 def _record(notification: OrderChangeNotification, body: str | None = None) -> dict:
-    ports = runtime.ports()
+    ports = runtime.ports(settings)
     received_at = now_iso()
     change = notification.to_order_change()
     outcome = record_order_change(
@@ -49,7 +63,7 @@ def _record_notification_once(notification: OrderChangeNotification, body: str |
     if _record_once is None:
         _record_once = idempotent_function(
             data_keyword_argument="notification",
-            persistence_store=runtime.idempotency_store(),
+            persistence_store=runtime.idempotency_store(settings),
             config=_idempotency,
         )(_record)
     return _record_once(notification=notification, body=body)
@@ -64,7 +78,7 @@ def record_handler(record: SQSRecord) -> dict | None:
         notification = parse_notification(record.body)
         outcome = _record_notification_once(notification=notification, body=record.body)
     except PermanentError as e:
-        runtime.park_bad_input(record.body, e, source="order-notifications", message_id=record.message_id)
+        runtime.park_bad_input(settings, record.body, e, source="order-notifications", message_id=record.message_id)
         return None
     logger.info(
         "Notification applied",

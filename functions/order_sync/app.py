@@ -10,15 +10,35 @@ import json
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
+from pydantic import Field
 
 from amazon_channel import runtime
 from amazon_channel.adapters.fan_out import ThreadFanOut
 from amazon_channel.contracts import OrderSyncRequest
 from amazon_channel.domain import clock
 from amazon_channel.domain.order_sync import SyncSettings, retry_order, sync_stores
+from amazon_channel.settings import (
+    AmazonSettings,
+    EventsSettings,
+    ParkingSettings,
+    StoresSettings,
+    WorkflowStartSettings,
+)
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
 LEASE_MARGIN_SECONDS = 30.0
+
+
+class Settings(StoresSettings, AmazonSettings, WorkflowStartSettings, EventsSettings, ParkingSettings):
+    """Per store: searchOrders, the intake (workflows, bus); its dead-letter queue."""
+
+    # Each search starts this long before the stored watermark (template parameter OrderSyncOverlapSeconds).
+    order_sync_overlap_seconds: float = Field(600.0, alias="ORDER_SYNC_OVERLAP_SECONDS", ge=0)
+
+
+settings = Settings.from_environment()
 
 
 @logger.inject_lambda_context
@@ -29,10 +49,10 @@ def handler(event, context):
         request = parse(event=event, model=OrderSyncRequest)
     except ValueError as e:
         runtime.park_bad_input(
-            json.dumps(event, default=str), e, source="order-sync", message_id=context.aws_request_id
+            settings, json.dumps(event, default=str), e, source="order-sync", message_id=context.aws_request_id
         )
         return {"result": "invalid"}
-    ports = runtime.sync_ports()
+    ports = runtime.sync_ports(settings)
 
     if request.trigger == "retry":
         outcome = retry_order(request.amazon_order_id, ports)
@@ -42,13 +62,12 @@ def handler(event, context):
 
     remaining = context.get_remaining_time_in_millis() / 1000.0
     deadline = clock.monotonic() + remaining
-    settings = SyncSettings(
-        overlap_seconds=float(runtime.setting("ORDER_SYNC_OVERLAP_SECONDS", "600")),
-        lease_seconds=remaining + LEASE_MARGIN_SECONDS,
+    sync_settings = SyncSettings(
+        overlap_seconds=settings.order_sync_overlap_seconds, lease_seconds=remaining + LEASE_MARGIN_SECONDS
     )
     reports = sync_stores(
         ports,
-        settings,
+        sync_settings,
         owner=context.aws_request_id,
         time_left=lambda: deadline - clock.monotonic(),
         seller_id=request.seller_id,

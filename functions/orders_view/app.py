@@ -16,8 +16,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from amazon_channel import runtime
 from amazon_channel.domain import orders_view
 from amazon_channel.domain.errors import InvalidQuery, OrderNotFound
+from amazon_channel.settings import Settings as ChannelSettings
 
 logger, tracer = runtime.logger, runtime.tracer
+
+
+class Settings(ChannelSettings):
+    """The orders table only (its indexes)."""
+
+
+settings = Settings.from_environment()
 app = APIGatewayHttpResolver()
 
 
@@ -25,7 +33,7 @@ app = APIGatewayHttpResolver()
 @tracer.capture_method(capture_response=False)  # rows hold buyer names: never in traces
 def list_orders() -> dict:
     params = app.current_event.query_string_parameters or {}
-    page = orders_view.list_orders(runtime.orders_view().queries, params)
+    page = orders_view.list_orders(runtime.orders_view(settings).queries, params)
     logger.info(
         "Orders listed",
         extra={"filters": sorted(params), "rows": len(page.orders), "more": page.next_cursor is not None},
@@ -36,7 +44,7 @@ def list_orders() -> dict:
 @app.get("/orders/<amazon_order_id>")
 @tracer.capture_method(capture_response=False)  # rows hold buyer names: never in traces
 def show_order(amazon_order_id: str) -> dict:
-    detail = orders_view.show_order(runtime.orders_view().orders, unquote(amazon_order_id))
+    detail = orders_view.show_order(runtime.orders_view(settings).orders, unquote(amazon_order_id))
     logger.info("Order shown", extra={"amazon_order_id": detail.order.amazon_order_id})
     return detail.model_dump(mode="json")
 

@@ -6,8 +6,16 @@ from aws_lambda_powertools.utilities.parser import parse
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowError, WorkflowState
 from amazon_channel.domain.mfn_workflow import record_order_error
+from amazon_channel.settings import Settings as ChannelSettings
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+
+
+class Settings(ChannelSettings):
+    """The order only."""
+
+
+settings = Settings.from_environment()
 
 
 @logger.inject_lambda_context
@@ -16,7 +24,7 @@ logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 def handler(event, context):
     state = parse(event=event, model=WorkflowState)
     error = WorkflowError.model_validate(event.get("error") or {})
-    result = record_order_error(state.amazon_order_id, error.Error, error.Cause, runtime.ports())
+    result = record_order_error(state.amazon_order_id, error.Error, error.Cause, runtime.ports(settings))
     logger.error("Order workflow failed", extra={"amazon_order_id": state.amazon_order_id, "error": error.Error})
     metrics.add_metric(name="OrdersBlocked", unit=MetricUnit.Count, value=1)
     return {**event, **result}

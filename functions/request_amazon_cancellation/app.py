@@ -6,14 +6,22 @@ from aws_lambda_powertools.utilities.parser import parse
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowState
 from amazon_channel.domain.cancellations import request_amazon_cancellation
+from amazon_channel.settings import AmazonSettings
 
 logger, tracer = runtime.logger, runtime.tracer
+
+
+class Settings(AmazonSettings):
+    """The cancellation feed on Amazon."""
+
+
+settings = Settings.from_environment()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event, context):
     state = parse(event=event, model=WorkflowState)
-    result = request_amazon_cancellation(state.amazon_order_id, runtime.ports())
+    result = request_amazon_cancellation(state.amazon_order_id, runtime.ports(settings))
     logger.info("Cancellation on Amazon", extra={"amazon_order_id": state.amazon_order_id, **result})
     return {**{k: v for k, v in event.items() if k != "wake"}, **result}

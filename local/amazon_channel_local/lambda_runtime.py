@@ -298,8 +298,15 @@ class LambdaRuntime:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
             "_HANDLER": fn.handler or "",
         }
-        env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
-        env.update(self.environment_overrides)
+        declared = {k: str(v) for k, v in (fn.environment_vars or {}).items()}
+        env.update(declared)
+        # As in AWS (and `sam local invoke --env-vars`), a function has only the variables its template
+        # declares: an override (a simulator's URL) replaces a declared one and adds no other, so a
+        # handler's settings that lack a declaration fail here as they would in Lambda. Powertools'
+        # switches (tracing, metrics off) are the local runtime's own.
+        env.update(
+            {k: v for k, v in self.environment_overrides.items() if k in declared or k.startswith("POWERTOOLS_")}
+        )
         return env
 
     def _load(self, logical_id: str) -> Any:

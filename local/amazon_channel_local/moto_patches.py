@@ -1,32 +1,85 @@
-"""Patches to moto 5.2.x, applied only while a LocalStack runs (``MotoPatches`` undoes them).
+"""Patches to moto, applied only while a LocalStack runs (``MotoPatches.undo`` removes them).
 
-* Lambda: every invoke (API, Step Functions ``lambda:invoke`` / ``.waitForTaskToken`` tasks on
-  moto's background thread, ...) goes to ``dispatch(fn_model, event) -> (payload, errored, logs)``
-  instead of Docker or the echoing "simple" backend.
-* CloudFormation: ``Ref`` of an ``AWS::Events::EventBus`` / ``AWS::Events::Archive`` gave the model
-  object instead of its name, and of an ``AWS::Lambda::LayerVersion`` the object instead of its ARN;
-  state machines created by CloudFormation landed in the Step Functions backend that the API does
-  not use when ``execute_state_machine`` is on.
-* CloudFormation: resource types moto's CloudFormation lacks but its APIs support are created
-  through the backends (``cfn_models.EXTRA_MODELS``: Secrets Manager secrets, SQS queue policies).
-* EventBridge: rules with Lambda or Step Functions targets made ``put_events`` raise
-  ``NotImplementedError``; such targets are handed to ``deliver(kind, target_arn, event)``.
-* EventBridge: ``StartReplay`` ignored the time window and ``Destination.FilterArns``.
-* Time (``clock``, see stack_clock.py): on a simulated clock, SQS visibility timeouts and delays
-  (``moto.sqs.models``' ``unix_time``/``unix_time_millis``) and Step Functions Retry intervals and
-  Wait states read and wait on that clock; ``time_scale`` scales the latter two on either clock.
-* Step Functions: a PutEvents call that failed in an ``events:putEvents`` task ended the execution
-  with ``States.Runtime`` (which no Retry or Catch matches); as on AWS it fails the task with
-  ``EventBridge.<ErrorCode>`` ("ServiceName.ErrorName", Exception suffix added), which
-  ``States.TaskFailed`` matches.
+Each patch is one function below, registered with ``@moto_patch``. Its docstring says what moto
+does and what AWS does instead, and names the upstream issue where one exists. Each has two tests
+in ``tests/unit/test_moto_patches.py``: one fails when the installed moto no longer behaves so (the
+patch is no longer needed: remove it), the other when the patched internal is gone or changed (the
+patch no longer applies). To add one: write the function, register it, add its "still needed"
+check there (the test refuses a patch without one).
+
+Versions: every patch names the moto versions it was written and tested against (``MOTO_TESTED``,
+the pinned 5.2.5 up to the next minor). Outside that range ``MotoPatches.apply`` refuses loudly
+(``UnsupportedMoto``) rather than skip with a warning: a skipped patch silently changes what the
+local stack enforces (events not delivered, invocations going to Docker), and the failure would
+surface far away, in an unrelated test. Bumping moto means running the patch tests and widening
+the range of the patches that still apply.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+# The pinned moto (requirements-dev.txt) and its patch releases, which keep these internals.
+MOTO_TESTED = ">=5.2.5,<5.3"
+
+
+class UnsupportedMoto(RuntimeError):
+    """The installed moto is outside a patch's tested range."""
+
+
+class PatchNoLongerApplies(RuntimeError):
+    """A patched moto internal is gone: the patch must be reviewed against the new moto."""
+
+
+@dataclass(frozen=True)
+class MotoPatch:
+    name: str
+    install: Callable[[MotoPatches], None]
+    versions: SpecifierSet
+    only_if: Callable[[MotoPatches], bool] | None = None
+
+    @property
+    def upstream(self) -> str:
+        """The docstring's first paragraph: moto's behaviour and the upstream reference."""
+        return " ".join((self.install.__doc__ or "").strip().split("\n\n")[0].split())
+
+
+PATCHES: list[MotoPatch] = []
+
+
+def moto_patch(
+    versions: str = MOTO_TESTED, only_if: Callable[[MotoPatches], bool] | None = None
+) -> Callable[[Callable[[MotoPatches], None]], Callable[[MotoPatches], None]]:
+    """Register a patch function (applied in registration order)."""
+
+    def register(install: Callable[[MotoPatches], None]) -> Callable[[MotoPatches], None]:
+        PATCHES.append(MotoPatch(install.__name__, install, SpecifierSet(versions), only_if))
+        return install
+
+    return register
+
+
+def installed_moto() -> Version:
+    return Version(importlib.metadata.version("moto"))
+
+
+def check_versions(patches: list[MotoPatch], version: Version) -> None:
+    """Refuse, naming each patch whose tested range does not hold `version`."""
+    outside = [f"{p.name} ({p.versions})" for p in patches if version not in p.versions]
+    if outside:
+        raise UnsupportedMoto(
+            f"moto {version} is not a version these patches were tested with: {', '.join(outside)}. "
+            "Install the pinned moto (./dev setup), or run tests/unit/test_moto_patches.py against "
+            "the new one and widen the ranges of the patches that still apply."
+        )
 
 
 class MotoPatches:
@@ -37,225 +90,36 @@ class MotoPatches:
         time_scale: float = 1.0,
         clock: Any = None,
     ):
-        self._time_scale = time_scale
-        self._clock = clock  # a stack_clock clock; None: the machine's
-        self._dispatch = dispatch
-        self._deliver = deliver
+        self.time_scale = time_scale
+        self.clock = clock  # a stack_clock clock; None: the machine's
+        self.dispatch = dispatch
+        self.deliver = deliver
         self._undo: list[tuple[Any, str, Any, bool]] = []
+        self._current = "?"
 
-    def _set(self, owner: Any, name: str, value: Any) -> None:
+    def set(self, owner: Any, name: str, value: Any, *, new: bool = False) -> None:
+        """Replace `owner.name` (undone by `undo`); it must exist unless the patch adds it (`new`)."""
+        if not new and not hasattr(owner, name):
+            where = getattr(owner, "__qualname__", getattr(owner, "__name__", repr(owner)))
+            raise PatchNoLongerApplies(f"{self._current}: moto {installed_moto()} has no {where}.{name}")
         had = name in owner.__dict__
         self._undo.append((owner, name, owner.__dict__.get(name), had))
         setattr(owner, name, value)
 
-    def apply(self) -> None:
-        import moto.awslambda.models as lambda_models
-        import moto.awslambda_simple.models as lambda_simple
-        import moto.events.models as events_models
-        import moto.stepfunctions.models as sfn_models
-
-        dispatch = self._dispatch
-        deliver = self._deliver
-
-        def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
-            return dispatch(fn, event)
-
-        self._set(lambda_models.LambdaFunction, "_invoke_lambda", _invoke_lambda)
-        # the no-Docker backend never reaches LambdaFunction.invoke: route it like the real one
-        self._set(lambda_simple.LambdaSimpleBackend, "invoke", lambda_models.LambdaBackend.invoke)
-
-        original_fn_from_cfn = lambda_models.LambdaFunction.create_from_cloudformation_json.__func__
-
-        def fn_from_cfn(
-            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-        ) -> Any:
-            fn = original_fn_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-            layers = cloudformation_json["Properties"].get("Layers")
-            if layers:  # moto's CloudFormation drops a function's Layers
-                fn.layers = fn._get_layers_data(layers)
-            return fn
-
-        self._set(lambda_models.LambdaFunction, "create_from_cloudformation_json", classmethod(fn_from_cfn))
-
-        self._set(events_models.EventBus, "physical_resource_id", property(lambda self: self.name))
-        self._set(events_models.Archive, "physical_resource_id", property(lambda self: self.name))
-        self._set(lambda_models.LayerVersion, "physical_resource_id", property(lambda self: self.arn))
-
-        def sm_from_cfn(
-            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-        ) -> Any:
-            from moto.stepfunctions.responses import get_backend
-
-            properties = cloudformation_json["Properties"]
-            backend = get_backend(account_id, region_name)
-            return backend.create_state_machine(
-                properties.get("StateMachineName", resource_name),
-                properties.get("DefinitionString", ""),
-                properties.get("RoleArn", ""),
-                tags=sfn_models.cfn_to_api_tags(properties.get("Tags", [])),
-                sm_type=properties.get("StateMachineType"),
-            )
-
-        def sm_delete_cfn(
-            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-        ) -> None:
-            from moto.stepfunctions.responses import get_backend
-
-            get_backend(account_id, region_name).delete_state_machine(resource_name)
-
-        self._set(sfn_models.StateMachine, "create_from_cloudformation_json", classmethod(sm_from_cfn))
-        self._set(sfn_models.StateMachine, "delete_from_cloudformation_json", classmethod(sm_delete_cfn))
-
-        import moto.cloudformation.parsing as cfn_parsing
-
-        from .cfn_models import EXTRA_MODELS
-
-        original_class_from_type = cfn_parsing.resource_class_from_type
-
-        def resource_class_from_type(resource_type: str) -> Any:
-            if resource_type in EXTRA_MODELS:
-                return EXTRA_MODELS[resource_type]
-            return original_class_from_type(resource_type)
-
-        self._set(cfn_parsing, "resource_class_from_type", resource_class_from_type)
-
-        original_send = events_models.Rule.send_to_targets
-
-        def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
-            from moto.utilities.arns import parse_arn
-
-            special = [t for t in rule.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
-            if not special:
-                return original_send(rule, original_event, transform_input)
-            if not rule.event_pattern.matches_event(original_event):
-                return None
-            others = [t for t in rule.targets if t not in special]
-            if others:
-                saved = rule.targets
-                rule.targets = others
-                try:
-                    original_send(rule, original_event, transform_input)
-                finally:
-                    rule.targets = saved
-            for target in special:
-                event = _target_input(target, original_event, transform_input)
-                deliver(parse_arn(target["Arn"]).service, target["Arn"], event)
-            return None
-
-        self._set(events_models.Rule, "send_to_targets", send_to_targets)
-
-        # EventBridge puts the whole event on an SQS target, `account` and `replay-name` included;
-        # moto's default input template drops `account` (Powertools' EventBridge model needs it).
-        # Replayed events skip the template in moto and keep `replay-name`.
-        from moto.events.utils import EventTemplateParser
-
-        self._set(
-            EventTemplateParser,
-            "DEFAULT_EVENT_INPUT_TEMPLATE",
-            EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
-                '"version": "0",', '"version": "0", "account": "<account>",'
-            ),
-        )
-
-        # StartReplay: moto replays the whole archive to every rule of the bus; EventBridge replays
-        # only the events of the time window, and only to the rules in Destination.FilterArns.
-        def replay_events(replay: Any, archive: Any) -> None:
-            from moto.core.utils import unix_time
-            from moto.moto_api._internal import mock_random
-
-            backend = events_models.events_backends[replay.account_id][replay.region]
-            bus = backend.describe_event_bus(replay.destination["Arn"].split("/")[-1])
-            only = set(replay.destination.get("FilterArns") or [])
-            start, end = _epoch(replay.event_start_time), _epoch(replay.event_end_time)
-            for event in list(archive.events):
-                at = _epoch(event.get("time"))
-                if start is not None and at is not None and not start <= at <= end:
-                    continue
-                for rule in list(bus.rules.values()):
-                    if only and rule.arn not in only:
-                        continue
-                    rule.send_to_targets(
-                        dict(event, **{"id": str(mock_random.uuid4()), "replay-name": replay.name}),
-                        transform_input=False,
-                    )
-            replay.state = events_models.ReplayState.COMPLETED
-            replay.end_time = unix_time()
-
-        self._set(events_models.Replay, "replay_events", replay_events)
-
-        self._set_events_task_errors()
-
-        simulated = self._clock is not None and self._clock.simulated
-        if simulated:
-            self._set_sqs_clock(self._clock)
-        if self._time_scale != 1.0 or simulated:
-            self._set_step_functions_waits()
-
-    def _set_sqs_clock(self, clock: Any) -> None:
-        """moto's SQS reads the time through these two names only (checked for moto 5.2 by a test)."""
-        import moto.sqs.models as sqs_models
-
-        self._set(sqs_models, "unix_time", lambda dt=None: clock.time() if dt is None else _unix_time(dt))
-        self._set(
-            sqs_models,
-            "unix_time_millis",
-            lambda dt=None: clock.time() * 1000.0 if dt is None else _unix_time(dt) * 1000.0,
-        )
-
-    def _set_step_functions_waits(self) -> None:
-        """Retry intervals and Wait states scaled by ``time_scale``, waited on the stack's clock."""
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-
-        from .stack_clock import WallClock
-
-        scale, clock = self._time_scale, self._clock or WallClock()
-        self._set(retrier_decl, "time", _ScaledTime(scale, clock))
-
-        def _wait_interval(fn: Any, env: Any, wait_seconds: int) -> None:
-            if wait_seconds > 0:
-                clock.park(wait_seconds * scale, interrupt=env.program_state_event)
-
-        self._set(WaitFunction, "_wait_interval", _wait_interval)
-
-    def _set_events_task_errors(self) -> None:
-        from botocore.exceptions import ClientError
-        from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-        from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-        from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-            state_task_service_events as events_task,
-        )
-        from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-
-        original = events_task.StateTaskServiceEvents._from_error
-
-        def _from_error(task: Any, env: Any, ex: Exception) -> Any:
-            if not isinstance(ex, ClientError):
-                return original(task, env, ex)
-            code = ex.response.get("Error", {}).get("Code") or "EventBridge"
-            name = f"EventBridge.{code if code.endswith('Exception') else code + 'Exception'}"
-            return FailureEvent(
-                env=env,
-                error_name=CustomErrorName(name),
-                event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(
-                    taskFailedEventDetails=TaskFailedEventDetails(
-                        error=name,
-                        cause=ex.response.get("Error", {}).get("Message", str(ex)),
-                        resource=task._get_sfn_resource(),
-                        resourceType=task._get_sfn_resource_type(),
-                    )
-                ),
-            )
-
-        self._set(events_task.StateTaskServiceEvents, "_from_error", _from_error)
+    def apply(self, patches: list[MotoPatch] | None = None) -> None:
+        """Apply `patches` (default: every registered one that is wanted), after the version check."""
+        wanted = [p for p in (PATCHES if patches is None else patches) if p.only_if is None or p.only_if(self)]
+        check_versions(wanted, installed_moto())
+        for patch in wanted:
+            self._current = patch.name
+            patch.install(self)
 
     def wrap_botocore_send(self, wrap: Callable[[Any], Any]) -> None:
         """Put `wrap(send)` in front of moto's botocore hook (every mocked AWS call), e.g. faults."""
         from moto.core.botocore_stubber import BotocoreStubber
 
-        self._set(BotocoreStubber, "__call__", wrap(BotocoreStubber.__call__))
+        self._current = "wrap_botocore_send"
+        self.set(BotocoreStubber, "__call__", wrap(BotocoreStubber.__call__))
 
     def undo(self) -> None:
         while self._undo:
@@ -264,6 +128,340 @@ class MotoPatches:
                 setattr(owner, name, value)
             else:
                 delattr(owner, name)
+
+
+# --- Lambda -----------------------------------------------------------------------------------
+
+
+@moto_patch()
+def lambda_runs_in_process(p: MotoPatches) -> None:
+    """moto runs a function in Docker (``LambdaFunction._invoke_lambda``); the local stack runs it
+    in-process through ``dispatch(fn_model, event) -> (payload, errored, logs)``. A hook, not a
+    moto bug: no upstream issue.
+
+    Every invoke goes through it: the API, and Step Functions ``lambda:invoke`` /
+    ``.waitForTaskToken`` tasks on moto's background thread.
+    """
+    import moto.awslambda.models as lambda_models
+
+    dispatch = p.dispatch
+
+    def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
+        return dispatch(fn, event)
+
+    p.set(lambda_models.LambdaFunction, "_invoke_lambda", _invoke_lambda)
+
+
+@moto_patch()
+def simple_lambda_backend_invokes(p: MotoPatches) -> None:
+    """moto's no-Docker Lambda backend (``LambdaSimpleBackend.invoke``) answers every invoke with
+    the event itself and never reaches ``LambdaFunction._invoke_lambda``; it is routed like the
+    Docker one, so that ``lambda_runs_in_process`` sees every invoke. A hook: no upstream issue.
+    """
+    import moto.awslambda.models as lambda_models
+    import moto.awslambda_simple.models as lambda_simple
+
+    p.set(lambda_simple.LambdaSimpleBackend, "invoke", lambda_models.LambdaBackend.invoke)
+
+
+@moto_patch()
+def cloudformation_keeps_function_layers(p: MotoPatches) -> None:
+    """moto's CloudFormation drops an ``AWS::Lambda::Function``'s ``Layers``
+    (``LambdaFunction.create_from_cloudformation_json`` copies only some optional properties);
+    CloudFormation attaches them. No upstream issue found (getmoto/moto#3563 added Layers to the
+    API, not to the CloudFormation model).
+    """
+    import moto.awslambda.models as lambda_models
+
+    original = lambda_models.LambdaFunction.create_from_cloudformation_json.__func__
+
+    def fn_from_cfn(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        fn = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        layers = cloudformation_json["Properties"].get("Layers")
+        if layers:
+            fn.layers = fn._get_layers_data(layers)
+        return fn
+
+    p.set(lambda_models.LambdaFunction, "create_from_cloudformation_json", classmethod(fn_from_cfn))
+
+
+# --- CloudFormation ---------------------------------------------------------------------------
+
+
+@moto_patch()
+def cloudformation_refs_are_names(p: MotoPatches) -> None:
+    """moto's CloudFormation resolves ``Ref`` to a model's ``physical_resource_id``, and to the
+    model object itself when it has none: so for ``AWS::Events::EventBus``, ``AWS::Events::Archive``
+    and ``AWS::Lambda::LayerVersion``. CloudFormation gives the bus's and the archive's name, and
+    the layer version's ARN. No upstream issue found.
+    """
+    import moto.awslambda.models as lambda_models
+    import moto.events.models as events_models
+
+    p.set(events_models.EventBus, "physical_resource_id", property(lambda self: self.name), new=True)
+    p.set(events_models.Archive, "physical_resource_id", property(lambda self: self.name), new=True)
+    p.set(lambda_models.LayerVersion, "physical_resource_id", property(lambda self: self.arn), new=True)
+
+
+@moto_patch()
+def cloudformation_state_machines_in_the_api_backend(p: MotoPatches) -> None:
+    """moto's CloudFormation creates (and deletes) a state machine in the plain Step Functions
+    backend (``stepfunctions_backends``), while the API, with ``execute_state_machine`` on, uses
+    the parser backend (``moto.stepfunctions.responses.get_backend``): the stack's state machine
+    did not exist for ``StartExecution``. No upstream issue found.
+    """
+    import moto.stepfunctions.models as sfn_models
+
+    def sm_from_cfn(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        from moto.stepfunctions.responses import get_backend
+
+        properties = cloudformation_json["Properties"]
+        return get_backend(account_id, region_name).create_state_machine(
+            properties.get("StateMachineName", resource_name),
+            properties.get("DefinitionString", ""),
+            properties.get("RoleArn", ""),
+            tags=sfn_models.cfn_to_api_tags(properties.get("Tags", [])),
+            sm_type=properties.get("StateMachineType"),
+        )
+
+    def sm_delete_cfn(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.stepfunctions.responses import get_backend
+
+        get_backend(account_id, region_name).delete_state_machine(resource_name)
+
+    p.set(sfn_models.StateMachine, "create_from_cloudformation_json", classmethod(sm_from_cfn))
+    p.set(sfn_models.StateMachine, "delete_from_cloudformation_json", classmethod(sm_delete_cfn))
+
+
+@moto_patch()
+def cloudformation_creates_extra_types(p: MotoPatches) -> None:
+    """moto's CloudFormation skips resource types it has no model for (``resource_class_from_type``
+    answers None with "No Moto CloudFormation support"), though moto's APIs support them: Secrets
+    Manager secrets, SQS queue policies, Scheduler schedules, CloudWatch alarms, SNS subscriptions.
+    They are created through the backends (``cfn_models.EXTRA_MODELS``). No upstream issue found.
+    """
+    import moto.cloudformation.parsing as cfn_parsing
+
+    from .cfn_models import EXTRA_MODELS
+
+    original = cfn_parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        if resource_type in EXTRA_MODELS:
+            return EXTRA_MODELS[resource_type]
+        return original(resource_type)
+
+    p.set(cfn_parsing, "resource_class_from_type", resource_class_from_type)
+
+
+# --- EventBridge ------------------------------------------------------------------------------
+
+
+@moto_patch()
+def rules_deliver_to_lambda_and_step_functions(p: MotoPatches) -> None:
+    """moto's ``Rule.send_to_targets`` delivers to logs, archives, SQS, buses and API destinations,
+    and raises ``NotImplementedError`` for any other target, so ``PutEvents`` failed for a rule with
+    a Lambda or Step Functions target. Such targets are handed to ``deliver(kind, arn, event)``.
+    Upstream: getmoto/moto#8452 (Step Functions targets; PR #9132), not in moto 5.2.5's
+    ``send_to_targets``; no issue found for Lambda targets.
+    """
+    import moto.events.models as events_models
+
+    original_send = events_models.Rule.send_to_targets
+    deliver = p.deliver
+
+    def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+        from moto.utilities.arns import parse_arn
+
+        special = [t for t in rule.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
+        if not special:
+            return original_send(rule, original_event, transform_input)
+        if not rule.event_pattern.matches_event(original_event):
+            return None
+        others = [t for t in rule.targets if t not in special]
+        if others:
+            saved = rule.targets
+            rule.targets = others
+            try:
+                original_send(rule, original_event, transform_input)
+            finally:
+                rule.targets = saved
+        for target in special:
+            deliver(
+                parse_arn(target["Arn"]).service, target["Arn"], _target_input(target, original_event, transform_input)
+            )
+        return None
+
+    p.set(events_models.Rule, "send_to_targets", send_to_targets)
+
+
+@moto_patch()
+def sqs_targets_get_the_account(p: MotoPatches) -> None:
+    """moto's default input template for a target (``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE``)
+    drops the event's ``account``; EventBridge puts the whole event on an SQS target (Powertools'
+    EventBridge model needs ``account``). Replayed events skip the template in moto and keep
+    ``replay-name``. No upstream issue found.
+    """
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"version": "0",' not in template:
+        raise PatchNoLongerApplies(f"sqs_targets_get_the_account: moto's input template changed: {template}")
+    p.set(
+        EventTemplateParser,
+        "DEFAULT_EVENT_INPUT_TEMPLATE",
+        template.replace('"version": "0",', '"version": "0", "account": "<account>",'),
+    )
+
+
+@moto_patch()
+def replays_keep_their_window_and_rules(p: MotoPatches) -> None:
+    """moto's ``Replay.replay_events`` replays the whole archive to every rule of the bus;
+    EventBridge's ``StartReplay`` replays only the events between ``EventStartTime`` and
+    ``EventEndTime``, and only to the rules in ``Destination.FilterArns``. No upstream issue found.
+    """
+    import moto.events.models as events_models
+
+    def replay_events(replay: Any, archive: Any) -> None:
+        from moto.core.utils import unix_time
+
+        backend = events_models.events_backends[replay.account_id][replay.region]
+        bus = backend.describe_event_bus(replay.destination["Arn"].split("/")[-1])
+        only = set(replay.destination.get("FilterArns") or [])
+        start, end = _epoch(replay.event_start_time), _epoch(replay.event_end_time)
+        for event in list(archive.events):
+            at = _epoch(event.get("time"))
+            if start is not None and at is not None and not start <= at <= end:
+                continue
+            for rule in [r for r in list(bus.rules.values()) if not only or r.arn in only]:
+                _replay_to(rule, event, replay.name)
+        replay.state = events_models.ReplayState.COMPLETED
+        replay.end_time = unix_time()
+
+    p.set(events_models.Replay, "replay_events", replay_events)
+
+
+def _replay_to(rule: Any, event: dict, replay_name: str) -> None:
+    from moto.moto_api._internal import mock_random
+
+    rule.send_to_targets(
+        dict(event, **{"id": str(mock_random.uuid4()), "replay-name": replay_name}), transform_input=False
+    )
+
+
+# --- Step Functions ---------------------------------------------------------------------------
+
+
+@moto_patch()
+def put_events_task_errors_are_task_failures(p: MotoPatches) -> None:
+    """moto ends the execution with ``States.Runtime`` (which no Retry or Catch matches) when the
+    PutEvents call of an ``events:putEvents`` task fails (``StateTaskServiceEvents._from_error``
+    handles only a failed entry); Step Functions fails the task with ``EventBridge.<ErrorCode>``
+    ("ServiceName.ErrorName", Exception suffix added), which ``States.TaskFailed`` matches. No
+    upstream issue found.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_events as events_task,
+    )
+
+    original = events_task.StateTaskServiceEvents._from_error
+
+    def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+        from botocore.exceptions import ClientError
+
+        if not isinstance(ex, ClientError):
+            return original(task, env, ex)
+        return _events_task_failure(task, env, ex)
+
+    p.set(events_task.StateTaskServiceEvents, "_from_error", _from_error)
+
+
+def _events_task_failure(task: Any, env: Any, ex: Any) -> Any:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    code = ex.response.get("Error", {}).get("Code") or "EventBridge"
+    name = f"EventBridge.{code if code.endswith('Exception') else code + 'Exception'}"
+    details = TaskFailedEventDetails(
+        error=name,
+        cause=ex.response.get("Error", {}).get("Message", str(ex)),
+        resource=task._get_sfn_resource(),
+        resourceType=task._get_sfn_resource_type(),
+    )
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(name),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(taskFailedEventDetails=details),
+    )
+
+
+def _simulated(p: MotoPatches) -> bool:
+    return p.clock is not None and p.clock.simulated
+
+
+def _time_scaled_or_simulated(p: MotoPatches) -> bool:
+    return p.time_scale != 1.0 or _simulated(p)
+
+
+def _stack_clock(p: MotoPatches) -> Any:
+    from .stack_clock import WallClock
+
+    return p.clock or WallClock()
+
+
+@moto_patch(only_if=_simulated)
+def sqs_on_the_stack_clock(p: MotoPatches) -> None:
+    """Only on a simulated clock (stack_clock.py): moto's SQS reads the machine's time for
+    visibility timeouts and delays (``moto.sqs.models``' ``unix_time``/``unix_time_millis``, the
+    only two names it uses); they read the stack's clock, so a deferred message becomes visible
+    when the simulated time reaches it. A hook: no upstream issue.
+    """
+    import moto.sqs.models as sqs_models
+
+    clock = p.clock
+    p.set(sqs_models, "unix_time", lambda dt=None: clock.time() if dt is None else _unix_time(dt))
+    p.set(
+        sqs_models,
+        "unix_time_millis",
+        lambda dt=None: clock.time() * 1000.0 if dt is None else _unix_time(dt) * 1000.0,
+    )
+
+
+@moto_patch(only_if=_time_scaled_or_simulated)
+def retry_intervals_scaled(p: MotoPatches) -> None:
+    """With a time scale or a simulated clock: moto sleeps a Retry's real interval
+    (``retrier_decl`` calls ``time.sleep``); the sleep is scaled and parked on the stack's clock.
+    A hook: no upstream issue.
+    """
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    p.set(retrier_decl, "time", _ScaledTime(p.time_scale, _stack_clock(p)))
+
+
+@moto_patch(only_if=_time_scaled_or_simulated)
+def wait_states_scaled(p: MotoPatches) -> None:
+    """With a time scale or a simulated clock: moto waits a Wait state's real duration
+    (``WaitFunction._wait_interval``); the wait is scaled and parked on the stack's clock.
+    A hook: no upstream issue.
+    """
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    scale, clock = p.time_scale, _stack_clock(p)
+
+    def _wait_interval(fn: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            clock.park(wait_seconds * scale, interrupt=env.program_state_event)
+
+    p.set(WaitFunction, "_wait_interval", _wait_interval)
 
 
 class _ScaledTime:
@@ -322,10 +520,9 @@ def _target_input(target: dict, original_event: dict, transform_input: bool) -> 
         return extract_json(target["InputPath"], event)
     transformer = target.get("InputTransformer")
     if transformer:
-        out = EventTemplateParser.parse(
+        return EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
             event=event,
         )
-        return out
     return event

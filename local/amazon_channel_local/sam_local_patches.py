@@ -1,46 +1,63 @@
-"""Two patches to SAM CLI 1.170's `sam local invoke`, applied to the project venv's `sam`.
+"""Two patches to SAM CLI's `sam local invoke`, applied only in the process that runs it: the
+launcher `python -m amazon_channel_local.sam_local local invoke ...` (amazon_channel_local.sam_local)
+calls `apply()`, then SAM's own command line. Nothing else in the venv is patched.
 
-1. `--docker-network host` puts the function's container on the host network.
-   SAM CLI accepts `--docker-network host` but then creates the container on Docker's default
-   network and only skips connecting it to "host" (the `network_mode` line was dropped in SAM CLI
-   1.86, aws/aws-sam-cli#5279; open issues aws/aws-sam-cli#3609 and #4236). A container there has
-   its own loopback, so `AWS_ENDPOINT_URL=http://127.0.0.1:...` cannot reach the local stack, and
-   on a Docker engine started without the default bridge (`dockerd --bridge=none`, the project's
-   choice: no private-range addresses) the container has no network at all and SAM cannot even
-   reach its runtime emulator. The patch restores what the option says: `network_mode=host`, and
-   since the container then shares the host's ports, the runtime interface emulator listens on
-   127.0.0.1 on the port SAM already chose for it (instead of 8080), and its Runtime API on a free
-   port (instead of 9001), so that concurrent containers do not collide. Other networks: unchanged.
-
-2. The function image is reused while its layers are unchanged.
-   For a layer defined in the template, SAM rebuilds the image (`FROM` the runtime image, `ADD`
-   each layer) at every invocation: for the channel layer (46 MB) that is 5 to 10 s each time.
-   The patch records a digest of what went into the image (the base image id, the runtime
-   emulator binary, and each layer folder's file names, sizes and modification times) and skips
-   the build when the image SAM would build is there with the same digest. A `sam build`, which
-   rewrites the layer, or a new base image makes the next invocation rebuild it.
-
-Loaded by `amazon-channel-sam-local-patches.pth`, which `./dev setup` writes into the venv:
-`install()` only registers an import hook; SAM's modules are patched when SAM imports them.
+Each patch names the SAM CLI versions it was written and tested against (`SAM_CLI_TESTED`, the
+pinned 1.170.0 and its patch releases). Outside that range `apply()` refuses loudly
+(`UnsupportedSamCli`), as the moto patches do: a skipped patch would leave `sam local invoke`
+unable to reach the local stack, and the failure would show as a network timeout inside the
+container. tests/unit/test_sam_local_patches.py has, per patch, a test that fails when SAM CLI no
+longer behaves so, and one that fails when the patched internal is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.abc
-import importlib.machinery
+import importlib
+import importlib.metadata
 import json
 import socket
-import sys
 from pathlib import Path
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 CONTAINER_MODULE = "samcli.local.docker.container"
 IMAGE_MODULE = "samcli.local.docker.lambda_image"
 RIE = "/var/rapid/aws-lambda-rie"
 DIGESTS_FILE = "amazon-channel-image-digests.json"
 _PATCHED = "_amazon_channel_patched"
+# The pinned SAM CLI (requirements-dev.txt) and its patch releases.
+SAM_CLI_TESTED = SpecifierSet(">=1.170.0,<1.171")
+
+
+class UnsupportedSamCli(RuntimeError):
+    """The installed SAM CLI is outside the patches' tested range."""
+
+
+class PatchNoLongerApplies(RuntimeError):
+    """A patched SAM CLI internal is gone: review the patch against the new SAM CLI."""
+
+
+def installed_sam_cli() -> Version:
+    return Version(importlib.metadata.version("aws-sam-cli"))
+
+
+def check_version(version: Version | None = None) -> None:
+    version = version or installed_sam_cli()
+    if version not in SAM_CLI_TESTED:
+        raise UnsupportedSamCli(
+            f"aws-sam-cli {version} is not a version the sam local patches were tested with ({SAM_CLI_TESTED}): "
+            "install the pinned one (./dev setup), or run tests/unit/test_sam_local_patches.py against it "
+            "and widen SAM_CLI_TESTED if every patch still applies and is still needed."
+        )
+
+
+def _require(cls: Any, name: str, patch: str) -> None:
+    if not callable(getattr(cls, name, None)):
+        raise PatchNoLongerApplies(f"{patch}: aws-sam-cli {installed_sam_cli()} has no {cls.__qualname__}.{name}")
 
 
 def _free_port() -> int:
@@ -50,8 +67,21 @@ def _free_port() -> int:
 
 
 def patch_container(module: Any) -> None:
-    """Patch ``samcli.local.docker.container.Container.create`` (idempotent)."""
+    """`--docker-network host` puts the function's container on the host network
+    (``samcli.local.docker.container.Container.create``; idempotent).
+
+    SAM CLI accepts `--docker-network host` but creates the container on Docker's default network
+    and only skips connecting it to "host" (the `network_mode` line was dropped in SAM CLI 1.86,
+    aws/aws-sam-cli#5279; open issues aws/aws-sam-cli#3609 and #4236). A container there has its
+    own loopback, so `AWS_ENDPOINT_URL=http://127.0.0.1:...` cannot reach the local stack, and on a
+    Docker engine started without the default bridge (`dockerd --bridge=none`, the project's
+    choice) it has no network at all. The patch restores what the option says: `network_mode=host`;
+    since the container then shares the host's ports, the runtime interface emulator listens on
+    127.0.0.1 on the port SAM already chose for it (instead of 8080), and its Runtime API on a free
+    port (instead of 9001), so that concurrent containers do not collide. Other networks: unchanged.
+    """
     container_cls = module.Container
+    _require(container_cls, "create", "patch_container")
     if getattr(container_cls.create, _PATCHED, False):
         return
     original = container_cls.create
@@ -80,18 +110,30 @@ def patch_container(module: Any) -> None:
             self._entrypoint = saved_entrypoint
 
     setattr(create, _PATCHED, True)
+    create.__wrapped__ = original  # type: ignore[attr-defined]
     create.__doc__ = original.__doc__
     container_cls.create = create
 
 
 def patch_lambda_image(module: Any) -> None:
-    """Patch ``samcli.local.docker.lambda_image.LambdaImage._build_image`` (idempotent)."""
+    """The function image is reused while its layers are unchanged
+    (``samcli.local.docker.lambda_image.LambdaImage._build_image``; idempotent).
+
+    For a layer defined in the template, SAM rebuilds the image (`FROM` the runtime image, `ADD`
+    each layer) at every invocation: for the channel layer (46 MB) 5 to 10 s each time (open issues
+    aws/aws-sam-cli#9255 and #3725). The patch records a digest of what went into the image (the
+    base image id, the runtime emulator binary, and each layer folder's file names, sizes and
+    modification times) and skips the build when the image SAM would build is there with the same
+    digest. A `sam build`, which rewrites the layer, or a new base image makes the next invocation
+    rebuild it.
+    """
     image_cls = module.LambdaImage
+    _require(image_cls, "_build_image", "patch_lambda_image")
     if getattr(image_cls._build_image, _PATCHED, False):
         return
     original = image_cls._build_image
 
-    def _build_image(
+    def _build_image(  # noqa: PLR0917 - SAM's own signature
         self: Any, base_image: str, docker_tag: str, layers: Any, architecture: str, stream: Any = None
     ) -> Any:
         try:
@@ -113,6 +155,7 @@ def patch_lambda_image(module: Any) -> None:
         return result
 
     setattr(_build_image, _PATCHED, True)
+    _build_image.__wrapped__ = original  # type: ignore[attr-defined]
     _build_image.__doc__ = original.__doc__
     image_cls._build_image = _build_image
 
@@ -164,28 +207,13 @@ class _HostNetworkContainers:
 PATCHES = {CONTAINER_MODULE: patch_container, IMAGE_MODULE: patch_lambda_image}
 
 
-class _Finder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname not in PATCHES:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return None
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_and_patch(module: Any) -> None:
-            exec_module(module)
-            PATCHES[fullname](module)
-
-        loader.exec_module = exec_and_patch  # type: ignore[method-assign]
-        return spec
+def apply() -> None:
+    """Check the SAM CLI version, then patch SAM's modules (call before SAM's command line runs)."""
+    check_version()
+    for name, patch in PATCHES.items():
+        patch(importlib.import_module(name))
 
 
 def install() -> None:
-    """Patch SAM's modules now if they are loaded, else when they are imported."""
-    for name, patch in PATCHES.items():
-        if name in sys.modules:
-            patch(sys.modules[name])
-    if not any(isinstance(f, _Finder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Finder())
+    """Does nothing: kept so that an old venv's `.pth` hook (which `./dev setup` now deletes) is
+    harmless until then. SAM CLI is patched by `apply()`, in `amazon_channel_local.sam_local` only."""

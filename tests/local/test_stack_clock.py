@@ -127,6 +127,6 @@ def test_moto_sqs_reads_the_scenarios_clock(stack):
     import moto
     import moto.sqs.models as sqs_models
 
-    assert moto.__version__.startswith("5.2."), "re-check MotoPatches._set_sqs_clock for this moto"
+    assert moto.__version__.startswith("5.2."), "re-check moto_patches.sqs_on_the_stack_clock for this moto"
     assert abs(sqs_models.unix_time() - stack.clock.time()) < 1
     assert abs(sqs_models.unix_time_millis() / 1000 - stack.clock.time()) < 1

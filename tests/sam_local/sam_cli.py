@@ -43,7 +43,10 @@ def sam_local_invoke(built_template: Path, function: str, event: Path, env_json:
     t0 = time.perf_counter()
     proc = subprocess.run(
         [
-            str(VENV_BIN / "sam"),
+            # SAM CLI with the project's patches (--docker-network host, layer image reuse), this process only
+            sys.executable,
+            "-m",
+            "amazon_channel_local.sam_local",
             "local",
             "invoke",
             function,

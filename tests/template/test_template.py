@@ -230,13 +230,20 @@ def _contract_functions() -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in _contract_table("Functions")]
 
 
-def test_template_declares_every_contract_env_var(template):
-    names = set()
+def test_template_declares_every_contract_env_var(template, resources):
+    names, every = set(), set()
     for row in _contract_table("Environment variables"):
-        names.update(re.findall(r"\b[A-Z][A-Z0-9_]+\b", row[0]))
-    assert "ORDERS_TABLE" in names and "AWS_ENDPOINT_URL" in names
-    declared = set(template["Globals"]["Function"]["Environment"]["Variables"])
-    assert names <= declared, names - declared
+        found = re.findall(r"\b[A-Z][A-Z0-9_]+\b", row[0])
+        names.update(found)
+        if "Globals" in row[-1]:
+            every.update(found)
+    assert "ORDERS_TABLE" in every and "AWS_ENDPOINT_URL" in every
+    # Globals keep what every function needs; the rest is declared per function
+    assert set(template["Globals"]["Function"]["Environment"]["Variables"]) == every
+    per_function = set()
+    for function in _of_type(resources, "AWS::Serverless::Function").values():
+        per_function |= set(((function["Properties"].get("Environment") or {}).get("Variables")) or {})
+    assert names == every | per_function, names ^ (every | per_function)
 
 
 def test_functions_match_contracts(template, resources):
@@ -400,7 +407,7 @@ def test_every_consumed_queue_has_dlq_and_long_enough_visibility(template, resou
 
 
 def test_parking_queue_is_the_notifications_dlq(template, resources):
-    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    env = resources["OrderNotificationIntakeFunction"]["Properties"]["Environment"]["Variables"]
     dlq = _ref(resources["NotificationsQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
     assert env["PARKING_QUEUE_URL"] == {"Ref": dlq}
 

@@ -11,12 +11,15 @@ from amazon_channel import runtime
 from amazon_channel.domain.errors import CommerceRejected
 from amazon_channel.domain.models import AmazonStatus, ChannelOrder, ChannelStatus
 from fakes import channel_ports
+from function_env import function_environment
 
 SAMPLE = Path(__file__).resolve().parents[2] / "events" / "fba_order_import" / "fba-order-shipped.json"
 
 
 @pytest.fixture
 def function(monkeypatch):
+    for name, value in function_environment("fba_order_import").items():  # its cold start reads them
+        monkeypatch.setenv(name, value)
     spec = importlib.util.spec_from_file_location(
         "fba_order_import_app", Path(__file__).resolve().parents[2] / "functions" / "fba_order_import" / "app.py"
     )
@@ -24,7 +27,7 @@ def function(monkeypatch):
     spec.loader.exec_module(app)
     monkeypatch.setattr(app, "_import_order_once", app._import)  # no idempotency table here
     parked = []
-    monkeypatch.setattr(runtime, "park_bad_input", lambda body, e, **kw: parked.append(str(e)))
+    monkeypatch.setattr(runtime, "park_bad_input", lambda settings, body, e, **kw: parked.append(str(e)))
     app.parked = parked
     return app
 
@@ -52,7 +55,7 @@ def test_an_fba_order_commerce_refuses_fires_orders_blocked_and_is_not_parked(fu
     ports.commerce.create_order = lambda draft: (_ for _ in ()).throw(
         CommerceRejected('Product "MUG-01" cannot be ordered: disabled.')
     )
-    monkeypatch.setattr(runtime, "ports", lambda: ports)
+    monkeypatch.setattr(runtime, "ports", lambda settings: ports)
     # Given an FBA order Amazon shipped, whose product Commerce has disabled; When its import runs
     assert function.record_handler(SQSRecord(record)) == {"result": "blocked"}
     # Then the order shows Error naming the SKU, OrdersBlocked fires once, and nothing is parked

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from function_env import LOCAL_ONLY, declared_variables, function_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
 # The channel's own events are parsed out of their EventBridge envelope (Powertools Parser envelope);
@@ -35,12 +37,16 @@ print(json.dumps({{
     "orders_view": "amazon_channel.domain.orders_view" in sys.modules,
     "oauthlib": "oauthlib" in sys.modules,
     "built_models": built,
+    "settings": {{f.alias: f.is_required() for f in app.Settings.model_fields.values()}},
 }}))
 """
 
 
-def imported(handler: str) -> dict:
+def _run(handler: str, code: str, drop: str | None = None) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter with Lambda's environment and the function's declared variables
+    (less `drop`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    env.update({k: v for k, v in function_environment(handler).items() if k != drop})
     env.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": handler,
@@ -51,14 +57,20 @@ def imported(handler: str) -> dict:
             "POWERTOOLS_SERVICE_NAME": "amazon-channel",
         }
     )
-    code = PROBE.format(function=str(ROOT / "functions" / handler), layer=str(ROOT / "layers" / "channel"))
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code],
         env=env,
         cwd=ROOT / "functions" / handler,
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
+    )
+
+
+def imported(handler: str) -> dict:
+    out = _run(
+        handler, PROBE.format(function=str(ROOT / "functions" / handler), layer=str(ROOT / "layers" / "channel"))
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -99,3 +111,29 @@ def test_a_workflow_step_does_not_load_asyncio(handler):
     # When Lambda imports it with tracing on
     # Then asyncio is not loaded: wrapt 2.x, under the X-Ray SDK, would load it (~10 ms)
     assert imported(handler)["asyncio"] is False
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_each_function_gets_exactly_the_variables_its_handler_declares(handler):
+    # Given the handler's Settings model, and what template.yaml gives its function
+    declared = imported(handler)["settings"]
+    given = declared_variables(handler) - LOCAL_ONLY
+    ignored = {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+        "LOG_LEVEL",
+    }
+    # Then every variable it requires is given, and nothing is given that it does not read
+    assert {name for name, required in declared.items() if required} <= given
+    assert given - ignored <= set(declared), f"{handler} is given variables it does not declare"
+
+
+def test_a_missing_variable_fails_the_cold_start_naming_it():
+    # Given the order sync's function without its Amazon credentials' secret
+    paths = [str(ROOT / "functions" / "order_sync"), str(ROOT / "layers" / "channel")]
+    code = f"import sys; sys.path[:0] = {paths!r}; import app"
+    out = _run("order_sync", code, drop="SP_API_SECRET_ID")
+    # When Lambda imports its handler, then the cold start fails with the variable's name
+    assert out.returncode != 0
+    assert "SettingsError" in out.stderr and "missing environment variable(s) SP_API_SECRET_ID" in out.stderr

@@ -1,13 +1,15 @@
-"""The venv's SAM CLI patches (amazon_channel_local.sam_local_patches), without Docker: a fake client
-records what SAM asks Docker for."""
+"""The SAM CLI patches of `python -m amazon_channel_local.sam_local` (amazon_channel_local.sam_local_patches),
+without Docker: a fake client records what SAM asks Docker for."""
 
+import inspect
 import subprocess
 import sys
 from types import SimpleNamespace
 
 import pytest
+from packaging.version import Version
 
-from amazon_channel_local import sam_local_patches
+from amazon_channel_local import sam_local, sam_local_patches
 
 container_module = pytest.importorskip("samcli.local.docker.container")
 
@@ -84,9 +86,10 @@ def test_the_layer_image_is_rebuilt_only_when_what_goes_into_it_changes(tmp_path
         setattr(image_module.LambdaImage._build_image, sam_local_patches._PATCHED, False)
         sam_local_patches.patch_lambda_image(image_module)
         layer = SimpleNamespace(name="ChannelLayer", codeuri=str(layer_dir))
-        build = lambda: image._build_image(
-            "public.ecr.aws/lambda/python:3.13-x86_64", "samcli/lambda-x", [layer], "x86_64"
-        )
+
+        def build():
+            image._build_image("public.ecr.aws/lambda/python:3.13-x86_64", "samcli/lambda-x", [layer], "x86_64")
+
         build()
         build()
         assert len(built) == 1  # the second invocation reuses the image
@@ -97,11 +100,59 @@ def test_the_layer_image_is_rebuilt_only_when_what_goes_into_it_changes(tmp_path
         image_module.LambdaImage._build_image = original
 
 
-def test_the_venvs_sam_loads_the_patches():
+def test_sam_still_ignores_the_host_network():
+    """Given SAM CLI unpatched, then `--docker-network host` still does not set network_mode (if it
+    does, aws/aws-sam-cli#3609 is fixed: remove patch_container)."""
+    source = inspect.getsource(_unpatched(container_module.Container.create))
+    assert "network_mode" not in source and "is_host_network" not in source
+
+
+def test_sam_still_rebuilds_a_layer_image_at_every_invocation():
+    """Given SAM CLI unpatched, then an image with template layers is always rebuilt (if not,
+    aws/aws-sam-cli#9255 is fixed: remove patch_lambda_image)."""
+    image_module = pytest.importorskip("samcli.local.docker.lambda_image")
+    source = inspect.getsource(image_module.LambdaImage.build)
+    assert "is_defined_within_template" in source
+
+
+def test_a_sam_cli_outside_the_tested_range_is_refused_loudly():
+    with pytest.raises(sam_local_patches.UnsupportedSamCli, match=r"aws-sam-cli 1\.171\.0"):
+        sam_local_patches.check_version(Version("1.171.0"))
+    sam_local_patches.check_version()  # the installed, pinned one
+
+
+def test_a_patched_internal_that_is_gone_is_named():
+    with pytest.raises(sam_local_patches.PatchNoLongerApplies, match=r"patch_container: .* has no .*Container\.create"):
+        sam_local_patches.patch_container(SimpleNamespace(Container=type("Container", (), {})))
+
+
+def test_the_launcher_patches_sam_then_runs_its_command_line(monkeypatch, capsys):
+    """Given `python -m amazon_channel_local.sam_local --version`, then SAM's modules are patched in
+    that process and SAM's own command line answers."""
+    image_module = pytest.importorskip("samcli.local.docker.lambda_image")
+    monkeypatch.setattr(container_module.Container, "create", _unpatched(container_module.Container.create))
+    monkeypatch.setattr(image_module.LambdaImage, "_build_image", _unpatched(image_module.LambdaImage._build_image))
+    with pytest.raises(SystemExit) as done:
+        sam_local.main(["--version"])
+    assert done.value.code == 0
+    assert "SAM CLI, version 1.170" in capsys.readouterr().out
+    assert getattr(container_module.Container.create, sam_local_patches._PATCHED, False)
+    assert getattr(image_module.LambdaImage._build_image, sam_local_patches._PATCHED, False)
+
+
+def test_no_other_interpreter_of_the_venv_is_patched():
+    """Given a plain Python of the venv (no .pth hook any more), then SAM's modules are SAM's own."""
     code = (
         "import samcli.local.docker.container as c, samcli.local.docker.lambda_image as i; "
         "print(getattr(c.Container.create, '_amazon_channel_patched', False), "
         "getattr(i.LambdaImage._build_image, '_amazon_channel_patched', False))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.stdout.split() == ["True", "True"], proc.stderr + " (run ./dev setup: it writes the .pth hook)"
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["False", "False"], proc.stderr + " (an old .pth? run ./dev setup: it deletes it)"
+
+
+def _unpatched(fn):
+    """SAM's own function, under a patch applied earlier in this process."""
+    while getattr(fn, sam_local_patches._PATCHED, False):
+        fn = fn.__wrapped__
+    return fn

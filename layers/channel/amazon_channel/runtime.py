@@ -9,10 +9,20 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from .domain.orders import ChannelPorts
+from .settings import (
+    AmazonSettings,
+    CommerceSettings,
+    EventsSettings,
+    IdempotencySettings,
+    ParkingSettings,
+    Settings,
+    StoresSettings,
+)
 
 # `sam local invoke --env-vars` can only set declared variables; the template declares this one
 # empty, and an empty endpoint means "the real AWS".
@@ -78,7 +88,7 @@ def traced(name: str):
 
 
 @cache
-def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str, _aws: str | None):
+def _marketplace(endpoint: str, lwa_url: str, secret_id: str, max_wait: float, orders_table: str, _aws: str | None):
     from .adapters.rate_budget import DynamoDbRateBudget
     from .adapters.sp_api import SellingPartnerClient
 
@@ -87,9 +97,7 @@ def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str,
         lwa_token_url=lwa_url,
         credentials=lambda: secret(secret_id),
         rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb")),
-        # A wait for the shared rate budget must end well within the function's timeout: beyond
-        # it the call fails as AmazonThrottled, which the workflow retries and the sync resumes.
-        max_wait=float(setting("SP_API_MAX_WAIT_SECONDS", "20")),
+        max_wait=max_wait,
         traced=traced,
     )
 
@@ -109,53 +117,79 @@ def _commerce(base_url: str, secret_id: str, auth: str, orders_table: str, _aws:
     )
 
 
-def ports() -> ChannelPorts:
-    """The adapters for this invocation's configuration (cached per configuration)."""
+class NotConfigured:
+    """A port the function's settings do not declare: any use says which, and which variables it needs
+    (the function's IAM policy has no grant for it either)."""
+
+    def __init__(self, port: str, settings: Settings, part: type[Settings]):
+        self._why = (
+            f"{type(settings).__qualname__} of {type(settings).__module__} has no {port}: it needs "
+            f"{', '.join(f.alias or n for n, f in part.model_fields.items() if n not in Settings.model_fields)} "
+            f"({part.__name__})"
+        )
+
+    def __getattr__(self, name: str):
+        raise NotConfiguredError(self._why)
+
+
+class NotConfiguredError(RuntimeError):
+    """A handler used a port its settings do not declare."""
+
+
+def _part(settings: Settings, part: type[Settings], port: str, build):
+    return build() if isinstance(settings, part) else NotConfigured(port, settings, part)
+
+
+def ports(settings: Settings) -> ChannelPorts:
+    """The adapters `settings` declare (cached per configuration); the others are `NotConfigured`."""
     from .adapters.aws_messaging import EventBridgePublisher, StepFunctionsWorkflows
     from .adapters.dynamodb_orders import DynamoDbOrderStore
 
-    aws = os.environ.get("AWS_ENDPOINT_URL")
-    orders_table = setting("ORDERS_TABLE")
+    aws, table = os.environ.get("AWS_ENDPOINT_URL"), settings.orders_table
+    s: Any = settings
     return ChannelPorts(
-        orders=DynamoDbOrderStore(orders_table, client("dynamodb")),
-        stores=_store_directory(setting("STORES_TABLE"), aws),
-        marketplace=_marketplace(
-            setting("SP_API_ENDPOINT", "https://sellingpartnerapi-na.amazon.com"),
-            setting("LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token"),
-            setting("SP_API_SECRET_ID"),
-            orders_table,
-            aws,
+        orders=DynamoDbOrderStore(table, client("dynamodb")),
+        stores=_part(settings, StoresSettings, "stores", lambda: _store_directory(s.stores_table, aws)),
+        marketplace=_part(
+            settings,
+            AmazonSettings,
+            "marketplace",
+            lambda: _marketplace(
+                s.sp_api_endpoint, s.lwa_token_url, s.sp_api_secret_id, s.sp_api_max_wait_seconds, table, aws
+            ),
         ),
-        commerce=_commerce(
-            setting("COMMERCE_BASE_URL"),
-            setting("COMMERCE_SECRET_ID"),
-            setting("COMMERCE_AUTH", "oauth1"),
-            orders_table,
-            aws,
+        commerce=_part(
+            settings,
+            CommerceSettings,
+            "commerce",
+            lambda: _commerce(s.commerce_base_url, s.commerce_secret_id, s.commerce_auth, table, aws),
         ),
-        events=EventBridgePublisher(setting("EVENT_BUS_NAME"), client("events")),
-        workflows=StepFunctionsWorkflows(setting("MFN_STATE_MACHINE_ARN", "unset"), client("stepfunctions")),
+        events=_part(
+            settings, EventsSettings, "events", lambda: EventBridgePublisher(s.event_bus_name, client("events"))
+        ),
+        # Waking a waiting workflow needs only its task token; starting one needs the state machine.
+        workflows=StepFunctionsWorkflows(getattr(settings, "mfn_state_machine_arn", None), client("stepfunctions")),
     )
 
 
-def orders_view():
+def orders_view(settings: Settings):
     """The Orders view's adapters: index queries for pages, the order store for one order in full."""
     from .adapters.dynamodb_order_queries import DynamoDbOrderQueries
     from .adapters.dynamodb_orders import DynamoDbOrderStore
     from .domain.orders_view import OrdersViewPorts
 
-    table = setting("ORDERS_TABLE")
+    table = settings.orders_table
     return OrdersViewPorts(
         queries=DynamoDbOrderQueries(table, client("dynamodb")), orders=DynamoDbOrderStore(table, client("dynamodb"))
     )
 
 
-def sync_ports():
+def sync_ports(settings: Settings):
     """The order sync's adapters: the channel's, plus its lease and state, and the blocked-order marks."""
     from .adapters.sync_state import DynamoDbSyncState
     from .domain.order_sync import SyncPorts
 
-    p = ports()
+    p = ports(settings)
     return SyncPorts(
         orders=p.orders,
         blocked=p.orders,
@@ -163,24 +197,29 @@ def sync_ports():
         search=p.marketplace,
         workflows=p.workflows,
         events=p.events,
-        state=DynamoDbSyncState(setting("ORDERS_TABLE"), client("dynamodb")),
-        parking=parking(),
+        state=DynamoDbSyncState(settings.orders_table, client("dynamodb")),
+        parking=parking(settings),
         to_confirm=p.orders,
         channel=p,
     )
 
 
-def parking():
+def parking(settings: Settings):
     from .adapters.aws_messaging import SqsParking
 
-    return SqsParking(setting("PARKING_QUEUE_URL"), client("sqs"))
+    return _part(
+        settings,
+        ParkingSettings,
+        "parking",
+        lambda: SqsParking(settings.parking_queue_url, client("sqs")),  # type: ignore[attr-defined]
+    )
 
 
-def idempotency_store():
+def idempotency_store(settings: IdempotencySettings):
     """Powertools idempotency records in the idempotency table."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE"), boto3_client=client("dynamodb"))
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client("dynamodb"))
 
 
 def reset() -> None:
@@ -190,7 +229,7 @@ def reset() -> None:
         f.cache_clear()
 
 
-def park_bad_input(body: str, error: Exception, source: str, message_id: str) -> None:
+def park_bad_input(settings: Settings, body: str, error: Exception, source: str, message_id: str) -> None:
     """Input that can never succeed: log why, count it, and park it in the DLQ with its reason."""
     from aws_lambda_powertools.metrics import MetricUnit
 
@@ -198,4 +237,4 @@ def park_bad_input(body: str, error: Exception, source: str, message_id: str) ->
     field = getattr(error, "field", None)
     logger.warning("Input parked", extra={"reason": reason, "source": source, "message_id": message_id, "field": field})
     metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=1)
-    parking().park(body, reason=reason, source=source, field=field)
+    parking(settings).park(body, reason=reason, source=source, field=field)

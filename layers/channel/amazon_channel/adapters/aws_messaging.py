@@ -52,11 +52,13 @@ def execution_name(amazon_order_id: str, attempt: int = 0) -> str:
 class StepFunctionsWorkflows:
     """`WorkflowStarter` on the merchant-fulfilled state machine."""
 
-    def __init__(self, state_machine_arn: str, client):
-        self.arn = state_machine_arn
+    def __init__(self, state_machine_arn: str | None, client):
+        self.arn = state_machine_arn  # None: this function only wakes workflows (its settings)
         self.client = client
 
     def start(self, amazon_order_id: str, payload: dict[str, Any], attempt: int = 0) -> bool:
+        if self.arn is None:
+            raise RuntimeError("this function's settings have no MFN_STATE_MACHINE_ARN: it cannot start a workflow")
         try:
             self.client.start_execution(
                 stateMachineArn=self.arn,

@@ -23,7 +23,6 @@ import random
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,17 +30,11 @@ import urllib3
 
 from ..domain import clock
 from ..domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
-from ..domain.models import (
-    Address,
-    AmazonOrder,
-    AmazonOrderItem,
-    AmazonPackage,
-    AmazonStatus,
-    CancellationFeedResult,
-    OrderCancellation,
-    PackageConfirmation,
-)
+from ..domain.models import AmazonOrder, CancellationFeedResult, OrderCancellation, PackageConfirmation
 from . import cancellation_feed
+from .sp_api_order import ADDRESS_FIELDS, to_amazon_order  # Amazon's Order, parsed once (its own module)
+
+__all__ = ["ADDRESS_FIELDS", "SellingPartnerClient", "to_amazon_order"]
 
 log = logging.getLogger(__name__)
 
@@ -58,32 +51,6 @@ OPERATIONS: dict[str, tuple[str, str, float, int]] = {
 }
 # CANCELLATION: buyers' cancellation requests (cancellationRequest.requester BUYER), seen by order sync too
 INCLUDED_DATA = "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES,CANCELLATION"
-
-STATUS = {
-    "PENDING": AmazonStatus.PENDING,
-    "PENDING_AVAILABILITY": AmazonStatus.PENDING_AVAILABILITY,
-    "UNSHIPPED": AmazonStatus.UNSHIPPED,
-    "PARTIALLY_SHIPPED": AmazonStatus.PARTIALLY_SHIPPED,
-    "SHIPPED": AmazonStatus.SHIPPED,
-    "CANCELLED": AmazonStatus.CANCELED,
-    "UNFULFILLABLE": AmazonStatus.UNFULFILLABLE,
-}
-FULFILLED_BY = {"MERCHANT": "MFN", "AMAZON": "AFN"}
-# domain Address field -> v2026-01-01 CustomerAddress field (an empty string counts as absent)
-ADDRESS_FIELDS = {
-    "name": "name",
-    "company": "companyName",
-    "line1": "addressLine1",
-    "line2": "addressLine2",
-    "line3": "addressLine3",
-    "city": "city",
-    "district": "districtOrCounty",
-    "region": "stateOrRegion",
-    "municipality": "municipality",
-    "postcode": "postalCode",
-    "country": "countryCode",
-    "phone": "phone",
-}
 
 TOKEN_MARGIN = 60.0  # refresh the access token this many seconds before it expires
 
@@ -456,129 +423,3 @@ def _first_error(reply: _Reply) -> tuple[str, str]:
         return str(err.get("code", "Unknown")), str(err.get("message", ""))
     except (ValueError, AttributeError, IndexError, TypeError):
         return "Unknown", reply.data[:200].decode("utf-8", "replace")
-
-
-def _amount(m: dict | None) -> Decimal | None:
-    if not m or m.get("amount") in (None, ""):
-        return None
-    return Decimal(str(m["amount"]))
-
-
-# Where Amazon's proceeds categories go. The model (ItemProceedsBreakdown) names ITEM, SHIPPING,
-# GIFT_WRAP, COD_FEE, OTHER, TAX and DISCOUNT; detailedBreakdowns (TAX and DISCOUNT only) say
-# which of them a tax or discount is on. A category the model does not name is kept as OTHER.
-_CHARGES = {
-    "ITEM": "line_price",
-    "SHIPPING": "shipping_price",
-    "GIFT_WRAP": "gift_wrap_price",
-    "COD_FEE": "cod_fee",
-    "OTHER": "other_charges",
-}
-_CHARGE_TAX = {"SHIPPING": "shipping_tax", "GIFT_WRAP": "gift_wrap_tax", "COD_FEE": "cod_fee_tax", "OTHER": "other_tax"}
-
-
-def _item_money(item: dict) -> dict[str, Decimal]:
-    """An item's proceeds by category, as `AmazonOrderItem` fields.
-
-    TAX: each detail on shipping, gift wrap, COD fee or other charges goes with that charge; the
-    rest (detail ITEM or DISCOUNT, or no detail at all, as in Amazon's getOrder example) is the
-    item's tax. DISCOUNT: the model gives no sign; the breakdowns add up to proceedsTotal, so a
-    discount arrives negative, and either sign is read as money off. Detail SHIPPING, GIFT_WRAP,
-    COD_FEE or OTHER is off those charges, the rest off the item.
-    """
-    proceeds = item.get("proceeds") or {}
-    out: dict[str, Decimal] = {}
-    tax = discount = Decimal("0")
-    for b in proceeds.get("breakdowns") or []:
-        kind, amount = b.get("type"), _amount(b.get("subtotal")) or Decimal("0")
-        details = [
-            (d.get("subtype"), _amount(d.get("value")) or Decimal("0")) for d in b.get("detailedBreakdowns") or []
-        ]
-        if kind == "TAX":
-            tax += amount
-            for subtype, value in details:
-                if subtype in _CHARGE_TAX:
-                    out[_CHARGE_TAX[subtype]] = out.get(_CHARGE_TAX[subtype], Decimal("0")) + value
-                    tax -= value
-        elif kind == "DISCOUNT":
-            discount += abs(amount)
-            for subtype, value in details:
-                if subtype in _CHARGES and subtype != "ITEM":
-                    out["shipping_discount"] = out.get("shipping_discount", Decimal("0")) + abs(value)
-                    discount -= abs(value)
-        else:
-            field = _CHARGES.get(kind, "other_charges")
-            out[field] = out.get(field, Decimal("0")) + amount
-    out["line_tax"] = tax
-    out["discount"] = discount
-    total = _amount(proceeds.get("proceedsTotal"))
-    if total is not None:
-        out["proceeds_total"] = total
-    return out
-
-
-def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
-    """Map a v2026-01-01 `Order` to the domain's `AmazonOrder`."""
-    fulfillment = o.get("fulfillment") or {}
-    raw_status = fulfillment.get("fulfillmentStatus")
-    if raw_status not in STATUS:
-        raise AmazonRejected(f"order {o.get('orderId')}: unknown fulfillmentStatus {raw_status!r}")
-    currency = None
-    items = []
-    for it in o.get("orderItems") or []:
-        product = it.get("product") or {}
-        unit = (product.get("price") or {}).get("unitPrice") or {}
-        currency = currency or unit.get("currencyCode")
-        items.append(
-            AmazonOrderItem(
-                order_item_id=it["orderItemId"],
-                sku=product.get("sellerSku") or "",
-                title=product.get("title"),
-                qty=int(it.get("quantityOrdered", 0)),
-                unit_price=_amount(unit) or Decimal("0"),
-                **_item_money(it),
-                qty_shipped=int((it.get("fulfillment") or {}).get("quantityFulfilled") or 0),
-                buyer_requested_cancel=(
-                    ((it.get("cancellation") or {}).get("cancellationRequest") or {}).get("requester") == "BUYER"
-                ),
-            )
-        )
-    buyer = o.get("buyer") or {}
-    addr = (o.get("recipient") or {}).get("deliveryAddress")
-    ship_to = None
-    if addr:
-        ship_to = Address(**{ours: addr.get(theirs) or None for ours, theirs in ADDRESS_FIELDS.items()})
-    packages = [
-        AmazonPackage(
-            package_reference_id=p.get("packageReferenceId"),
-            carrier=p.get("carrier"),
-            tracking_number=p.get("trackingNumber"),
-            items=[(pi["orderItemId"], int(pi["quantity"])) for pi in p.get("packageItems") or []],
-        )
-        for p in o.get("packages") or []
-    ]
-    channel = o.get("salesChannel") or {}
-    proceeds = o.get("proceeds") or {}
-    currency = currency or (proceeds.get("grandTotal") or {}).get("currencyCode") or "USD"
-    tips = [
-        _amount(b.get("subtotal")) or Decimal("0")
-        for b in proceeds.get("breakdowns") or []
-        if b.get("type") == "DELIVERY_TIP"
-    ]
-    return AmazonOrder(
-        amazon_order_id=o["orderId"],
-        marketplace_id=channel.get("marketplaceId") or "",
-        fulfillment=FULFILLED_BY.get(fulfillment.get("fulfilledBy") or "MERCHANT", "MFN"),  # type: ignore[arg-type]
-        status=STATUS[raw_status],
-        purchase_date=o["createdTime"],
-        last_updated=o["lastUpdatedTime"],
-        currency=currency,
-        buyer_name=buyer.get("buyerName"),
-        buyer_email=buyer.get("buyerEmail"),
-        ship_to=ship_to,
-        items=items,
-        packages=packages,
-        request_id=request_id,
-        order_total=_amount(proceeds.get("grandTotal")),
-        delivery_tip=sum(tips, Decimal("0")),
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import outbox
+from .channel_events import CommerceOrderCreated
 from .commerce_orders import build_draft, resolve_customer
 from .errors import OrderBlocked, PermanentError
 from .models import ChannelOrder, ChannelStatus, CommerceRef, CommerceShipment
@@ -67,13 +68,12 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
             o.notes += f"; {ref.note}"
         outbox.add(
             o,
-            "CommerceOrderCreated",
-            {
-                "amazon_order_id": amazon_order_id,
-                "seller_id": o.seller_id,
-                "marketplace_id": o.marketplace_id,
-                "commerce_increment_id": ref.increment_id,
-            },
+            CommerceOrderCreated(
+                amazon_order_id=amazon_order_id,
+                seller_id=o.seller_id,
+                marketplace_id=o.marketplace_id,
+                commerce_increment_id=ref.increment_id,
+            ),
         )
         return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import clock
+from . import channel_events, clock
 from .cancellations import apply_amazon_cancellation, buyer_cancel_note
+from .channel_events import FbaOrderShipped
 from .clock import iso, normalize, now_iso
 from .errors import InvalidNotification, UnknownStore, VersionConflict
 from .models import AmazonStatus, ChannelOrder, ChannelStatus, HistoryEntry, OrderChange
@@ -315,7 +316,7 @@ def _follow_up(order: ChannelOrder, change: OrderChange, ports: IntakePorts, res
             # The waiting workflow must end cleanly rather than wait for a shipment forever.
             ports.workflows.wake(order.task_token, {"reason": "canceled"})
     elif order.amazon_status == AmazonStatus.SHIPPED and order.commerce is None:
-        ports.events.publish("FbaOrderShipped", workflow_input(order))
+        channel_events.publish(ports.events, FbaOrderShipped(**workflow_input(order)))
         announced = True
     return IntakeOutcome(
         result=result,

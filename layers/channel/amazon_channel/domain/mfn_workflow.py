@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from . import channel_events
+from .channel_events import ShipmentConfirmedToAmazon
 from .clock import iso, now_iso
 from .commerce_orders import CustomerChoice, build_draft, resolve_customer
 from .customers import buyer_for
@@ -206,14 +208,14 @@ def _confirm_and_record(order: ChannelOrder, shipment, ports: ChannelPorts) -> C
         return None
 
     order = mutate(ports.orders, amazon_order_id, confirmed)
-    ports.events.publish(
-        "ShipmentConfirmedToAmazon",
-        {
-            "amazon_order_id": amazon_order_id,
-            "seller_id": order.seller_id,
-            "marketplace_id": order.marketplace_id,
-            "package_reference_id": shipment.package_reference_id,
-        },
+    channel_events.publish(
+        ports.events,
+        ShipmentConfirmedToAmazon(
+            amazon_order_id=amazon_order_id,
+            seller_id=order.seller_id,
+            marketplace_id=order.marketplace_id,
+            package_reference_id=shipment.package_reference_id,
+        ),
     )
     return order
 

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from . import channel_events
+from .channel_events import FbaOrderShipped
 from .clock import iso, normalize, now_iso
 from .errors import (
     AmazonRejected,
@@ -456,7 +458,7 @@ def retry_order(
         and (not fba or (order.import_attempt > 0 and order.commerce is None))
     ):
         if fba:
-            ports.events.publish("FbaOrderShipped", workflow_input(order))
+            channel_events.publish(ports.events, FbaOrderShipped(**workflow_input(order)))
         else:
             ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
 

@@ -11,8 +11,7 @@ receive an event twice; each carries a stable `event_id` to drop repeats by.
 
 from __future__ import annotations
 
-from typing import Any
-
+from .channel_events import ChannelEvent
 from .clock import now_iso
 from .models import ChannelOrder, OutboundEvent
 from .orders import entry, mutate
@@ -24,13 +23,14 @@ def event_id(detail_type: str, amazon_order_id: str) -> str:
     return f"{detail_type}:{amazon_order_id}"
 
 
-def add(order: ChannelOrder, detail_type: str, detail: dict[str, Any]) -> None:
+def add(order: ChannelOrder, event: ChannelEvent) -> None:
     """Put an event in the order's outbox (call inside the `mutate` change that it announces)."""
-    eid = event_id(detail_type, order.amazon_order_id)
+    eid = event_id(event.detail_type, order.amazon_order_id)
     if any(e.event_id == eid for e in order.outbox):
         return
+    detail = {**event.detail(), "event_id": eid}
     order.outbox.append(
-        OutboundEvent(event_id=eid, detail_type=detail_type, detail={**detail, "event_id": eid}, recorded_at=now_iso())
+        OutboundEvent(event_id=eid, detail_type=event.detail_type, detail=detail, recorded_at=now_iso())
     )
 
 

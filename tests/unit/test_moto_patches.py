@@ -1,0 +1,194 @@
+"""The local stack's moto patches (amazon_channel_local.moto_patches): each one still applies to the
+installed moto, is still needed (moto still behaves as the patch's docstring says), and the stack
+refuses a moto outside the versions the patches were tested with."""
+
+import inspect
+
+import pytest
+from packaging.version import Version
+
+from amazon_channel_local import moto_patches
+from amazon_channel_local.cfn_models import EXTRA_MODELS
+from amazon_channel_local.moto_patches import PATCHES, MotoPatches, PatchNoLongerApplies, UnsupportedMoto
+
+
+def _patches(time_scale: float = 0.5, clock=None) -> MotoPatches:
+    return MotoPatches(lambda fn, event: ("null", False, ""), lambda kind, arn, event: None, time_scale, clock)
+
+
+def _source(obj) -> str:
+    return inspect.getsource(obj)
+
+
+# One check per patch, run against moto unpatched: True while moto still behaves as the patch says.
+def _lambda_runs_in_docker() -> bool:
+    from moto.awslambda.models import LambdaFunction
+
+    return "docker" in _source(LambdaFunction._invoke_lambda)
+
+
+def _simple_backend_echoes_the_event() -> bool:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    return (
+        LambdaSimpleBackend("us-east-1", "123456789012").invoke("fn", None, '{"order": 1}', {}, {}) == b'{"order": 1}'
+    )
+
+
+def _cloudformation_drops_layers() -> bool:
+    from moto.awslambda.models import LambdaFunction
+
+    return "Layers" not in _source(LambdaFunction.create_from_cloudformation_json)
+
+
+def _refs_give_objects() -> bool:
+    from moto.awslambda.models import LayerVersion
+    from moto.events.models import Archive, EventBus
+
+    return not any(hasattr(cls, "physical_resource_id") for cls in (EventBus, Archive, LayerVersion))
+
+
+def _cloudformation_state_machines_elsewhere() -> bool:
+    from moto.stepfunctions.models import StateMachine
+
+    src = _source(StateMachine.create_from_cloudformation_json)
+    return "stepfunctions_backends[" in src and "get_backend" not in src
+
+
+def _extra_types_unsupported() -> bool:
+    from moto.cloudformation.parsing import resource_class_from_type
+
+    return all(resource_class_from_type(t) is None for t in EXTRA_MODELS)
+
+
+def _rules_refuse_lambda_and_states() -> bool:
+    from moto.events.models import Rule
+
+    src = _source(Rule.send_to_targets)
+    return '"lambda"' not in src and '"states"' not in src and "NotImplementedError" in src
+
+
+def _template_drops_account() -> bool:
+    from moto.events.utils import EventTemplateParser
+
+    return '"account"' not in EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+
+
+def _replay_ignores_window_and_rules() -> bool:
+    from moto.events.models import Replay
+
+    src = _source(Replay.replay_events)
+    return "FilterArns" not in src and "event_start_time" not in src
+
+
+def _put_events_errors_are_runtime() -> bool:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events import (
+        StateTaskServiceEvents,
+    )
+
+    return "ClientError" not in _source(StateTaskServiceEvents._from_error)
+
+
+def _retries_sleep_real_time() -> bool:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    return "time.sleep(interval_seconds)" in _source(retrier_decl)
+
+
+def _waits_real_time() -> bool:
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    return "wait_seconds" in _source(WaitFunction._wait_interval) and "scale" not in _source(WaitFunction)
+
+
+def _sqs_reads_the_machine_time() -> bool:
+    import moto.sqs.models as sqs_models
+
+    return "unix_time()" in _source(sqs_models) and "unix_time_millis()" in _source(sqs_models)
+
+
+STILL_NEEDED = {
+    "lambda_runs_in_process": _lambda_runs_in_docker,
+    "simple_lambda_backend_invokes": _simple_backend_echoes_the_event,
+    "cloudformation_keeps_function_layers": _cloudformation_drops_layers,
+    "cloudformation_refs_are_names": _refs_give_objects,
+    "cloudformation_state_machines_in_the_api_backend": _cloudformation_state_machines_elsewhere,
+    "cloudformation_creates_extra_types": _extra_types_unsupported,
+    "rules_deliver_to_lambda_and_step_functions": _rules_refuse_lambda_and_states,
+    "sqs_targets_get_the_account": _template_drops_account,
+    "replays_keep_their_window_and_rules": _replay_ignores_window_and_rules,
+    "put_events_task_errors_are_task_failures": _put_events_errors_are_runtime,
+    "retry_intervals_scaled": _retries_sleep_real_time,
+    "wait_states_scaled": _waits_real_time,
+    "sqs_on_the_stack_clock": _sqs_reads_the_machine_time,
+}
+
+
+@pytest.mark.parametrize("patch", PATCHES, ids=lambda p: p.name)
+def test_each_patch_is_still_needed(patch):
+    """Given moto unpatched, when the patch's upstream behaviour is checked, then moto still has it
+    (if not, moto fixed it: remove the patch)."""
+    assert patch.name in STILL_NEEDED, f"{patch.name} has no 'still needed' check in this file"
+    assert patch.upstream, f"{patch.name} has no docstring naming the upstream behaviour"
+    assert STILL_NEEDED[patch.name](), f"moto no longer behaves as {patch.name} says; remove the patch"
+
+
+@pytest.mark.parametrize("patch", PATCHES, ids=lambda p: p.name)
+def test_each_patch_still_applies_and_is_undone(patch):
+    """Given the installed moto, when the patch alone is applied and undone, then it finds every
+    internal it replaces, and moto is as before."""
+    from amazon_channel_local.stack_clock import SimulatedClock
+
+    patches = _patches(clock=SimulatedClock())
+    patches.apply([patch])
+    replaced = [(owner, name, getattr(owner, name)) for owner, name, _v, _had in patches._undo]
+    assert replaced, f"{patch.name} replaced nothing"
+    patches.undo()
+    for owner, name, value in replaced:
+        assert getattr(owner, name, None) is not value
+
+
+def test_the_faults_hook_still_applies():
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.__call__
+    patches = _patches()
+    patches.wrap_botocore_send(lambda send: send)
+    patches.undo()
+    assert BotocoreStubber.__call__ is original
+
+
+def test_time_scale_patches_only_when_time_is_scaled():
+    """Given a stack at real time, then the Retry and Wait timings are moto's own."""
+    scaled = {p.name for p in PATCHES if p.only_if is not None}
+    assert scaled == {"retry_intervals_scaled", "wait_states_scaled", "sqs_on_the_stack_clock"}
+    assert not any(p.only_if(_patches(time_scale=1.0)) for p in PATCHES if p.only_if)
+
+
+def test_the_installed_moto_is_one_every_patch_was_tested_with():
+    version = moto_patches.installed_moto()
+    assert all(version in p.versions for p in PATCHES), f"moto {version}: review the patches (see the module docstring)"
+
+
+def test_a_moto_outside_the_tested_range_is_refused_loudly(monkeypatch):
+    """Given moto 5.3.0 installed, when the local stack applies its patches, then it refuses,
+    naming the patches, and patches nothing."""
+    monkeypatch.setattr(moto_patches, "installed_moto", lambda: Version("5.3.0"))
+    patches = _patches()
+    with pytest.raises(UnsupportedMoto, match=r"moto 5\.3\.0.*lambda_runs_in_process"):
+        patches.apply()
+    assert patches._undo == []
+
+
+def test_a_patched_internal_that_is_gone_is_named():
+    """Given a moto without the internal a patch replaces, then applying it says which patch and what."""
+
+    class Model:
+        pass
+
+    def gone(p):
+        p.set(Model, "send_to_targets", None)
+
+    patch = moto_patches.MotoPatch("gone", gone, PATCHES[0].versions)
+    with pytest.raises(PatchNoLongerApplies, match=r"gone: moto .* has no .*Model\.send_to_targets"):
+        _patches().apply([patch])
