@@ -40,6 +40,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import random
 import signal
 import sys
@@ -61,6 +62,7 @@ from amazon_channel.domain.clock import iso  # noqa: E402
 from amazon_channel.domain.errors import AmazonThrottled  # noqa: E402
 from amazon_channel.domain.intake import IntakePorts, record_order_change  # noqa: E402
 from amazon_channel.domain.models import ChannelStatus  # noqa: E402
+from amazon_channel.domain.order_reads import Deferred, ReadPorts, ReadSettings, read_order_details  # noqa: E402
 from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, sync_stores  # noqa: E402
 from amazon_channel.domain.orders import ChannelPorts  # noqa: E402
 from amazon_channel_local.simulators.amazon import SimulatedAmazon  # noqa: E402
@@ -69,7 +71,9 @@ from fakes import Commerce, Events, InMemoryOrders, Stores, SyncState  # noqa: E
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC).timestamp()
 SCHEDULE_SECONDS = 300.0  # OrderSyncIntervalMinutes default
 SYNC_TIMEOUT_SECONDS = 240.0  # OrderSyncFunction Timeout
-MAX_WAIT_SECONDS = 20.0  # runtime: SP_API_MAX_WAIT_SECONDS default
+MAX_WAIT_SECONDS = 20.0  # runtime: SP_API_MAX_WAIT_SECONDS default (a retry's back-off)
+MAX_BUDGET_WAIT_SECONDS = 0.0  # runtime: SP_API_MAX_BUDGET_WAIT_SECONDS default: defer, never wait
+MAX_DELAY_SECONDS = 900  # SQS: the longest DelaySeconds of a message
 PAGE = 100
 
 
@@ -233,8 +237,86 @@ class Executions:
         self.on_done(oid)
 
 
+# ---------------------------------------------------------------------------------- the notifications queue
+class NotificationQueue:
+    """The notifications queue and OrderNotificationIntake (Powertools BatchProcessor, idempotent
+    per NotificationId), as the handler runs them: record the change once, then read the order's
+    details or defer the notification (`SqsDeferrals`: sent again with DelaySeconds, the delivery
+    deleted). Handling takes no simulated time, so one actor stands for the function's concurrency."""
+
+    def __init__(self, clock: SimClock, intake: IntakePorts, reads: ReadPorts, settings: ReadSettings):
+        self.clock, self.intake, self.reads, self.settings = clock, intake, reads, settings
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._idle: threading.Event | None = None
+        self.recorded: set[str] = set()
+        self.stats = Counter()
+
+    def send(self, body: str, delay: float = 0.0, attributes: dict | None = None) -> None:
+        heapq.heappush(self._heap, (self.clock.now + delay, next(self._seq), body, attributes or {}))
+        if self._idle is not None:
+            self.clock.wake(self._idle)
+            self._idle = None
+
+    def poller(self) -> None:
+        """Only the poller sends while it runs (deferrals), so it may sleep until the first message is due."""
+        ev = threading.Event()
+        while not self.clock.stopped:
+            if not self._heap:
+                self._idle = ev
+                self.clock.park(ev)
+            elif self._heap[0][0] > self.clock.now:
+                self.clock.sleep(self._heap[0][0] - self.clock.now)
+            else:
+                _, _, body, attributes = heapq.heappop(self._heap)
+                self.deliver(body, attributes)
+
+    def deliver(self, body: str, attributes: dict) -> None:
+        self.stats["deliveries"] += 1
+        notification = parse_notification(body)
+        if notification.NotificationMetadata.NotificationId not in self.recorded:
+            record_order_change(notification.to_order_change(), self.intake)
+            self.recorded.add(notification.NotificationMetadata.NotificationId)
+        slot = attributes.get("read-slot-at")
+        read = read_order_details(
+            notification.Payload.OrderChangeNotification.AmazonOrderId,
+            self.reads,
+            self.clock.now,
+            self.settings,
+            slot_at=float(slot) if slot else None,
+            settled=bool(attributes.get("read-settled")),
+        )
+        if isinstance(read, Deferred):
+            self.stats[f"deferred: {read.reason.split(':')[0]}"] += 1
+            attrs = {"read-settled": "1"} if read.settled else {}
+            if read.slot_at is not None:
+                attrs["read-slot-at"] = str(read.slot_at)
+            self.send(body, min(MAX_DELAY_SECONDS, math.ceil(read.seconds)), attrs)
+
+
+class SearchedOrders:
+    """The sync's `OrderSearch`, counting the orders each page brought and when."""
+
+    def __init__(self, search, clock: SimClock):
+        self.search, self.clock = search, clock
+        self.pages: list[tuple[float, int]] = []  # (simulated time, orders on the page)
+
+    def search_orders(self, seller_id: str, **kwargs):
+        page, token = self.search.search_orders(seller_id, **kwargs)
+        self.pages.append((self.clock.now, len(page)))
+        return page, token
+
+
 # ---------------------------------------------------------------------------------- one run
-def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: float = MAX_WAIT_SECONDS) -> dict:
+def run_case(
+    case: str,
+    n_orders: int,
+    concurrency: int,
+    seed: int,
+    *,
+    max_wait: float = MAX_WAIT_SECONDS,
+    max_budget_wait: float = MAX_BUDGET_WAIT_SECONDS,
+) -> dict:
     random.seed(seed)  # the SP-API client's back-off jitter
     rng = random.Random(seed)
     clear_token_cache()
@@ -278,6 +360,7 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
                 rate_budget=budget,
                 sleep=sleep,
                 max_wait=max_wait,
+                max_budget_wait=max_budget_wait,
             )
 
         stores = Stores()
@@ -305,21 +388,30 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
         )  # type: ignore[arg-type]
         executions = Executions(clock, ports, concurrency, rng, done)
         ports.workflows = executions
+        sync_state = SyncState()
+        searched = SearchedOrders(client("sync"), clock)
         sync = SyncPorts(
             orders=orders,
             blocked=orders,
             stores=stores,
-            search=client("sync"),
+            search=searched,
             workflows=executions,
             events=events,
-            state=SyncState(),
+            state=sync_state,
         )
         sync_runs: list[dict] = []
-
-        def intake():
-            ip = IntakePorts(orders=orders, stores=stores, workflows=executions, events=events)
-            for body in notifications:
-                record_order_change(parse_notification(body).to_order_change(), ip)
+        queue = NotificationQueue(
+            clock,
+            IntakePorts(orders=orders, stores=stores, workflows=executions, events=events, details_first=True),
+            ReadPorts(
+                intake=IntakePorts(orders=orders, stores=stores, workflows=executions, events=events),
+                reads=client("intake"),
+                plans=sync_state,
+            ),
+            ReadSettings(sync_interval_seconds=SCHEDULE_SECONDS),
+        )
+        for body in notifications:
+            queue.send(body)
 
         def scheduled_sync():
             n = 0
@@ -343,11 +435,20 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
                         "retried": len(report.retries),
                     }
                 )
-                clock.sleep(started + SCHEDULE_SECONDS - clock.now)
+                clock.sleep(next_run(started, report.resume_after) - clock.now)
             stop()
 
+        def next_run(started: float, resume_after: float | None) -> float:
+            """The schedule's next run, or sooner the continuation the run asked for (a delayed message)."""
+            scheduled = started + SCHEDULE_SECONDS
+            while scheduled <= clock.now:
+                scheduled += SCHEDULE_SECONDS
+            if resume_after is None:
+                return scheduled
+            return min(scheduled, clock.now + math.ceil(resume_after))
+
         wall = time.perf_counter()
-        clock.spawn(intake)
+        clock.spawn(queue.poller)
         clock.spawn(scheduled_sync)
         for _ in range(concurrency):
             clock.spawn(executions.worker)
@@ -363,12 +464,26 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
             if any("received with the order" in h.message for h in orders.history(oid))
             and not any("fetched (getOrder)" in h.message for h in orders.history(oid))
         )
+        finished = max(imported.values()) if imported else clock.now
+        searched_orders = sum(n for at, n in searched.pages if at <= finished)
+        surfaced = (
+            executions.stats["429 reached a handler"]
+            + executions.stats["orders put in Error"]
+            + sum(1 for s in sync_runs if s["result"] == "failed")
+        )
         return {
             "case": case,
             "orders": n_orders,
             "imported": len(imported),
             "commerce_orders": len(commerce.orders),
             "simulated_seconds": duration,
+            "percent_of_bound": (
+                round(100 * fastest_seconds(case, n_orders) / max(duration, 1e-9), 1) if duration is not None else None
+            ),
+            "searched_orders": searched_orders,
+            "amazon_order_reads_per_imported": round((counts["getOrder"] + searched_orders) / max(1, len(imported)), 3),
+            "throttling_errors_surfaced": surfaced,
+            "intake": dict(queue.stats),
             "wall_seconds": round(wall, 1),
             "switches": clock.switches,
             "getOrder_calls": counts["getOrder"],
@@ -379,7 +494,7 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
             "stats": dict(executions.stats),
             "orders_left_in_error": errors,
             "sync_runs": sync_runs,
-            "lambda_seconds_waiting": {k: round(v) for k, v in waited.items()},
+            "lambda_seconds_waiting": {k: round(waited[k]) for k in ("intake", "sync", "workflow")},
             "imports_by_quarter_hour": _by_quarter_hour(imported.values()),
         }
     finally:
@@ -455,7 +570,13 @@ def main() -> int:
         "--max-wait",
         type=float,
         default=MAX_WAIT_SECONDS,
-        help="the client's longest rate-budget wait in a Lambda (SP_API_MAX_WAIT_SECONDS)",
+        help="the client's longest back-off before a retry in a Lambda (SP_API_MAX_WAIT_SECONDS)",
+    )
+    parser.add_argument(
+        "--max-budget-wait",
+        type=float,
+        default=MAX_BUDGET_WAIT_SECONDS,
+        help="the client's longest wait for the shared rate budget (SP_API_MAX_BUDGET_WAIT_SECONDS; 0: defer)",
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--report", metavar="RESULTS.json", help="print the figures of an earlier --json run")
@@ -467,7 +588,9 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     results = [
-        run_case(c, args.orders, args.concurrency, args.seed, args.max_wait)
+        run_case(
+            c, args.orders, args.concurrency, args.seed, max_wait=args.max_wait, max_budget_wait=args.max_budget_wait
+        )
         for c in (["lost", "queued"] if args.case == "both" else [args.case])
     ]
     if args.json:

@@ -87,9 +87,12 @@ def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str,
         lwa_token_url=lwa_url,
         credentials=lambda: secret(secret_id),
         rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb")),
-        # A wait for the shared rate budget must end well within the function's timeout: beyond
-        # it the call fails as AmazonThrottled, which the workflow retries and the sync resumes.
+        # A retry's back-off (a 429 or 5xx answer) must end well within the function's timeout.
         max_wait=float(setting("SP_API_MAX_WAIT_SECONDS", "20")),
+        # No function waits for the shared rate budget: an empty budget fails the call at once as
+        # AmazonThrottled (retry_after = its refill time), and the work is deferred: the notification
+        # goes back to its queue, the workflow's task is retried, the sync resumes from its cursor.
+        max_budget_wait=float(setting("SP_API_MAX_BUDGET_WAIT_SECONDS", "0")),
         traced=traced,
     )
 
@@ -168,6 +171,26 @@ def sync_ports():
         to_confirm=p.orders,
         channel=p,
     )
+
+
+def read_ports():
+    """The notification intake's order reads: getOrder on booked tokens, planned with the order sync."""
+    from .adapters.sync_state import DynamoDbSyncState
+    from .domain.intake import IntakePorts
+    from .domain.order_reads import ReadPorts
+
+    p = ports()
+    return ReadPorts(
+        intake=IntakePorts(orders=p.orders, stores=p.stores, workflows=p.workflows, events=p.events),
+        reads=p.marketplace,
+        plans=DynamoDbSyncState(setting("ORDERS_TABLE"), client("dynamodb")),
+    )
+
+
+def deferrals():
+    from .adapters.aws_messaging import SqsDeferrals
+
+    return SqsDeferrals(setting("NOTIFICATIONS_QUEUE_URL"), client("sqs"))
 
 
 def parking():

@@ -107,6 +107,7 @@ class StoreSyncReport:
     parked: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, reason)
     watermark: str | None = None
     resume_from: str | None = None  # the window being read, when the run was cut short
+    resume_after: float | None = None  # seconds until the searchOrders quota has a page again (cut short by it)
 
     def as_dict(self) -> dict:
         return {
@@ -120,6 +121,7 @@ class StoreSyncReport:
             "parked": [list(p) for p in self.parked],
             "watermark": self.watermark,
             "resume_from": self.resume_from,
+            "resume_after": self.resume_after,
         }
 
 
@@ -193,6 +195,7 @@ def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: Store
             )
         except AmazonThrottled as e:
             _stop(report, "resumable", f"searchOrders quota used up for now ({e})", cursor)
+            report.resume_after = getattr(e, "retry_after", None)
             break
         except AmazonRejected:
             if cursor.page_token and not restarted:
