@@ -63,7 +63,7 @@ from amazon_channel.domain.errors import AmazonThrottled  # noqa: E402
 from amazon_channel.domain.intake import IntakePorts, record_order_change  # noqa: E402
 from amazon_channel.domain.models import ChannelStatus  # noqa: E402
 from amazon_channel.domain.order_reads import Deferred, ReadPorts, ReadSettings, read_order_details  # noqa: E402
-from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, sync_stores  # noqa: E402
+from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, continue_later, sync_stores  # noqa: E402
 from amazon_channel.domain.orders import ChannelPorts  # noqa: E402
 from amazon_channel_local.simulators.amazon import SimulatedAmazon  # noqa: E402
 from fakes import Commerce, Events, InMemoryOrders, Stores, SyncState  # noqa: E402
@@ -258,6 +258,10 @@ class NotificationQueue:
             self.clock.wake(self._idle)
             self._idle = None
 
+    def send_all(self, bodies: list[str]) -> None:
+        for body in bodies:
+            self.send(body)
+
     def poller(self) -> None:
         """Only the poller sends while it runs (deferrals), so it may sleep until the first message is due."""
         ev = threading.Event()
@@ -307,6 +311,24 @@ class SearchedOrders:
         return page, token
 
 
+def place_backlog(amazon: SimulatedAmazon, clock: SimClock, n_orders: int, seed: int, lose_notifications: bool) -> None:
+    """The backlog: N orders placed and paid during the hour before the channel comes back."""
+    amazon.set_lose_notifications(True)
+    ids = []
+    for i in range(n_orders):
+        clock.now = T0 - 3600 + i * (3000 / n_orders)
+        order = {
+            "id": f"113-{i:07d}-{seed:07d}",
+            "buyer": {"name": f"Buyer {i}"},
+            "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+        }
+        ids.append(amazon.place_order(order))
+    amazon.set_lose_notifications(lose_notifications)
+    for oid in ids:
+        clock.now += 0.01
+        amazon.verify_payment(oid)
+
+
 # ---------------------------------------------------------------------------------- one run
 def run_case(
     case: str,
@@ -324,24 +346,7 @@ def run_case(
     notifications: list[str] = []
     amazon = SimulatedAmazon(notify=notifications.append, clock=clock.datetime).start()
     try:
-        # The backlog: N orders placed and paid during the hour before the channel comes back.
-        amazon.set_lose_notifications(True)
-        ids = []
-        for i in range(n_orders):
-            clock.now = T0 - 3600 + i * (3000 / n_orders)
-            ids.append(
-                amazon.place_order(
-                    {
-                        "id": f"113-{i:07d}-{seed:07d}",
-                        "buyer": {"name": f"Buyer {i}"},
-                        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
-                    }
-                )
-            )
-        amazon.set_lose_notifications(case == "lost")
-        for oid in ids:
-            clock.now += 0.01
-            amazon.verify_payment(oid)
+        place_backlog(amazon, clock, n_orders, seed, lose_notifications=case == "lost")
         clock.now = T0
 
         budget = InMemoryRateBudget(clock=clock.time)  # one budget: DynamoDB's, shared by every function
@@ -410,42 +415,32 @@ def run_case(
             ),
             ReadSettings(sync_interval_seconds=SCHEDULE_SECONDS),
         )
-        for body in notifications:
-            queue.send(body)
+        queue.send_all(notifications)  # the backlog of queued notifications
 
         def scheduled_sync():
-            n = 0
+            """OrderSyncFunction: every SCHEDULE_SECONDS, and when a run cut short by the searchOrders
+            quota sends its continuation (a delayed message), then."""
+            n, tick, continuation = 0, clock.now, None
             while not clock.stopped and clock.now < T0 + 12 * 3600:
                 n += 1
-                started = clock.now
-                deadline = started + SYNC_TIMEOUT_SECONDS
-                [report] = sync_stores(
+                started, deadline = clock.now, clock.now + SYNC_TIMEOUT_SECONDS
+                reports = sync_stores(
                     sync,
                     SyncSettings(lease_seconds=SYNC_TIMEOUT_SECONDS + 30),
                     f"run-{n}",
-                    time_left=lambda: deadline - clock.now,
+                    time_left=lambda d=deadline: d - clock.now,
                     clock=clock.iso,
                 )
-                sync_runs.append(
-                    {
-                        "at": started - T0,
-                        "result": report.result,
-                        "pages": report.pages,
-                        "orders": sum(report.orders.values()),
-                        "retried": len(report.retries),
-                    }
-                )
-                clock.sleep(next_run(started, report.resume_after) - clock.now)
+                sync_runs.append(_run_summary(reports[0], started))
+                for _, seconds in continue_later(reports, sync_state, clock.iso()):
+                    continuation = clock.now + math.ceil(min(seconds, MAX_DELAY_SECONDS))
+                while tick <= clock.now:
+                    tick += SCHEDULE_SECONDS
+                wake = tick if continuation is None else min(tick, continuation)
+                if wake == continuation:
+                    continuation = None
+                clock.sleep(wake - clock.now)
             stop()
-
-        def next_run(started: float, resume_after: float | None) -> float:
-            """The schedule's next run, or sooner the continuation the run asked for (a delayed message)."""
-            scheduled = started + SCHEDULE_SECONDS
-            while scheduled <= clock.now:
-                scheduled += SCHEDULE_SECONDS
-            if resume_after is None:
-                return scheduled
-            return min(scheduled, clock.now + math.ceil(resume_after))
 
         wall = time.perf_counter()
         clock.spawn(queue.poller)
@@ -457,32 +452,22 @@ def run_case(
 
         counts = amazon.call_counts
         duration = (max(imported.values()) - T0) if len(imported) == n_orders else None
-        errors = sum(1 for o in orders.items.values() if o.channel_status == ChannelStatus.ERROR)
-        via_search = sum(
-            1
-            for oid in imported
-            if any("received with the order" in h.message for h in orders.history(oid))
-            and not any("fetched (getOrder)" in h.message for h in orders.history(oid))
-        )
-        finished = max(imported.values()) if imported else clock.now
-        searched_orders = sum(n for at, n in searched.pages if at <= finished)
-        surfaced = (
-            executions.stats["429 reached a handler"]
-            + executions.stats["orders put in Error"]
-            + sum(1 for s in sync_runs if s["result"] == "failed")
-        )
+        errors, via_search = _outcomes(orders, imported)
         return {
             "case": case,
             "orders": n_orders,
             "imported": len(imported),
             "commerce_orders": len(commerce.orders),
             "simulated_seconds": duration,
-            "percent_of_bound": (
-                round(100 * fastest_seconds(case, n_orders) / max(duration, 1e-9), 1) if duration is not None else None
+            **_reads(
+                case,
+                n_orders=n_orders,
+                imported=imported,
+                get_calls=counts["getOrder"],
+                searched=searched,
+                stats=executions.stats,
+                sync_runs=sync_runs,
             ),
-            "searched_orders": searched_orders,
-            "amazon_order_reads_per_imported": round((counts["getOrder"] + searched_orders) / max(1, len(imported)), 3),
-            "throttling_errors_surfaced": surfaced,
             "intake": dict(queue.stats),
             "wall_seconds": round(wall, 1),
             "switches": clock.switches,
@@ -499,6 +484,48 @@ def run_case(
         }
     finally:
         amazon.stop()
+
+
+def _reads(case, *, n_orders, imported: dict, get_calls: int, searched, stats: Counter, sync_runs: list) -> dict:
+    """The issue's figures: share of the quota bound, Amazon order reads per imported order (getOrder
+    calls plus the orders on searchOrders pages until the last import), throttling errors surfaced."""
+    finished = max(imported.values()) if imported else T0
+    searched_orders = sum(n for at, n in searched.pages if at <= finished)
+    duration = finished - T0 if len(imported) == n_orders else None
+    return {
+        "percent_of_bound": (
+            round(100 * fastest_seconds(case, n_orders) / max(duration, 1e-9), 1) if duration is not None else None
+        ),
+        "searched_orders": searched_orders,
+        "amazon_order_reads_per_imported": round((get_calls + searched_orders) / max(1, len(imported)), 3),
+        "throttling_errors_surfaced": (
+            stats["429 reached a handler"]
+            + stats["orders put in Error"]
+            + sum(1 for s in sync_runs if s["result"] == "failed")
+        ),
+    }
+
+
+def _outcomes(orders, imported: dict) -> tuple[int, int]:
+    """(orders left in Error, orders imported with the details of a searchOrders page and no getOrder)"""
+    errors = sum(1 for o in orders.items.values() if o.channel_status == ChannelStatus.ERROR)
+    via_search = sum(
+        1
+        for oid in imported
+        if any("received with the order" in h.message for h in orders.history(oid))
+        and not any("fetched (getOrder)" in h.message for h in orders.history(oid))
+    )
+    return errors, via_search
+
+
+def _run_summary(report, started: float) -> dict:
+    return {
+        "at": started - T0,
+        "result": report.result,
+        "pages": report.pages,
+        "orders": sum(report.orders.values()),
+        "retried": len(report.retries),
+    }
 
 
 def _by_quarter_hour(times) -> list[int]:

@@ -155,7 +155,9 @@ class Marketplace:
         `search_quota` (None = unlimited) is the number of calls left before AmazonThrottled."""
         if self.search_quota is not None:
             if self.search_quota <= 0:
-                raise AmazonThrottled("searchOrders: the shared rate budget needs 178.6s more")
+                err = AmazonThrottled("searchOrders: the shared rate budget needs 178.6s more")
+                err.retry_after = 178.6  # type: ignore[attr-defined]
+                raise err
             self.search_quota -= 1
         self.search_calls.append((last_updated_after, pagination_token))
         found = sorted(
@@ -336,6 +338,7 @@ class SyncState:
         self.leases: dict[str, tuple[str, str]] = {}  # seller -> (owner, until)
         self.states: dict = {}
         self.unread: dict[str, str] = {}  # seller -> the newest unread change
+        self.continuations: dict[str, str] = {}  # seller -> when its pending continuation is due
 
     def acquire_lease(self, seller_id, owner, now, until):
         held = self.leases.get(seller_id)
@@ -357,6 +360,12 @@ class SyncState:
         if (current.version if current else 0) != state.version - 1:
             raise VersionConflict("sync state changed")
         self.states[state.seller_id] = state.model_copy(deep=True)
+
+    def claim_continuation(self, seller_id, now, due):
+        if self.continuations.get(seller_id, "") > now:
+            return False
+        self.continuations[seller_id] = due
+        return True
 
     # ReadPlans
     def note_unread(self, seller_id, changed_at):

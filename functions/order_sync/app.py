@@ -3,6 +3,10 @@ the orders Amazon changed (searchOrders) through the same intake as notification
 
 Also retries one blocked order at once: `{"trigger": "retry", "amazon_order_id": "..."}`.
 An input that is not a sync request is logged with its reason and parked.
+
+A run the searchOrders quota cut short never waits for it: it saves its cursor and sends a
+delayed `{"trigger": "continue", "seller_id": ...}` to its continuation queue, due when the quota
+has a page again (one pending per store); that message (SQS, one at a time) runs the store's sync.
 """
 
 import json
@@ -13,7 +17,8 @@ from aws_lambda_powertools.utilities.parser import parse
 
 from amazon_channel import runtime
 from amazon_channel.contracts import OrderSyncRequest
-from amazon_channel.domain.order_sync import SyncSettings, retry_order, sync_stores
+from amazon_channel.domain.clock import now_iso
+from amazon_channel.domain.order_sync import SyncSettings, continue_later, retry_order, sync_stores
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 LEASE_MARGIN_SECONDS = 30.0
@@ -23,6 +28,19 @@ LEASE_MARGIN_SECONDS = 30.0
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    if isinstance(event, dict) and "Records" in event:  # continuations, from the continuation queue
+        return {"continued": [_request(_body(r), context) for r in event["Records"]]}
+    return _request(event, context)
+
+
+def _body(record: dict):
+    try:
+        return json.loads(record["body"])
+    except ValueError:
+        return record["body"]  # not a sync request: parked as such
+
+
+def _request(event, context):
     try:
         request = parse(event=event, model=OrderSyncRequest)
     except ValueError as e:
@@ -51,6 +69,14 @@ def handler(event, context):
         time_left=lambda: deadline - time.monotonic(),
         seller_id=request.seller_id,
     )
+    _report(reports)
+    for seller_id, seconds in continue_later(reports, ports.state, now_iso()):
+        delay = runtime.sync_continuations().continue_later(seller_id, seconds)
+        logger.info("Store sync continues later", extra={"seller_id": seller_id, "seconds": delay})
+    return {"trigger": request.trigger, "stores": [r.as_dict() for r in reports]}
+
+
+def _report(reports) -> None:
     for report in reports:
         summary = report.as_dict()
         if report.result == "failed":
@@ -72,4 +98,3 @@ def handler(event, context):
             name="OrdersRetried", unit=MetricUnit.Count, value=sum(r.result == "retried" for r in report.retries)
         )
         metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=len(report.parked))
-    return {"trigger": request.trigger, "stores": [r.as_dict() for r in reports]}

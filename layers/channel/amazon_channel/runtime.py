@@ -187,6 +187,12 @@ def read_ports():
     )
 
 
+def sync_continuations():
+    from .adapters.aws_messaging import SqsSyncContinuations
+
+    return SqsSyncContinuations(setting("ORDER_SYNC_CONTINUATIONS_QUEUE_URL"), client("sqs"))
+
+
 def deferrals():
     from .adapters.aws_messaging import SqsDeferrals
 

@@ -125,3 +125,18 @@ class SqsDeferrals:
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )
         return delay
+
+
+class SqsSyncContinuations:
+    """`SyncContinuations`: a delayed `{"trigger": "continue", "seller_id": ...}` on the order sync's
+    continuation queue, whose event source mapping runs the sync for that store."""
+
+    def __init__(self, queue_url: str, client):
+        self.queue_url = queue_url
+        self.client = client
+
+    def continue_later(self, seller_id: str, seconds: float) -> int:
+        delay = max(0, min(MAX_DELAY_SECONDS, math.ceil(seconds)))
+        body = json.dumps({"trigger": "continue", "seller_id": seller_id})
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay)
+        return delay

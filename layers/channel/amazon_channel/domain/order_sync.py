@@ -315,6 +315,19 @@ def change_from_order(amazon_order: AmazonOrder, seller_id: str) -> OrderChange:
     )
 
 
+def continue_later(reports: list[StoreSyncReport], state: SyncStateStore, now: str) -> list[tuple[str, float]]:
+    """The stores to sync again once their searchOrders quota has a page: each run the quota cut
+    short, with the seconds until then. One continuation per store is pending at a time (claimed in
+    its sync state), so runs of the schedule and continuations never multiply."""
+    due = []
+    for report in reports:
+        if report.result != "resumable" or report.resume_after is None:
+            continue
+        if state.claim_continuation(report.seller_id, now, _shift(now, report.resume_after)):
+            due.append((report.seller_id, report.resume_after))
+    return due
+
+
 # ---------------------------------------------------------------------------------- the shipment sweep
 def finish_shipments(seller_id: str, ports: SyncPorts) -> list[tuple[str, str]]:
     """Finish every order of the store whose Commerce shipments are not all on Amazon.

@@ -227,6 +227,16 @@ class SyncStateStore(Protocol):
     def save(self, state: SyncState) -> None:
         """Write `state` if its stored version is still `state.version - 1` (else `VersionConflict`)."""
 
+    def claim_continuation(self, seller_id: str, now: str, due: str) -> bool:
+        """Note a continuation of the store's sync due at `due`, unless one is pending (due after `now`)."""
+
+
+class SyncContinuations(Protocol):
+    """A store's sync run again later, when its searchOrders quota has a page (a delayed message)."""
+
+    def continue_later(self, seller_id: str, seconds: float) -> int:
+        """Run the store's sync in about `seconds` (the delay made is returned)."""
+
 
 class OrderReads(Protocol):
     """getOrder on a booked token of the seller's shared getOrder budget (never waited for)."""
