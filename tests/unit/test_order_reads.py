@@ -47,10 +47,12 @@ def paid(ports, oid, at=PAID_AT):
     return record_order_change(change, intake)
 
 
-def quota_used_up(ports):
-    """A backlog has taken every getOrder token (burst 30) just now."""
+def quota_used_up(ports, booked_ahead=0):
+    """A backlog has taken every getOrder token (burst 30) just now, and booked some ahead."""
     for _ in range(30):
         assert ports.marketplace.book_read(SELLER, 0.0) == 0.0
+    for _ in range(booked_ahead):
+        assert ports.marketplace.book_read(SELLER, 3600.0) > 0.0
 
 
 def sync_behind(reads, frontier, newest_unread):
@@ -80,12 +82,20 @@ def test_an_order_the_sync_already_read_is_not_read_again():
 
 def test_in_a_backlog_the_first_delivery_is_deferred_without_booking_and_the_order_is_noted():
     ports, reads = a_store()
-    quota_used_up(ports)
-    paid(ports, A)  # Given a paid order while getOrder's quota is used up
+    quota_used_up(ports, booked_ahead=1)
+    paid(ports, A)  # Given a paid order while getOrder's quota is used up, and a token booked ahead
     read = read_order_details(A, reads, now=0.0)  # When its notification comes the first time
     assert read == Deferred(30.0, "getOrder quota in use: the backlog is planned first")  # Then it comes back later
     assert ports.marketplace.get_calls == 0 and reads.plans.unread[SELLER] == PAID_AT  # and the change is noted
-    assert ports.marketplace.book_read(SELLER, 0.0) == pytest.approx(2.0)  # nothing was booked
+    assert ports.marketplace.book_read(SELLER, 0.0) == pytest.approx(4.0)  # nothing more was booked
+
+
+def test_a_token_due_in_a_moment_is_booked_at_once():
+    ports, reads = a_store()
+    quota_used_up(ports)
+    paid(ports, A)  # Given a paid order while the next getOrder token is 2 seconds away
+    read = read_order_details(A, reads, now=0.0)  # When its notification comes the first time
+    assert read == Deferred(pytest.approx(2.0), "a getOrder token is booked", slot_at=pytest.approx(2.0))
 
 
 def test_in_a_backlog_an_order_the_sync_reaches_first_is_left_to_the_sync():

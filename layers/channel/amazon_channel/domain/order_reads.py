@@ -15,9 +15,9 @@ Nothing waits inside the function: `read_order_details` answers `Deferred` (how 
 caller puts the notification back on its queue for that long (`NotificationDeferrals`). A getOrder
 token that frees up later is booked first (`OrderReads.book_read`), so each deferred notification
 comes back once, when its token is due, rather than competing again and again. The first time the
-quota is found empty the notification is deferred without booking (`settle_seconds`), so that every
-queued notification is noted (the newest unread change) and the sync has shown its frontier before
-the orders are split.
+quota is found empty (no token within `book_at_once_seconds`) the notification is deferred without
+booking (`settle_seconds`), so that every queued notification is noted (the newest unread change)
+and the sync has shown its frontier before the orders are split.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class ReadSettings:
     get_orders_per_second: float = 0.5
     sync_interval_seconds: float = 300.0  # an order left to the sync is looked at again after a run
     settle_seconds: float = 30.0
+    book_at_once_seconds: float = 2.0  # a token this close is booked even before the backlog is planned
     booking_horizon_seconds: float = 3600.0  # the furthest a getOrder token is booked ahead
 
 
@@ -110,16 +111,17 @@ def read_order_details(
 def _book(
     amazon_order_id: str, seller_id: str, ports: ReadPorts, now: float, settings: ReadSettings, settled: bool
 ) -> ReadDone | Deferred:
-    """Read now on a free getOrder token; else, once the backlog is planned, book the next one."""
-    horizon = settings.booking_horizon_seconds
-    wait = ports.reads.book_read(seller_id, horizon if settled else 0.0)
+    """Read now on a free getOrder token, or book one due soon; else, once the backlog is planned,
+    book the next one."""
+    within = settings.booking_horizon_seconds if settled else settings.book_at_once_seconds
+    wait = ports.reads.book_read(seller_id, within)
     if wait <= 0.0:
         return _read(amazon_order_id, seller_id, ports)
+    if wait <= within:
+        return Deferred(wait, "a getOrder token is booked", slot_at=now + wait)
     if not settled:
         return Deferred(settings.settle_seconds, "getOrder quota in use: the backlog is planned first")
-    if wait <= horizon:
-        return Deferred(wait, "a getOrder token is booked", slot_at=now + wait)
-    return Deferred(horizon, "getOrder quota booked beyond the horizon")
+    return Deferred(within, "getOrder quota booked beyond the horizon")
 
 
 def leaves_to_sync(changed_at: str, plan: ReadPlan, settings: ReadSettings) -> bool:
