@@ -9,24 +9,40 @@ enforces the documented usage plans (getOrder 0.5/s burst 30, searchOrders 0.005
 
 - `lost`: every notification was lost; only the order sync (every 5 minutes) finds the orders.
   Quota-bound maximum: searchOrders pages, 20 x 100 at once, then 0.0056/s x 100 = 2,016/h.
-- `queued`: the notifications wait in the queue (e.g. the channel was down); intake starts a
-  workflow per order, whose FetchOrderDetails calls getOrder, while the sync pages through the same
-  orders. Quota-bound maximum: getOrder 0.5/s + searchOrders 0.0056/s x 100 = 3,816/h (+ bursts).
+- `queued`: the notifications wait in the queue (e.g. the channel was down); the notification
+  intake reads each paid order's details (getOrder on a booked token) or leaves them to the sync's
+  pages (`domain/order_reads.py`), and starts the workflow once they are kept, while the sync pages
+  through the oldest orders. Quota-bound maximum: getOrder 0.5/s + searchOrders 0.0056/s x 100 =
+  3,816/h (+ bursts).
 
-What runs: the real domain code (intake, order sync with its lease, cursor and watermark, the MFN
-steps FetchOrderDetails, ResolveCustomer, CreateCommerceOrder, RecordOrderError, blocked-order
-retries) and the real SP-API client (urllib3 over 127.0.0.1, LWA, 429 retries, the shared token
-bucket rate budget) against SimulatedAmazon. NOT the embedded stack: 5,000 orders through moto's
-Step Functions would take hours of wall time. Stand-ins: the order store, sync state, Commerce and
-the event bus are in memory (tests/fakes.py); Step Functions is a discrete-event model of the
-state machine's FetchOrderDetails Retry (read from statemachines/mfn_order.asl.json) with
-`--concurrency` Lambda invocations at once; Lambda time is taken as zero, so the figure is bound
-by Amazon's quotas, as in production.
+What runs: the real domain code (intake, order reads and their plan, order sync with its lease,
+cursor, watermark and continuations, the MFN steps FetchOrderDetails, ResolveCustomer,
+CreateCommerceOrder, RecordOrderError, blocked-order retries) and the real SP-API client (urllib3
+over 127.0.0.1, LWA, 429 retries, the shared token bucket rate budget, booked tokens) against
+SimulatedAmazon. NOT the embedded stack: 5,000 orders through moto's Step Functions would take
+hours of wall time. Stand-ins: the order store, sync state, Commerce and the event bus are in memory
+(tests/fakes.py); the notifications queue is a model of SQS with per-message DelaySeconds (a
+deferred notification is sent again with a delay, as `SqsDeferrals` does; handling takes no
+simulated time, so one poller stands for the intake's concurrency); the sync runs every
+SCHEDULE_SECONDS and when a run cut short by the searchOrders quota sends its continuation (a
+delayed message); Step Functions is a discrete-event model of the state machine's
+FetchOrderDetails Retry (read from statemachines/mfn_order.asl.json) with `--concurrency` Lambda
+invocations at once; Lambda time is taken as zero, so the figure is bound by Amazon's quotas, as in
+production.
 
-The simulated clock: every actor (Lambda invocations, the scheduled sync) is a thread, and only
-one runs at a time; `sleep` (the client's rate budget waits and 429 back-offs, Step Functions
-retry intervals, the schedule) advances the clock to the next event. The simulator's buckets, the
-client's rate budget and the sync's lease and windows all read that clock.
+The simulated clock: every actor (the notifications queue's poller, Lambda invocations, the
+scheduled sync) is a thread, and only one runs at a time; `sleep` (the client's rate budget waits
+and 429 back-offs, Step Functions retry intervals, queue delays, the schedule) advances the clock to
+the next event. The simulator's buckets, the client's rate budget and the sync's lease and windows
+all read that clock. No function waits for the rate budget (`--max-budget-wait 0`, as deployed):
+`lambda_seconds_waiting` is the time Lambda functions would sleep (budget waits and 429 back-offs).
+
+Figures per case (`--json`): `case`, `orders`, `imported`, `simulated_seconds` (until the last
+import), `percent_of_bound`, `getOrder_calls`, `details_from_searchOrders`, `searched_orders` (orders
+on searchOrders pages until the last import), `amazon_order_reads_per_imported` ((getOrder calls +
+searched orders) / imported), `lambda_seconds_waiting` (per intake, sync, workflow),
+`throttling_errors_surfaced` (429s that reached a handler as a failure, orders put in Error, failed
+sync runs), `intake` (deliveries and deferrals by reason), and more.
 
 Reports imported orders per simulated hour against the quota-bound maximum, and the number of
 429 responses that reached a handler as a failure (target 0).
@@ -580,6 +596,10 @@ def report(r: dict) -> list[str]:
         f"  workflow executions: {r['executions']:,}; FetchOrderDetails tasks retried on the rate budget: "
         f"{r['stats'].get('rate budget waits given up (task retried)', 0):,}; orders put in Error: "
         f"{r['stats'].get('orders put in Error', 0)}; left in Error: {r['orders_left_in_error']}",
+        f"  Amazon order reads per imported order: {r.get('amazon_order_reads_per_imported')} (getOrder "
+        f"{r['getOrder_calls']:,} + {r.get('searched_orders', 0):,} orders on searchOrders pages; target <= 1.05); "
+        f"throttling errors surfaced: {r.get('throttling_errors_surfaced')}",
+        f"  notification deliveries and deferrals: {r.get('intake', {})}",
         f"  Lambda time spent waiting for the rate budget (simulated s): {r.get('lambda_seconds_waiting', {})}",
         f"  sync runs: {len(r['sync_runs'])} ({Counter(s['result'] for s in r['sync_runs'])}), "
         f"imports per quarter hour: {r['imports_by_quarter_hour']}",
