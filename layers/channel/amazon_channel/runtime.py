@@ -81,12 +81,14 @@ def traced(name: str):
 def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str, _aws: str | None):
     from .adapters.rate_budget import DynamoDbRateBudget
     from .adapters.sp_api import SellingPartnerClient
+    from .domain import clock
 
     return SellingPartnerClient(
         endpoint=endpoint,
         lwa_token_url=lwa_url,
         credentials=lambda: secret(secret_id),
-        rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb")),
+        # The budget reads the project's clock (domain.clock), as the deferrals it decides do
+        rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb"), clock=lambda: clock.now().timestamp()),
         # A retry's back-off (a 429 or 5xx answer) must end well within the function's timeout.
         max_wait=float(setting("SP_API_MAX_WAIT_SECONDS", "20")),
         # No function waits for the shared rate budget: an empty budget fails the call at once as
