@@ -166,14 +166,14 @@ def _stories(player: Player) -> None:
     stack.settle()
     stack.invoke("OrderSyncFunction", {"trigger": "now and then"})
 
-    # AWS refuses the workflow start once: the notification's in-progress record is dropped
-    # (Powertools idempotency) and the redelivered notification starts the workflow
+    # AWS refuses the paid order's first save once: the notification's in-progress record is
+    # dropped (Powertools idempotency) and the redelivered notification records it and starts the workflow
     _run(player, _order("113-0000000-0000901"))
     _refused_once(
         player,
         "OrderNotificationIntakeFunction",
-        "states:StartExecution",
-        "*",
+        "dynamodb:PutItem",
+        stack.iam._arn("dynamodb", f"table/{stack.resources['OrdersTable']}"),
         {"do": "amazon.verify_payment", "order_id": "113-0000000-0000901"},
     )
 
