@@ -9,24 +9,40 @@ enforces the documented usage plans (getOrder 0.5/s burst 30, searchOrders 0.005
 
 - `lost`: every notification was lost; only the order sync (every 5 minutes) finds the orders.
   Quota-bound maximum: searchOrders pages, 20 x 100 at once, then 0.0056/s x 100 = 2,016/h.
-- `queued`: the notifications wait in the queue (e.g. the channel was down); intake starts a
-  workflow per order, whose FetchOrderDetails calls getOrder, while the sync pages through the same
-  orders. Quota-bound maximum: getOrder 0.5/s + searchOrders 0.0056/s x 100 = 3,816/h (+ bursts).
+- `queued`: the notifications wait in the queue (e.g. the channel was down); the notification
+  intake reads each paid order's details (getOrder on a booked token) or leaves them to the sync's
+  pages (`domain/order_reads.py`), and starts the workflow once they are kept, while the sync pages
+  through the oldest orders. Quota-bound maximum: getOrder 0.5/s + searchOrders 0.0056/s x 100 =
+  3,816/h (+ bursts).
 
-What runs: the real domain code (intake, order sync with its lease, cursor and watermark, the MFN
-steps FetchOrderDetails, ResolveCustomer, CreateCommerceOrder, RecordOrderError, blocked-order
-retries) and the real SP-API client (urllib3 over 127.0.0.1, LWA, 429 retries, the shared token
-bucket rate budget) against SimulatedAmazon. NOT the embedded stack: 5,000 orders through moto's
-Step Functions would take hours of wall time. Stand-ins: the order store, sync state, Commerce and
-the event bus are in memory (tests/fakes.py); Step Functions is a discrete-event model of the
-state machine's FetchOrderDetails Retry (read from statemachines/mfn_order.asl.json) with
-`--concurrency` Lambda invocations at once; Lambda time is taken as zero, so the figure is bound
-by Amazon's quotas, as in production.
+What runs: the real domain code (intake, order reads and their plan, order sync with its lease,
+cursor, watermark and continuations, the MFN steps FetchOrderDetails, ResolveCustomer,
+CreateCommerceOrder, RecordOrderError, blocked-order retries) and the real SP-API client (urllib3
+over 127.0.0.1, LWA, 429 retries, the shared token bucket rate budget, booked tokens) against
+SimulatedAmazon. NOT the embedded stack: 5,000 orders through moto's Step Functions would take
+hours of wall time. Stand-ins: the order store, sync state, Commerce and the event bus are in memory
+(tests/fakes.py); the notifications queue is a model of SQS with per-message DelaySeconds (a
+deferred notification is sent again with a delay, as `SqsDeferrals` does; handling takes no
+simulated time, so one poller stands for the intake's concurrency); the sync runs every
+SCHEDULE_SECONDS and when a run cut short by the searchOrders quota sends its continuation (a
+delayed message); Step Functions is a discrete-event model of the state machine's
+FetchOrderDetails Retry (read from statemachines/mfn_order.asl.json) with `--concurrency` Lambda
+invocations at once; Lambda time is taken as zero, so the figure is bound by Amazon's quotas, as in
+production.
 
-The simulated clock: every actor (Lambda invocations, the scheduled sync) is a thread, and only
-one runs at a time; `sleep` (the client's rate budget waits and 429 back-offs, Step Functions
-retry intervals, the schedule) advances the clock to the next event. The simulator's buckets, the
-client's rate budget and the sync's lease and windows all read that clock.
+The simulated clock: every actor (the notifications queue's poller, Lambda invocations, the
+scheduled sync) is a thread, and only one runs at a time; `sleep` (the client's rate budget waits
+and 429 back-offs, Step Functions retry intervals, queue delays, the schedule) advances the clock to
+the next event. The simulator's buckets, the client's rate budget and the sync's lease and windows
+all read that clock. No function waits for the rate budget (`--max-budget-wait 0`, as deployed):
+`lambda_seconds_waiting` is the time Lambda functions would sleep (budget waits and 429 back-offs).
+
+Figures per case (`--json`): `case`, `orders`, `imported`, `simulated_seconds` (until the last
+import), `percent_of_bound`, `getOrder_calls`, `details_from_searchOrders`, `searched_orders` (orders
+on searchOrders pages until the last import), `amazon_order_reads_per_imported` ((getOrder calls +
+searched orders) / imported), `lambda_seconds_waiting` (per intake, sync, workflow),
+`throttling_errors_surfaced` (429s that reached a handler as a failure, orders put in Error, failed
+sync runs), `intake` (deliveries and deferrals by reason), and more.
 
 Reports imported orders per simulated hour against the quota-bound maximum, and the number of
 429 responses that reached a handler as a failure (target 0).
@@ -40,6 +56,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import random
 import signal
 import sys
@@ -61,7 +78,8 @@ from amazon_channel.domain.clock import iso  # noqa: E402
 from amazon_channel.domain.errors import AmazonThrottled  # noqa: E402
 from amazon_channel.domain.intake import IntakePorts, record_order_change  # noqa: E402
 from amazon_channel.domain.models import ChannelStatus  # noqa: E402
-from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, sync_stores  # noqa: E402
+from amazon_channel.domain.order_reads import Deferred, ReadPorts, ReadSettings, read_order_details  # noqa: E402
+from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, continue_later, sync_stores  # noqa: E402
 from amazon_channel.domain.orders import ChannelPorts  # noqa: E402
 from amazon_channel_local.simulators.amazon import SimulatedAmazon  # noqa: E402
 from fakes import Commerce, Events, InMemoryOrders, Stores, SyncState  # noqa: E402
@@ -69,7 +87,9 @@ from fakes import Commerce, Events, InMemoryOrders, Stores, SyncState  # noqa: E
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC).timestamp()
 SCHEDULE_SECONDS = 300.0  # OrderSyncIntervalMinutes default
 SYNC_TIMEOUT_SECONDS = 240.0  # OrderSyncFunction Timeout
-MAX_WAIT_SECONDS = 20.0  # runtime: SP_API_MAX_WAIT_SECONDS default
+MAX_WAIT_SECONDS = 20.0  # runtime: SP_API_MAX_WAIT_SECONDS default (a retry's back-off)
+MAX_BUDGET_WAIT_SECONDS = 0.0  # runtime: SP_API_MAX_BUDGET_WAIT_SECONDS default: defer, never wait
+MAX_DELAY_SECONDS = 900  # SQS: the longest DelaySeconds of a message
 PAGE = 100
 
 
@@ -233,8 +253,108 @@ class Executions:
         self.on_done(oid)
 
 
+# ---------------------------------------------------------------------------------- the notifications queue
+class NotificationQueue:
+    """The notifications queue and OrderNotificationIntake (Powertools BatchProcessor, idempotent
+    per NotificationId), as the handler runs them: record the change once, then read the order's
+    details or defer the notification (`SqsDeferrals`: sent again with DelaySeconds, the delivery
+    deleted). Handling takes no simulated time, so one actor stands for the function's concurrency."""
+
+    def __init__(self, clock: SimClock, intake: IntakePorts, reads: ReadPorts, settings: ReadSettings):
+        self.clock, self.intake, self.reads, self.settings = clock, intake, reads, settings
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._idle: threading.Event | None = None
+        self.recorded: set[str] = set()
+        self.stats = Counter()
+
+    def send(self, body: str, delay: float = 0.0, attributes: dict | None = None) -> None:
+        heapq.heappush(self._heap, (self.clock.now + delay, next(self._seq), body, attributes or {}))
+        if self._idle is not None:
+            self.clock.wake(self._idle)
+            self._idle = None
+
+    def send_all(self, bodies: list[str]) -> None:
+        for body in bodies:
+            self.send(body)
+
+    def poller(self) -> None:
+        """Only the poller sends while it runs (deferrals), so it may sleep until the first message is due."""
+        ev = threading.Event()
+        while not self.clock.stopped:
+            if not self._heap:
+                self._idle = ev
+                self.clock.park(ev)
+            elif self._heap[0][0] > self.clock.now:
+                self.clock.sleep(self._heap[0][0] - self.clock.now)
+            else:
+                _, _, body, attributes = heapq.heappop(self._heap)
+                self.deliver(body, attributes)
+
+    def deliver(self, body: str, attributes: dict) -> None:
+        self.stats["deliveries"] += 1
+        notification = parse_notification(body)
+        if notification.NotificationMetadata.NotificationId not in self.recorded:
+            record_order_change(notification.to_order_change(), self.intake)
+            self.recorded.add(notification.NotificationMetadata.NotificationId)
+        slot = attributes.get("read-slot-at")
+        read = read_order_details(
+            notification.Payload.OrderChangeNotification.AmazonOrderId,
+            self.reads,
+            self.clock.now,
+            self.settings,
+            slot_at=float(slot) if slot else None,
+            settled=bool(attributes.get("read-settled")),
+        )
+        if isinstance(read, Deferred):
+            self.stats[f"deferred: {read.reason.split(':')[0]}"] += 1
+            attrs = {"read-settled": "1"} if read.settled else {}
+            if read.slot_at is not None:
+                attrs["read-slot-at"] = str(read.slot_at)
+            self.send(body, min(MAX_DELAY_SECONDS, math.ceil(read.seconds)), attrs)
+
+
+class SearchedOrders:
+    """The sync's `OrderSearch`, counting the orders each page brought and when."""
+
+    def __init__(self, search, clock: SimClock):
+        self.search, self.clock = search, clock
+        self.pages: list[tuple[float, int]] = []  # (simulated time, orders on the page)
+
+    def search_orders(self, seller_id: str, **kwargs):
+        page, token = self.search.search_orders(seller_id, **kwargs)
+        self.pages.append((self.clock.now, len(page)))
+        return page, token
+
+
+def place_backlog(amazon: SimulatedAmazon, clock: SimClock, n_orders: int, seed: int, lose_notifications: bool) -> None:
+    """The backlog: N orders placed and paid during the hour before the channel comes back."""
+    amazon.set_lose_notifications(True)
+    ids = []
+    for i in range(n_orders):
+        clock.now = T0 - 3600 + i * (3000 / n_orders)
+        order = {
+            "id": f"113-{i:07d}-{seed:07d}",
+            "buyer": {"name": f"Buyer {i}"},
+            "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
+        }
+        ids.append(amazon.place_order(order))
+    amazon.set_lose_notifications(lose_notifications)
+    for oid in ids:
+        clock.now += 0.01
+        amazon.verify_payment(oid)
+
+
 # ---------------------------------------------------------------------------------- one run
-def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: float = MAX_WAIT_SECONDS) -> dict:
+def run_case(
+    case: str,
+    n_orders: int,
+    concurrency: int,
+    seed: int,
+    *,
+    max_wait: float = MAX_WAIT_SECONDS,
+    max_budget_wait: float = MAX_BUDGET_WAIT_SECONDS,
+) -> dict:
     random.seed(seed)  # the SP-API client's back-off jitter
     rng = random.Random(seed)
     clear_token_cache()
@@ -242,24 +362,7 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
     notifications: list[str] = []
     amazon = SimulatedAmazon(notify=notifications.append, clock=clock.datetime).start()
     try:
-        # The backlog: N orders placed and paid during the hour before the channel comes back.
-        amazon.set_lose_notifications(True)
-        ids = []
-        for i in range(n_orders):
-            clock.now = T0 - 3600 + i * (3000 / n_orders)
-            ids.append(
-                amazon.place_order(
-                    {
-                        "id": f"113-{i:07d}-{seed:07d}",
-                        "buyer": {"name": f"Buyer {i}"},
-                        "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}],
-                    }
-                )
-            )
-        amazon.set_lose_notifications(case == "lost")
-        for oid in ids:
-            clock.now += 0.01
-            amazon.verify_payment(oid)
+        place_backlog(amazon, clock, n_orders, seed, lose_notifications=case == "lost")
         clock.now = T0
 
         budget = InMemoryRateBudget(clock=clock.time)  # one budget: DynamoDB's, shared by every function
@@ -278,6 +381,7 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
                 rate_budget=budget,
                 sleep=sleep,
                 max_wait=max_wait,
+                max_budget_wait=max_budget_wait,
             )
 
         stores = Stores()
@@ -305,49 +409,57 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
         )  # type: ignore[arg-type]
         executions = Executions(clock, ports, concurrency, rng, done)
         ports.workflows = executions
+        sync_state = SyncState()
+        searched = SearchedOrders(client("sync"), clock)
         sync = SyncPorts(
             orders=orders,
             blocked=orders,
             stores=stores,
-            search=client("sync"),
+            search=searched,
             workflows=executions,
             events=events,
-            state=SyncState(),
+            state=sync_state,
         )
         sync_runs: list[dict] = []
-
-        def intake():
-            ip = IntakePorts(orders=orders, stores=stores, workflows=executions, events=events)
-            for body in notifications:
-                record_order_change(parse_notification(body).to_order_change(), ip)
+        queue = NotificationQueue(
+            clock,
+            IntakePorts(orders=orders, stores=stores, workflows=executions, events=events, details_first=True),
+            ReadPorts(
+                intake=IntakePorts(orders=orders, stores=stores, workflows=executions, events=events),
+                reads=client("intake"),
+                plans=sync_state,
+            ),
+            ReadSettings(sync_interval_seconds=SCHEDULE_SECONDS),
+        )
+        queue.send_all(notifications)  # the backlog of queued notifications
 
         def scheduled_sync():
-            n = 0
+            """OrderSyncFunction: every SCHEDULE_SECONDS, and when a run cut short by the searchOrders
+            quota sends its continuation (a delayed message), then."""
+            n, tick, continuation = 0, clock.now, None
             while not clock.stopped and clock.now < T0 + 12 * 3600:
                 n += 1
-                started = clock.now
-                deadline = started + SYNC_TIMEOUT_SECONDS
-                [report] = sync_stores(
+                started, deadline = clock.now, clock.now + SYNC_TIMEOUT_SECONDS
+                reports = sync_stores(
                     sync,
                     SyncSettings(lease_seconds=SYNC_TIMEOUT_SECONDS + 30),
                     f"run-{n}",
-                    time_left=lambda: deadline - clock.now,
+                    time_left=lambda d=deadline: d - clock.now,
                     clock=clock.iso,
                 )
-                sync_runs.append(
-                    {
-                        "at": started - T0,
-                        "result": report.result,
-                        "pages": report.pages,
-                        "orders": sum(report.orders.values()),
-                        "retried": len(report.retries),
-                    }
-                )
-                clock.sleep(started + SCHEDULE_SECONDS - clock.now)
+                sync_runs.append(_run_summary(reports[0], started))
+                for _, seconds in continue_later(reports, sync_state, clock.iso()):
+                    continuation = clock.now + math.ceil(min(seconds, MAX_DELAY_SECONDS))
+                while tick <= clock.now:
+                    tick += SCHEDULE_SECONDS
+                wake = tick if continuation is None else min(tick, continuation)
+                if wake == continuation:
+                    continuation = None
+                clock.sleep(wake - clock.now)
             stop()
 
         wall = time.perf_counter()
-        clock.spawn(intake)
+        clock.spawn(queue.poller)
         clock.spawn(scheduled_sync)
         for _ in range(concurrency):
             clock.spawn(executions.worker)
@@ -356,19 +468,23 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
 
         counts = amazon.call_counts
         duration = (max(imported.values()) - T0) if len(imported) == n_orders else None
-        errors = sum(1 for o in orders.items.values() if o.channel_status == ChannelStatus.ERROR)
-        via_search = sum(
-            1
-            for oid in imported
-            if any("received with the order" in h.message for h in orders.history(oid))
-            and not any("fetched (getOrder)" in h.message for h in orders.history(oid))
-        )
+        errors, via_search = _outcomes(orders, imported)
         return {
             "case": case,
             "orders": n_orders,
             "imported": len(imported),
             "commerce_orders": len(commerce.orders),
             "simulated_seconds": duration,
+            **_reads(
+                case,
+                n_orders=n_orders,
+                imported=imported,
+                get_calls=counts["getOrder"],
+                searched=searched,
+                stats=executions.stats,
+                sync_runs=sync_runs,
+            ),
+            "intake": dict(queue.stats),
             "wall_seconds": round(wall, 1),
             "switches": clock.switches,
             "getOrder_calls": counts["getOrder"],
@@ -379,11 +495,53 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
             "stats": dict(executions.stats),
             "orders_left_in_error": errors,
             "sync_runs": sync_runs,
-            "lambda_seconds_waiting": {k: round(v) for k, v in waited.items()},
+            "lambda_seconds_waiting": {k: round(waited[k]) for k in ("intake", "sync", "workflow")},
             "imports_by_quarter_hour": _by_quarter_hour(imported.values()),
         }
     finally:
         amazon.stop()
+
+
+def _reads(case, *, n_orders, imported: dict, get_calls: int, searched, stats: Counter, sync_runs: list) -> dict:
+    """The issue's figures: share of the quota bound, Amazon order reads per imported order (getOrder
+    calls plus the orders on searchOrders pages until the last import), throttling errors surfaced."""
+    finished = max(imported.values()) if imported else T0
+    searched_orders = sum(n for at, n in searched.pages if at <= finished)
+    duration = finished - T0 if len(imported) == n_orders else None
+    return {
+        "percent_of_bound": (
+            round(100 * fastest_seconds(case, n_orders) / max(duration, 1e-9), 1) if duration is not None else None
+        ),
+        "searched_orders": searched_orders,
+        "amazon_order_reads_per_imported": round((get_calls + searched_orders) / max(1, len(imported)), 3),
+        "throttling_errors_surfaced": (
+            stats["429 reached a handler"]
+            + stats["orders put in Error"]
+            + sum(1 for s in sync_runs if s["result"] == "failed")
+        ),
+    }
+
+
+def _outcomes(orders, imported: dict) -> tuple[int, int]:
+    """(orders left in Error, orders imported with the details of a searchOrders page and no getOrder)"""
+    errors = sum(1 for o in orders.items.values() if o.channel_status == ChannelStatus.ERROR)
+    via_search = sum(
+        1
+        for oid in imported
+        if any("received with the order" in h.message for h in orders.history(oid))
+        and not any("fetched (getOrder)" in h.message for h in orders.history(oid))
+    )
+    return errors, via_search
+
+
+def _run_summary(report, started: float) -> dict:
+    return {
+        "at": started - T0,
+        "result": report.result,
+        "pages": report.pages,
+        "orders": sum(report.orders.values()),
+        "retried": len(report.retries),
+    }
 
 
 def _by_quarter_hour(times) -> list[int]:
@@ -438,6 +596,10 @@ def report(r: dict) -> list[str]:
         f"  workflow executions: {r['executions']:,}; FetchOrderDetails tasks retried on the rate budget: "
         f"{r['stats'].get('rate budget waits given up (task retried)', 0):,}; orders put in Error: "
         f"{r['stats'].get('orders put in Error', 0)}; left in Error: {r['orders_left_in_error']}",
+        f"  Amazon order reads per imported order: {r.get('amazon_order_reads_per_imported')} (getOrder "
+        f"{r['getOrder_calls']:,} + {r.get('searched_orders', 0):,} orders on searchOrders pages; target <= 1.05); "
+        f"throttling errors surfaced: {r.get('throttling_errors_surfaced')}",
+        f"  notification deliveries and deferrals: {r.get('intake', {})}",
         f"  Lambda time spent waiting for the rate budget (simulated s): {r.get('lambda_seconds_waiting', {})}",
         f"  sync runs: {len(r['sync_runs'])} ({Counter(s['result'] for s in r['sync_runs'])}), "
         f"imports per quarter hour: {r['imports_by_quarter_hour']}",
@@ -455,7 +617,13 @@ def main() -> int:
         "--max-wait",
         type=float,
         default=MAX_WAIT_SECONDS,
-        help="the client's longest rate-budget wait in a Lambda (SP_API_MAX_WAIT_SECONDS)",
+        help="the client's longest back-off before a retry in a Lambda (SP_API_MAX_WAIT_SECONDS)",
+    )
+    parser.add_argument(
+        "--max-budget-wait",
+        type=float,
+        default=MAX_BUDGET_WAIT_SECONDS,
+        help="the client's longest wait for the shared rate budget (SP_API_MAX_BUDGET_WAIT_SECONDS; 0: defer)",
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--report", metavar="RESULTS.json", help="print the figures of an earlier --json run")
@@ -467,7 +635,9 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     results = [
-        run_case(c, args.orders, args.concurrency, args.seed, args.max_wait)
+        run_case(
+            c, args.orders, args.concurrency, args.seed, max_wait=args.max_wait, max_budget_wait=args.max_budget_wait
+        )
         for c in (["lost", "queued"] if args.case == "both" else [args.case])
     ]
     if args.json:

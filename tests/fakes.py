@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
+from amazon_channel.adapters.rate_budget import InMemoryRateBudget
+from amazon_channel.domain.clock import normalize
 from amazon_channel.domain.errors import AmazonThrottled, CommerceRejected, CustomerAlreadyExists, VersionConflict
 from amazon_channel.domain.models import (
     AmazonOrder,
@@ -22,6 +24,7 @@ from amazon_channel.domain.models import (
     StoreConfig,
     StoreSettings,
 )
+from amazon_channel.domain.order_reads import plan_of
 from amazon_channel.domain.orders import ChannelPorts
 
 SELLER = "A1SIMSELLER0001"
@@ -101,6 +104,15 @@ class Marketplace:
         self.cancellations: list = []  # the cancellation feeds sent
         self.feeds: dict[str, str] = {}
         self.feed_answer = "accepted"  # what Amazon makes of the next feeds: pending, accepted or refused
+        self.now = 0.0  # the clock of getOrder's budget (`OrderReads`), in seconds
+        self.read_budget = InMemoryRateBudget(clock=lambda: self.now)
+
+    # OrderReads: getOrder's documented usage plan (0.5/s, burst 30) as a token bucket on `now`
+    def book_read(self, seller_id, within):
+        return self.read_budget.book(f"{seller_id}#getOrder", 0.5, 30, within)
+
+    def read_booked(self, seller_id, amazon_order_id):
+        return self.get_order(seller_id, amazon_order_id)
 
     def add(
         self,
@@ -143,7 +155,9 @@ class Marketplace:
         `search_quota` (None = unlimited) is the number of calls left before AmazonThrottled."""
         if self.search_quota is not None:
             if self.search_quota <= 0:
-                raise AmazonThrottled("searchOrders: the shared rate budget needs 178.6s more")
+                err = AmazonThrottled("searchOrders: the shared rate budget needs 178.6s more")
+                err.retry_after = 178.6  # type: ignore[attr-defined]
+                raise err
             self.search_quota -= 1
         self.search_calls.append((last_updated_after, pagination_token))
         found = sorted(
@@ -323,6 +337,8 @@ class SyncState:
     def __init__(self):
         self.leases: dict[str, tuple[str, str]] = {}  # seller -> (owner, until)
         self.states: dict = {}
+        self.unread: dict[str, str] = {}  # seller -> the newest unread change
+        self.continuations: dict[str, str] = {}  # seller -> when its pending continuation is due
 
     def acquire_lease(self, seller_id, owner, now, until):
         held = self.leases.get(seller_id)
@@ -344,6 +360,21 @@ class SyncState:
         if (current.version if current else 0) != state.version - 1:
             raise VersionConflict("sync state changed")
         self.states[state.seller_id] = state.model_copy(deep=True)
+
+    def claim_continuation(self, seller_id, now, due):
+        if self.continuations.get(seller_id, "") > now:
+            return False
+        self.continuations[seller_id] = due
+        return True
+
+    # ReadPlans
+    def note_unread(self, seller_id, changed_at):
+        at = normalize(changed_at)
+        if at > self.unread.get(seller_id, ""):
+            self.unread[seller_id] = at
+
+    def read_plan(self, seller_id):
+        return plan_of(self.states.get(seller_id), self.unread.get(seller_id))
 
 
 def mug_order(order_id="111-0000001-0000001", fulfillment="MFN", **extra):

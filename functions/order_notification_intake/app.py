@@ -1,8 +1,11 @@
 """Order notification intake: Amazon's ORDER_CHANGE notifications from SQS into the channel.
 
 A batch is processed record by record with partial batch responses: a transient failure (a
-throttle, a conflict) returns that record to the queue, to be retried and, after
-maxReceiveCount, moved to the dead-letter queue. A message that can never succeed (malformed,
+conflict, AWS refusing a call) returns that record to the queue, to be retried and, after
+maxReceiveCount, moved to the dead-letter queue. A paid merchant-fulfilled order's details are
+then read (getOrder) or left to the order sync (`domain.order_reads`); when getOrder's quota has
+no token now, the notification is deferred: sent again to its queue with a delay, never waited for,
+and never counted as a failure. A message that can never succeed (malformed,
 unknown type or status, unconnected store, oversized) is parked in the dead-letter queue at once
 with its reason, and the rest of the batch goes on.
 """
@@ -14,12 +17,16 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 
 from amazon_channel import received, runtime
 from amazon_channel.contracts import OrderChangeNotification, parse_notification
+from amazon_channel.domain import clock
 from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.intake import IntakePorts, record_order_change
+from amazon_channel.domain.order_reads import Deferred, read_order_details
 from amazon_channel.settings import (
+    AmazonSettings,
     EventsSettings,
     IdempotencySettings,
+    NotificationDeferralSettings,
     ParkingSettings,
     StoresSettings,
     WorkflowStartSettings,
@@ -28,8 +35,17 @@ from amazon_channel.settings import (
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 
 
-class Settings(StoresSettings, IdempotencySettings, WorkflowStartSettings, EventsSettings, ParkingSettings):
-    """The intake: stores, idempotency, the MFN workflow, the bus (FBA orders), its dead-letter queue."""
+class Settings(
+    StoresSettings,
+    IdempotencySettings,
+    WorkflowStartSettings,
+    EventsSettings,
+    ParkingSettings,
+    AmazonSettings,
+    NotificationDeferralSettings,
+):
+    """The intake: stores, idempotency, the MFN workflow, the bus (FBA orders), its dead-letter queue;
+    getOrder, and its own queue for notifications whose read waits for the quota."""
 
 
 settings = Settings.from_environment()
@@ -46,7 +62,9 @@ def _record(notification: OrderChangeNotification, body: str | None = None) -> d
     change = notification.to_order_change()
     outcome = record_order_change(
         change,
-        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
+        IntakePorts(
+            orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events, details_first=True
+        ),
     )
     if body is not None:  # kept as received, beside the order (amazon-channel export / trace)
         received.keep_notification(change, body, received_at)
@@ -80,6 +98,7 @@ def record_handler(record: SQSRecord) -> dict | None:
     except PermanentError as e:
         runtime.park_bad_input(settings, record.body, e, source="order-notifications", message_id=record.message_id)
         return None
+    outcome["read"] = _read_or_defer(record, notification.Payload.OrderChangeNotification.AmazonOrderId, replay)
     logger.info(
         "Notification applied",
         extra={
@@ -91,6 +110,31 @@ def record_handler(record: SQSRecord) -> dict | None:
     )
     metrics.add_metric(name="NotificationsApplied", unit=MetricUnit.Count, value=1)
     return outcome
+
+
+def _read_or_defer(record: SQSRecord, amazon_order_id: str, replay: str | None) -> str:
+    """Read the order's details now, or put the notification back on the queue until its turn."""
+    attributes = {k: v.get("stringValue") or "" for k, v in (record.message_attributes or {}).items()}
+    read = read_order_details(
+        amazon_order_id,
+        runtime.read_ports(settings),
+        clock.now().timestamp(),
+        slot_at=float(attributes["read-slot-at"]) if attributes.get("read-slot-at") else None,
+        settled=bool(attributes.get("read-settled")),
+    )
+    if not isinstance(read, Deferred):
+        return read.result
+    again = {"read-settled": "1"} if read.settled else {}
+    if read.slot_at is not None:
+        again["read-slot-at"] = f"{read.slot_at:.3f}"
+    if replay:
+        again["replay-name"] = replay
+    delay = runtime.deferrals(settings).defer(record.body, read.seconds, again)
+    logger.info(
+        "Notification deferred", extra={"amazon_order_id": amazon_order_id, "seconds": delay, "why": read.reason}
+    )
+    metrics.add_metric(name="NotificationsDeferred", unit=MetricUnit.Count, value=1)
+    return f"deferred {delay}s: {read.reason}"
 
 
 @logger.inject_lambda_context

@@ -4,9 +4,14 @@ synced side by side (a thread each), so one store's backlog never delays another
 
 Also retries one blocked order at once: `{"trigger": "retry", "amazon_order_id": "..."}`.
 An input that is not a sync request is logged with its reason and parked.
+
+A run the searchOrders quota cut short never waits for it: it saves its cursor and sends a
+delayed `{"trigger": "continue", "seller_id": ...}` to its continuation queue, due when the quota
+has a page again (one pending per store); that message (SQS, one at a time) runs the store's sync.
 """
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
@@ -16,12 +21,14 @@ from amazon_channel import runtime
 from amazon_channel.adapters.fan_out import ThreadFanOut
 from amazon_channel.contracts import OrderSyncRequest
 from amazon_channel.domain import clock
-from amazon_channel.domain.order_sync import SyncSettings, retry_order, sync_stores
+from amazon_channel.domain.clock import now_iso
+from amazon_channel.domain.order_sync import SyncSettings, continue_later, retry_order, sync_stores
 from amazon_channel.settings import (
     AmazonSettings,
     EventsSettings,
     ParkingSettings,
     StoresSettings,
+    SyncContinuationSettings,
     WorkflowStartSettings,
 )
 
@@ -31,8 +38,10 @@ logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 LEASE_MARGIN_SECONDS = 30.0
 
 
-class Settings(StoresSettings, AmazonSettings, WorkflowStartSettings, EventsSettings, ParkingSettings):
-    """Per store: searchOrders, the intake (workflows, bus); its dead-letter queue."""
+class Settings(
+    StoresSettings, AmazonSettings, WorkflowStartSettings, EventsSettings, ParkingSettings, SyncContinuationSettings
+):
+    """Per store: searchOrders, the intake (workflows, bus); its dead-letter queue; its continuations."""
 
     # Each search starts this long before the stored watermark (template parameter OrderSyncOverlapSeconds).
     order_sync_overlap_seconds: float = Field(600.0, alias="ORDER_SYNC_OVERLAP_SECONDS", ge=0)
@@ -45,6 +54,31 @@ settings = Settings.from_environment()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    if isinstance(event, dict) and "Records" in event:  # continuations, from the continuation queue
+        return _continue(event, context)
+    return _request(event, context)
+
+
+def _continue(event: dict, context: Any) -> dict:
+    """Continuation messages, as a partial batch (Powertools' batch loads asyncio: only here)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: _request(_body(record), context),
+        processor=BatchProcessor(event_type=EventType.SQS),
+        context=context,
+    )
+
+
+def _body(record: Any) -> Any:
+    try:
+        return json.loads(record.body)
+    except ValueError:
+        return record.body  # not a sync request: parked as such
+
+
+def _request(event, context):
     try:
         request = parse(event=event, model=OrderSyncRequest)
     except ValueError as e:
@@ -73,6 +107,14 @@ def handler(event, context):
         seller_id=request.seller_id,
         fan_out=ThreadFanOut(),
     )
+    _report(reports)
+    for seller_id, seconds in continue_later(reports, ports.state, now_iso()):
+        delay = runtime.sync_continuations(settings).continue_later(seller_id, seconds)
+        logger.info("Store sync continues later", extra={"seller_id": seller_id, "seconds": delay})
+    return {"trigger": request.trigger, "stores": [r.as_dict() for r in reports]}
+
+
+def _report(reports) -> None:
     for report in reports:
         summary = report.as_dict()
         if report.result == "failed":
@@ -94,4 +136,3 @@ def handler(event, context):
             name="OrdersRetried", unit=MetricUnit.Count, value=sum(r.result == "retried" for r in report.retries)
         )
         metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=len(report.parked))
-    return {"trigger": request.trigger, "stores": [r.as_dict() for r in reports]}

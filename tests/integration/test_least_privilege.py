@@ -153,20 +153,27 @@ def _stories(player: Player) -> None:
         {"do": "amazon.lose_notifications", "enabled": False},
     )
 
+    # A backlog used up both Amazon quotas: the paid order's notification is deferred (sent again
+    # with a delay) until its booked getOrder token is due, and the sync, cut short by the
+    # searchOrders quota, continues by a delayed message once it has a page
+    _quotas_used_up(stack, getOrder="0.5", searchOrders="0.97")
+    _run(player, _order("113-0000000-0000905"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000905"})
+    _run(player, {"do": "poll"})
+
     # Bad input of every intake is parked in its own dead-letter queue; a bad sync request too
     for queue in ("NotificationsQueue", "CommerceShipmentsQueue", "CommerceCancellationsQueue", "FbaOrderImportQueue"):
         sqs.send_message(QueueUrl=stack.queue_url(queue), MessageBody="not json")
     stack.settle()
     stack.invoke("OrderSyncFunction", {"trigger": "now and then"})
 
-    # AWS refuses the workflow start once: the notification's in-progress record is dropped
-    # (Powertools idempotency) and the redelivered notification starts the workflow
+    # AWS refuses the paid order's first save once: the notification's in-progress record is
+    # dropped (Powertools idempotency) and the redelivered notification records it and starts the workflow
     _run(player, _order("113-0000000-0000901"))
     _refused_once(
         player,
         "OrderNotificationIntakeFunction",
-        "states:StartExecution",
-        "*",
+        "dynamodb:PutItem",
+        stack.iam._arn("dynamodb", f"table/{stack.resources['OrdersTable']}"),
         {"do": "amazon.verify_payment", "order_id": "113-0000000-0000901"},
     )
 
@@ -217,6 +224,21 @@ def _stories(player: Player) -> None:
     finally:
         clock.now = real_now
     assert report["retention"]["removed"] >= 1, report
+
+
+def _quotas_used_up(stack, **tokens: str) -> None:
+    """The shared rate budget of each operation left with so many tokens, just now."""
+    for operation, left in tokens.items():
+        stack.client("dynamodb").put_item(
+            TableName=stack.resources["OrdersTable"],
+            Item={
+                "pk": {"S": f"RATE#{DEFAULT_SELLER}#{operation}"},
+                "sk": {"S": "BUDGET"},
+                "tokens": {"N": left},
+                "refilled_at": {"N": str(time.time())},
+                "ver": {"N": "99"},
+            },
+        )
 
 
 def _shown(items) -> str:

@@ -177,7 +177,7 @@ def test_a_sync_never_runs_beside_another(player):
     assert poll(player)[DEFAULT_SELLER]["result"] == "complete"  # Then, once released, it runs
 
 
-def test_a_sync_cut_short_by_the_searchorders_quota_resumes_on_the_next_run(player):
+def test_a_sync_cut_short_by_the_searchorders_quota_continues_once_the_quota_has_a_page(player):
     notifications_lost(player, True)
     oid = a_paid_order(player)  # Given a lost order, and the shared searchOrders budget used up
     notifications_lost(player, False)
@@ -187,17 +187,17 @@ def test_a_sync_cut_short_by_the_searchorders_quota_resumes_on_the_next_run(play
         TableName=table,
         Item={
             **budget,
-            "tokens": {"N": "0"},
-            "refilled_at": {"N": str(player.clock.time())},  # empty now, on the scenario's clock
+            "tokens": {"N": "0.95"},  # a page again in 9 seconds
+            "refilled_at": {"N": str(player.clock.time())},  # on the scenario's clock
             "ver": {"N": "99"},
         },
     )
     report = poll(player)[DEFAULT_SELLER]  # When the sync runs
     assert report["result"] == "resumable" and "quota" in report["reason"]  # Then it stops without a 429
-    assert player.amazon.call_counts["throttled"]["searchOrders"] == 0
-    ddb.delete_item(TableName=table, Key=budget)  # And once the budget has refilled
-    assert poll(player)[DEFAULT_SELLER]["result"] == "complete"  # the next run finds the order
-    player.stack.settle()
+    assert 0 < report["resume_after"] < 10 and player.amazon.call_counts["throttled"]["searchOrders"] == 0
+    player.stack.settle()  # And once the budget has a page, the run's continuation (a delayed message) reads it
+    continued = [i for i in player.stack.invocations if i["source"].startswith("sqs:") and "Sync" in i["logical_id"]]
+    assert [i["ok"] for i in continued] == [True]
     assert the_order(player, oid)["channel_status"] == "Unshipped"
 
 

@@ -185,6 +185,6 @@ def test_every_queue_consumer_is_capped_by_one_parameter():
         for e in f["Properties"].get("Events", {}).values()
         if e["Type"] == "SQS"
     ]
-    assert len(events) == 4
+    assert len(events) == 5
     for event in events:
         assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "QueueMaximumConcurrency"}}

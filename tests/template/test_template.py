@@ -330,7 +330,9 @@ def test_idempotency_records_and_secrets_only_where_used(resources):
         for f in _of_type(resources, "AWS::Serverless::Function")
         if any(what == "IdempotencyTable" for _a, what in _granted(resources, f))
     } == {"OrderNotificationIntakeFunction", "FbaOrderImportFunction"}
+    # the intake reads an order (getOrder) once its token is due
     assert _who(resources, "secretsmanager:GetSecretValue", "SpApiCredentialsSecret") == {
+        "OrderNotificationIntakeFunction",
         "FetchOrderDetailsFunction",
         "ConfirmShipmentsFunction",
         "RequestAmazonCancellationFunction",
@@ -401,7 +403,7 @@ def test_every_consumed_queue_has_dlq_and_long_enough_visibility(template, resou
             assert resources[dlq]["Type"] == "AWS::SQS::Queue"
             assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "NotificationsMaxReceiveCount"}
             assert queue["VisibilityTimeout"] >= 6 * _function_timeout(template, function), logical_id
-    assert consumed == 4
+    assert consumed == 5
     for logical_id, queue in _of_type(resources, "AWS::SQS::Queue").items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, logical_id
 

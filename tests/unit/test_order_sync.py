@@ -12,7 +12,7 @@ from amazon_channel.domain.errors import AmazonRejected, CommerceRejected, Order
 from amazon_channel.domain.fba_import import import_fba_order
 from amazon_channel.domain.intake import IntakePorts, record_order_change
 from amazon_channel.domain.models import AmazonStatus, ChannelStatus, OrderChange, OrderLine
-from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, retry_order, sync_store
+from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, continue_later, retry_order, sync_store
 from amazon_channel.domain.sync_state import SyncCursor
 from amazon_channel.domain.sync_state import SyncState as SyncStateModel
 from fakes import MARKETPLACE, SELLER, SyncState, channel_ports
@@ -388,3 +388,15 @@ def test_the_order_sync_samples_are_what_its_handler_accepts():
     assert OrderSyncRequest.model_validate(json.loads((events / "retry.json").read_text())).amazon_order_id == A
     with pytest.raises(ValidationError, match="amazon_order_id is missing"):
         OrderSyncRequest.model_validate({"trigger": "retry"})
+
+
+def test_a_run_cut_short_by_the_searchorders_quota_continues_once_the_quota_has_a_page():
+    ports, sync = a_store()
+    on_amazon(ports, A)
+    ports.marketplace.search_quota = 0  # Given the store's searchOrders quota is used up
+    report = run(sync)  # When the sync runs
+    assert report.result == "resumable" and report.resume_after == pytest.approx(178.6)  # Then it stops at once
+    assert continue_later([report], sync.state, NOW) == [(SELLER, pytest.approx(178.6))]  # and continues then
+    # And a run of the schedule cut short meanwhile sends no second continuation: one is pending per store
+    assert continue_later([run(sync, owner="run-2")], sync.state, "2026-11-26T12:01:00.000000Z") == []
+    assert continue_later([run(sync, owner="run-3")], sync.state, "2026-11-26T12:03:00.000000Z") != []

@@ -259,10 +259,11 @@ class WorkflowError(_Open):
 
 class OrderSyncRequest(_Open):
     """What starts the order sync function: EventBridge Scheduler's fixed input (`schedule`), the
-    local `poll` verb, or an operator's `retry` of one blocked order (`amazon-channel retry`, or
-    `aws lambda invoke` with `{"trigger": "retry", "amazon_order_id": "..."}`)."""
+    local `poll` verb, an operator's `retry` of one blocked order (`amazon-channel retry`, or
+    `aws lambda invoke` with `{"trigger": "retry", "amazon_order_id": "..."}`), or a store's
+    `continue` (a delayed message of a run the searchOrders quota cut short, once it has a page)."""
 
-    trigger: Literal["schedule", "poll", "retry"] = "schedule"
+    trigger: Literal["schedule", "poll", "retry", "continue"] = "schedule"
     amazon_order_id: str | None = Field(default=None, pattern=r"^\d{3}-\d{7}-\d{7}$")
     seller_id: str | None = Field(default=None, min_length=1)  # only this store
 

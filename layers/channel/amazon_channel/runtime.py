@@ -19,9 +19,11 @@ from .settings import (
     CommerceSettings,
     EventsSettings,
     IdempotencySettings,
+    NotificationDeferralSettings,
     ParkingSettings,
     Settings,
     StoresSettings,
+    SyncContinuationSettings,
 )
 
 # `sam local invoke --env-vars` can only set declared variables; the template declares this one
@@ -88,16 +90,27 @@ def traced(name: str):
 
 
 @cache
-def _marketplace(endpoint: str, lwa_url: str, secret_id: str, max_wait: float, orders_table: str, _aws: str | None):
+def _marketplace(
+    endpoint: str,
+    lwa_url: str,
+    secret_id: str,
+    max_wait: float,
+    max_budget_wait: float,
+    orders_table: str,
+    _aws: str | None,
+):
     from .adapters.rate_budget import DynamoDbRateBudget
     from .adapters.sp_api import SellingPartnerClient
+    from .domain import clock
 
     return SellingPartnerClient(
         endpoint=endpoint,
         lwa_token_url=lwa_url,
         credentials=lambda: secret(secret_id),
-        rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb")),
+        # The budget reads the project's clock (domain.clock), as the deferrals it decides do
+        rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb"), clock=lambda: clock.now().timestamp()),
         max_wait=max_wait,
+        max_budget_wait=max_budget_wait,
         traced=traced,
     )
 
@@ -155,7 +168,13 @@ def ports(settings: Settings) -> ChannelPorts:
             AmazonSettings,
             "marketplace",
             lambda: _marketplace(
-                s.sp_api_endpoint, s.lwa_token_url, s.sp_api_secret_id, s.sp_api_max_wait_seconds, table, aws
+                s.sp_api_endpoint,
+                s.lwa_token_url,
+                s.sp_api_secret_id,
+                s.sp_api_max_wait_seconds,
+                s.sp_api_max_budget_wait_seconds,
+                table,
+                aws,
             ),
         ),
         commerce=_part(
@@ -202,6 +221,34 @@ def sync_ports(settings: Settings):
         to_confirm=p.orders,
         channel=p,
     )
+
+
+def read_ports(settings: Settings):
+    """The notification intake's order reads: getOrder on booked tokens, planned with the order sync."""
+    from .adapters.sync_state import DynamoDbSyncState
+    from .domain.intake import IntakePorts
+    from .domain.order_reads import ReadPorts
+
+    p = ports(settings)
+    return ReadPorts(
+        intake=IntakePorts(orders=p.orders, stores=p.stores, workflows=p.workflows, events=p.events),
+        reads=p.marketplace,
+        plans=DynamoDbSyncState(settings.orders_table, client("dynamodb")),
+    )
+
+
+def sync_continuations(settings: SyncContinuationSettings):
+    """Delayed messages that continue a store's sync once its searchOrders quota has a page."""
+    from .adapters.aws_messaging import SqsSyncContinuations
+
+    return SqsSyncContinuations(settings.order_sync_continuations_queue_url, client("sqs"))
+
+
+def deferrals(settings: NotificationDeferralSettings):
+    """Notifications sent back to their queue with a delay until their order's read is due."""
+    from .adapters.aws_messaging import SqsDeferrals
+
+    return SqsDeferrals(settings.notifications_queue_url, client("sqs"))
 
 
 def parking(settings: Settings):

@@ -85,9 +85,12 @@ class AmazonSettings(Settings):
     sp_api_endpoint: str = Field("https://sellingpartnerapi-na.amazon.com", alias="SP_API_ENDPOINT")
     lwa_token_url: str = Field("https://api.amazon.com/auth/o2/token", alias="LWA_TOKEN_URL")
     sp_api_secret_id: str = Field(alias="SP_API_SECRET_ID")
-    # A wait for the shared rate budget must end well within the function's timeout: beyond it the
-    # call fails as AmazonThrottled, which the workflow retries and the sync resumes.
+    # A retry's back-off (a 429 or 5xx answer) must end well within the function's timeout.
     sp_api_max_wait_seconds: float = Field(20.0, alias="SP_API_MAX_WAIT_SECONDS", gt=0)
+    # No function waits for the shared rate budget: an empty budget fails the call at once as
+    # AmazonThrottled (retry_after = its refill time), and the work is deferred: the notification
+    # goes back to its queue, the workflow's task is retried, the sync resumes from its cursor.
+    sp_api_max_budget_wait_seconds: float = Field(0.0, alias="SP_API_MAX_BUDGET_WAIT_SECONDS", ge=0)
 
 
 class CommerceSettings(Settings):
@@ -96,3 +99,15 @@ class CommerceSettings(Settings):
     commerce_base_url: str = Field(alias="COMMERCE_BASE_URL")
     commerce_secret_id: str = Field(alias="COMMERCE_SECRET_ID")
     commerce_auth: Literal["oauth1", "bearer"] = Field("oauth1", alias="COMMERCE_AUTH")
+
+
+class NotificationDeferralSettings(Settings):
+    """The notifications queue, where a notification whose order waits for getOrder's quota goes back."""
+
+    notifications_queue_url: str = Field(alias="NOTIFICATIONS_QUEUE_URL")
+
+
+class SyncContinuationSettings(Settings):
+    """The queue on which a sync run cut short by the searchOrders quota continues later."""
+
+    order_sync_continuations_queue_url: str = Field(alias="ORDER_SYNC_CONTINUATIONS_QUEUE_URL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -96,3 +97,48 @@ class SqsParking:
         if field:
             attributes["field"] = {"DataType": "String", "StringValue": field[:256]}
         self.client.send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes)
+
+
+#: SQS: the longest DelaySeconds of one message; a longer deferral is made of several hops
+MAX_DELAY_SECONDS = 900
+
+
+class SqsDeferrals:
+    """`NotificationDeferrals`: a notification put back on its own queue for a while.
+
+    Sent again with `DelaySeconds` (the delivery in hand is then deleted, reported as done), not
+    made invisible with ChangeMessageVisibility: SQS counts every receive of a message toward the
+    queue's maxReceiveCount, whatever made it visible again, so a message deferred five times would
+    land in the dead-letter queue. A copy starts with a receive count of zero. If the send fails,
+    the delivery is reported failed and SQS delivers it again: nothing is lost; a copy sent twice
+    is applied once (the intake is idempotent per NotificationId and per order).
+    """
+
+    def __init__(self, queue_url: str, client):
+        self.queue_url = queue_url
+        self.client = client
+
+    def defer(self, body: str, seconds: float, attributes: dict[str, str]) -> int:
+        delay = max(0, min(MAX_DELAY_SECONDS, math.ceil(seconds)))
+        self.client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=body,
+            DelaySeconds=delay,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+        return delay
+
+
+class SqsSyncContinuations:
+    """`SyncContinuations`: a delayed `{"trigger": "continue", "seller_id": ...}` on the order sync's
+    continuation queue, whose event source mapping runs the sync for that store."""
+
+    def __init__(self, queue_url: str, client):
+        self.queue_url = queue_url
+        self.client = client
+
+    def continue_later(self, seller_id: str, seconds: float) -> int:
+        delay = max(0, min(MAX_DELAY_SECONDS, math.ceil(seconds)))
+        body = json.dumps({"trigger": "continue", "seller_id": seller_id})
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay)
+        return delay

@@ -8,7 +8,11 @@ and `ver`) and takes a token with a conditional write on `ver` (optimistic concu
 retry when another function wrote first).
 
 `acquire(key, rate, burst)` returns 0.0 when a token was taken, else the seconds to wait before
-trying again. The key is `"<seller>#<operation>"`.
+trying again. `book(key, rate, burst, within)` also books a token that frees up within `within`
+seconds (the bucket goes below zero: later callers wait for the booked tokens too) and returns the
+seconds until it is due; a caller that defers its work that long holds that token then, and sends
+its request without taking another. A wait beyond `within` books nothing. The key is
+`"<seller>#<operation>"`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ SK = "BUDGET"
 class RateBudget(Protocol):
     def acquire(self, key: str, rate: float, burst: int) -> float: ...
 
+    def book(self, key: str, rate: float, burst: int, within: float) -> float: ...
+
 
 def _refill(tokens: float, last: float, now: float, rate: float, burst: int) -> float:
     return min(float(burst), tokens + max(0.0, now - last) * rate)
@@ -39,15 +45,16 @@ class InMemoryRateBudget:
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def acquire(self, key: str, rate: float, burst: int) -> float:
+        return self.book(key, rate, burst, 0.0)
+
+    def book(self, key: str, rate: float, burst: int, within: float) -> float:
         with self._lock:
             now = self._clock()
             tokens, last = self._buckets.get(key, (float(burst), now))
             tokens = _refill(tokens, last, now, rate, burst)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / rate
+            wait = _due_in(tokens, rate)
+            self._buckets[key] = (tokens - 1.0 if wait <= within else tokens, now)
+            return wait
 
 
 class DynamoDbRateBudget:
@@ -73,6 +80,9 @@ class DynamoDbRateBudget:
         return f"RATE#{key}"
 
     def acquire(self, key: str, rate: float, burst: int) -> float:
+        return self.book(key, rate, burst, 0.0)
+
+    def book(self, key: str, rate: float, burst: int, within: float) -> float:
         for _ in range(self.max_conflicts):
             item = self.client.get_item(
                 TableName=self.table_name,
@@ -85,10 +95,11 @@ class DynamoDbRateBudget:
                     return 0.0
                 continue
             tokens = _refill(float(item["tokens"]["N"]), float(item["refilled_at"]["N"]), now, rate, burst)
-            if tokens < 1.0:
-                return (1.0 - tokens) / rate
+            wait = _due_in(tokens, rate)
+            if wait > within:
+                return wait
             if self._write(key, tokens - 1.0, now, int(item.get("ver", {"N": "0"})["N"])):
-                return 0.0
+                return wait
         # Heavy contention: let the caller wait a little rather than spin on DynamoDB.
         return min(1.0, 1.0 / rate) if rate > 0 else 1.0
 
@@ -130,6 +141,11 @@ class DynamoDbRateBudget:
             if _conditional_failed(e):
                 return False
             raise
+
+
+def _due_in(tokens: float, rate: float) -> float:
+    """Seconds until the next token is free (0.0: one is free now); booked tokens come first."""
+    return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
 
 
 def _num(x: float) -> str:

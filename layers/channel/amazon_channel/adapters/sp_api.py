@@ -93,6 +93,7 @@ class SellingPartnerClient:
         sleep: Callable[[float], None] = clock.sleep,
         *,
         max_wait: float = 60.0,
+        max_budget_wait: float | None = None,
         base_delay: float = 0.5,
         max_delay: float = 20.0,
         timeout: urllib3.Timeout | None = None,
@@ -106,6 +107,8 @@ class SellingPartnerClient:
         self.max_attempts = max(1, max_attempts)
         self.sleep = sleep
         self.max_wait = max_wait  # the longest single wait (rate budget or Retry) before giving up
+        # The longest wait for the shared rate budget: 0 in Lambda, where the work is deferred instead
+        self.max_budget_wait = max_wait if max_budget_wait is None else max_budget_wait
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.timeout = timeout or urllib3.Timeout(connect=3.05, read=20.0)
@@ -114,6 +117,25 @@ class SellingPartnerClient:
     # ------------------------------------------------------------------ Marketplace port
     def get_order(self, seller_id: str, amazon_order_id: str) -> AmazonOrder:
         reply = self._call("getOrder", seller_id, {"orderId": amazon_order_id}, query={"includedData": INCLUDED_DATA})
+        return to_amazon_order(reply.json()["order"], reply.request_id)
+
+    def book_read(self, seller_id: str, within: float) -> float:
+        """`OrderReads`: book a getOrder token due within `within` seconds; the seconds until it
+        is due (0.0: now), or, when none is free that soon, the wait (nothing booked)."""
+        _, _, rate, burst = OPERATIONS["getOrder"]
+        if self.rate_budget is None:
+            return 0.0
+        return self.rate_budget.book(f"{seller_id}#getOrder", rate, burst, within)
+
+    def read_booked(self, seller_id: str, amazon_order_id: str) -> AmazonOrder:
+        """`OrderReads`: getOrder on a token booked earlier (`book_read`), now due."""
+        reply = self._call(
+            "getOrder",
+            seller_id,
+            {"orderId": amazon_order_id},
+            query={"includedData": INCLUDED_DATA},
+            budget_taken=True,
+        )
         return to_amazon_order(reply.json()["order"], reply.request_id)
 
     def search_orders(
@@ -251,6 +273,7 @@ class SellingPartnerClient:
         *,
         query: dict[str, Any] | None = None,
         body: dict | None = None,
+        budget_taken: bool = False,
     ) -> _Reply:
         method, template, rate, burst = OPERATIONS[operation]
         path = template.format(**{k: quote(v, safe="") for k, v in path_params.items()})
@@ -261,7 +284,9 @@ class SellingPartnerClient:
         attempt = 0
         while True:
             attempt += 1
-            self._take_budget(seller_id, operation, rate, burst)
+            if not budget_taken:
+                self._take_budget(seller_id, operation, rate, burst)
+            budget_taken = False  # a booked token serves the first request only
             headers = {
                 "x-amz-access-token": self._access_token(seller_id),
                 "user-agent": "amazon-channel/1.0 (Language=Python)",
@@ -333,7 +358,7 @@ class SellingPartnerClient:
             return
         waited = 0.0
         while (wait := self.rate_budget.acquire(f"{seller_id}#{operation}", rate, burst)) > 0:
-            if waited + wait > self.max_wait:
+            if waited + wait > self.max_budget_wait:
                 err = AmazonThrottled(f"{operation}: the shared rate budget needs {wait:.1f}s more")
                 err.retry_after = wait  # type: ignore[attr-defined]
                 raise err

@@ -6,13 +6,21 @@ Items (table keys `pk`, `sk`):
   conditional delete (only by its owner). A crashed run's lease simply expires.
 - state: `pk=SYNC#<SellerId>`, `sk=STATE`, `version`, `doc` (`SyncState` as JSON), written
   conditioned on the version read.
+- continuation: `pk=SYNC#<SellerId>`, `sk=CONTINUE`, `due` (ISO-8601 UTC text): when the pending
+  continuation of a run the searchOrders quota cut short is due; claimed with a conditional put, so
+  one continuation per store is on its way at a time.
+- unread: `pk=SYNC#<SellerId>`, `sk=UNREAD`, `newest` (ISO-8601 UTC text): the newest change of an
+  order the notification intake could not read at once (`ReadPlans`), raised only, by a conditional
+  update.
 """
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from ..domain.clock import normalize
 from ..domain.errors import VersionConflict
+from ..domain.order_reads import ReadPlan, plan_of
 from ..domain.sync_state import SyncState
 
 
@@ -84,3 +92,37 @@ class DynamoDbSyncState:
             if _conditional_failed(e):
                 raise VersionConflict(f"the order sync state of {state.seller_id} changed concurrently") from None
             raise
+
+    def claim_continuation(self, seller_id: str, now: str, due: str) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={**_key(seller_id, "CONTINUE"), "due": {"S": due}},
+                ConditionExpression="attribute_not_exists(pk) OR #due <= :now",
+                ExpressionAttributeNames={"#due": "due"},
+                ExpressionAttributeValues={":now": {"S": now}},
+            )
+            return True
+        except ClientError as e:
+            if _conditional_failed(e):
+                return False
+            raise
+
+    # ------------------------------------------------------------------ ReadPlans
+    def note_unread(self, seller_id: str, changed_at: str) -> None:
+        at = normalize(changed_at)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_key(seller_id, "UNREAD"),
+                UpdateExpression="SET newest = :at",
+                ConditionExpression="attribute_not_exists(newest) OR newest < :at",
+                ExpressionAttributeValues={":at": {"S": at}},
+            )
+        except ClientError as e:
+            if not _conditional_failed(e):
+                raise
+
+    def read_plan(self, seller_id: str) -> ReadPlan:
+        unread = self.client.get_item(TableName=self.table, Key=_key(seller_id, "UNREAD")).get("Item")
+        return plan_of(self.load(seller_id), unread["newest"]["S"] if unread else None)

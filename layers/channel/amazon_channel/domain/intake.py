@@ -17,7 +17,7 @@ from .channel_events import FbaOrderShipped
 from .clock import iso, normalize, now_iso
 from .errors import InvalidNotification, UnknownStore, VersionConflict
 from .models import AmazonStatus, ChannelOrder, ChannelStatus, HistoryEntry, OrderChange
-from .orders import mutate
+from .orders import details_current, mutate
 from .ports import EventPublisher, OrderStore, StoreDirectory, WorkflowStarter
 
 # How far along an Amazon order is. A change never moves an order to a lower rank.
@@ -70,6 +70,9 @@ class IntakePorts:
     stores: StoreDirectory
     workflows: WorkflowStarter
     events: EventPublisher
+    # The notification intake reads the order's details before the workflow starts (`order_reads`):
+    # an order without them waits for that read, or for the order sync's page.
+    details_first: bool = False
 
 
 def workflow_input(order: ChannelOrder) -> dict:
@@ -294,24 +297,37 @@ def _status_entry(at: str, change: OrderChange, before: ChannelStatus | None, af
     )
 
 
+def awaits_workflow(order: ChannelOrder) -> bool:
+    """A merchant-fulfilled order Amazon has paid and not shipped in full, whose workflow has not started."""
+    return (
+        order.fulfillment == "MFN"
+        and order.amazon_status in (AmazonStatus.UNSHIPPED, AmazonStatus.PARTIALLY_SHIPPED)
+        and order.channel_status != ChannelStatus.ERROR
+        and not order.workflow_started
+    )
+
+
+def start_workflow(order: ChannelOrder, ports: IntakePorts) -> bool:
+    """Start the order's merchant-fulfilled workflow and mark it started."""
+    # Starting twice is harmless (one execution name per order and attempt); the flag only spares calls.
+    started = ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
+
+    def mark(o: ChannelOrder):
+        if o.workflow_started:
+            return None
+        o.workflow_started = True
+        return [HistoryEntry(at=now_iso(), kind="step", message="Merchant-fulfilled workflow started")]
+
+    mutate(ports.orders, order.amazon_order_id, mark)
+    return started
+
+
 def _follow_up(order: ChannelOrder, change: OrderChange, ports: IntakePorts, result: str) -> IntakeOutcome:
     started = announced = False
     if order.fulfillment == "MFN":
-        if (
-            order.amazon_status in (AmazonStatus.UNSHIPPED, AmazonStatus.PARTIALLY_SHIPPED)
-            and order.channel_status != ChannelStatus.ERROR
-            and not order.workflow_started
-        ):
-            # Starting twice is harmless (one execution name per order and attempt); the flag only spares calls.
-            started = ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
-
-            def mark(o: ChannelOrder):
-                if o.workflow_started:
-                    return None
-                o.workflow_started = True
-                return [HistoryEntry(at=now_iso(), kind="step", message="Merchant-fulfilled workflow started")]
-
-            mutate(ports.orders, order.amazon_order_id, mark)
+        if awaits_workflow(order):
+            if not ports.details_first or details_current(order.details):
+                started = start_workflow(order, ports)
         elif order.amazon_status == AmazonStatus.CANCELED and order.task_token:
             # The waiting workflow must end cleanly rather than wait for a shipment forever.
             ports.workflows.wake(order.task_token, {"reason": "canceled"})

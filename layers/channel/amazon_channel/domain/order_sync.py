@@ -109,6 +109,7 @@ class StoreSyncReport:
     parked: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, reason)
     watermark: str | None = None
     resume_from: str | None = None  # the window being read, when the run was cut short
+    resume_after: float | None = None  # seconds until the searchOrders quota has a page again (cut short by it)
 
     def as_dict(self) -> dict:
         return {
@@ -122,6 +123,7 @@ class StoreSyncReport:
             "parked": [list(p) for p in self.parked],
             "watermark": self.watermark,
             "resume_from": self.resume_from,
+            "resume_after": self.resume_after,
         }
 
 
@@ -211,6 +213,7 @@ def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: Store
             )
         except AmazonThrottled as e:
             _stop(report, "resumable", f"searchOrders quota used up for now ({e})", cursor)
+            report.resume_after = getattr(e, "retry_after", None)
             break
         except AmazonRejected:
             if cursor.page_token and not restarted:
@@ -328,6 +331,19 @@ def change_from_order(amazon_order: AmazonOrder, seller_id: str) -> OrderChange:
         source="sync",
         details=amazon_order,
     )
+
+
+def continue_later(reports: list[StoreSyncReport], state: SyncStateStore, now: str) -> list[tuple[str, float]]:
+    """The stores to sync again once their searchOrders quota has a page: each run the quota cut
+    short, with the seconds until then. One continuation per store is pending at a time (claimed in
+    its sync state), so runs of the schedule and continuations never multiply."""
+    due = []
+    for report in reports:
+        if report.result != "resumable" or report.resume_after is None:
+            continue
+        if state.claim_continuation(report.seller_id, now, _shift(now, report.resume_after)):
+            due.append((report.seller_id, report.resume_after))
+    return due
 
 
 # ---------------------------------------------------------------------------------- the shipment sweep

@@ -99,6 +99,11 @@ def ensure_details(order: ChannelOrder, ports: ChannelPorts) -> AmazonOrder:
     if details_current(order.details):
         return order.details
     details = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
+    return keep_fetched_details(ports.orders, order.amazon_order_id, details)
+
+
+def keep_fetched_details(orders: OrderStore, amazon_order_id: str, details: AmazonOrder) -> AmazonOrder:
+    """Keep what getOrder read, unless current details were kept meanwhile; the details kept."""
 
     def keep(o: ChannelOrder):
         if details_current(o.details):
@@ -106,4 +111,4 @@ def ensure_details(order: ChannelOrder, ports: ChannelPorts) -> AmazonOrder:
         o.details = details
         return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]
 
-    return mutate(ports.orders, order.amazon_order_id, keep).details or details
+    return mutate(orders, amazon_order_id, keep).details or details

@@ -150,6 +150,14 @@ class NotificationParking(Protocol):
         """`field`: the field at fault (dotted path), when the reason concerns one."""
 
 
+class NotificationDeferrals(Protocol):
+    """A notification put back on its queue for a while, instead of waiting inside the function."""
+
+    def defer(self, body: str, seconds: float, attributes: dict[str, str]) -> int:
+        """Deliver `body` again in about `seconds` (the queue may cap it: the delay made is
+        returned) with `attributes`; the delivery in hand is then done."""
+
+
 class OrderSearch(Protocol):
     """Amazon's searchOrders (Orders v2026-01-01), for the order sync."""
 
@@ -218,3 +226,38 @@ class SyncStateStore(Protocol):
 
     def save(self, state: SyncState) -> None:
         """Write `state` if its stored version is still `state.version - 1` (else `VersionConflict`)."""
+
+    def claim_continuation(self, seller_id: str, now: str, due: str) -> bool:
+        """Note a continuation of the store's sync due at `due`, unless one is pending (due after `now`)."""
+
+
+class SyncContinuations(Protocol):
+    """A store's sync run again later, when its searchOrders quota has a page (a delayed message)."""
+
+    def continue_later(self, seller_id: str, seconds: float) -> int:
+        """Run the store's sync in about `seconds` (the delay made is returned)."""
+
+
+class OrderReads(Protocol):
+    """getOrder on a booked token of the seller's shared getOrder budget (never waited for)."""
+
+    def book_read(self, seller_id: str, within: float) -> float:
+        """Book a token due within `within` seconds: the seconds until it is due (0.0: now). A
+        longer wait is returned with nothing booked."""
+
+    def read_booked(self, seller_id: str, amazon_order_id: str) -> AmazonOrder:
+        """getOrder on a booked token now due."""
+
+
+class ReadPlans(Protocol):
+    """What the order reads of a store are planned from: the order sync's progress through a
+    backlog, and the newest change of an order still waiting for its details."""
+
+    def note_unread(self, seller_id: str, changed_at: str) -> None:
+        """Remember `changed_at` if it is the newest change of an order waiting for its details."""
+
+    def read_plan(self, seller_id: str) -> ReadPlan: ...
+
+
+if TYPE_CHECKING:
+    from .order_reads import ReadPlan

@@ -1,0 +1,148 @@
+"""Who reads a paid merchant-fulfilled order's details from Amazon, and when: one read per order,
+never a Lambda function waiting for a quota.
+
+Two reads bring an order's details: the order sync's `searchOrders` pages (100 orders each, with
+every detail, 0.0056 pages/s) and `getOrder` (one order, 0.5/s), each with its own quota. In a
+backlog (the sync has a window in progress) they split the orders still unread: the sync reads from
+its frontier upwards, page by page, and cannot skip an order it meets; so getOrder takes only the
+orders the sync will not reach before the backlog is read, the newest ones. With the unread changes
+spread evenly between the sync's frontier F and the newest unread change B, both quotas finish
+together when getOrder takes the changes after F + (B - F) x sync/(sync + getOrder) (both rates in
+orders per second). Outside a backlog the notification's order is read at once while the getOrder
+quota has a token.
+
+Nothing waits inside the function: `read_order_details` answers `Deferred` (how long, why), and the
+caller puts the notification back on its queue for that long (`NotificationDeferrals`). A getOrder
+token that frees up later is booked first (`OrderReads.book_read`), so each deferred notification
+comes back once, when its token is due, rather than competing again and again. The first time the
+quota is found empty (no token within `book_at_once_seconds`) the notification is deferred without
+booking (`settle_seconds`), so that every queued notification is noted (the newest unread change)
+and the sync has shown its frontier before the orders are split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .clock import normalize
+from .errors import AmazonThrottled
+from .intake import IntakePorts, awaits_workflow, start_workflow
+from .orders import details_current, keep_fetched_details
+from .ports import OrderReads, ReadPlans
+from .sync_state import SyncState
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    sync_behind: bool = False  # the order sync has a window in progress: a backlog
+    sync_frontier: str | None = None  # the newest change the sync handled in that window (or its start)
+    newest_unread: str | None = None  # the newest change of an order that waited for its details
+
+
+def plan_of(state: SyncState | None, newest_unread: str | None) -> ReadPlan:
+    """The read plan: the sync's progress through a window in progress, and the newest unread change."""
+    cursor = state.cursor if state else None
+    if cursor is None:
+        return ReadPlan(newest_unread=newest_unread)
+    return ReadPlan(True, cursor.newest_seen or cursor.after, newest_unread)
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    search_orders_per_second: float = 0.0056 * 100  # searchOrders pages x orders per page
+    get_orders_per_second: float = 0.5
+    sync_interval_seconds: float = 300.0  # an order left to the sync is looked at again after a run
+    settle_seconds: float = 30.0
+    book_at_once_seconds: float = 2.0  # a token this close is booked even before the backlog is planned
+    booking_horizon_seconds: float = 3600.0  # the furthest a getOrder token is booked ahead
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Put the notification back on its queue for `seconds`, with what the next delivery needs."""
+
+    seconds: float
+    reason: str
+    slot_at: float | None = None  # a booked getOrder token, due then (epoch seconds)
+    settled: bool = True
+
+
+@dataclass(frozen=True)
+class ReadDone:
+    result: str  # not-needed | kept | fetched
+    workflow_started: bool = False
+
+
+@dataclass
+class ReadPorts:
+    intake: IntakePorts
+    reads: OrderReads
+    plans: ReadPlans
+
+
+def read_order_details(
+    amazon_order_id: str,
+    ports: ReadPorts,
+    now: float,
+    settings: ReadSettings = ReadSettings(),
+    *,
+    slot_at: float | None = None,
+    settled: bool = False,
+) -> ReadDone | Deferred:
+    """Read the order's details (getOrder) or leave them to the sync, then start its workflow.
+    `slot_at` and `settled` come back with a deferred notification. Safe to repeat."""
+    order = ports.intake.orders.get(amazon_order_id)
+    if order is None or not awaits_workflow(order):
+        return ReadDone("not-needed")
+    if details_current(order.details):
+        return ReadDone("kept", start_workflow(order, ports.intake))
+    if slot_at is not None:
+        if slot_at > now + 0.5:
+            return Deferred(slot_at - now, "a getOrder token is booked", slot_at=slot_at)
+        return _read(amazon_order_id, order.seller_id, ports)
+    if not settled:
+        ports.plans.note_unread(order.seller_id, order.amazon_status_at)
+    if leaves_to_sync(order.amazon_status_at, ports.plans.read_plan(order.seller_id), settings):
+        return Deferred(settings.sync_interval_seconds, "left to the order sync's searchOrders pages")
+    return _book(order.amazon_order_id, order.seller_id, ports, now, settings, settled)
+
+
+def _book(
+    amazon_order_id: str, seller_id: str, ports: ReadPorts, now: float, settings: ReadSettings, settled: bool
+) -> ReadDone | Deferred:
+    """Read now on a free getOrder token, or book one due soon; else, once the backlog is planned,
+    book the next one."""
+    within = settings.booking_horizon_seconds if settled else settings.book_at_once_seconds
+    wait = ports.reads.book_read(seller_id, within)
+    if wait <= 0.0:
+        return _read(amazon_order_id, seller_id, ports)
+    if wait <= within:
+        return Deferred(wait, "a getOrder token is booked", slot_at=now + wait)
+    if not settled:
+        return Deferred(settings.settle_seconds, "getOrder quota in use: the backlog is planned first")
+    return Deferred(within, "getOrder quota booked beyond the horizon")
+
+
+def leaves_to_sync(changed_at: str, plan: ReadPlan, settings: ReadSettings) -> bool:
+    """The sync will read this change's order before the backlog is read: leave it to the sync."""
+    if not (plan.sync_behind and plan.sync_frontier and plan.newest_unread):
+        return False
+    frontier, newest, changed = _epoch(plan.sync_frontier), _epoch(plan.newest_unread), _epoch(changed_at)
+    share = settings.search_orders_per_second / (settings.search_orders_per_second + settings.get_orders_per_second)
+    return frontier < changed <= frontier + (newest - frontier) * share
+
+
+def _read(amazon_order_id: str, seller_id: str, ports: ReadPorts) -> ReadDone | Deferred:
+    try:
+        details = ports.reads.read_booked(seller_id, amazon_order_id)
+    except AmazonThrottled as e:  # Amazon's own bucket disagreed (a 429): the token is gone, book again
+        return Deferred(float(getattr(e, "retry_after", 0) or 2.0), f"getOrder throttled: {e}"[:200])
+    keep_fetched_details(ports.intake.orders, amazon_order_id, details)
+    order = ports.intake.orders.get(amazon_order_id)
+    started = order is not None and awaits_workflow(order) and start_workflow(order, ports.intake)
+    return ReadDone("fetched", started)
+
+
+def _epoch(ts: str) -> float:
+    return datetime.fromisoformat(normalize(ts).replace("Z", "+00:00")).timestamp()
