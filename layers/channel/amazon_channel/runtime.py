@@ -150,6 +150,38 @@ def orders_view():
     )
 
 
+def orders_page():
+    """The orders page's adapters: the Orders view's reads, the actions' paths, the Health reads."""
+    import json
+
+    from .adapters.aws_messaging import StepFunctionsWorkflows
+    from .adapters.dynamodb_order_queries import DynamoDbOrderQueries
+    from .adapters.dynamodb_orders import DynamoDbOrderStore
+    from .adapters.orders_page_aws import (
+        DynamoDbActionLog,
+        DynamoDbHealthReads,
+        LambdaOrderRetries,
+        SqsDeadLetters,
+    )
+    from .adapters.sync_state import DynamoDbSyncState
+    from .domain.orders_page import PagePorts
+
+    table, db = setting("ORDERS_TABLE"), client("dynamodb")
+    queries = DynamoDbOrderQueries(table, db)
+    queues = {name: (urls[0], urls[1]) for name, urls in json.loads(setting("PAGE_DEAD_LETTER_QUEUES")).items()}
+    dead_letters = SqsDeadLetters(queues, client("sqs"), client("cloudwatch"))
+    stores = _store_directory(setting("STORES_TABLE"), os.environ.get("AWS_ENDPOINT_URL"))
+    ports = PagePorts(
+        orders=DynamoDbOrderStore(table, db),
+        retries=LambdaOrderRetries(setting("ORDER_SYNC_FUNCTION"), client("lambda")),
+        workflows=StepFunctionsWorkflows(setting("MFN_STATE_MACHINE_ARN", "unset"), client("stepfunctions")),
+        dead_letters=dead_letters,
+        actions=DynamoDbActionLog(setting("IDEMPOTENCY_TABLE"), db),
+    )
+    health = DynamoDbHealthReads(stores, DynamoDbSyncState(table, db), queries, table, db)
+    return ports, queries, health, stores
+
+
 def sync_ports():
     """The order sync's adapters: the channel's, plus its lease and state, and the blocked-order marks."""
     from .adapters.sync_state import DynamoDbSyncState
