@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import ALSO_WAITING, BLOCKED, SHIPPED, WAITING, sign_in
+from conftest import ALSO_WAITING, BLOCKED, SHIPPED, STORE, WAITING, sign_in
+
+from amazon_channel_local.scenario import parse
 
 
 def _rows(page, caption: str) -> list[str]:
@@ -21,3 +23,134 @@ def test_a_merchant_signs_in_and_sees_the_blocked_order_first(open_page, page_ur
     assert _rows(page, "Orders in Error") == [BLOCKED]
     assert page.locator("h1 .badge").inner_text() == "1 in Error"
     assert set(_rows(page, "Orders, newest purchase first")) == {WAITING, SHIPPED, ALSO_WAITING}
+
+
+def test_the_merchant_filters_by_status_and_finds_an_order_by_buyer_email_or_commerce_number(open_page, page_url):
+    """Given the Orders page, when the merchant filters, only the matching orders are listed."""
+    page = open_page()
+    sign_in(page, page_url, "demo-viewer")
+    page.get_by_label("Channel status").select_option("Unshipped")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"status=Unshipped"))
+    assert set(_rows(page, "Orders, newest purchase first")) == {WAITING, ALSO_WAITING}
+
+    page.get_by_label("Channel status").select_option("")
+    page.get_by_label("Search").fill("bruno@example.com")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"text=bruno"))
+    assert _rows(page, "Orders, newest purchase first") == [WAITING]
+
+    number = page.locator("tbody tr td").nth(4).inner_text()
+    page.get_by_label("Search").fill(number)
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(rf"text={number}"))
+    assert _rows(page, "Orders, newest purchase first") == [WAITING]
+
+
+def test_an_order_shows_its_timeline_and_the_tracking_amazon_got(open_page, page_url):
+    """Given a shipped order, when the merchant opens it, the timeline and the UPS tracking are shown."""
+    page = open_page()
+    sign_in(page, page_url, "demo-viewer")
+    page.get_by_role("link", name=SHIPPED).click()
+    page.wait_for_url(f"{page_url}/page/orders/{SHIPPED}")
+    packages = page.locator("table", has=page.locator("th", has_text="Tracking"))
+    assert "1Z999AA10123456785" in packages.inner_text() and "UPS" in packages.inner_text()
+    timeline = page.locator("ol.timeline li").all_inner_texts()
+    assert len(timeline) >= 5
+    assert all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", line) for line in timeline)
+    admin = page.get_by_role("link", name=re.compile(r"opens Commerce admin")).get_attribute("href")
+    assert re.search(r"/admin/sales/order/view/order_id/\d+/$", admin)
+
+
+def _settle_and_reload(store, page) -> None:
+    store.stack.settle()
+    page.reload()
+    page.get_by_role("heading", level=1).wait_for()
+
+
+def _fix_the_catalog(store) -> None:
+    fix = parse({**STORE, "steps": [{"do": "catalog.set", "sku": "MUG-01", "qty": 20}]}, "the mug is back")
+    for step in fix.steps:
+        store.run(step)
+
+
+def test_retry_imports_the_blocked_order_once_the_catalog_is_fixed(store, open_page, page_url):
+    """Given the mug back in stock, when an operator retries the blocked order, it reaches Commerce."""
+    _fix_the_catalog(store)
+    page = open_page()
+    sign_in(page, page_url, "demo-operator", f"/page/orders/{BLOCKED}")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Retry now").dblclick()
+    page.get_by_role("status").wait_for()
+    assert "Retry started" in page.get_by_role("status").inner_text()
+    _settle_and_reload(store, page)
+    summary = page.locator("dl.summary").inner_text()
+    assert "Unshipped" in summary and "not in Commerce" not in summary
+    timeline = page.locator("ol.timeline").inner_text()
+    assert timeline.count("Retry asked by demo-operator on the orders page") == 1
+
+
+def test_cancel_on_amazon_with_one_of_amazon_s_reasons(store, open_page, page_url):
+    """Given an Unshipped order, when an operator cancels it on Amazon (out of stock), Amazon cancels it."""
+    page = open_page()
+    sign_in(page, page_url, "demo-operator", f"/page/orders/{ALSO_WAITING}")
+    page.get_by_label("Reason for Amazon").select_option("NoInventory")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Cancel on Amazon").click()
+    page.get_by_role("status").wait_for()
+    assert "Cancellation sent" in page.get_by_role("status").inner_text()
+    _settle_and_reload(store, page)
+    summary = page.locator("dl.summary").inner_text()
+    assert "Amazon status\nCanceled" in summary and "Channel status\nCanceled" in summary
+    assert "Cancel on Amazon asked by demo-operator: Out of stock" in page.locator("ol.timeline").inner_text()
+
+
+def _post(page, path: str, form: dict) -> tuple[int, str]:
+    """A POST from the signed-in tab, with its bearer token (what a forged or replayed form would send)."""
+    answer = page.evaluate(
+        """async ([path, form]) => {
+            const r = await fetch(path, {method: "POST", body: new URLSearchParams(form),
+              headers: {Authorization: "Bearer " + sessionStorage.getItem("amazon-orders-id-token")}});
+            return [r.status, await r.text()];
+        }""",
+        [path, form],
+    )
+    return answer[0], answer[1]
+
+
+def test_a_viewer_sees_no_action_and_is_refused_one(open_page, page_url):
+    """Given a viewer, when they open an Unshipped order, there is no action; a POST is refused."""
+    page = open_page()
+    sign_in(page, page_url, "demo-viewer", f"/page/orders/{WAITING}")
+    assert page.get_by_role("button", name="Cancel on Amazon").count() == 0
+    assert "Only operators can retry or cancel it" in page.inner_text("main")
+    status, body = _post(page, f"/app/orders/{WAITING}/cancel", {"reason": "NoInventory", "action_id": "v1"})
+    assert status == 403 and "may view orders but not act on them" in body
+
+
+def test_a_form_not_served_to_this_session_is_refused(open_page, page_url):
+    """Given an operator, when a POST carries another session's CSRF token, nothing is done."""
+    page = open_page()
+    sign_in(page, page_url, "demo-operator", f"/page/orders/{WAITING}")
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    forged = {"reason": "NoInventory", "action_id": "forged1", "csrf": "0" * len(token)}
+    status, body = _post(page, f"/app/orders/{WAITING}/cancel", forged)
+    assert status == 403 and "not served to your session" in body
+    missing = {"reason": "NoInventory", "action_id": "forged2"}
+    assert _post(page, f"/app/orders/{WAITING}/cancel", missing)[0] == 403
+    page.reload()
+    page.get_by_role("heading", level=1).wait_for()
+    assert page.get_by_role("button", name="Cancel on Amazon").count() == 1  # still Unshipped
+
+
+def test_the_same_form_sent_twice_does_one_thing(store, open_page, page_url):
+    """Given a redrive form, when it is sent twice (a double-click that got through), one redrive is done."""
+    sqs = store.stack.client("sqs")
+    sqs.send_message(QueueUrl=store.stack.queue_url("FbaOrderImportDeadLetterQueue"), MessageBody="{}")
+    page = open_page()
+    sign_in(page, page_url, "demo-operator", "/page/health")
+    form = page.locator("form", has=page.get_by_role("button", name="Redrive FbaOrderImport"))
+    fields = {f.get_attribute("name"): f.get_attribute("value") for f in form.locator("input[type=hidden]").all()}
+    first, second = _post(page, "/app/health/redrive", fields), _post(page, "/app/health/redrive", fields)
+    assert first[0] == 200 and "1 message(s) moved from FbaOrderImport" in first[1]
+    assert second[0] == 200 and "This redrive was already asked for." in second[1]
