@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
-
-from conftest import ALSO_WAITING, BLOCKED, SHIPPED, STORE, WAITING, sign_in
+from pathlib import Path
 
 from amazon_channel_local.scenario import parse
+from conftest import ALSO_WAITING, BLOCKED, DOCS, SHIPPED, STORE, WAITING, sign_in
 
 
 def _rows(page, caption: str) -> list[str]:
@@ -154,3 +153,42 @@ def test_the_same_form_sent_twice_does_one_thing(store, open_page, page_url):
     first, second = _post(page, "/app/health/redrive", fields), _post(page, "/app/health/redrive", fields)
     assert first[0] == 200 and "1 message(s) moved from FbaOrderImport" in first[1]
     assert second[0] == 200 and "This redrive was already asked for." in second[1]
+
+
+AXE = Path(__file__).resolve().parent / "axe.min.js"
+PAGES = {"orders-page": "/page/orders", "order-page": f"/page/orders/{SHIPPED}", "health-page": "/page/health"}
+
+
+def _axe(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in found]
+
+
+def test_every_page_passes_axe_with_no_serious_violation_and_is_saved_for_the_readme(open_page, page_url):
+    """Given each page on a laptop and a phone, axe-core finds nothing serious; screenshots go to docs/."""
+    for width in (1280, 390):
+        page = open_page(bypass_csp=True, width=width)  # axe is injected as a script: only here
+        sign_in(page, page_url, "demo-operator")
+        for name, path in PAGES.items():
+            page.goto(page_url + path)
+            page.get_by_role("heading", level=1).wait_for()
+            page.wait_for_load_state("networkidle")
+            violations = _axe(page)
+            print(f"axe {name} @{width}px: {violations or 'no violations'}")
+            assert [v for v in violations if v["impact"] in ("serious", "critical")] == [], (name, width)
+            if width == 1280:
+                page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
+
+
+def test_the_page_is_usable_with_the_keyboard(open_page, page_url):
+    """Given the Orders page, a merchant reaches the filters and an order with Tab and Enter."""
+    page = open_page()
+    sign_in(page, page_url, "demo-viewer")
+    page.wait_for_function("document.activeElement.tagName === 'H1'")  # new content is announced
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "f-store"
+    page.get_by_role("link", name=WAITING).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{page_url}/page/orders/{WAITING}")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Order {WAITING}"
