@@ -192,3 +192,13 @@ def test_the_page_is_usable_with_the_keyboard(open_page, page_url):
     page.keyboard.press("Enter")
     page.wait_for_url(f"{page_url}/page/orders/{WAITING}")
     assert page.get_by_role("heading", level=1).inner_text() == f"Order {WAITING}"
+
+
+def test_the_page_never_logs_a_buyer_s_name_or_email(store, open_page, page_url):
+    """Given the stories above, the page's own log lines name users and orders, never a buyer."""
+    page = open_page()
+    sign_in(page, page_url, "demo-operator", f"/page/orders?text={WAITING}")
+    lines = [line for line in store.log_stream.getvalue().splitlines() if "orders-page" in line]
+    assert any("demo-operator" in line for line in lines)
+    buyers = ("Ana Souza", "ana@example.com", "Bruno Lima", "bruno@example.com", "Carla Dias", "Dora Reis")
+    assert not [line for line in lines if any(b in line for b in buyers)]
