@@ -247,10 +247,95 @@ class SNSSubscription(_Model):
         return cls(sub.arn)
 
 
+def _cognito(account_id: str, region_name: str) -> Any:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    return cognitoidp_backends[account_id][region_name]
+
+
+class CognitoUserPool(_Model):
+    """AWS::Cognito::UserPool: Ref = pool id; GetAtt Arn, ProviderName, ProviderURL."""
+
+    def __init__(self, pool: Any):
+        self.pool = pool
+        self.physical_resource_id = pool.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "ProviderName", "ProviderURL", "UserPoolId")
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        provider = f"cognito-idp.{self.pool.region}.amazonaws.com/{self.pool.id}"
+        values = {"Arn": self.pool.arn, "ProviderName": provider, "ProviderURL": f"https://{provider}"}
+        values["UserPoolId"] = self.pool.id
+        if attribute_name in values:
+            return values[attribute_name]
+        return super().get_cfn_attribute(attribute_name)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> CognitoUserPool:
+        props = dict(cloudformation_json.get("Properties", {}))
+        name = props.pop("UserPoolName", resource_name)
+        return cls(_cognito(account_id, region_name).create_user_pool(name, props))
+
+
+class CognitoUserPoolClient(_Model):
+    """AWS::Cognito::UserPoolClient: Ref = client id."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> CognitoUserPoolClient:
+        props = dict(cloudformation_json.get("Properties", {}))
+        pool_id = props.pop("UserPoolId")
+        secret = bool(props.pop("GenerateSecret", False))
+        client = _cognito(account_id, region_name).create_user_pool_client(pool_id, secret, props)
+        model = cls()
+        model.physical_resource_id = client.id
+        return model
+
+
+class CognitoUserPoolDomain(_Model):
+    """AWS::Cognito::UserPoolDomain: Ref = the domain (prefix)."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> CognitoUserPoolDomain:
+        props = cloudformation_json.get("Properties", {})
+        _cognito(account_id, region_name).create_user_pool_domain(props["UserPoolId"], props["Domain"])
+        model = cls()
+        model.physical_resource_id = props["Domain"]
+        return model
+
+
+class CognitoUserPoolGroup(_Model):
+    """AWS::Cognito::UserPoolGroup: Ref = the group's name."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> CognitoUserPoolGroup:
+        props = cloudformation_json.get("Properties", {})
+        name = props.get("GroupName", resource_name)
+        _cognito(account_id, region_name).create_group(
+            props["UserPoolId"], name, props.get("Description", ""), props.get("RoleArn"), props.get("Precedence")
+        )
+        model = cls()
+        model.physical_resource_id = name
+        return model
+
+
 EXTRA_MODELS: dict[str, type] = {
     "AWS::SecretsManager::Secret": SecretsManagerSecret,
     "AWS::SQS::QueuePolicy": SQSQueuePolicy,
     "AWS::Scheduler::Schedule": SchedulerSchedule,
     "AWS::CloudWatch::Alarm": CloudWatchAlarm,
     "AWS::SNS::Subscription": SNSSubscription,
+    "AWS::Cognito::UserPool": CognitoUserPool,
+    "AWS::Cognito::UserPoolClient": CognitoUserPoolClient,
+    "AWS::Cognito::UserPoolDomain": CognitoUserPoolDomain,
+    "AWS::Cognito::UserPoolGroup": CognitoUserPoolGroup,
 }

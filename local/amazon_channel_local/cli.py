@@ -16,13 +16,16 @@ refuses (its 400 message) and for an order the channel does not have (its 404).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PAGE_PORT = 4569  # the orders page (also `local up`'s default)
 DEMO_SCENARIOS = [ROOT / "scenarios" / "demo-guest-and-fba.json", ROOT / "scenarios" / "demo-customer-accounts.json"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_YET = 0, 1, 2, 3
@@ -165,24 +168,46 @@ def _not_yet() -> dict:
     return getattr(player, "NOT_YET", {})
 
 
-def _demo(log) -> int:
+def _demo(log, serve: bool | None = None, port: int = DEFAULT_PAGE_PORT) -> int:
+    """Play the demo scenarios; the last one's stack then serves the orders page showing its orders
+    (until Ctrl-C when run from a terminal; `serve=False` only prints where it was)."""
     from rich.console import Console
 
     from .lifecycle import lifecycle_tables
-    from .player import play_file
+    from .player import Player
+    from .scenario import load
 
     console = Console()
     console = Console(width=max(console.width, 132))
-    for path in DEMO_SCENARIOS:
-        from .scenario import load
-
+    for i, path in enumerate(DEMO_SCENARIOS):
         scenario = load(path)
         console.rule(f"[bold]{scenario.name}")
-        with console.status("playing on the embedded stack..."):
-            result = play_file(str(path), log_stream=log)
-        for table in lifecycle_tables(result):
-            console.print(table)
+        with Player(scenario, log_stream=log) as player:
+            with console.status("playing on the embedded stack..."):
+                result = player.play()
+            for table in lifecycle_tables(result):
+                console.print(table)
+            if i == len(DEMO_SCENARIOS) - 1:
+                _serve_demo_page(console, player, sys.stdin.isatty() if serve is None else serve, port)
     return EXIT_OK
+
+
+def _serve_demo_page(console, player, serve: bool, port: int) -> None:
+    from .orders_page_local import DEMO_PASSWORD, serve_orders_page
+
+    with serve_orders_page(player.stack, port=port) as url:
+        console.print(
+            f"\n[bold]The demo's orders on the orders page:[/bold] {url}/page/orders\n"
+            f"  sign in as demo-operator (acts) or demo-viewer (reads), password {DEMO_PASSWORD}"
+            + (
+                "\n  Ctrl-C to stop"
+                if serve
+                else "\n  (served while the demo runs: `./dev demo` in a terminal keeps it up)"
+            )
+        )
+        if serve:
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
 
 
 if __name__ == "__main__":

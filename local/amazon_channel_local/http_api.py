@@ -13,6 +13,11 @@ from the template (the function's `HttpApi` events) and served here:
 IAM auth is emulated, not verified: with `require_auth` a request without an `Authorization`
 header gets API Gateway's `403 {"message":"Forbidden"}`; any signature is taken as valid, and the
 event carries the `requestContext.authorizer.iam` block API Gateway adds (a local caller).
+
+A route whose event names `Auth: {Authorizer: NONE}` is public. A route naming a JWT authorizer
+is served only with a token that authorizer accepts (`jwt_authorizers`: name -> a verifier, see
+`jwt_authorizer.JwtAuthorizer`, which checks what API Gateway checks); otherwise API Gateway's
+`401 {"message":"Unauthorized"}`. The event then carries `requestContext.authorizer.jwt`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 LOCAL_ACCOUNT = "123456789012"
+UNAUTHORIZED = b'{"message":"Unauthorized"}'
 LOCAL_CALLER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:user/local-merchant"
 _PARAM = re.compile(r"\{([^}/]+)\}")
 
@@ -40,6 +46,7 @@ _PARAM = re.compile(r"\{([^}/]+)\}")
 class Route:
     method: str
     path: str  # API Gateway syntax: /orders/{amazonOrderId}
+    authorizer: str | None = None  # None: the API's default; "NONE": public; else a named authorizer
 
     @property
     def key(self) -> str:
@@ -68,7 +75,11 @@ def http_api_routes(template_path: Path, function_logical_id: str) -> list[Route
     resources = yaml_parse(Path(template_path).read_text())["Resources"]
     events = resources[function_logical_id]["Properties"].get("Events") or {}
     return [
-        Route(str(e["Properties"].get("Method", "ANY")).upper(), e["Properties"].get("Path", "/"))
+        Route(
+            str(e["Properties"].get("Method", "ANY")).upper(),
+            e["Properties"].get("Path", "/"),
+            (e["Properties"].get("Auth") or {}).get("Authorizer"),
+        )
         for e in events.values()
         if e.get("Type") == "HttpApi"
     ]
@@ -83,6 +94,8 @@ def apigw_v2_event(
     path_parameters: dict[str, str] | None = None,
     body: bytes | None = None,
     api_id: str = "local",
+    *,
+    authorizer: dict | None = None,
 ) -> dict:
     """The event API Gateway HTTP API (payload 2.0) sends a function for this request."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
@@ -127,6 +140,8 @@ def apigw_v2_event(
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if query:
         # API Gateway joins a repeated parameter's values with commas
         event["queryStringParameters"] = {k: ",".join(v) for k, v in query.items()}
@@ -156,31 +171,52 @@ class HttpApiAdapter:
     """Requests in, the function's real handler on the local stack, API Gateway's answers out."""
 
     def __init__(
-        self, stack: Any, function_logical_id: str, routes: list[Route] | None = None, require_auth: bool = False
+        self,
+        stack: Any,
+        function_logical_id: str,
+        routes: list[Route] | None = None,
+        require_auth: bool = False,
+        jwt_authorizers: dict[str, Callable[[str], dict]] | None = None,
     ):
         self.stack = stack
         self.function = function_logical_id
         self.require_auth = require_auth  # refuse requests without an Authorization header, as IAM auth does
         self.routes = routes if routes is not None else http_api_routes(stack.template_path, function_logical_id)
+        self.jwt_authorizers = jwt_authorizers or {}
 
     def request(
         self, method: str, target: str, headers: dict[str, str] | None = None, body: bytes | None = None
     ) -> tuple[int, dict[str, str], bytes]:
         """`target` is the path with its query string, as on the request line."""
-        from .lambda_runtime import HandlerError
-
         parts = urlsplit(target)
         path = parts.path or "/"
         given = {k.lower(): v for k, v in (headers or {}).items()}
-        if self.require_auth and not given.get("authorization", "").strip():
+        route, params = self._route(method, path)
+        default_auth = route is None or route.authorizer is None
+        if default_auth and self.require_auth and not given.get("authorization", "").strip():
             return 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
+        if route is None or params is None:
+            return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+        authorizer = None
+        if route.authorizer not in (None, "NONE"):
+            try:
+                claims = self.jwt_authorizers[route.authorizer](given.get("authorization", ""))
+            except Exception:  # noqa: BLE001 - any token the authorizer refuses is API Gateway's 401
+                return 401, {"content-type": "application/json", "www-authenticate": "Bearer"}, UNAUTHORIZED
+            authorizer = {"jwt": {"claims": claims, "scopes": None}}
+        event = apigw_v2_event(method, path, parts.query, headers, route, params, body, authorizer=authorizer)
+        return self._invoke(event)
+
+    def _route(self, method: str, path: str) -> tuple[Route | None, dict[str, str] | None]:
         for route in self.routes:
             params = route.match(method, path)
             if params is not None:
-                break
-        else:
-            return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
-        event = apigw_v2_event(method, path, parts.query, headers, route, params, body)
+                return route, params
+        return None, None
+
+    def _invoke(self, event: dict) -> tuple[int, dict[str, str], bytes]:
+        from .lambda_runtime import HandlerError
+
         try:
             result = self.stack.invoke(self.function, event, source="http-api")
         except HandlerError:

@@ -53,6 +53,8 @@ _INSTALLED = False
 _UNIQUE = "amazon-channel-local-iam"
 #: access key of the boto3 clients moto's Step Functions uses for service integrations
 _STATES_ACCESS_KEY = "ak"
+#: signing names that are not the IAM service prefix (CloudWatch signs as `monitoring`, its actions are `cloudwatch:`)
+_IAM_PREFIX = {"monitoring": "cloudwatch"}
 
 
 @contextlib.contextmanager
@@ -449,7 +451,8 @@ def _before_call(model: Any, params: Any, request_signer: Any = None, context: d
     principal = enforcer.principal_for(request_signer)
     if principal is None:
         return None
-    service = model.service_model.signing_name
+    # the IAM service prefix: the signing name, but for the services whose endpoint name differs
+    service = _IAM_PREFIX.get(model.service_model.signing_name, model.service_model.signing_name)
     api_params = (context or {}).get("amazon_channel_iam_params") or {}
     denied = enforcer.check(principal, service, model.name, api_params)
     if denied is None:

@@ -24,6 +24,7 @@ from typing import Any
 from .local_server import (
     DEFAULT_AMAZON_PORT,
     DEFAULT_COMMERCE_PORT,
+    DEFAULT_PAGE_PORT,
     DEFAULT_PORT,
     DEFAULT_RUN_DIR,
     STATE_FILE,
@@ -85,6 +86,12 @@ def add_local_parser(sub: Any) -> None:
         type=int,
         default=DEFAULT_COMMERCE_PORT,
         help=f"simulated Commerce port (default {DEFAULT_COMMERCE_PORT}; 0: any free port)",
+    )
+    up.add_argument(
+        "--page-port",
+        type=int,
+        default=DEFAULT_PAGE_PORT,
+        help=f"the orders page's port (default {DEFAULT_PAGE_PORT}; 0: any free port)",
     )
     up.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"state file directory (default: {DEFAULT_RUN_DIR})")
     up.add_argument("--env-json", metavar="FILE", help="write the env.json for sam local invoke here once up")
@@ -154,6 +161,7 @@ def _up(args: argparse.Namespace) -> int:
         port=args.port,
         amazon_port=args.amazon_port,
         commerce_port=args.commerce_port,
+        page_port=args.page_port,
         hold=hold,
         out=sys.stdout,
         log_stream=log_stream,
@@ -190,7 +198,9 @@ def _up(args: argparse.Namespace) -> int:
     except (ControlError, OSError) as e:
         if getattr(args, "debug", False):
             raise
-        detail = " (port taken? see --port, --amazon-port, --commerce-port)" if isinstance(e, OSError) else ""
+        detail = (
+            " (port taken? see --port, --amazon-port, --commerce-port, --page-port)" if isinstance(e, OSError) else ""
+        )
         print(f"amazon-channel: {e}{detail}", file=sys.stderr)
         return EXIT_FAILED
     finally:

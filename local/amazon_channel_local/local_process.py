@@ -63,6 +63,8 @@ class LocalUpProcess:
             str(amazon),
             "--commerce-port",
             str(commerce),
+            "--page-port",
+            "0",
             *self.args,
         ]
 

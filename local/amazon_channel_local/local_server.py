@@ -29,11 +29,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from .orders_page_local import DEMO_PASSWORD
 from .player import DEFAULT_SELLER, NOT_YET, NotSupportedYet, Player, simulator_environment
 from .scenario import Scenario, ScenarioError, Step, parse
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PORT, DEFAULT_AMAZON_PORT, DEFAULT_COMMERCE_PORT = 4566, 4567, 4568
+DEFAULT_PORT, DEFAULT_AMAZON_PORT, DEFAULT_COMMERCE_PORT, DEFAULT_PAGE_PORT = 4566, 4567, 4568, 4569
 DEFAULT_RUN_DIR = ".amazon-channel"
 STATE_FILE = "local.json"
 CONTROL_PREFIX = "/_local"
@@ -117,6 +118,7 @@ class LocalServer:
         port: int = DEFAULT_PORT,
         amazon_port: int = DEFAULT_AMAZON_PORT,
         commerce_port: int = DEFAULT_COMMERCE_PORT,
+        page_port: int = DEFAULT_PAGE_PORT,
         scenario: Scenario | None = None,
         hold: tuple[str, ...] | list[str] = (),
         out: TextIO | None = None,
@@ -127,7 +129,8 @@ class LocalServer:
         stack_name: str = "amazon-channel-local",
         pump_interval: float = 0.05,
     ):
-        self.ports = {"aws": port, "amazon": amazon_port, "commerce": commerce_port}
+        self.ports = {"aws": port, "amazon": amazon_port, "commerce": commerce_port, "page": page_port}
+        self.page_url: str | None = None
         self.scenario = scenario
         self.initial_hold = list(hold)
         self.events = EventLog(out)
@@ -199,10 +202,19 @@ class LocalServer:
         if self.initial_hold:
             self.stack.hold(*self.initial_hold)
         self._configure(scenario)
+        self._serve_orders_page()
         for target in (self._pump_loop, self._monitor_loop):
             thread = threading.Thread(target=target, name=f"local-up-{target.__name__}", daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _serve_orders_page(self) -> None:
+        """The merchant's orders page (the HTTP API's page routes, with the local sign-in)."""
+        from .orders_page_local import serve_orders_page
+
+        serving = serve_orders_page(self.stack, port=self.ports["page"])
+        self.page_url = serving.__enter__() + "/page/orders"
+        self._cleanup.append(lambda: serving.__exit__(None, None, None))
 
     def play_startup_scenario(self) -> dict | None:
         """Play the steps of the `--scenario` given at start (its configuration is applied already)."""
@@ -521,6 +533,7 @@ class LocalServer:
             "control": self.endpoint + CONTROL_PREFIX,
             "amazon": self.amazon.base_url,
             "commerce": self.commerce.base_url,
+            "orders_page": self.page_url,
             "log": self.log_path,
             "functions": sorted(self.stack.runtime.functions) if self.stack.runtime else [],
             "held": sorted(self.stack.held),
@@ -632,6 +645,7 @@ class LocalServer:
             f"  AWS endpoint  {self.endpoint}   (AWS_ENDPOINT_URL; control API: {self.endpoint}{CONTROL_PREFIX}/)",
             f"  Amazon        {self.amazon.base_url}   (SP-API and LWA; control: {self.amazon.base_url}/_sim/)",
             f"  Commerce      {self.commerce.base_url}   (REST; control: {self.commerce.base_url}/_sim/)",
+            f"  Orders page   {self.page_url}   (sign in: demo-operator or demo-viewer, password {DEMO_PASSWORD})",
             f"  handler logs  {self.log_path}",
         ]
         if self.run_dir is not None:

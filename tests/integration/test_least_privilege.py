@@ -105,7 +105,14 @@ def ledger() -> Ledger:
     return ledger
 
 
-STORY_ORDERS = ("113-0000000-0000901", "114-0000000-0000902", "113-0000000-0000903", "113-0000000-0000904")
+STORY_ORDERS = (
+    "113-0000000-0000901",
+    "114-0000000-0000902",
+    "113-0000000-0000903",
+    "113-0000000-0000904",
+    "113-0000000-0000905",
+    "113-0000000-0000906",
+)
 
 
 def _steps(*steps: dict):
@@ -214,6 +221,8 @@ def _stories(player: Player) -> None:
         status, _headers, body = api.request("GET", target)
         assert status == 200, (target, body)
 
+    _orders_page_story(player)
+
     # A month later the daily maintenance removes the canceled order's buyer data and checks the LWA secret
     with stack.runtime.container("DailyMaintenanceFunction"):  # the function's own clock module
         from amazon_channel.domain import clock
@@ -239,6 +248,46 @@ def _quotas_used_up(stack, **tokens: str) -> None:
                 "ver": {"N": "99"},
             },
         )
+
+
+def _orders_page_story(player: Player) -> None:
+    """An operator on the orders page: every page, Retry, Cancel on Amazon, a redrive of each DLQ."""
+    import re
+    import uuid
+    from urllib.parse import urlencode
+
+    from amazon_channel_local.orders_page_local import OrdersPageApi, create_demo_users, sign_in
+
+    stack = player.stack
+    blocked = {**_order("113-0000000-0000905"), "order": {**_order("113-0000000-0000905")["order"]}}
+    blocked["order"]["items"] = [{"sku": "RUG-03", "qty": 1, "price": "80.00"}]  # not in the catalog: Error
+    _run(player, blocked, {"do": "amazon.verify_payment", "order_id": "113-0000000-0000905"})
+    _run(player, _order("113-0000000-0000906"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000906"})
+    create_demo_users(stack)
+    api = OrdersPageApi(stack)
+    signed_in = {"Authorization": "Bearer " + sign_in(stack, "demo-operator")}
+
+    def get(target: str) -> str:
+        status, _headers, body = api.request("GET", target, signed_in)
+        assert status == 200, (target, body[:300])
+        return body.decode()
+
+    def post(target: str, page: str, **form: str) -> None:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        body = urlencode({"csrf": csrf, "action_id": uuid.uuid4().hex, **form}).encode()
+        status, _headers, answer = api.request("POST", target, signed_in, body)
+        assert status == 200, (target, answer[:300])
+
+    get("/app/orders")
+    get("/app/orders?status=Unshipped")
+    post("/app/orders/113-0000000-0000905/retry", get("/app/orders/113-0000000-0000905"))
+    page = get("/app/orders/113-0000000-0000906")
+    post("/app/orders/113-0000000-0000906/cancel", page, reason="NoInventory")
+    stack.settle()
+    health = get("/app/health")
+    for queue in ("Notifications", "CommerceShipments", "CommerceCancellations", "FbaOrderImport"):
+        post("/app/health/redrive", health, queue=queue)
+    stack.settle()
 
 
 def _shown(items) -> str:

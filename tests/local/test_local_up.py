@@ -52,6 +52,16 @@ def test_it_prints_the_endpoints_the_resources_and_the_events(stack):
     assert "OrderNotificationIntakeFunction <- sqs:" in out
 
 
+def test_it_prints_the_orders_page_and_serves_it(stack):
+    """Given `local up`, the banner gives the orders page's URL, which answers with the page."""
+    import urllib.request
+
+    url = stack.info["orders_page"]
+    assert f"Orders page   {url}" in stack.output and "demo-operator" in stack.output
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        assert answer.status == 200 and '<main id="main"' in answer.read().decode()
+
+
 def test_the_endpoint_is_the_stack_for_any_aws_client(stack):
     resources = {r["logical_id"]: r["physical_id"] for r in stack.info["resources"]}
     assert resources["OrdersTable"] in aws(stack, "dynamodb").list_tables()["TableNames"]

@@ -19,7 +19,12 @@ def resources() -> dict:
 def test_the_orders_api_is_an_http_api_where_every_route_needs_iam(resources):
     api = resources["OrdersApi"]
     assert api["Type"] == "AWS::Serverless::HttpApi"
-    assert api["Properties"]["Auth"] == {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"}
+    auth = api["Properties"]["Auth"]
+    assert {k: auth[k] for k in ("EnableIamAuthorizer", "DefaultAuthorizer")} == {
+        "EnableIamAuthorizer": True,
+        "DefaultAuthorizer": "AWS_IAM",
+    }
+    assert set(auth) - {"EnableIamAuthorizer", "DefaultAuthorizer"} <= {"Authorizers"}  # the orders page's
     events = resources["OrdersViewFunction"]["Properties"]["Events"]
     for event in events.values():
         assert event["Type"] == "HttpApi" and event["Properties"]["ApiId"] == {"Ref": "OrdersApi"}

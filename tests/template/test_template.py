@@ -299,7 +299,9 @@ def test_every_function_has_its_own_statements_no_wider_policy_template(resource
     for logical_id in _of_type(resources, "AWS::Serverless::Function"):
         for policy in resources[logical_id]["Properties"]["Policies"]:
             assert list(policy) == ["Statement"], logical_id
-        assert all(what != "*" for _a, what in _granted(resources, logical_id)), logical_id
+        wildcards = {a for a, what in _granted(resources, logical_id) if what == "*"}
+        # CloudWatch's GetMetricStatistics has no resource-level permission
+        assert wildcards <= ({"cloudwatch:GetMetricStatistics"} if logical_id == "OrdersPageFunction" else set())
 
 
 def test_only_the_intake_and_the_sync_start_workflows_and_every_waker_may_wake_one(resources):
@@ -314,12 +316,15 @@ def test_only_the_intake_and_the_sync_start_workflows_and_every_waker_may_wake_o
         "AwaitShipmentsFunction",
         "CommerceShipmentIntakeFunction",
         "CommerceCancellationIntakeFunction",
+        "OrdersPageFunction",  # the orders page's Cancel on Amazon, as a cancellation from Commerce does
     }
 
 
 def test_orders_are_never_scanned_or_batch_written_and_only_the_sync_deletes(resources):
-    for action in ("dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
+    for action in ("dynamodb:Scan", "dynamodb:BatchWriteItem"):
         assert _who(resources, action, "OrdersTable") == set(), action
+    # the orders page reads the orders of one page (at most 100) in full with one BatchGetItem
+    assert _who(resources, "dynamodb:BatchGetItem", "OrdersTable") == {"OrdersPageFunction"}
     # the sync: its lease and the blocked-order marks; the daily maintenance: the buyer-data ledger entries
     assert _who(resources, "dynamodb:DeleteItem", "OrdersTable") == {"OrderSyncFunction", "DailyMaintenanceFunction"}
 
@@ -329,7 +334,11 @@ def test_idempotency_records_and_secrets_only_where_used(resources):
         f
         for f in _of_type(resources, "AWS::Serverless::Function")
         if any(what == "IdempotencyTable" for _a, what in _granted(resources, f))
-    } == {"OrderNotificationIntakeFunction", "FbaOrderImportFunction"}
+    } == {
+        "OrderNotificationIntakeFunction",
+        "FbaOrderImportFunction",
+        "OrdersPageFunction",
+    }  # page: one claim per action
     # the intake reads an order (getOrder) once its token is due
     assert _who(resources, "secretsmanager:GetSecretValue", "SpApiCredentialsSecret") == {
         "OrderNotificationIntakeFunction",
@@ -507,5 +516,6 @@ def test_no_role_grants_on_a_wildcard_but_the_workflow_s_log_delivery():
     from amazon_channel_local.iam_grants import grants_by_principal, translated
 
     grants = grants_by_principal(translated(TEMPLATE_PATH.read_text()))
-    assert {lid for lid, g in grants.items() if g["wildcards"]} == {"MfnOrderStateMachine"}
+    assert {lid for lid, g in grants.items() if g["wildcards"]} == {"MfnOrderStateMachine", "OrdersPageFunction"}
     assert grants["MfnOrderStateMachine"]["wildcards"] == 8  # vended-logs actions: no resource-level permissions
+    assert grants["OrdersPageFunction"]["wildcards"] == 1  # cloudwatch:GetMetricStatistics: none either

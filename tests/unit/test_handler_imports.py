@@ -89,8 +89,8 @@ def test_a_cold_start_loads_only_what_the_handler_needs(handler):
     assert loaded["built_models"] == []
     # And the Powertools envelopes (all sixteen load together) only where an envelope is parsed
     assert loaded["envelopes"] == (handler in ENVELOPED)
-    # And the Orders view's models only in the Orders view
-    assert loaded["orders_view"] == (handler == "orders_view")
+    # And the Orders view's models only in the Orders view (and the orders page, which shows its rows)
+    assert loaded["orders_view"] == (handler in ("orders_view", "orders_page"))
     # And oauthlib only when the first Commerce request is signed (a handler may never call Commerce)
     assert loaded["oauthlib"] is False
 
@@ -102,6 +102,7 @@ LOADS_ASYNCIO = {
     "commerce_shipment_intake",
     "commerce_cancellation_intake",
     "orders_view",
+    "orders_page",
 }
 
 

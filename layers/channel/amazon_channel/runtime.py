@@ -203,6 +203,38 @@ def orders_view(settings: Settings):
     )
 
 
+def orders_page(settings: Any):
+    """The orders page's adapters: the Orders view's reads, the actions' paths, the Health reads."""
+    import json
+
+    from .adapters.aws_messaging import StepFunctionsWorkflows
+    from .adapters.dynamodb_order_queries import DynamoDbOrderQueries
+    from .adapters.dynamodb_orders import DynamoDbOrderStore
+    from .adapters.orders_page_aws import (
+        DynamoDbActionLog,
+        DynamoDbHealthReads,
+        LambdaOrderRetries,
+        SqsDeadLetters,
+    )
+    from .adapters.sync_state import DynamoDbSyncState
+    from .domain.orders_page import PagePorts
+
+    table, db = settings.orders_table, client("dynamodb")
+    queries = DynamoDbOrderQueries(table, db)
+    queues = {name: (urls[0], urls[1]) for name, urls in json.loads(settings.page_dead_letter_queues).items()}
+    dead_letters = SqsDeadLetters(queues, client("sqs"), client("cloudwatch"))
+    stores = _store_directory(settings.stores_table, os.environ.get("AWS_ENDPOINT_URL"))
+    ports = PagePorts(
+        orders=DynamoDbOrderStore(table, db),
+        retries=LambdaOrderRetries(settings.order_sync_function, client("lambda")),
+        workflows=StepFunctionsWorkflows(settings.mfn_state_machine_arn, client("stepfunctions")),
+        dead_letters=dead_letters,
+        actions=DynamoDbActionLog(settings.idempotency_table, db),
+    )
+    health = DynamoDbHealthReads(stores, DynamoDbSyncState(table, db), queries, table, db)
+    return ports, queries, health, stores
+
+
 def sync_ports(settings: Settings):
     """The order sync's adapters: the channel's, plus its lease and state, and the blocked-order marks."""
     from .adapters.sync_state import DynamoDbSyncState

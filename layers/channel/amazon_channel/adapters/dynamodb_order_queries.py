@@ -110,19 +110,7 @@ class DynamoDbOrderQueries:
         elif query.purchased_to is not None:
             condition += " AND #sk <= :to"
             values[":to"] = {"S": upper_bound(query.purchased_to)}
-        filters = []
-        if query.buyer_name is not None:
-            filters.append("contains(#buyer, :buyer)")
-            names["#buyer"] = "buyer_name_lc"
-            values[":buyer"] = {"S": query.buyer_name}
-        if query.total_min is not None:
-            filters.append("#total >= :min")
-            values[":min"] = {"N": str(query.total_min)}
-        if query.total_max is not None:
-            filters.append("#total <= :max")
-            values[":max"] = {"N": str(query.total_max)}
-        if query.total_min is not None or query.total_max is not None:
-            names["#total"] = "grand_total"
+        filters = _filters(query, names, values)
         projected = ("pk", "sk", pk_name, sk_name, *ROW_ATTRIBUTES)
         names.update({f"#a{i}": a for i, a in enumerate(projected)})
         request = {
@@ -176,6 +164,57 @@ class DynamoDbOrderQueries:
         if order.seller_id != query.seller_id or not query.matches(row):
             return OrderPage(orders=[])
         return OrderPage(orders=[row])
+
+    def count(self, seller_id: str, status: ChannelStatus) -> int:
+        """How many of the store's orders have this status (an index Query counting keys only)."""
+        request = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "status_pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"STORE#{seller_id}#{status.value}"}},
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            page = self.client.query(**request)
+            total += page.get("Count", 0)
+            if "LastEvaluatedKey" not in page:
+                return total
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def amazon_details(self, amazon_order_ids: list[str]) -> dict[str, ChannelOrder]:
+        """The orders of a page in full (one BatchGetItem): their Amazon status and buyer's email."""
+        keys = [{"pk": {"S": f"ORDER#{i}"}, "sk": {"S": "STATE"}} for i in dict.fromkeys(amazon_order_ids)]
+        found: dict[str, ChannelOrder] = {}
+        while keys:
+            answer = self.client.batch_get_item(RequestItems={self.table: {"Keys": keys[:100]}})
+            for item in answer.get("Responses", {}).get(self.table, []):
+                order = ChannelOrder.model_validate_json(item["doc"]["S"])
+                found[order.amazon_order_id] = order
+            keys = keys[100:] + answer.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        return found
+
+
+def _filters(query: OrderQuery, names: dict, values: dict) -> list[str]:
+    """The filter expressions of the columns that are not keys (buyer, totals, Commerce number)."""
+    filters = []
+    if query.buyer_name is not None:
+        filters.append("contains(#buyer, :buyer)")
+        names["#buyer"] = "buyer_name_lc"
+        values[":buyer"] = {"S": query.buyer_name}
+    if query.total_min is not None:
+        filters.append("#total >= :min")
+        values[":min"] = {"N": str(query.total_min)}
+    if query.total_max is not None:
+        filters.append("#total <= :max")
+        values[":max"] = {"N": str(query.total_max)}
+    if query.total_min is not None or query.total_max is not None:
+        names["#total"] = "grand_total"
+    if query.commerce_order_number is not None:
+        filters.append("#commerce = :commerce")
+        names["#commerce"] = "commerce_increment_id"
+        values[":commerce"] = {"S": query.commerce_order_number}
+    return filters
 
 
 def _row(item: dict) -> OrderRow:

@@ -69,6 +69,7 @@ class OrderQuery(Model):
     buyer_name: str | None = None  # case-folded; matches any part of the buyer's name
     total_min: Decimal | None = None
     total_max: Decimal | None = None
+    commerce_order_number: str | None = None  # the orders page's search by Commerce order number
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None  # opaque, from the previous page
 
@@ -84,6 +85,7 @@ class OrderQuery(Model):
             "buyer_name",
             "total_min",
             "total_max",
+            "commerce_order_number",
         )
         return {n: str(getattr(self, n)) for n in names if getattr(self, n) is not None}
 
@@ -106,7 +108,7 @@ class OrderQuery(Model):
             return False
         if self.total_max is not None and (row.grand_total is None or row.grand_total > self.total_max):
             return False
-        return True
+        return self.commerce_order_number is None or row.commerce_order_number == self.commerce_order_number
 
 
 def fold(name: str) -> str:
