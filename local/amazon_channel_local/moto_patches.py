@@ -16,14 +16,26 @@
   with ``States.Runtime`` (which no Retry or Catch matches); as on AWS it fails the task with
   ``EventBridge.<ErrorCode>`` ("ServiceName.ErrorName", Exception suffix added), which
   ``States.TaskFailed`` matches.
+* Step Functions: every service integration called AWS with one fixed access key, whatever the
+  state machine; on AWS each execution calls with its own execution role. The key now names the
+  role (``ak:<role name>``), so the embedded stack's IAM check knows which state machine calls.
+* Step Functions: a task's ``Parameters`` name the API's members as AWS documents them (``Input``,
+  ``StateMachineArn``, ``TaskToken``...); AWS maps them onto the API, whose members may be
+  camelCase (Step Functions' own: ``input``, ``stateMachineArn``, ``taskToken``). moto passed them
+  to botocore as written, so ``states:startExecution`` and ``aws-sdk:sfn:*`` tasks failed with
+  ``States.Runtime``. They are now renamed to the operation's members, case-insensitively.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
+
+#: the access key of the boto3 clients moto's Step Functions makes for service integrations
+STATES_ACCESS_KEY = "ak"
 
 
 class MotoPatches:
@@ -179,6 +191,8 @@ class MotoPatches:
         self._set(events_models.Replay, "replay_events", replay_events)
 
         self._set_events_task_errors()
+        self._set_state_machine_credentials()
+        self._set_task_parameter_names()
 
         if self._time_scale != 1.0:
             from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -226,6 +240,60 @@ class MotoPatches:
 
         self._set(events_task.StateTaskServiceEvents, "_from_error", _from_error)
 
+    def _set_state_machine_credentials(self) -> None:
+        """Service integrations call with the execution's role (AWS: "Step Functions assumes the
+        state machine's execution role" for every task); moto's ``boto_client_for`` used the key
+        ``ak`` for all. Guarded: only moto versions whose ``boto_client_for`` takes
+        ``state_credentials`` are patched; others keep the shared key (one state machine only)."""
+        import inspect
+        import sys
+
+        from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+
+        original = boto_client_module.boto_client_for
+        if "state_credentials" not in inspect.signature(original).parameters:
+            return
+
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            client = original(region=region, service=service, state_credentials=state_credentials)
+            role_arn = getattr(state_credentials, "role_arn", None)
+            if role_arn:
+                client._request_signer._credentials.access_key = f"{STATES_ACCESS_KEY}:{role_arn.rsplit('/', 1)[-1]}"
+            return client
+
+        # every task module bound the function by name at import
+        for name, module in list(sys.modules.items()):
+            if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+                self._set(module, "boto_client_for", boto_client_for)
+
+    def _set_task_parameter_names(self) -> None:
+        """AWS maps a task's PascalCase ``Parameters`` onto the API's members ("Pass parameters to
+        a service API": the names of the API reference); moto 5.2's base ``_normalise_parameters``
+        does nothing. Guarded: patched only while moto's own method still leaves ``Input`` as is."""
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+            StateTaskService,
+        )
+
+        original = StateTaskService._normalise_parameters
+        probe = {"Input": "{}"}
+        original(_ParameterProbe(), probe, "stepfunctions", "start_execution")
+        if "Input" not in probe:
+            return
+
+        def _normalise_parameters(
+            task: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
+        ) -> None:
+            original(task, parameters, boto_service_name, service_action_name)
+            service = task._get_boto_service_name(boto_service_name)
+            action = task._get_boto_service_action(service_action_name)
+            members = _operation_members(service, action)
+            for key in list(parameters):
+                member = members.get(key.lower())
+                if member is not None and member != key:
+                    parameters[member] = parameters.pop(key)
+
+        self._set(StateTaskService, "_normalise_parameters", _normalise_parameters)
+
     def wrap_botocore_send(self, wrap: Callable[[Any], Any]) -> None:
         """Put `wrap(send)` in front of moto's botocore hook (every mocked AWS call), e.g. faults."""
         from moto.core.botocore_stubber import BotocoreStubber
@@ -239,6 +307,33 @@ class MotoPatches:
                 setattr(owner, name, value)
             else:
                 delattr(owner, name)
+
+
+class _ParameterProbe:
+    """Stands in for a task when probing moto's parameter normalisation."""
+
+    @staticmethod
+    def _get_boto_service_name(name: str | None = None) -> str:
+        return name or "stepfunctions"
+
+    @staticmethod
+    def _get_boto_service_action(action: str | None = None) -> str:
+        return action or "start_execution"
+
+
+@functools.cache
+def _operation_members(service: str, action: str) -> dict[str, str]:
+    """Lower-cased member name -> member name of a botocore operation's input (``{}`` if unknown)."""
+    import botocore.session
+    from botocore import xform_name
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+        operations = {xform_name(op): op for op in model.operation_names}
+        shape = model.operation_model(operations[action]).input_shape
+    except Exception:  # noqa: BLE001 - an unknown service or action keeps its parameters
+        return {}
+    return {name.lower(): name for name in (shape.members if shape is not None else {})}
 
 
 class _ScaledTime:
