@@ -19,7 +19,7 @@ retries) and the real SP-API client (urllib3 over 127.0.0.1, LWA, 429 retries, t
 bucket rate budget) against SimulatedAmazon. NOT the embedded stack: 5,000 orders through moto's
 Step Functions would take hours of wall time. Stand-ins: the order store, sync state, Commerce and
 the event bus are in memory (tests/fakes.py); Step Functions is a discrete-event model of the
-state machine's FetchOrderDetails Retry (read from statemachines/mfn_order.asl.json) with
+state machine's retry of AmazonThrottled (ImportOrder's, read from statemachines/mfn_order.asl.json) with
 `--concurrency` Lambda invocations at once; Lambda time is taken as zero, so the figure is bound
 by Amazon's quotas, as in production.
 
@@ -153,7 +153,8 @@ class Retrier:
     @classmethod
     def for_throttling(cls) -> Retrier:
         asl = json.loads((ROOT / "statemachines" / "mfn_order.asl.json").read_text())
-        for r in asl["States"]["FetchOrderDetails"]["Retry"]:
+        # FetchOrderDetails runs in the Express import child; the parent's ImportOrder retries its AmazonThrottled
+        for r in asl["States"]["ImportOrder"]["Retry"]:
             if "AmazonThrottled" in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"]:
                 return cls(
                     r.get("IntervalSeconds", 1),

@@ -248,6 +248,7 @@ class MotoPatches:
         import inspect
         import sys
 
+        import moto.stepfunctions.parser.asl.parse.asl_parser  # noqa: F401 - loads every task module
         from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 
         original = boto_client_module.boto_client_for
