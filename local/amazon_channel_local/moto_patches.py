@@ -24,6 +24,8 @@
   camelCase (Step Functions' own: ``input``, ``stateMachineArn``, ``taskToken``). moto passed them
   to botocore as written, so ``states:startExecution`` and ``aws-sdk:sfn:*`` tasks failed with
   ``States.Runtime``. They are now renamed to the operation's members, case-insensitively.
+* Step Functions: ``SendTaskFailure`` dropped its ``cause``; as on AWS the waiting task now fails
+  with the error and the cause sent.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ class MotoPatches:
         self._set_events_task_errors()
         self._set_state_machine_credentials()
         self._set_task_parameter_names()
+        self._set_task_failure_cause()
 
         if self._time_scale != 1.0:
             from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -294,6 +297,30 @@ class MotoPatches:
                     parameters[member] = parameters.pop(key)
 
         self._set(StateTaskService, "_normalise_parameters", _normalise_parameters)
+
+    def _set_task_failure_cause(self) -> None:
+        """AWS's SendTaskFailure takes ``error`` and ``cause`` (up to 32,768 characters) and the task
+        fails with both; moto 5.2's API handler read only ``error``. Guarded: patched only while that
+        handler does not read ``cause`` and the backend takes it."""
+        import inspect
+
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        handler = StepFunctionResponse.send_task_failure
+        with_cause = "cause" in inspect.signature(StepFunctionsParserBackend.send_task_failure).parameters
+        if '"cause"' in inspect.getsource(handler) or not with_cause:
+            return
+
+        def send_task_failure(response: Any) -> Any:
+            from moto.core.responses import EmptyResult
+
+            response.stepfunction_backend.send_task_failure(
+                response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+            )
+            return EmptyResult()
+
+        self._set(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     def wrap_botocore_send(self, wrap: Callable[[Any], Any]) -> None:
         """Put `wrap(send)` in front of moto's botocore hook (every mocked AWS call), e.g. faults."""

@@ -84,3 +84,22 @@ def test_the_patches_are_undone():
     patches.undo()
     assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
     assert _normalised("stepfunctions", "start_execution", {"Input": "{}"}) == {"Input": "{}"}  # moto's own again
+
+
+def test_a_child_s_failure_reaches_its_parent_with_its_cause(patched):
+    """SendTaskFailure's cause (the failed step's message, or the order a child could not announce)."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    class Backend:
+        def send_task_failure(self, token, error=None, cause=None):
+            self.sent = (token, error, cause)
+
+    class Request:
+        stepfunction_backend = Backend()
+        def _get_param(self, name):
+            sent = {"taskToken": "t", "error": "CommerceRejected", "cause": 'Product "MUG-01" cannot be ordered'}
+            return sent.get(name)
+
+    request = Request()
+    StepFunctionResponse.send_task_failure(request)
+    assert request.stepfunction_backend.sent == ("t", "CommerceRejected", 'Product "MUG-01" cannot be ordered')
