@@ -272,7 +272,7 @@ def test_the_parent_catches_every_outcome_a_child_reports(asl, children):
 def test_a_child_step_keeps_its_retries_and_hands_the_long_waits_to_the_parent(asl, children):
     """A failed step reaches the parent under its own name: the parent retries what outlasts an Express
     execution (AmazonThrottled for hours; a confirmation in progress or cut off), RecordOrderError the rest."""
-    for lid, child in children.items():
+    for child in children.values():
         for name, state in _task_states(child).items():
             if not state["Resource"].startswith("arn:aws:states:::lambda:invoke"):
                 continue
@@ -332,10 +332,9 @@ def test_the_parent_may_start_only_its_children_and_they_may_only_answer_it(reso
     for lid in CHILDREN:
         grants = _machine_grants(resources, lid)
         answers = {(a, w) for a, w in grants if a.startswith("states:")}
+        parent = "${AWS::StackName}-mfn-order"
         parent_arn = json.dumps(
-            {
-                "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-mfn-order"
-            }
+            {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{parent}"}
         )
         assert answers == {("states:SendTaskSuccess", parent_arn), ("states:SendTaskFailure", parent_arn)}, lid
 
