@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -33,19 +34,31 @@ PY = ROOT / ".venv" / "bin" / "python"
 CLI = ROOT / ".venv" / "bin" / "amazon-channel"
 sys.path[:0] = [str(ROOT / "local"), str(ROOT / "layers" / "channel")]
 
-# Public AWS list prices, us-east-1 (AWS pricing pages; DynamoDB on-demand after the 2024-11 price cut).
+# Public AWS list prices, us-east-1, and where they are published (DynamoDB on-demand after the 2024-11 price cut).
+# https://aws.amazon.com/step-functions/pricing/
 SFN_STANDARD_PER_TRANSITION = 0.025 / 1_000  # Step Functions Standard: $0.025 per 1,000 state transitions
+SFN_EXPRESS_PER_REQUEST = 1.00 / 1_000_000  # Step Functions Express: $1.00 per 1M requests (executions started)
+SFN_EXPRESS_PER_GB_SECOND = 0.00001667  # Express duration: $0.00001667 per GB-second (first 1,000 GB-hours a month)
+SFN_EXPRESS_MEMORY_GB = 64 / 1024  # billed in 64 MB chunks: definition + payload of these children fit in one
+SFN_EXPRESS_ROUNDING_S = 0.1  # duration rounded up to the next 100 ms
+# https://aws.amazon.com/lambda/pricing/
 LAMBDA_PER_REQUEST = 0.20 / 1_000_000  # Lambda x86: $0.20 per 1M requests
 LAMBDA_PER_GB_SECOND = 0.0000166667  # Lambda x86: $0.0000166667 per GB-second
 LAMBDA_MEMORY_GB = 512 / 1024  # template.yaml Globals.Function.MemorySize
+# https://aws.amazon.com/sqs/pricing/
 SQS_PER_REQUEST = 0.40 / 1_000_000  # SQS standard: $0.40 per 1M requests (each 64 KB chunk is a request)
+# https://aws.amazon.com/eventbridge/pricing/
 EVENTBRIDGE_PER_EVENT = 1.00 / 1_000_000  # EventBridge custom and partner events: $1.00 per 1M
+# https://aws.amazon.com/dynamodb/pricing/on-demand/
 DDB_PER_WRU = 0.625 / 1_000_000  # DynamoDB on-demand: $0.625 per 1M write request units (2024-11)
 DDB_PER_RRU = 0.125 / 1_000_000  # DynamoDB on-demand: $0.125 per 1M read request units (2024-11)
+# https://aws.amazon.com/secrets-manager/pricing/
 SECRETS_PER_CALL = 0.05 / 10_000  # Secrets Manager: $0.05 per 10,000 API calls
+# https://aws.amazon.com/cloudwatch/pricing/
 LOGS_PER_GB = 0.50  # CloudWatch Logs standard ingestion: $0.50 per GB
 
 TARGET_COLD_RATIO = 1.5
+SETTLE_TIMEOUT_S = 1800
 HANDLERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
 MARK = "--bench-import-start--"
 SKU = "MUG-01"
@@ -342,11 +355,14 @@ def bench_mfn(n: int) -> dict:
     log = tempfile.NamedTemporaryFile("w+", prefix="bench-handlers-", suffix=".log", delete=False)  # noqa: SIM115
     t0 = time.perf_counter()
     with meter.installed(), Player(parse(raw, "<bench mfn>"), log_stream=log) as player:
+        # on shared or loaded cores 50 orders' imports can take longer than a test's 120 s settle
+        player.stack.settle = functools.partial(player.stack.settle, timeout=SETTLE_TIMEOUT_S)
         result = player.play()
         amazon = player.amazon.call_counts
         commerce_requests = len(player.commerce.request_log)
         invocations = list(player.stack.invocations)
-        executions = player.stack.executions()
+        executions = player.stack.executions()  # Standard only: Express is billed per request and duration
+        express = [e for e in player.stack.executions(express=True) if e not in executions]
         transitions = retries = 0
         for e in executions:
             history = player.stack.history(e["executionArn"])
@@ -393,6 +409,9 @@ def bench_mfn(n: int) -> dict:
             "commerce_rest_requests": commerce_requests,
         },
         "executions": len(executions),
+        "express_executions": len(express),
+        "express_billed_seconds": _express_billed_seconds(len(express), meter.handler_seconds),
+        "express_wall_seconds_in_process": sum((e["stopDate"] - e["startDate"]).total_seconds() for e in express),
         "state_transitions": transitions,
         "task_retries": retries,
         "lambda": {k: dict(v) for k, v in sorted(by_function.items())},
@@ -405,6 +424,31 @@ def bench_mfn(n: int) -> dict:
         "dynamodb_rru": meter.rru,
         "log_bytes": log_bytes,
     }
+
+
+def _express_steps() -> set[str]:
+    """The functions the template's Express state machines invoke (logical ids)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    steps = set()
+    for res in yaml_parse((ROOT / "template.yaml").read_text())["Resources"].values():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Serverless::StateMachine" and props.get("Type") == "EXPRESS":
+            for value in props.get("DefinitionSubstitutions", {}).values():
+                if isinstance(value, dict) and "Fn::GetAtt" in value:
+                    steps.add(value["Fn::GetAtt"][0])
+    return steps
+
+
+def _express_billed_seconds(executions: int, handler_seconds: Counter[str]) -> float:
+    """Express duration as AWS would bill it: the time inside the Lambda steps the children run, plus,
+    per execution, SFN_EXPRESS_ROUNDING_S for the rounding up and its EventBridge/Step Functions calls.
+
+    (In-process, a child's own start-to-stop time also holds the embedded runtime's lock waits and
+    moto's polling; it is reported as express_wall_seconds_in_process, not billed.)
+    """
+    inside = sum(s for name, s in handler_seconds.items() if name in _express_steps())
+    return inside + executions * SFN_EXPRESS_ROUNDING_S
 
 
 def aws_cost(m: dict) -> dict:
@@ -420,6 +464,18 @@ def aws_cost(m: dict) -> dict:
     sqs_requests = m["sqs_messages_sent"] + calls["sqs"]
     rows = [
         ("Step Functions Standard", "state transitions (incl. retries)", transitions, SFN_STANDARD_PER_TRANSITION),
+        (
+            "Step Functions Express requests",
+            "child executions started",
+            m["express_executions"],
+            SFN_EXPRESS_PER_REQUEST,
+        ),
+        (
+            "Step Functions Express duration",
+            "GB-s at 64 MB (Lambda steps' time + 100 ms each)",
+            m["express_billed_seconds"] * SFN_EXPRESS_MEMORY_GB,
+            SFN_EXPRESS_PER_GB_SECOND,
+        ),
         ("Lambda requests", "invocations", invocations, LAMBDA_PER_REQUEST),
         ("Lambda compute", "GB-s at 512 MB (handler time)", gb_seconds, LAMBDA_PER_GB_SECOND),
         ("SQS", "requests (sends + poller + handlers)", sqs_requests, SQS_PER_REQUEST),
@@ -875,8 +931,10 @@ def render(r: dict) -> None:
         m, n = r["mfn"], r["mfn"]["orders"]
         con.rule(f"4. Per MFN order: state transitions, AWS requests, cost ({n} orders)")
         con.print(
-            f"  executions {m['executions']}, state transitions {m['state_transitions']} "
-            f"({m['state_transitions'] / n:.1f}/order), task retries {m['task_retries']}"
+            f"  Standard executions {m['executions']}, state transitions {m['state_transitions']} "
+            f"({m['state_transitions'] / n:.1f}/order), task retries {m['task_retries']}; Express child executions "
+            f"{m['express_executions']} ({m['express_executions'] / n:.1f}/order, "
+            f"{m['express_billed_seconds'] / max(1, m['express_executions']):.1f} s billed each)"
         )
         t = Table("made by", "service", "operation", "total", "per order")
         for c in m["aws_calls"]:
@@ -929,7 +987,9 @@ def render(r: dict) -> None:
         t.add_row("[bold]total", "", "", "", f"[bold]{cost['total_usd']:.4f}")
         con.print(t)
         con.print(
-            "  Excluded: X-Ray (Tracing: Active; $5.00 per 1M traces recorded beyond the free tier, volume set by "
+            "  Express duration: the children's Lambda steps' handler time (as for Lambda compute) + 100 ms per "
+            "execution. "
+            "Excluded: X-Ray (Tracing: Active; $5.00 per 1M traces recorded beyond the free tier, volume set by "
             "sampling: 1/s + 5%); Lambda INIT (cold starts depend on concurrency, not on orders; see 2.); free "
             "tiers; data transfer; KMS (AWS-owned keys); DynamoDB storage/PITR; EventBridge archive; idle SQS "
             "polling; Powertools metrics (disabled locally). Handler time is measured in-process against moto."

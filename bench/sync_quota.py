@@ -26,7 +26,7 @@ deferred notification is sent again with a delay, as `SqsDeferrals` does; handli
 simulated time, so one poller stands for the intake's concurrency); the sync runs every
 SCHEDULE_SECONDS and when a run cut short by the searchOrders quota sends its continuation (a
 delayed message); Step Functions is a discrete-event model of the state machine's
-FetchOrderDetails Retry (read from statemachines/mfn_order.asl.json) with `--concurrency` Lambda
+retry of AmazonThrottled (ImportOrder's, read from statemachines/mfn_order.asl.json) with `--concurrency` Lambda
 invocations at once; Lambda time is taken as zero, so the figure is bound by Amazon's quotas, as in
 production.
 
@@ -173,7 +173,8 @@ class Retrier:
     @classmethod
     def for_throttling(cls) -> Retrier:
         asl = json.loads((ROOT / "statemachines" / "mfn_order.asl.json").read_text())
-        for r in asl["States"]["FetchOrderDetails"]["Retry"]:
+        # FetchOrderDetails runs in the Express import child; the parent's ImportOrder retries its AmazonThrottled
+        for r in asl["States"]["ImportOrder"]["Retry"]:
             if "AmazonThrottled" in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"]:
                 return cls(
                     r.get("IntervalSeconds", 1),

@@ -14,8 +14,9 @@ Who is calling:
   variable, so threads the handler starts with a copy of its context, as the order sync's store
   fan-out does, call with its role too);
 * the Lambda service polling a function's SQS event source (``acting_as`` around the poller);
-* the state machine's service integrations (``lambda:InvokeFunction``, ``events:PutEvents``): moto
-  makes them with its own boto3 clients (access key ``ak``) on the execution's thread.
+* a state machine's service integrations (``lambda:InvokeFunction``, ``events:PutEvents``,
+  ``states:StartExecution``, ``states:SendTask*``): moto makes them with its own boto3 clients, whose
+  access key names the execution's role (``ak:<role name>``, see moto_patches).
 Calls of the test process itself (setting up, inspecting) are not checked.
 
 Evaluated: Allow/Deny, Action/NotAction, Resource/NotResource, ``*`` and ``?`` wildcards (actions
@@ -52,7 +53,7 @@ _ACTIVE: IamEnforcer | None = None
 _INSTALLED = False
 _UNIQUE = "amazon-channel-local-iam"
 #: access key of the boto3 clients moto's Step Functions uses for service integrations
-_STATES_ACCESS_KEY = "ak"
+_STATES_ACCESS_KEY = "ak"  # moto_patches.STATES_ACCESS_KEY: the key of the clients moto's Step Functions makes
 #: signing names that are not the IAM service prefix (CloudWatch signs as `monitoring`, its actions are `cloudwatch:`)
 _IAM_PREFIX = {"monitoring": "cloudwatch"}
 
@@ -287,12 +288,14 @@ class IamEnforcer:
         principal = current_principal()
         if principal is not None:
             return principal
-        creds = getattr(request_signer, "_credentials", None)
-        if creds is not None and getattr(creds, "access_key", None) == _STATES_ACCESS_KEY:
-            machines = [p for p, r in self.roles.items() if r.session_name.startswith("states:")]
-            if len(machines) == 1:
-                return machines[0]
-        return None
+        key = getattr(getattr(request_signer, "_credentials", None), "access_key", None) or ""
+        if key != _STATES_ACCESS_KEY and not key.startswith(_STATES_ACCESS_KEY + ":"):
+            return None
+        machines = [p for p, r in self.roles.items() if r.session_name.startswith("states:")]
+        role_name = key.partition(":")[2]
+        if role_name:  # the execution's role (moto_patches: one key per role)
+            machines = [p for p in machines if self.roles[p].role_name == role_name]
+        return machines[0] if len(machines) == 1 else None
 
     def check(self, principal: str, service: str, operation: str, params: dict) -> tuple[str, str, Decision] | None:
         """Record the call; the first (action, resource) the role does not allow, else None."""

@@ -17,6 +17,7 @@ the range of the patches that still apply.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 from collections.abc import Callable
@@ -26,6 +27,9 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+#: the access key of the boto3 clients moto's Step Functions makes for service integrations
+STATES_ACCESS_KEY = "ak"
 
 # The pinned moto (requirements-dev.txt) and its patch releases, which keep these internals.
 MOTO_TESTED = ">=5.2.5,<5.3"
@@ -402,6 +406,96 @@ def _events_task_failure(task: Any, env: Any, ex: Any) -> Any:
         event_type=HistoryEventType.TaskFailed,
         event_details=EventDetails(taskFailedEventDetails=details),
     )
+
+
+@moto_patch()
+def state_machines_call_with_their_role(p: MotoPatches) -> None:
+    """Step Functions: every service integration called AWS with one fixed access key (moto's
+    ``boto_client_for`` uses ``ak`` for all), whatever the state machine; on AWS each execution
+    calls with its own execution role. The key now names the role (``ak:<role name>``), so the
+    embedded stack's IAM check knows which state machine calls. No upstream issue found.
+    """
+    import sys
+
+    import moto.stepfunctions.parser.asl.parse.asl_parser  # noqa: F401 - loads every task module
+    from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+
+    original = boto_client_module.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = original(region=region, service=service, state_credentials=state_credentials)
+        role_arn = getattr(state_credentials, "role_arn", None)
+        if role_arn:
+            client._request_signer._credentials.access_key = f"{STATES_ACCESS_KEY}:{role_arn.rsplit('/', 1)[-1]}"
+        return client
+
+    # every task module bound the function by name at import
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+            p.set(module, "boto_client_for", boto_client_for)
+
+
+@moto_patch()
+def task_parameters_named_as_the_api(p: MotoPatches) -> None:
+    """Step Functions: a task's ``Parameters`` name the API's members as AWS documents them
+    (``Input``, ``StateMachineArn``, ``TaskToken``...) and AWS maps them onto the API, whose members
+    may be camelCase; moto 5.2's ``_normalise_parameters`` passed them to botocore as written, so
+    ``states:startExecution`` and ``aws-sdk:sfn:*`` tasks failed with ``States.Runtime``. They are
+    renamed to the operation's members, case-insensitively. No upstream issue found.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    original = StateTaskService._normalise_parameters
+
+    def _normalise_parameters(
+        task: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        original(task, parameters, boto_service_name, service_action_name)
+        service = task._get_boto_service_name(boto_service_name)
+        action = task._get_boto_service_action(service_action_name)
+        members = _operation_members(service, action)
+        for key in list(parameters):
+            member = members.get(key.lower())
+            if member is not None and member != key:
+                parameters[member] = parameters.pop(key)
+
+    p.set(StateTaskService, "_normalise_parameters", _normalise_parameters)
+
+
+@moto_patch()
+def task_failures_keep_their_cause(p: MotoPatches) -> None:
+    """Step Functions: AWS's SendTaskFailure takes ``error`` and ``cause`` and the task fails with
+    both; moto 5.2's API handler (``StepFunctionResponse.send_task_failure``) read only ``error``.
+    No upstream issue found.
+    """
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(response: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        response.stepfunction_backend.send_task_failure(
+            response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+        )
+        return EmptyResult()
+
+    p.set(StepFunctionResponse, "send_task_failure", send_task_failure)
+
+
+@functools.cache
+def _operation_members(service: str, action: str) -> dict[str, str]:
+    """Lower-cased member name -> member name of a botocore operation's input (``{}`` if unknown)."""
+    import botocore.session
+    from botocore import xform_name
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+        operations = {xform_name(op): op for op in model.operation_names}
+        shape = model.operation_model(operations[action]).input_shape
+    except Exception:  # noqa: BLE001 - an unknown service or action keeps its parameters
+        return {}
+    return {name.lower(): name for name in (shape.members if shape is not None else {})}
 
 
 def _simulated(p: MotoPatches) -> bool:

@@ -267,10 +267,17 @@ class LocalStack:
             return backend.secrets[secret_id].arn
         return None
 
-    def _token_state_machine(self, _token: str) -> str | None:
-        """The state machine a task token belongs to (the stack's only one; else unknown)."""
-        machines = list(self._state_machines)
-        return machines[0] if len(machines) == 1 else None
+    def _token_state_machine(self, token: str) -> str | None:
+        """The state machine whose running execution issued a task token (None: no such token)."""
+        from moto.stepfunctions.responses import get_backend
+
+        backend = get_backend(self._account(), self.region)
+        for sm_arn in self._state_machines:
+            for e in backend.describe_state_machine(sm_arn).executions:
+                env = e.exec_worker.env if e.exec_worker else None
+                if env is not None and env.callback_pool_manager.get(token) is not None:
+                    return sm_arn
+        return None
 
     def _setup_pollers(self) -> None:
         assert self.template is not None
@@ -650,10 +657,18 @@ class LocalStack:
         # moto's `visible` is strictly after visible_at: a millisecond more
         return min(due) + 0.001 if due else None
 
-    def executions(self) -> list[dict]:
+    def executions(self, express: bool = False) -> list[dict]:
+        """Executions of the stack's state machines, oldest first, each with its ``stateMachine``.
+
+        Express executions only with ``express=True``: AWS's ListExecutions does not list them
+        (their record is the state machine's log group); moto keeps them, for tests that follow a
+        nested child (``children_of``).
+        """
         sfn = self.client("stepfunctions")
         out = []
         for sm_arn, lid in self._state_machines.items():
+            if not express and sfn.describe_state_machine(stateMachineArn=sm_arn).get("type") == "EXPRESS":
+                continue
             for e in _paginate(sfn, "list_executions", "executions", stateMachineArn=sm_arn):
                 d = sfn.describe_execution(executionArn=e["executionArn"])
                 d.pop("ResponseMetadata", None)
@@ -661,6 +676,14 @@ class LocalStack:
                 out.append(d)
         out.sort(key=lambda d: d["startDate"])
         return out
+
+    def children_of(self, execution_arn: str) -> list[dict]:
+        """The Express executions a workflow started, oldest first (``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID``)."""
+        return [
+            e
+            for e in self.executions(express=True)
+            if json.loads(e.get("input") or "{}").get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID") == execution_arn
+        ]
 
     def history(self, execution_arn: str) -> list[dict]:
         sfn = self.client("stepfunctions")

@@ -44,16 +44,9 @@ def test_a_shipped_mfn_orders_trace_shows_notifications_steps_with_durations_and
     # And each status change, and each workflow step with its duration
     assert [r["what"] for r in timeline if r["kind"] == "status"][0].endswith("channel status new -> Pending")
     steps = {r["what"]: r["duration_s"] for r in timeline if r["kind"] == "task"}
-    assert list(steps) == [
-        "Step FetchOrderDetails",
-        "Step ResolveCustomer",
-        "Step CreateCommerceOrder",
-        "Step AnnounceCommerceOrder",
-        "Step WaitForShipments",
-        "Step ConfirmShipmentsToAmazon",
-        "Step CompleteOrder",
-        "Step AnnounceOrderShipped",
-    ]
+    # (the workflow's own steps: the import and the shipments run in Express children, whose steps
+    # show as the order's history rows, as on AWS, where Express executions have no execution history)
+    assert list(steps) == ["Step ImportOrder", "Step WaitForShipments", "Step ShipOrder"]
     assert all(d is not None and d >= 0 for d in steps.values())
     # And each SP-API and Commerce call with the request id that answered it
     calls = {r["what"]: r["request_id"] for r in timeline if r["kind"] in ("sp-api", "commerce")}

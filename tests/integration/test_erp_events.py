@@ -155,6 +155,35 @@ def test_a_merchant_fulfilled_order_reaches_the_erp_whatever_fails_in_its_announ
     assert order.channel_status.value == "Unshipped" and order.task_token, "the workflow waits for shipments"
 
 
+def workflow_of(player: Player, oid: str) -> dict:
+    [execution] = [e for e in player.stack.executions() if json.loads(e["input"])["amazon_order_id"] == oid]
+    return execution
+
+
+def task_failures(player: Player, execution: dict) -> list[str]:
+    """The task failures of a workflow and of the Express children it started, oldest first."""
+    events = [
+        e
+        for run in (execution, *player.stack.children_of(execution["executionArn"]))
+        for e in player.stack.history(run["executionArn"])
+        if e["type"] == "TaskFailed"
+    ]
+    return [e["taskFailedEventDetails"]["error"] for e in sorted(events, key=lambda e: e["timestamp"])]
+
+
+def states_entered(player: Player, execution: dict) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in player.stack.history(execution["executionArn"])
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def ship(player: Player, oid: str) -> None:
+    player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": "1Z999AA10123456784"}))
+    player.stack.settle()
+
+
 def test_the_shipped_announcement_is_retried_until_eventbridge_takes_it(player):
     oid = an_order(player, "MFN")  # Given an imported merchant-fulfilled order
     player.stack.settle()
@@ -162,15 +191,48 @@ def test_the_shipped_announcement_is_retried_until_eventbridge_takes_it(player):
     player.stack.aws_faults.fail_next(
         "eventbridge", "PutEvents", answer=failed_entry_answer(), match=put_events_of("OrderShipped")
     )
-    player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": "1Z999AA10123456784"}))
-    player.stack.settle()
+    ship(player, oid)
     # Then the task failed with EventBridge.FailedEntry, was retried, and the workflow ended well
-    [execution] = [e for e in player.stack.executions() if json.loads(e["input"])["amazon_order_id"] == oid]
-    failures = [
-        e["taskFailedEventDetails"]["error"]
-        for e in player.stack.history(execution["executionArn"])
-        if e["type"] == "TaskFailed"
-    ]
-    assert failures == ["EventBridge.FailedEntry"]
+    execution = workflow_of(player, oid)
+    assert task_failures(player, execution) == ["EventBridge.FailedEntry"]
+    assert execution["status"] == "SUCCEEDED"
+    assert orders(player).get(oid).channel_status.value == "Shipped"
+
+
+# The Express children try an announcement 1 + 3 times (their Retry's MaxAttempts), then hand it over.
+CHILD_ATTEMPTS = 4
+
+
+def test_an_order_the_import_could_not_announce_is_announced_by_the_workflow(player):
+    oid = an_order(player, "MFN")  # Given a paid merchant-fulfilled order
+    # When EventBridge refuses every announcement the import child makes
+    player.stack.aws_faults.fail_next(
+        "eventbridge", "PutEvents", answer=failed_entry_answer(), count=CHILD_ATTEMPTS, match=ANNOUNCED
+    )
+    player.stack.settle()
+    # Then the workflow's own AnnounceCommerceOrder (retried for a week) delivers it, once, and it waits for shipments
+    execution = workflow_of(player, oid)
+    assert task_failures(player, execution).count("EventBridge.FailedEntry") == CHILD_ATTEMPTS
+    assert states_entered(player, execution)[-3:] == ["ReadImportedOrder", "AnnounceCommerceOrder", "WaitForShipments"]
+    assert_the_erp_heard_of(player, oid, 1)
+    order = orders(player).get(oid)
+    assert order.channel_status.value == "Unshipped" and order.task_token, "the workflow waits for shipments"
+
+
+def test_a_shipment_the_child_could_not_announce_is_announced_by_the_workflow(player):
+    oid = an_order(player, "MFN")  # Given an imported merchant-fulfilled order
+    player.stack.settle()
+    # When the merchant ships it and EventBridge refuses every OrderShipped announcement the child makes
+    player.stack.aws_faults.fail_next(
+        "eventbridge",
+        "PutEvents",
+        answer=failed_entry_answer(),
+        count=CHILD_ATTEMPTS,
+        match=put_events_of("OrderShipped"),
+    )
+    ship(player, oid)
+    # Then the workflow's own AnnounceOrderShipped delivers it and the workflow ends well
+    execution = workflow_of(player, oid)
+    assert states_entered(player, execution)[-2:] == ["AnnounceOrderShipped", "Done"]
     assert execution["status"] == "SUCCEEDED"
     assert orders(player).get(oid).channel_status.value == "Shipped"

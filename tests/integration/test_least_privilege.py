@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from amazon_channel_local.aws_faults import failed_entry_answer, put_events_of
 from amazon_channel_local.http_api import HttpApiAdapter
 from amazon_channel_local.iam import Grant, Statement
 from amazon_channel_local.player import DEFAULT_SELLER, Player
@@ -210,6 +211,13 @@ def _stories(player: Player) -> None:
         time.sleep(0.01)  # the workflow's Wait state runs on its own thread
     player.amazon.feeds.process()
     stack.settle()
+
+    # EventBridge refuses every announcement the import child makes: the workflow announces the order itself
+    stack.aws_faults.fail_next(
+        "eventbridge", "PutEvents", answer=failed_entry_answer(), count=4, match=put_events_of("CommerceOrderCreated")
+    )
+    _run(player, _order("113-0000000-0000905"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000905"})
+    stack.aws_faults.clear()
 
     # The merchant opens the Orders view: a page, a page by status, one order with its history
     api = HttpApiAdapter(stack, "OrdersViewFunction")

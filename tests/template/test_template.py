@@ -18,6 +18,11 @@ from samtranslator.yaml_helper import yaml_parse
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 ASL_PATH = ROOT / "statemachines" / "mfn_order.asl.json"
+# Express children of the MFN workflow: logical id -> definition file
+CHILDREN = {
+    "MfnOrderImportStateMachine": ROOT / "statemachines" / "mfn_order_import.asl.json",
+    "MfnOrderShipmentsStateMachine": ROOT / "statemachines" / "mfn_order_shipments.asl.json",
+}
 CONTRACTS_PATH = ROOT / "docs" / "contracts.md"
 VENV_BIN = Path(sys.executable).parent
 
@@ -50,6 +55,11 @@ def resources(template) -> dict:
 @pytest.fixture(scope="module")
 def asl() -> dict:
     return json.loads(ASL_PATH.read_text())
+
+
+@pytest.fixture(scope="module")
+def children() -> dict[str, dict]:
+    return {lid: json.loads(path.read_text()) for lid, path in CHILDREN.items()}
 
 
 def _sam_env() -> dict:
@@ -155,10 +165,9 @@ def test_sam_build_builds_functions_and_layer(tmp_path):
 # --------------------------------------------------------------------------- state machine
 
 
-def test_asl_is_jsonpath_and_well_formed(asl):
+def _well_formed(asl: dict) -> None:
     assert asl.get("QueryLanguage", "JSONPath") == "JSONPath"
     assert asl["StartAt"] in asl["States"]
-    assert "mfn-<AmazonOrderId>" in asl["Comment"]
     for name, state in asl["States"].items():
         targets = [state.get("Next"), state.get("Default")]
         targets += [c["Next"] for c in state.get("Choices", [])]
@@ -167,6 +176,12 @@ def test_asl_is_jsonpath_and_well_formed(asl):
             assert target in asl["States"], f"{name} -> {target}"
         if state["Type"] not in ("Choice", "Succeed", "Fail"):
             assert "Next" in state or state.get("End") is True, name
+
+
+def test_asl_is_jsonpath_and_well_formed(asl, children):
+    assert "mfn-<AmazonOrderId>" in asl["Comment"]
+    for definition in (asl, *children.values()):
+        _well_formed(definition)
 
 
 def test_every_task_has_retry_and_catch(asl):
@@ -187,40 +202,153 @@ def test_every_task_has_retry_and_catch(asl):
             assert state["Parameters"]["FunctionName"].startswith("${"), name
 
 
-def test_workflow_shape(asl):
+def test_workflow_shape(asl, children):
     states = asl["States"]
-    assert asl["StartAt"] == "FetchOrderDetails"
+    # The usual order costs three Standard transitions: import, wait for the merchant, ship.
+    assert asl["StartAt"] == "ImportOrder"
+    assert states["ImportOrder"]["Next"] == "WaitForShipments"
+    assert states["WaitForShipments"]["Next"] == "ShipOrder"
+    assert states["ShipOrder"]["End"] is True
     assert states["WaitForShipments"]["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert states["WaitForShipments"]["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
     assert states["WaitForShipments"]["ResultPath"] == "$.wake"
-    assert states["AnnounceCommerceOrder"]["Resource"] == "arn:aws:states:::events:putEvents"
+    for name in ("AnnounceCommerceOrder", "AnnounceOrderShipped"):  # the week-long fallbacks stay on Standard
+        assert states[name]["Resource"] == "arn:aws:states:::events:putEvents"
+        assert states[name]["Retry"][0]["MaxAttempts"] >= 2000, name
     entry = states["AnnounceCommerceOrder"]["Parameters"]["Entries"][0]
     assert entry["DetailType"] == "CommerceOrderCreated"
     assert entry["Source"] == "amazon-channel"
     assert states["Failed"] == {**states["Failed"], "Type": "Fail", "Error": "OrderWorkflowFailed"}
+    steps = {name: s for c in children.values() for name, s in c["States"].items()}
     for name in (
         "FetchOrderDetails",
         "ResolveCustomer",
         "CreateCommerceOrder",
         "ConfirmShipmentsToAmazon",
         "CompleteOrder",
-        "RecordOrderError",
     ):
-        assert states[name]["Parameters"]["Payload.$"] == "$", name
-        assert states[name]["OutputPath"] == "$.Payload", name
+        assert steps[name]["Parameters"]["Payload.$"] == "$", name
+        assert steps[name]["OutputPath"] == "$.Payload", name
+    assert states["RecordOrderError"]["Parameters"]["Payload.$"] == "$"
+
+
+def _child_tasks(asl: dict) -> dict[str, dict]:
+    """The parent's tasks that run an Express child, by the child's logical id."""
+    return {
+        s["Parameters"]["StateMachineArn"][2:-4].replace("StateMachineArn", "StateMachine"): s
+        for s in asl["States"].values()
+        if s.get("Resource") == "arn:aws:states:::states:startExecution.waitForTaskToken"
+    }
+
+
+def test_each_child_answers_the_parent_through_its_task_token(asl, children):
+    tasks = _child_tasks(asl)
+    assert set(tasks) == set(CHILDREN)
+    for lid, task in tasks.items():
+        given = task["Parameters"]["Input"]
+        assert given["reply_token.$"] == "$$.Task.Token", lid
+        assert given["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$"] == "$$.Execution.Id", lid
+        assert 300 < task["TimeoutSeconds"] <= 600, "an Express execution lasts at most 5 minutes"
+        assert "States.Timeout" in {e for r in task["Retry"] for e in r["ErrorEquals"]}, lid
+        ends = [s for s in children[lid]["States"].values() if s.get("End")]
+        assert ends, lid
+        for state in ends:  # every way out answers the parent
+            assert state["Resource"].startswith("arn:aws:states:::aws-sdk:sfn:sendTask"), lid
+            assert state["Parameters"]["TaskToken.$"] == "$.reply_token", lid
+
+
+def test_the_parent_catches_every_outcome_a_child_reports(asl, children):
+    for lid, task in _child_tasks(asl).items():
+        caught = {e for c in task["Catch"] for e in c["ErrorEquals"]}
+        assert "States.ALL" in caught, lid
+        reported = {
+            s["Parameters"]["Error"] for s in children[lid]["States"].values() if "Error" in s.get("Parameters", {})
+        }
+        assert reported and reported <= caught, (lid, reported - caught)
+        catch_all = [c for c in task["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+        assert catch_all == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordOrderError"}]
+
+
+def test_a_child_step_keeps_its_retries_and_hands_the_long_waits_to_the_parent(asl, children):
+    """A failed step reaches the parent under its own name: the parent retries what outlasts an Express
+    execution (AmazonThrottled for hours; a confirmation in progress or cut off), RecordOrderError the rest."""
+    for child in children.values():
+        for name, state in _task_states(child).items():
+            if not state["Resource"].startswith("arn:aws:states:::lambda:invoke"):
+                continue
+            [catch] = state["Catch"]
+            assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error", name
+            report = child["States"][catch["Next"]]
+            assert report["Parameters"] == {
+                **report["Parameters"],
+                "Error.$": "$.error.Error",
+                "Cause.$": "$.error.Cause",
+            }
+            retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+            assert retried >= RETRIED_ERRORS - {"AmazonThrottled"}, name
+    tasks = _child_tasks(asl)
+    retried_by_parent = {lid: {e: r for r in t["Retry"] for e in r["ErrorEquals"]} for lid, t in tasks.items()}
+    throttled = retried_by_parent["MfnOrderImportStateMachine"]["AmazonThrottled"]
+    assert throttled == {**throttled, "MaxAttempts": 60, "MaxDelaySeconds": 300, "JitterStrategy": "FULL"}
+    fetch = children["MfnOrderImportStateMachine"]["States"]["FetchOrderDetails"]
+    assert "AmazonThrottled" not in {e for r in fetch["Retry"] for e in r["ErrorEquals"]}
+    assert {"ConfirmationInProgress", "Sandbox.Timedout"} <= set(retried_by_parent["MfnOrderShipmentsStateMachine"])
 
 
 def test_every_placeholder_has_a_substitution(asl, resources):
-    placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL_PATH.read_text()))
+    machines = {"MfnOrderStateMachine": ASL_PATH, **CHILDREN}
+    for lid, path in machines.items():
+        placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", path.read_text()))
+        machine = resources[lid]["Properties"]
+        assert placeholders == set(machine["DefinitionSubstitutions"]), lid
+        assert machine["DefinitionUri"] == str(path.relative_to(ROOT)), lid
+        assert machine["Tracing"] == {"Enabled": True}, lid
+        logging = machine["Logging"]
+        assert logging["IncludeExecutionData"] is False, lid  # buyers' data stays out of the logs
+        log_group = _ref(logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"])
+        assert "RetentionInDays" in resources[log_group]["Properties"], lid
     machine = resources["MfnOrderStateMachine"]["Properties"]
-    substitutions = set(machine["DefinitionSubstitutions"])
-    assert placeholders == substitutions
-    assert machine["DefinitionUri"] == "statemachines/mfn_order.asl.json"
     assert machine["Type"] == "STANDARD"
     assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-mfn-order"}
-    assert machine["Tracing"] == {"Enabled": True}
-    log_group = _ref(machine["Logging"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"])
-    assert "RetentionInDays" in resources[log_group]["Properties"]
+    for lid in CHILDREN:
+        assert resources[lid]["Properties"]["Type"] == "EXPRESS", lid
+
+
+def _machine_grants(resources, logical_id) -> set[tuple[str, str]]:
+    out = set()
+    for s in resources[logical_id]["Properties"]["Policies"][0]["Statement"]:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        targets = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        for target in targets:
+            what = target if isinstance(target, str) else json.dumps(target)
+            out |= {(a, what) for a in actions}
+    return out
+
+
+def test_the_parent_may_start_only_its_children_and_they_may_only_answer_it(resources):
+    parent = _machine_grants(resources, "MfnOrderStateMachine")
+    assert {w for a, w in parent if a == "states:StartExecution"} == {json.dumps({"Ref": lid}) for lid in CHILDREN}
+    assert not {a for a, _w in parent if a.startswith("states:") and a != "states:StartExecution"}
+    for lid in CHILDREN:
+        grants = _machine_grants(resources, lid)
+        answers = {(a, w) for a, w in grants if a.startswith("states:")}
+        parent = "${AWS::StackName}-mfn-order"
+        parent_arn = json.dumps(
+            {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{parent}"}
+        )
+        assert answers == {("states:SendTaskSuccess", parent_arn), ("states:SendTaskFailure", parent_arn)}, lid
+
+
+def test_each_child_alarms_on_failed_and_timed_out_executions(resources):
+    alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
+    for lid in CHILDREN:
+        watched = {
+            a["Properties"]["MetricName"]
+            for a in alarms.values()
+            if a["Properties"].get("Namespace") == "AWS/States"
+            and a["Properties"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": lid}}]
+        }
+        assert watched == {"ExecutionsFailed", "ExecutionsTimedOut"}, lid
 
 
 # --------------------------------------------------------------------------- functions
@@ -516,6 +644,8 @@ def test_no_role_grants_on_a_wildcard_but_the_workflow_s_log_delivery():
     from amazon_channel_local.iam_grants import grants_by_principal, translated
 
     grants = grants_by_principal(translated(TEMPLATE_PATH.read_text()))
-    assert {lid for lid, g in grants.items() if g["wildcards"]} == {"MfnOrderStateMachine", "OrdersPageFunction"}
-    assert grants["MfnOrderStateMachine"]["wildcards"] == 8  # vended-logs actions: no resource-level permissions
+    machines = {"MfnOrderStateMachine", *CHILDREN}
+    assert {lid for lid, g in grants.items() if g["wildcards"]} == machines | {"OrdersPageFunction"}
+    for lid in machines:  # vended-logs actions: no resource-level permissions
+        assert grants[lid]["wildcards"] == 8, lid
     assert grants["OrdersPageFunction"]["wildcards"] == 1  # cloudwatch:GetMetricStatistics: none either

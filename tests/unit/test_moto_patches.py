@@ -107,6 +107,32 @@ def _sqs_reads_the_machine_time() -> bool:
     return "unix_time()" in _source(sqs_models) and "unix_time_millis()" in _source(sqs_models)
 
 
+def _states_calls_share_one_key() -> bool:
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    return "role_arn" not in _source(boto_client.boto_client_for)
+
+
+def _task_parameters_passed_as_written() -> bool:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    class Probe:
+        _get_boto_service_name = staticmethod(lambda name=None: name or "stepfunctions")
+        _get_boto_service_action = staticmethod(lambda action=None: action or "start_execution")
+
+    parameters = {"Input": "{}"}
+    StateTaskService._normalise_parameters(Probe(), parameters, "stepfunctions", "start_execution")
+    return "Input" in parameters
+
+
+def _task_failure_drops_cause() -> bool:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    return '"cause"' not in _source(StepFunctionResponse.send_task_failure)
+
+
 STILL_NEEDED = {
     "lambda_runs_in_process": _lambda_runs_in_docker,
     "simple_lambda_backend_invokes": _simple_backend_echoes_the_event,
@@ -121,6 +147,9 @@ STILL_NEEDED = {
     "retry_intervals_scaled": _retries_sleep_real_time,
     "wait_states_scaled": _waits_real_time,
     "sqs_on_the_stack_clock": _sqs_reads_the_machine_time,
+    "state_machines_call_with_their_role": _states_calls_share_one_key,
+    "task_parameters_named_as_the_api": _task_parameters_passed_as_written,
+    "task_failures_keep_their_cause": _task_failure_drops_cause,
 }
 
 
