@@ -60,7 +60,13 @@ def note_replay(envelope, handler: str, result: str, amazon_order_id: str | None
     )
     try:
         _log().record_replayed(
-            name, handler, str(envelope.get("id") or "unknown"), detail_type, result, amazon_order_id, now_iso()
+            name,
+            handler=handler,
+            event_id=str(envelope.get("id") or "unknown"),
+            detail_type=detail_type,
+            result=result,
+            amazon_order_id=amazon_order_id,
+            at=now_iso(),
         )
     except Exception as e:  # noqa: BLE001 - a receipt is bookkeeping only
         runtime.logger.warning("Replay receipt not written", extra={"replay": name, "error": type(e).__name__})

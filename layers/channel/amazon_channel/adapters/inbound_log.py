@@ -46,6 +46,7 @@ class DynamoDbInboundLog:
     def record_replayed(
         self,
         replay_name: str,
+        *,
         handler: str,
         event_id: str,
         detail_type: str | None,

@@ -128,6 +128,7 @@ def sync_stores(
     ports: SyncPorts,
     settings: SyncSettings,
     owner: str,
+    *,
     time_left: Callable[[], float],
     seller_id: str | None = None,
     clock: Callable[[], str] = now_iso,
@@ -141,7 +142,7 @@ def sync_stores(
             reports.append(StoreSyncReport(store.seller_id, result="skipped", reason="no time left in this run"))
             continue
         try:
-            reports.append(sync_store(store, ports, settings, owner, time_left, clock))
+            reports.append(sync_store(store, ports, settings, owner, time_left=time_left, clock=clock))
         except Exception as e:  # noqa: BLE001 - one store's failure must not stop the others' sync
             reports.append(StoreSyncReport(store.seller_id, result="failed", reason=_reason(e)))
     return reports
@@ -152,6 +153,7 @@ def sync_store(
     ports: SyncPorts,
     settings: SyncSettings,
     owner: str,
+    *,
     time_left: Callable[[], float],
     clock: Callable[[], str] = now_iso,
 ) -> StoreSyncReport:
@@ -164,13 +166,21 @@ def sync_store(
     try:
         report.finished = finish_shipments(store.seller_id, ports)
         report.retries = retry_blocked_orders(store.seller_id, ports)
-        _read_changes(store, ports, settings, report, time_left, clock)
+        _read_changes(store, ports, settings, report, time_left=time_left, clock=clock)
     finally:
         ports.state.release_lease(store.seller_id, owner)
     return report
 
 
-def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: StoreSyncReport, time_left, clock) -> None:
+def _read_changes(
+    store: StoreConfig,
+    ports: SyncPorts,
+    settings: SyncSettings,
+    report: StoreSyncReport,
+    *,
+    time_left: Callable[[], float],
+    clock: Callable[[], str],
+) -> None:
     state = ports.state.load(store.seller_id) or SyncState(seller_id=store.seller_id)
     now = clock()
     cursor = state.cursor
