@@ -331,7 +331,7 @@ def run_case(case: str, n_orders: int, concurrency: int, seed: int, max_wait: fl
                     sync,
                     SyncSettings(lease_seconds=SYNC_TIMEOUT_SECONDS + 30),
                     f"run-{n}",
-                    time_left=lambda: deadline - clock.now,
+                    time_left=lambda deadline=deadline: deadline - clock.now,
                     clock=clock.iso,
                 )
                 sync_runs.append(

@@ -7,7 +7,10 @@ product missing, disabled or not salable) is not bad input: it shows `Error` wit
 `OrdersBlocked`, and the order sync retries it; its event is done, not parked.
 """
 
+import functools
 import json
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -25,20 +28,22 @@ from amazon_channel.domain.fba_import import import_fba_order
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 processor = BatchProcessor(event_type=EventType.SQS)
 _idempotency = IdempotencyConfig(event_key_jmespath="amazon_order_id", expires_after_seconds=24 * 3600)
-_import_once = None
 
 
 def _import(order: ChannelOrderEvent) -> dict:
     return {"result": import_fba_order(order.amazon_order_id, runtime.ports())}
 
 
+@functools.cache
+def _import_once() -> Callable[..., Any]:
+    """The idempotent import, made on first use: its persistence store's client is created then."""
+    return idempotent_function(
+        data_keyword_argument="order", persistence_store=runtime.idempotency_store(), config=_idempotency
+    )(_import)
+
+
 def _import_order_once(order: ChannelOrderEvent) -> dict:
-    global _import_once
-    if _import_once is None:
-        _import_once = idempotent_function(
-            data_keyword_argument="order", persistence_store=runtime.idempotency_store(), config=_idempotency
-        )(_import)
-    return _import_once(order=order)
+    return _import_once()(order=order)
 
 
 def _replayed_import(order: ChannelOrderEvent) -> dict | None:

@@ -7,6 +7,10 @@ unknown type or status, unconnected store, oversized) is parked in the dead-lett
 with its reason, and the rest of the batch goes on.
 """
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -23,7 +27,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 _idempotency = IdempotencyConfig(
     event_key_jmespath="NotificationMetadata.NotificationId", expires_after_seconds=7 * 24 * 3600
 )
-_record_once = None
 
 
 def _record(notification: OrderChangeNotification, body: str | None = None) -> dict:
@@ -45,14 +48,15 @@ def _record(notification: OrderChangeNotification, body: str | None = None) -> d
 
 def _record_notification_once(notification: OrderChangeNotification, body: str | None = None) -> dict:
     """Each NotificationId is applied once; a redelivery returns the first outcome."""
-    global _record_once
-    if _record_once is None:
-        _record_once = idempotent_function(
-            data_keyword_argument="notification",
-            persistence_store=runtime.idempotency_store(),
-            config=_idempotency,
-        )(_record)
-    return _record_once(notification=notification, body=body)
+    return _record_once()(notification=notification, body=body)
+
+
+@functools.cache
+def _record_once() -> Callable[..., Any]:
+    """The idempotent record, made on first use: its persistence store's client is created then."""
+    return idempotent_function(
+        data_keyword_argument="notification", persistence_store=runtime.idempotency_store(), config=_idempotency
+    )(_record)
 
 
 @tracer.capture_method

@@ -78,6 +78,7 @@ def apigw_v2_event(
     method: str,
     raw_path: str,
     raw_query: str = "",
+    *,
     headers: dict[str, str] | None = None,
     route: Route | None = None,
     path_parameters: dict[str, str] | None = None,
@@ -180,7 +181,9 @@ class HttpApiAdapter:
                 break
         else:
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
-        event = apigw_v2_event(method, path, parts.query, headers, route, params, body)
+        event = apigw_v2_event(
+            method, path, parts.query, headers=headers, route=route, path_parameters=params, body=body
+        )
         try:
             result = self.stack.invoke(self.function, event, source="http-api")
         except HandlerError:

@@ -240,10 +240,8 @@ class LambdaRuntime:
             }
             return json.dumps(payload), True, ""
         if isinstance(event, (str, bytes)):
-            try:
+            with contextlib.suppress(ValueError):
                 event = json.loads(event or "{}")
-            except ValueError:
-                pass
         result, error = self._run(logical_id, fn, event, source="lambda:invoke")
         if error is not None:
             return json.dumps(error), True, ""

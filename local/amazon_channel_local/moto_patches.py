@@ -292,10 +292,9 @@ def _target_input(target: dict, original_event: dict, transform_input: bool) -> 
         return extract_json(target["InputPath"], event)
     transformer = target.get("InputTransformer")
     if transformer:
-        out = EventTemplateParser.parse(
+        return EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
             event=event,
         )
-        return out
     return event

@@ -57,7 +57,7 @@ Behaviour:
 - Request bodies carry only fields of Adobe's admin REST schema: Magento refuses any other with
   400 `"<field>" is not supported` (there is no `send_email` on an order).
 - Logs name the method, the route and the status only: never emails, names, addresses or bodies.
-"""
+"""  # noqa: E501 - a Markdown table: one row per Commerce call
 
 from __future__ import annotations
 
@@ -499,10 +499,7 @@ class CommerceRestClient:
 
     def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict | None:
         query = _search_query([[("ext_order_id", amazon_order_id, "eq")]])
-        if once:
-            result = self._once("GET", "/V1/orders", query=query)
-        else:
-            result = self._get("/V1/orders", query)
+        result = self._once("GET", "/V1/orders", query=query) if once else self._get("/V1/orders", query)
         items = [
             o
             for o in (result or {}).get("items") or []

@@ -17,7 +17,7 @@ on that Query. DynamoDB applies `Limit` before filters, so one request reads at 
 The cursor is opaque to callers: base64url of the next `ExclusiveStartKey` (DynamoDB's
 `LastEvaluatedKey`, or the key of the last row returned), the index, and a digest of the filters,
 so it only continues the query that produced it, in the same store.
-"""
+"""  # noqa: E501 - a Markdown table: one row per filter
 
 from __future__ import annotations
 

@@ -120,11 +120,11 @@ class SellingPartnerClient:
         endpoint: str,
         lwa_token_url: str,
         credentials: Callable[[], dict],
+        *,
         rate_budget: Any = None,
         http: urllib3.PoolManager | None = None,
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
-        *,
         max_wait: float = 60.0,
         base_delay: float = 0.5,
         max_delay: float = 20.0,
@@ -354,7 +354,7 @@ class SellingPartnerClient:
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
     def _pause(self, operation: str, seconds: float) -> None:
         if seconds > 0:

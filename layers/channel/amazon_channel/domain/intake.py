@@ -227,7 +227,7 @@ def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> Intake
     order.version += 1
     order.updated_at = at
     ports.orders.save(
-        order, [_status_entry(at, change, previous, order.channel_status)] + _keep_details(order, change, at) + asked
+        order, [_status_entry(at, change, previous, order.channel_status), *_keep_details(order, change, at), *asked]
     )
     return _follow_up(order, change, ports, result="advanced")
 

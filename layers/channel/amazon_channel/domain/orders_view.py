@@ -104,9 +104,7 @@ class OrderQuery(Model):
             return False
         if self.total_min is not None and (row.grand_total is None or row.grand_total < self.total_min):
             return False
-        if self.total_max is not None and (row.grand_total is None or row.grand_total > self.total_max):
-            return False
-        return True
+        return not (self.total_max is not None and (row.grand_total is None or row.grand_total > self.total_max))
 
 
 def fold(name: str) -> str:
@@ -124,7 +122,7 @@ def parse_query(params: Mapping[str, str]) -> OrderQuery:
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
         raise InvalidQuery(unknown[0], f"unknown parameter; the filters are {', '.join(PARAMETERS)}")
-    p = {k: v for k, v in params.items()}
+    p = dict(params)
     seller = p.get("seller_id")
     if not seller:
         raise InvalidQuery("seller_id", "required: the Orders view lists one Amazon store (its SellerId)")
