@@ -82,6 +82,7 @@ from ..domain.models import (
     Address,
     CommerceCustomer,
     CommerceOrderDraft,
+    CommerceOrderLine,
     CommerceOrderRef,
     CommerceShipment,
 )
@@ -224,6 +225,74 @@ def _split_name(name: str | None) -> tuple[str | None, str | None]:
     return " ".join(parts[:-1]), parts[-1]
 
 
+def _with_base(name: str, amount: Decimal) -> dict[str, float]:
+    """An amount as Magento keeps it: in the order's currency and the base currency (the same here)."""
+    return {name: _money(amount), f"base_{name}": _money(amount)}
+
+
+def _item_entity(ln: CommerceOrderLine, store_id: int) -> dict[str, Any]:
+    """An order line as a Magento order item (its discount_amount is positive)."""
+    unit_incl = (ln.row + ln.tax) / ln.qty if ln.qty else ln.price
+    return {
+        "sku": ln.sku,
+        "name": ln.name,
+        "product_type": "simple",
+        "store_id": store_id,
+        "qty_ordered": ln.qty,
+        **_with_base("price", ln.price),
+        **_with_base("original_price", ln.price),
+        **_with_base("price_incl_tax", unit_incl),
+        **_with_base("tax_amount", ln.tax),
+        **_with_base("discount_amount", ln.discount),
+        **_with_base("row_total", ln.row),
+        **_with_base("row_total_incl_tax", ln.row + ln.tax),
+        "ext_order_item_id": ln.amazon_order_item_id,
+    }
+
+
+def _order_header(draft: CommerceOrderDraft) -> dict[str, Any]:
+    """Who ordered, in which store and currency: a new, pending order."""
+    return {
+        "ext_order_id": draft.amazon_order_id,
+        "store_id": draft.store_id,
+        "state": "new",
+        "status": "pending",
+        "customer_email": draft.customer_email,
+        "customer_firstname": draft.customer_firstname,
+        "customer_lastname": draft.customer_lastname,
+        "customer_is_guest": 1 if draft.customer_is_guest else 0,
+        "customer_group_id": 0 if draft.customer_is_guest else 1,
+        "base_currency_code": draft.currency,
+        "order_currency_code": draft.currency,
+        "global_currency_code": draft.currency,
+        "store_currency_code": draft.currency,
+        "base_to_global_rate": 1,
+        "base_to_order_rate": 1,
+        "store_to_base_rate": 1,
+        "store_to_order_rate": 1,
+    }
+
+
+def _order_totals(draft: CommerceOrderDraft) -> dict[str, Any]:
+    """The order's totals. Magento's signs: the order's shipping_discount_amount is positive, its
+    discount_amount negative; grand total = subtotal + shipping + tax - discount."""
+    subtotal = sum((ln.row for ln in draft.lines), Decimal(0))
+    line_tax = sum((ln.tax for ln in draft.lines), Decimal(0))
+    discount = -draft.discount_total if draft.discount_total else Decimal(0)
+    return {
+        **_with_base("subtotal", subtotal),
+        **_with_base("subtotal_incl_tax", subtotal + line_tax),
+        **_with_base("shipping_amount", draft.shipping_amount),
+        **_with_base("shipping_tax_amount", draft.shipping_tax),
+        **_with_base("shipping_incl_tax", draft.shipping_amount + draft.shipping_tax),
+        **_with_base("shipping_discount_amount", draft.shipping_discount),
+        **_with_base("tax_amount", line_tax + draft.shipping_tax),
+        **_with_base("discount_amount", discount),
+        **_with_base("grand_total", draft.grand_total),
+        "total_qty_ordered": sum(ln.qty for ln in draft.lines),
+    }
+
+
 class CommerceRestClient:
     """`CommerceStore` over Adobe Commerce REST as an integration (OAuth 1.0a, or Bearer if opted in).
 
@@ -291,6 +360,26 @@ class CommerceRestClient:
             # %20 for a space, never "+": Magento reads the query with rawurldecode when it checks
             # the OAuth signature, so a "+" would sign as a plus and the request would be refused.
             url += "?" + urlencode(query, quote_via=quote)
+        resp = self._send(method, path, url, body)
+        status = resp.status
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except ValueError:
+            payload = None
+        log.debug("commerce %s %s -> %s", method, path, status)
+        if 200 <= status < 300:
+            return payload
+        message = ""
+        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+            message = _render(payload["message"], payload.get("parameters"))
+        if status >= 500 or status == 429:
+            log.warning("commerce %s %s -> %s", method, path, status)
+            raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
+        log.info("commerce %s %s rejected with %s", method, path, status)
+        raise self._refusal(method, path, status, payload, message)
+
+    def _send(self, method: str, path: str, url: str, body: Any) -> urllib3.BaseHTTPResponse:
+        """Send the request, tagged with a fresh request id; keep the id Commerce answers with."""
         request_id = str(uuid.uuid4())
         self._calls.request_id = request_id
         headers = {
@@ -315,22 +404,11 @@ class CommerceRestClient:
         except urllib3.exceptions.HTTPError as e:
             log.warning("commerce %s %s failed: %s", method, path.split("?", maxsplit=1)[0], type(e).__name__)
             raise _Transient(f"Commerce could not be reached ({type(e).__name__})") from None
-        status = resp.status
         self._calls.request_id = (resp.headers or {}).get("X-Request-Id") or request_id
-        try:
-            payload = json.loads(resp.data) if resp.data else None
-        except ValueError:
-            payload = None
-        log.debug("commerce %s %s -> %s", method, path, status)
-        if 200 <= status < 300:
-            return payload
-        message = ""
-        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-            message = _render(payload["message"], payload.get("parameters"))
-        if status >= 500 or status == 429:
-            log.warning("commerce %s %s -> %s", method, path, status)
-            raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
-        log.info("commerce %s %s rejected with %s", method, path, status)
+        return resp
+
+    def _refusal(self, method: str, path: str, status: int, payload: Any, message: str) -> CommerceRejected:
+        """The error for a 4xx answer, saying what the merchant can do about it."""
         if (
             status == 401
             and self._auth == "oauth1"
@@ -356,7 +434,7 @@ class CommerceRestClient:
             error = CommerceRejected(f"Commerce refused {method} {path} ({status}): {message or 'no message'}")
         error.status = status  # type: ignore[attr-defined]
         error.commerce_message = message  # type: ignore[attr-defined]
-        raise error
+        return error
 
     def _authorization(self, method: str, url: str) -> str:
         """The `Authorization` header of one request: OAuth 1.0a signed, or the Bearer token if opted in."""
@@ -526,67 +604,80 @@ class CommerceRestClient:
         order = self._find_order_raw(draft.amazon_order_id)
         request_id = self.last_request_id  # the call that found the order, or the one that created it
         if order is None:
-            product_ids = self._check_catalog(draft)
-            entity = self._order_entity(draft)
-            for item in entity["items"]:  # MSI finds the product of an order item by its product_id
-                item["product_id"] = product_ids[item["sku"]]
-            if draft.increment_id:
-                entity["increment_id"] = self._free_increment_id(draft.increment_id)
-            order = self._retrying(
-                lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
-                recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True),
-            )
+            order = self._save_new_order(draft)
             request_id = self.last_request_id
-            log.info("commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), request_id)
-        order_id = int(order["entity_id"])
         if draft.fulfillment == "MFN":
             # Before the invoice: a refused invoice cancels the order, which releases the hold.
             self._hold_units(order, draft)
         if self._needs_invoice(order):
-            try:
-                self._retrying(
-                    lambda: self._once(
-                        "POST", f"/V1/order/{order_id}/invoice", body={"capture": False, "notify": False}
-                    ),
-                    recheck=lambda: (
-                        True if not self._needs_invoice(self._once("GET", f"/V1/orders/{order_id}")) else None
-                    ),
-                )
-            except CommerceRejected as e:
-                # Never leave a half-made order: an open, unpaid order would be picked, shipped or
-                # exported as a new sale. Magento cannot delete it over REST, so it is canceled, with
-                # a comment; a later import creates a new one (find skips canceled orders).
-                self._withdraw_uninvoiced(order, draft.amazon_order_id, str(e))
-                raise CommerceRejected(
-                    f"{e}; Commerce order {order.get('increment_id')} was saved, then canceled "
-                    f"so that no uninvoiced order is left"
-                ) from None
-            order = self._get_order_raw(order_id)
-        wanted = (draft.status or "").strip()
-        note = None
-        if (
-            wanted
-            and wanted not in ("pending", "processing", "complete")
-            and order.get("status") != wanted
-            and order.get("state") not in _CLOSED_STATES
-            and order.get("state") != "complete"
-        ):
-            comment = f"Imported from Amazon order {draft.amazon_order_id}."
-            try:
-                self.add_comment(order_id, comment, status=wanted)
-            except OrderStatusRefused as e:
-                # The order is made and paid: a status the store has not assigned to the order's
-                # state must not fail the import. The comment goes on without it, and the channel
-                # order says what to assign.
-                self._comment_once(self._get_order_raw(order_id), comment)
-                note = (
-                    f'Commerce kept status "{order.get("status")}": it refused status "{wanted}" '
-                    f'({getattr(e, "commerce_message", "") or e}). Assign "{wanted}" to state '
-                    f'"{order.get("state")}" in Stores > Order Status to use it.'
-                )
-            order = self._get_order_raw(order_id)
+            order = self._invoice(order, draft)
+        order, note = self._assign_status(order, draft)
         ref = self._tagged(self._ref(order), request_id)
         return ref.model_copy(update={"note": note}) if note else ref
+
+    def _save_new_order(self, draft: CommerceOrderDraft) -> dict[str, Any]:
+        """Save the order, once the catalog can supply every line."""
+        product_ids = self._check_catalog(draft)
+        entity = self._order_entity(draft)
+        for item in entity["items"]:  # MSI finds the product of an order item by its product_id
+            item["product_id"] = product_ids[item["sku"]]
+        if draft.increment_id:
+            entity["increment_id"] = self._free_increment_id(draft.increment_id)
+        order: dict[str, Any] = self._retrying(
+            lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
+            recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True),
+        )
+        log.info(
+            "commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), self.last_request_id
+        )
+        return order
+
+    def _invoice(self, order: dict[str, Any], draft: CommerceOrderDraft) -> dict[str, Any]:
+        """Invoice the order (Amazon took the payment); a refused invoice withdraws the order."""
+        order_id = int(order["entity_id"])
+        try:
+            self._retrying(
+                lambda: self._once("POST", f"/V1/order/{order_id}/invoice", body={"capture": False, "notify": False}),
+                recheck=lambda: True if not self._needs_invoice(self._once("GET", f"/V1/orders/{order_id}")) else None,
+            )
+        except CommerceRejected as e:
+            # Never leave a half-made order: an open, unpaid order would be picked, shipped or
+            # exported as a new sale. Magento cannot delete it over REST, so it is canceled, with
+            # a comment; a later import creates a new one (find skips canceled orders).
+            self._withdraw_uninvoiced(order, draft.amazon_order_id, str(e))
+            raise CommerceRejected(
+                f"{e}; Commerce order {order.get('increment_id')} was saved, then canceled "
+                f"so that no uninvoiced order is left"
+            ) from None
+        return self._get_order_raw(order_id)
+
+    def _assign_status(self, order: dict[str, Any], draft: CommerceOrderDraft) -> tuple[dict[str, Any], str | None]:
+        """Give the order the merchant's custom status, if any; a status Commerce refuses is a note, not a failure."""
+        wanted = (draft.status or "").strip()
+        if (
+            not wanted
+            or wanted in ("pending", "processing", "complete")
+            or order.get("status") == wanted
+            or order.get("state") in _CLOSED_STATES
+            or order.get("state") == "complete"
+        ):
+            return order, None
+        order_id = int(order["entity_id"])
+        comment = f"Imported from Amazon order {draft.amazon_order_id}."
+        note = None
+        try:
+            self.add_comment(order_id, comment, status=wanted)
+        except OrderStatusRefused as e:
+            # The order is made and paid: a status the store has not assigned to the order's
+            # state must not fail the import. The comment goes on without it, and the channel
+            # order says what to assign.
+            self._comment_once(self._get_order_raw(order_id), comment)
+            note = (
+                f'Commerce kept status "{order.get("status")}": it refused status "{wanted}" '
+                f'({getattr(e, "commerce_message", "") or e}). Assign "{wanted}" to state '
+                f'"{order.get("state")}" in Stores > Order Status to use it.'
+            )
+        return self._get_order_raw(order_id), note
 
     def _free_increment_id(self, wanted: str) -> str:
         """The Amazon order number, or, when an order the channel canceled half-made holds it, the
@@ -762,94 +853,23 @@ class CommerceRestClient:
             out["company"] = a.company
         return out
 
-    def _order_entity(self, draft: CommerceOrderDraft) -> dict:
-        # Magento's signs: an item's discount_amount and the order's shipping_discount_amount are
-        # positive, the order's discount_amount is negative; grand total = subtotal + shipping
-        # + tax - discount.
-        items, subtotal, line_tax, qty_total = [], Decimal(0), Decimal(0), 0
-        for ln in draft.lines:
-            row = ln.row
-            subtotal += row
-            line_tax += ln.tax
-            qty_total += ln.qty
-            unit_incl = (row + ln.tax) / ln.qty if ln.qty else ln.price
-            items.append(
-                {
-                    "sku": ln.sku,
-                    "name": ln.name,
-                    "product_type": "simple",
-                    "store_id": draft.store_id,
-                    "qty_ordered": ln.qty,
-                    "price": _money(ln.price),
-                    "base_price": _money(ln.price),
-                    "original_price": _money(ln.price),
-                    "base_original_price": _money(ln.price),
-                    "price_incl_tax": _money(unit_incl),
-                    "base_price_incl_tax": _money(unit_incl),
-                    "tax_amount": _money(ln.tax),
-                    "base_tax_amount": _money(ln.tax),
-                    "discount_amount": _money(ln.discount),
-                    "base_discount_amount": _money(ln.discount),
-                    "row_total": _money(row),
-                    "base_row_total": _money(row),
-                    "row_total_incl_tax": _money(row + ln.tax),
-                    "base_row_total_incl_tax": _money(row + ln.tax),
-                    "ext_order_item_id": ln.amazon_order_item_id,
-                }
-            )
-        tax = line_tax + draft.shipping_tax
-        grand = draft.grand_total
-        discount = -draft.discount_total if draft.discount_total else Decimal(0)
+    def _order_entity(self, draft: CommerceOrderDraft) -> dict[str, Any]:
+        items = [_item_entity(ln, draft.store_id) for ln in draft.lines]
         shipping_description = self._shipping_description
         if draft.handling_charges:
             shipping_description += (
                 " (includes " + ", ".join(f"{label} {amount:.2f}" for label, amount in draft.handling_charges) + ")"
             )
         entity: dict[str, Any] = {
-            "ext_order_id": draft.amazon_order_id,
-            "store_id": draft.store_id,
-            "state": "new",
-            "status": "pending",
-            "customer_email": draft.customer_email,
-            "customer_firstname": draft.customer_firstname,
-            "customer_lastname": draft.customer_lastname,
-            "customer_is_guest": 1 if draft.customer_is_guest else 0,
-            "customer_group_id": 0 if draft.customer_is_guest else 1,
-            "base_currency_code": draft.currency,
-            "order_currency_code": draft.currency,
-            "global_currency_code": draft.currency,
-            "store_currency_code": draft.currency,
-            "base_to_global_rate": 1,
-            "base_to_order_rate": 1,
-            "store_to_base_rate": 1,
-            "store_to_order_rate": 1,
-            "subtotal": _money(subtotal),
-            "base_subtotal": _money(subtotal),
-            "subtotal_incl_tax": _money(subtotal + line_tax),
-            "base_subtotal_incl_tax": _money(subtotal + line_tax),
-            "shipping_amount": _money(draft.shipping_amount),
-            "base_shipping_amount": _money(draft.shipping_amount),
-            "shipping_tax_amount": _money(draft.shipping_tax),
-            "base_shipping_tax_amount": _money(draft.shipping_tax),
-            "shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
-            "base_shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
+            **_order_header(draft),
+            **_order_totals(draft),
             "shipping_description": shipping_description,
-            "shipping_discount_amount": _money(draft.shipping_discount),
-            "base_shipping_discount_amount": _money(draft.shipping_discount),
-            "tax_amount": _money(tax),
-            "base_tax_amount": _money(tax),
-            "discount_amount": _money(discount),
-            "base_discount_amount": _money(discount),
-            "grand_total": _money(grand),
-            "base_grand_total": _money(grand),
-            "total_qty_ordered": qty_total,
             "total_item_count": len(items),
             "items": items,
             "billing_address": self._address(draft.billing_address, draft, "billing"),
             "payment": {
                 "method": self._payment_method,
-                "amount_ordered": _money(grand),
-                "base_amount_ordered": _money(grand),
+                **_with_base("amount_ordered", draft.grand_total),
                 "additional_information": ["Amazon", draft.amazon_order_id],
             },
             "extension_attributes": {
