@@ -295,19 +295,8 @@ class SellingPartnerClient:
         while True:
             attempt += 1
             self._take_budget(seller_id, operation, rate, burst)
-            headers = {
-                "x-amz-access-token": self._access_token(seller_id),
-                "user-agent": "amazon-channel/1.0 (Language=Python)",
-                "accept": "application/json",
-            }
-            if data is not None:
-                headers["content-type"] = "application/json"
             try:
-                with self.traced(f"sp-api {operation}"):
-                    r = self.http.request(
-                        method, url, body=data, headers=headers, retries=False, redirect=False, timeout=self.timeout
-                    )
-                reply = _Reply(r.status, r.headers, r.data)
+                reply = self._send(operation, method, url, seller_id, data)
             except urllib3.exceptions.HTTPError as e:
                 log.warning("sp-api %s order=%s connection error: %s", operation, order_id, type(e).__name__)
                 if attempt >= self.max_attempts:
@@ -323,18 +312,36 @@ class SellingPartnerClient:
                 attempt -= 1
                 self._forget_token(seller_id)
                 continue
-            if reply.status == 429 or reply.status >= 500:
-                if attempt >= self.max_attempts:
-                    raise self._error(operation, reply)
-                wait = self._backoff(attempt)
-                limit = _rate_limit(reply)
-                if reply.status == 429 and limit:
-                    wait = max(wait, 1.0 / limit)
-                if wait > self.max_wait:
-                    raise self._error(operation, reply)
-                self._pause(operation, wait)
-                continue
+            self._pause(operation, self._retry_wait(operation, reply, attempt))
+
+    def _send(self, operation: str, method: str, url: str, seller_id: str, data: bytes | None) -> _Reply:
+        """One request with the seller's access token."""
+        headers = {
+            "x-amz-access-token": self._access_token(seller_id),
+            "user-agent": "amazon-channel/1.0 (Language=Python)",
+            "accept": "application/json",
+        }
+        if data is not None:
+            headers["content-type"] = "application/json"
+        with self.traced(f"sp-api {operation}"):
+            r = self.http.request(
+                method, url, body=data, headers=headers, retries=False, redirect=False, timeout=self.timeout
+            )
+        return _Reply(r.status, r.headers, r.data)
+
+    def _retry_wait(self, operation: str, reply: _Reply, attempt: int) -> float:
+        """How long to wait before trying a throttled or failed call again; raises when it is not worth it."""
+        if reply.status != 429 and reply.status < 500:
             raise self._error(operation, reply)
+        if attempt >= self.max_attempts:
+            raise self._error(operation, reply)
+        wait = self._backoff(attempt)
+        limit = _rate_limit(reply)
+        if reply.status == 429 and limit:
+            wait = max(wait, 1.0 / limit)
+        if wait > self.max_wait:
+            raise self._error(operation, reply)
+        return wait
 
     def _error(self, operation: str, reply: _Reply) -> Exception:
         code, message = _first_error(reply)
@@ -401,6 +408,16 @@ class SellingPartnerClient:
                 "client_secret": creds.get("client_secret", ""),
             }
         ).encode()
+        payload = self._exchange(form)
+        token: str = payload["access_token"]
+        expires_at = time.monotonic() + float(payload.get("expires_in", 3600)) - TOKEN_MARGIN
+        with _TOKENS_LOCK:
+            _TOKENS[key] = (token, expires_at)
+        log.info("lwa token exchanged for seller %s", seller_id)
+        return token
+
+    def _exchange(self, form: bytes) -> dict[str, Any]:
+        """Login with Amazon's answer to a refresh token (retried when LWA is down or throttles)."""
         for attempt in range(1, self.max_attempts + 1):
             try:
                 r = self.http.request(
@@ -418,13 +435,8 @@ class SellingPartnerClient:
                 self._pause("lwa", self._backoff(attempt))
                 continue
             if r.status == 200:
-                payload = json.loads(r.data)
-                token = payload["access_token"]
-                expires_at = time.monotonic() + float(payload.get("expires_in", 3600)) - TOKEN_MARGIN
-                with _TOKENS_LOCK:
-                    _TOKENS[key] = (token, expires_at)
-                log.info("lwa token exchanged for seller %s", seller_id)
-                return token
+                payload: dict[str, Any] = json.loads(r.data)
+                return payload
             if r.status == 429 or r.status >= 500:
                 if attempt >= self.max_attempts:
                     raise AmazonUnavailable(f"LWA answered {r.status}")
@@ -517,54 +529,18 @@ def _item_money(item: dict) -> dict[str, Decimal]:
     return out
 
 
-def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
+def to_amazon_order(o: dict[str, Any], request_id: str | None = None) -> AmazonOrder:
     """Map a v2026-01-01 `Order` to the domain's `AmazonOrder`."""
     fulfillment = o.get("fulfillment") or {}
     raw_status = fulfillment.get("fulfillmentStatus")
     if raw_status not in STATUS:
         raise AmazonRejected(f"order {o.get('orderId')}: unknown fulfillmentStatus {raw_status!r}")
-    currency = None
-    items = []
-    for it in o.get("orderItems") or []:
-        product = it.get("product") or {}
-        unit = (product.get("price") or {}).get("unitPrice") or {}
-        currency = currency or unit.get("currencyCode")
-        items.append(
-            AmazonOrderItem(
-                order_item_id=it["orderItemId"],
-                sku=product.get("sellerSku") or "",
-                title=product.get("title"),
-                qty=int(it.get("quantityOrdered", 0)),
-                unit_price=_amount(unit) or Decimal("0"),
-                **_item_money(it),
-                qty_shipped=int((it.get("fulfillment") or {}).get("quantityFulfilled") or 0),
-                buyer_requested_cancel=(
-                    ((it.get("cancellation") or {}).get("cancellationRequest") or {}).get("requester") == "BUYER"
-                ),
-            )
-        )
-    buyer = o.get("buyer") or {}
-    addr = (o.get("recipient") or {}).get("deliveryAddress")
-    ship_to = None
-    if addr:
-        ship_to = Address(**{ours: addr.get(theirs) or None for ours, theirs in ADDRESS_FIELDS.items()})
-    packages = [
-        AmazonPackage(
-            package_reference_id=p.get("packageReferenceId"),
-            carrier=p.get("carrier"),
-            tracking_number=p.get("trackingNumber"),
-            items=[(pi["orderItemId"], int(pi["quantity"])) for pi in p.get("packageItems") or []],
-        )
-        for p in o.get("packages") or []
-    ]
+    order_items = o.get("orderItems") or []
     channel = o.get("salesChannel") or {}
     proceeds = o.get("proceeds") or {}
-    currency = currency or (proceeds.get("grandTotal") or {}).get("currencyCode") or "USD"
-    tips = [
-        _amount(b.get("subtotal")) or Decimal("0")
-        for b in proceeds.get("breakdowns") or []
-        if b.get("type") == "DELIVERY_TIP"
-    ]
+    currency = next((c for c in map(_unit_currency, order_items) if c), None)
+    buyer = o.get("buyer") or {}
+    addr = (o.get("recipient") or {}).get("deliveryAddress")
     return AmazonOrder(
         amazon_order_id=o["orderId"],
         marketplace_id=channel.get("marketplaceId") or "",
@@ -572,13 +548,53 @@ def to_amazon_order(o: dict, request_id: str | None = None) -> AmazonOrder:
         status=STATUS[raw_status],
         purchase_date=o["createdTime"],
         last_updated=o["lastUpdatedTime"],
-        currency=currency,
+        currency=currency or (proceeds.get("grandTotal") or {}).get("currencyCode") or "USD",
         buyer_name=buyer.get("buyerName"),
         buyer_email=buyer.get("buyerEmail"),
-        ship_to=ship_to,
-        items=items,
-        packages=packages,
+        ship_to=Address(**{ours: addr.get(theirs) or None for ours, theirs in ADDRESS_FIELDS.items()})
+        if addr
+        else None,
+        items=[_order_item(it) for it in order_items],
+        packages=[_package(p) for p in o.get("packages") or []],
         request_id=request_id,
         order_total=_amount(proceeds.get("grandTotal")),
-        delivery_tip=sum(tips, Decimal("0")),
+        delivery_tip=sum(
+            (
+                _amount(b.get("subtotal")) or Decimal("0")
+                for b in proceeds.get("breakdowns") or []
+                if b.get("type") == "DELIVERY_TIP"
+            ),
+            Decimal("0"),
+        ),
+    )
+
+
+def _unit_currency(item: dict[str, Any]) -> str | None:
+    return (((item.get("product") or {}).get("price") or {}).get("unitPrice") or {}).get("currencyCode")
+
+
+def _order_item(it: dict[str, Any]) -> AmazonOrderItem:
+    """An `OrderItem`: what was bought, at what price, how much shipped, and whether the buyer asked to cancel."""
+    product = it.get("product") or {}
+    unit = (product.get("price") or {}).get("unitPrice") or {}
+    cancellation_request = (it.get("cancellation") or {}).get("cancellationRequest") or {}
+    return AmazonOrderItem(
+        order_item_id=it["orderItemId"],
+        sku=product.get("sellerSku") or "",
+        title=product.get("title"),
+        qty=int(it.get("quantityOrdered", 0)),
+        unit_price=_amount(unit) or Decimal("0"),
+        **_item_money(it),
+        qty_shipped=int((it.get("fulfillment") or {}).get("quantityFulfilled") or 0),
+        buyer_requested_cancel=cancellation_request.get("requester") == "BUYER",
+    )
+
+
+def _package(p: dict[str, Any]) -> AmazonPackage:
+    """A `Package` the seller confirmed: carrier, tracking number and the items in it."""
+    return AmazonPackage(
+        package_reference_id=p.get("packageReferenceId"),
+        carrier=p.get("carrier"),
+        tracking_number=p.get("trackingNumber"),
+        items=[(pi["orderItemId"], int(pi["quantity"])) for pi in p.get("packageItems") or []],
     )
