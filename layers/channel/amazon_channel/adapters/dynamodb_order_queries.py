@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import json
 from decimal import Decimal
+from typing import Any
 
 from ..domain.errors import InvalidQuery
 from ..domain.models import ChannelOrder, ChannelStatus
@@ -93,36 +94,20 @@ class DynamoDbOrderQueries:
         if query.amazon_order_id is not None:
             return self._one(query)
         index = STATUS_INDEX if query.status is not None else VIEW_INDEX
-        pk_name, sk_name = _INDEXES[index]
         partition = f"STORE#{query.seller_id}" + (f"#{query.status.value}" if query.status is not None else "")
+        request = self._query_request(query, index, partition)
+        digest = _digest(query)
+        if query.cursor is not None:
+            request["ExclusiveStartKey"] = _decode_cursor(query.cursor, index, partition, digest)
+        return self._read_page(request, query, index, digest)
+
+    def _query_request(self, query: OrderQuery, index: str, partition: str) -> dict[str, Any]:
+        """The Query on the index: store (and status) and dates in the key condition, buyer and totals filtered."""
+        pk_name, sk_name = _INDEXES[index]
         names = {"#pk": pk_name}
-        values: dict = {":pk": {"S": partition}}
-        condition = "#pk = :pk"
-        if query.purchased_from is not None or query.purchased_to is not None:
-            names["#sk"] = sk_name
-        if query.purchased_from is not None and query.purchased_to is not None:
-            condition += " AND #sk BETWEEN :from AND :to"
-            values[":from"] = {"S": query.purchased_from}
-            values[":to"] = {"S": upper_bound(query.purchased_to)}
-        elif query.purchased_from is not None:
-            condition += " AND #sk >= :from"
-            values[":from"] = {"S": query.purchased_from}
-        elif query.purchased_to is not None:
-            condition += " AND #sk <= :to"
-            values[":to"] = {"S": upper_bound(query.purchased_to)}
-        filters = []
-        if query.buyer_name is not None:
-            filters.append("contains(#buyer, :buyer)")
-            names["#buyer"] = "buyer_name_lc"
-            values[":buyer"] = {"S": query.buyer_name}
-        if query.total_min is not None:
-            filters.append("#total >= :min")
-            values[":min"] = {"N": str(query.total_min)}
-        if query.total_max is not None:
-            filters.append("#total <= :max")
-            values[":max"] = {"N": str(query.total_max)}
-        if query.total_min is not None or query.total_max is not None:
-            names["#total"] = "grand_total"
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        condition = "#pk = :pk" + _date_condition(query, sk_name, names, values)
+        filters = _filters(query, names, values)
         projected = ("pk", "sk", pk_name, sk_name, *ROW_ATTRIBUTES)
         names.update({f"#a{i}": a for i, a in enumerate(projected)})
         request = {
@@ -138,12 +123,13 @@ class DynamoDbOrderQueries:
         }
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
-        digest = _digest(query)
-        if query.cursor is not None:
-            request["ExclusiveStartKey"] = _decode_cursor(query.cursor, index, partition, digest)
+        return request
 
+    def _read_page(self, request: dict[str, Any], query: OrderQuery, index: str, digest: str) -> OrderPage:
+        """Read until the page is full (with one more match behind it) or the index ends."""
+        key_names = ("pk", "sk", *_INDEXES[index])
         rows: list[OrderRow] = []
-        last_row_key: dict | None = None
+        last_row_key: dict[str, Any] = {}
         for _ in range(MAX_READS_PER_PAGE):
             page = self.client.query(**request)
             for item in page.get("Items", []):
@@ -153,7 +139,7 @@ class DynamoDbOrderQueries:
                 if len(rows) == query.limit:  # one more match: the next page starts after the last row
                     return OrderPage(orders=rows, next_cursor=_encode_cursor(last_row_key, index, digest))
                 rows.append(row)
-                last_row_key = {k: item[k] for k in ("pk", "sk", pk_name, sk_name)}
+                last_row_key = {k: item[k] for k in key_names}
             last_evaluated = page.get("LastEvaluatedKey")
             if last_evaluated is None:
                 return OrderPage(orders=rows)
@@ -176,6 +162,38 @@ class DynamoDbOrderQueries:
         if order.seller_id != query.seller_id or not query.matches(row):
             return OrderPage(orders=[])
         return OrderPage(orders=[row])
+
+
+def _date_condition(query: OrderQuery, sk_name: str, names: dict[str, str], values: dict[str, Any]) -> str:
+    """The purchase dates as a condition on the index's sort key ('' when the query has none)."""
+    if query.purchased_from is None and query.purchased_to is None:
+        return ""
+    names["#sk"] = sk_name
+    if query.purchased_from is not None:
+        values[":from"] = {"S": query.purchased_from}
+    if query.purchased_to is not None:
+        values[":to"] = {"S": upper_bound(query.purchased_to)}
+    if query.purchased_from is not None and query.purchased_to is not None:
+        return " AND #sk BETWEEN :from AND :to"
+    return " AND #sk >= :from" if query.purchased_from is not None else " AND #sk <= :to"
+
+
+def _filters(query: OrderQuery, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """The buyer and totals, which no key holds, as filter conditions."""
+    filters = []
+    if query.buyer_name is not None:
+        filters.append("contains(#buyer, :buyer)")
+        names["#buyer"] = "buyer_name_lc"
+        values[":buyer"] = {"S": query.buyer_name}
+    if query.total_min is not None:
+        filters.append("#total >= :min")
+        values[":min"] = {"N": str(query.total_min)}
+    if query.total_max is not None:
+        filters.append("#total <= :max")
+        values[":max"] = {"N": str(query.total_max)}
+    if query.total_min is not None or query.total_max is not None:
+        names["#total"] = "grand_total"
+    return filters
 
 
 def _row(item: dict) -> OrderRow:
