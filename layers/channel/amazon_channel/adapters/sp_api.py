@@ -538,9 +538,7 @@ def to_amazon_order(o: dict[str, Any], request_id: str | None = None) -> AmazonO
     order_items = o.get("orderItems") or []
     channel = o.get("salesChannel") or {}
     proceeds = o.get("proceeds") or {}
-    currency = next((c for c in map(_unit_currency, order_items) if c), None)
     buyer = o.get("buyer") or {}
-    addr = (o.get("recipient") or {}).get("deliveryAddress")
     return AmazonOrder(
         amazon_order_id=o["orderId"],
         marketplace_id=channel.get("marketplaceId") or "",
@@ -548,25 +546,33 @@ def to_amazon_order(o: dict[str, Any], request_id: str | None = None) -> AmazonO
         status=STATUS[raw_status],
         purchase_date=o["createdTime"],
         last_updated=o["lastUpdatedTime"],
-        currency=currency or (proceeds.get("grandTotal") or {}).get("currencyCode") or "USD",
+        currency=_currency(order_items, proceeds),
         buyer_name=buyer.get("buyerName"),
         buyer_email=buyer.get("buyerEmail"),
-        ship_to=Address(**{ours: addr.get(theirs) or None for ours, theirs in ADDRESS_FIELDS.items()})
-        if addr
-        else None,
+        ship_to=_ship_to((o.get("recipient") or {}).get("deliveryAddress")),
         items=[_order_item(it) for it in order_items],
         packages=[_package(p) for p in o.get("packages") or []],
         request_id=request_id,
         order_total=_amount(proceeds.get("grandTotal")),
-        delivery_tip=sum(
-            (
-                _amount(b.get("subtotal")) or Decimal("0")
-                for b in proceeds.get("breakdowns") or []
-                if b.get("type") == "DELIVERY_TIP"
-            ),
-            Decimal("0"),
-        ),
+        delivery_tip=_delivery_tip(proceeds),
     )
+
+
+def _currency(order_items: list[dict[str, Any]], proceeds: dict[str, Any]) -> str:
+    """The items' currency, else the order total's (USD when Amazon gives neither)."""
+    currency = next((c for c in map(_unit_currency, order_items) if c), None)
+    return currency or (proceeds.get("grandTotal") or {}).get("currencyCode") or "USD"
+
+
+def _ship_to(addr: dict[str, Any] | None) -> Address | None:
+    if not addr:
+        return None
+    return Address(**{ours: addr.get(theirs) or None for ours, theirs in ADDRESS_FIELDS.items()})
+
+
+def _delivery_tip(proceeds: dict[str, Any]) -> Decimal:
+    tips = (b for b in proceeds.get("breakdowns") or [] if b.get("type") == "DELIVERY_TIP")
+    return sum((_amount(b.get("subtotal")) or Decimal("0") for b in tips), Decimal("0"))
 
 
 def _unit_currency(item: dict[str, Any]) -> str | None:

@@ -200,13 +200,7 @@ def _read_changes(
             _stop(report, "resumable", "the run's time is up", cursor)
             break
         try:
-            page, next_token = ports.search.search_orders(
-                store.seller_id,
-                last_updated_after=cursor.after,
-                marketplace_ids=store.marketplace_ids,
-                pagination_token=cursor.page_token,
-                max_results=settings.page_size,
-            )
+            page, next_token = _search_page(store, ports, settings, cursor)
         except AmazonThrottled as e:
             _stop(report, "resumable", f"searchOrders quota used up for now ({e})", cursor)
             break
@@ -240,6 +234,19 @@ def _starting_cursor(state: SyncState, store: StoreConfig, settings: SyncSetting
     if cursor is not None and cursor.page_token and _age(cursor.started_at, now) > settings.token_max_age_seconds:
         return SyncCursor(after=cursor.after, started_at=now)  # the page token has expired: read the window again
     return cursor or SyncCursor(after=window_start(state, store, now, settings), started_at=now)
+
+
+def _search_page(
+    store: StoreConfig, ports: SyncPorts, settings: SyncSettings, cursor: SyncCursor
+) -> tuple[list[AmazonOrder], str | None]:
+    """The cursor's next page of the store's changed orders (searchOrders), and the token of the page after."""
+    return ports.search.search_orders(
+        store.seller_id,
+        last_updated_after=cursor.after,
+        marketplace_ids=store.marketplace_ids,
+        pagination_token=cursor.page_token,
+        max_results=settings.page_size,
+    )
 
 
 def _take_page(
