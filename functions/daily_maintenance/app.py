@@ -3,7 +3,10 @@
 (`LwaClientSecretDaysLeft`, alarmed below 14).
 """
 
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import runtime
 from amazon_channel.domain import clock, lwa_secret
@@ -15,7 +18,7 @@ logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
     from amazon_channel.adapters.dynamodb_retention import DynamoDbRetentionLedger
 
