@@ -9,10 +9,24 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from .domain.orders import ChannelPorts
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from .adapters.aws_messaging import SqsParking
+    from .adapters.commerce_rest import CommerceRestClient
+    from .adapters.sp_api import SellingPartnerClient
+    from .adapters.stores import ParameterStoreDirectory
+    from .domain.order_sync import SyncPorts
+    from .domain.orders_view import OrdersViewPorts
 
 # `sam local invoke --env-vars` can only set declared variables; the template declares this one
 # empty, and an empty endpoint means "the real AWS".
@@ -26,18 +40,22 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "amazon-channe
 tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "amazon-channel"), patch_modules=("botocore",))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AmazonChannel"))
 
-_clients: dict[tuple, object] = {}
+_clients: dict[tuple[Any, ...], Any] = {}
 
 
-def client(service: str):
-    """A boto3 client for `service`, one per endpoint and region, made on first use."""
+def client(service: str) -> Any:
+    """A boto3 client for `service`, one per endpoint and region, made on first use.
+
+    Any: boto3 types a client by its service name only where the stubs are installed; the adapters
+    behind the ports are what the domain sees, and moto's tests exercise their calls.
+    """
     import boto3
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     key = (service, endpoint, region)
     if key not in _clients:
-        _clients[key] = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)
+        _clients[key] = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)  # type: ignore[call-overload]
     return _clients[key]
 
 
@@ -49,20 +67,23 @@ def setting(name: str, default: str | None = None) -> str:
 
 
 @cache
-def _secret(secret_id: str, _endpoint: str | None):
+def _secret(secret_id: str, _endpoint: str | None) -> SecretsProvider:
     from aws_lambda_powertools.utilities import parameters
 
     return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
 
 
-def secret(secret_id: str) -> dict:
+def secret(secret_id: str) -> dict[str, Any]:
     """A JSON secret from Secrets Manager, cached for five minutes (Powertools Parameters)."""
     provider = _secret(secret_id, os.environ.get("AWS_ENDPOINT_URL"))
-    return provider.get(secret_id, transform="json", max_age=300)
+    value = provider.get(secret_id, transform="json", max_age=300)
+    if not isinstance(value, dict):
+        raise RuntimeError(f"secret {secret_id} is not a JSON object")
+    return value
 
 
 @cache
-def _store_directory(table: str, _endpoint: str | None):
+def _store_directory(table: str, _endpoint: str | None) -> ParameterStoreDirectory:
     from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 
     from .adapters.stores import ParameterStoreDirectory
@@ -70,7 +91,7 @@ def _store_directory(table: str, _endpoint: str | None):
     return ParameterStoreDirectory(table, DynamoDBProvider(table_name=table))
 
 
-def traced(name: str):
+def traced(name: str) -> AbstractContextManager[Any]:
     """An X-Ray subsegment around one SP-API or Commerce call, named by operation, never by URL."""
     if tracer.disabled:
         return nullcontext()
@@ -78,7 +99,9 @@ def traced(name: str):
 
 
 @cache
-def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str, _aws: str | None):
+def _marketplace(
+    endpoint: str, lwa_url: str, secret_id: str, orders_table: str, _aws: str | None
+) -> SellingPartnerClient:
     from .adapters.rate_budget import DynamoDbRateBudget
     from .adapters.sp_api import SellingPartnerClient
 
@@ -95,7 +118,7 @@ def _marketplace(endpoint: str, lwa_url: str, secret_id: str, orders_table: str,
 
 
 @cache
-def _commerce(base_url: str, secret_id: str, auth: str, orders_table: str, _aws: str | None):
+def _commerce(base_url: str, secret_id: str, auth: str, orders_table: str, _aws: str | None) -> CommerceRestClient:
     from .adapters.commerce_rest import CommerceRestClient
     from .adapters.stock_leases import DynamoDbStockLeases
 
@@ -119,13 +142,7 @@ def ports() -> ChannelPorts:
     return ChannelPorts(
         orders=DynamoDbOrderStore(orders_table, client("dynamodb")),
         stores=_store_directory(setting("STORES_TABLE"), aws),
-        marketplace=_marketplace(
-            setting("SP_API_ENDPOINT", "https://sellingpartnerapi-na.amazon.com"),
-            setting("LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token"),
-            setting("SP_API_SECRET_ID"),
-            orders_table,
-            aws,
-        ),
+        marketplace=_configured_marketplace(),
         commerce=_commerce(
             setting("COMMERCE_BASE_URL"),
             setting("COMMERCE_SECRET_ID"),
@@ -138,7 +155,17 @@ def ports() -> ChannelPorts:
     )
 
 
-def orders_view():
+def _configured_marketplace() -> SellingPartnerClient:
+    return _marketplace(
+        setting("SP_API_ENDPOINT", "https://sellingpartnerapi-na.amazon.com"),
+        setting("LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token"),
+        setting("SP_API_SECRET_ID"),
+        setting("ORDERS_TABLE"),
+        os.environ.get("AWS_ENDPOINT_URL"),
+    )
+
+
+def orders_view() -> OrdersViewPorts:
     """The Orders view's adapters: index queries for pages, the order store for one order in full."""
     from .adapters.dynamodb_order_queries import DynamoDbOrderQueries
     from .adapters.dynamodb_orders import DynamoDbOrderStore
@@ -150,33 +177,35 @@ def orders_view():
     )
 
 
-def sync_ports():
+def sync_ports() -> SyncPorts:
     """The order sync's adapters: the channel's, plus its lease and state, and the blocked-order marks."""
+    from .adapters.dynamodb_orders import DynamoDbOrderStore
     from .adapters.sync_state import DynamoDbSyncState
     from .domain.order_sync import SyncPorts
 
     p = ports()
+    orders = DynamoDbOrderStore(setting("ORDERS_TABLE"), client("dynamodb"))  # also the blocked and to-confirm lists
     return SyncPorts(
-        orders=p.orders,
-        blocked=p.orders,
+        orders=orders,
+        blocked=orders,
         stores=p.stores,
-        search=p.marketplace,
+        search=_configured_marketplace(),
         workflows=p.workflows,
         events=p.events,
         state=DynamoDbSyncState(setting("ORDERS_TABLE"), client("dynamodb")),
         parking=parking(),
-        to_confirm=p.orders,
+        to_confirm=orders,
         channel=p,
     )
 
 
-def parking():
+def parking() -> SqsParking:
     from .adapters.aws_messaging import SqsParking
 
     return SqsParking(setting("PARKING_QUEUE_URL"), client("sqs"))
 
 
-def idempotency_store():
+def idempotency_store() -> DynamoDBPersistenceLayer:
     """Powertools idempotency records in the idempotency table."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 

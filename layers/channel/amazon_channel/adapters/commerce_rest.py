@@ -61,6 +61,7 @@ Behaviour:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -71,7 +72,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -103,6 +104,9 @@ AUTH_MODES = ("oauth1", "bearer")
 OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
+_Tagged = TypeVar("_Tagged", CommerceOrderRef, CommerceCustomer)  # the answers that carry a request id
+
+
 class _Transient(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -120,7 +124,7 @@ def _render(message: str, parameters: Any) -> str:
     return message
 
 
-def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: int | None = None) -> list:
+def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: int | None = None) -> list[Any]:
     """searchCriteria query parameters: filters inside a group are OR-ed, groups are AND-ed."""
     params: list[tuple[str, str]] = []
     for g, filters in enumerate(filter_groups):
@@ -136,7 +140,7 @@ def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: in
     return params
 
 
-def _merchant_comment(order: dict) -> str | None:
+def _merchant_comment(order: dict[str, Any]) -> str | None:
     """The newest order comment the channel did not write itself (the merchant's reason to cancel)."""
     mine = (CHANNEL_COMMENT_PREFIX, "Imported from Amazon order")
     histories = [
@@ -150,7 +154,7 @@ def _merchant_comment(order: dict) -> str | None:
     return str(newest["comment"]).strip()
 
 
-def _sku_quantities(lines) -> dict[str, int]:
+def _sku_quantities(lines: list[CommerceOrderLine]) -> dict[str, int]:
     """Units per SKU of an order's lines (a SKU may be on several lines)."""
     wanted: dict[str, int] = {}
     for line in lines:
@@ -175,7 +179,7 @@ class _Move(NamedTuple):
     qty: Decimal
 
 
-def _threshold_moves(order: dict) -> list[_Move]:
+def _threshold_moves(order: dict[str, Any]) -> list[_Move]:
     """The holds and releases written on the order ("Amazon channel: held 2 x MUG-RED (threshold
     0 -> 2)", "Amazon channel: released 2 x MUG-RED for shipment 7 (threshold 2 -> 0)")."""
     skus = sorted({str(i.get("sku")) for i in order.get("items") or []}, key=len, reverse=True)
@@ -191,7 +195,7 @@ def _threshold_moves(order: dict) -> list[_Move]:
     return moves
 
 
-def _held_units(order: dict) -> dict[str, Decimal]:
+def _held_units(order: dict[str, Any]) -> dict[str, Decimal]:
     """Units per SKU the order holds through the threshold: held less released."""
     held: dict[str, Decimal] = {}
     for m in _threshold_moves(order):
@@ -199,7 +203,7 @@ def _held_units(order: dict) -> dict[str, Decimal]:
     return held
 
 
-def _units_to_hold(order: dict) -> dict[str, Decimal]:
+def _units_to_hold(order: dict[str, Any]) -> dict[str, Decimal]:
     """Units per SKU still to ship: neither shipped nor canceled nor refunded (MSI has placed a
     compensating reservation for every other unit of an order)."""
     left: dict[str, Decimal] = {}
@@ -316,7 +320,7 @@ class CommerceRestClient:
         timeout: float = 20.0,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
-        traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
+        traced: Callable[[str], AbstractContextManager[Any]] = lambda _name: nullcontext(),
         stock_leases: StockLeases | None = None,
         lease_seconds: float = 60.0,
         lease_wait: float = 20.0,
@@ -349,11 +353,11 @@ class CommerceRestClient:
         it sends one, else the `X-Request-Id` the client sent (web server logs can show it)."""
         return getattr(self._calls, "request_id", None)
 
-    def _tagged(self, model, request_id: str | None = None):
+    def _tagged(self, model: _Tagged, request_id: str | None = None) -> _Tagged:
         return model.model_copy(update={"request_id": request_id or self.last_request_id})
 
     # ------------------------------------------------------------------ HTTP
-    def _once(self, method: str, path: str, *, query: list | None = None, body: Any = None) -> Any:
+    def _once(self, method: str, path: str, *, query: list[Any] | None = None, body: Any = None) -> Any:
         """One HTTP exchange. Raises `_Transient` (retry-worthy) or `CommerceRejected`."""
         url = f"{self._root}{path}"
         if query:
@@ -404,7 +408,7 @@ class CommerceRestClient:
         except urllib3.exceptions.HTTPError as e:
             log.warning("commerce %s %s failed: %s", method, path.split("?", maxsplit=1)[0], type(e).__name__)
             raise _Transient(f"Commerce could not be reached ({type(e).__name__})") from None
-        self._calls.request_id = (resp.headers or {}).get("X-Request-Id") or request_id
+        self._calls.request_id = (resp.headers.get("X-Request-Id") if resp.headers else None) or request_id
         return resp
 
     def _refusal(self, method: str, path: str, status: int, payload: Any, message: str) -> CommerceRejected:
@@ -460,8 +464,8 @@ class CommerceRestClient:
             signature_method=SIGNATURE_HMAC_SHA256,
         )
         # No body: a JSON body is not part of the signature, and oauthlib would add oauth_body_hash
-        _, headers, _ = signer.sign(url, http_method=method)
-        return headers["Authorization"]
+        _, headers, _ = signer.sign(url, http_method=method)  # type: ignore[arg-type]  # one of oauthlib's Literal methods
+        return str(headers["Authorization"])
 
     def _retrying(self, attempt_fn: Callable[[], Any], recheck: Callable[[], Any] | None = None) -> Any:
         """Run `attempt_fn`, retrying transient failures with backoff.
@@ -487,12 +491,12 @@ class CommerceRestClient:
                 last = e.reason
         raise CommerceUnavailable(f"{last} (after {self._max_attempts} attempts)")
 
-    def _get(self, path: str, query: list | None = None) -> Any:
+    def _get(self, path: str, query: list[Any] | None = None) -> Any:
         return self._retrying(lambda: self._once("GET", path, query=query))
 
     # ------------------------------------------------------------------ customers
     @staticmethod
-    def _customer(c: dict) -> CommerceCustomer:
+    def _customer(c: dict[str, Any]) -> CommerceCustomer:
         return CommerceCustomer(
             id=int(c["id"]),
             email=c["email"],
@@ -545,7 +549,7 @@ class CommerceRestClient:
 
     # ------------------------------------------------------------------ orders
     @staticmethod
-    def _ref(o: dict) -> CommerceOrderRef:
+    def _ref(o: dict[str, Any]) -> CommerceOrderRef:
         customer_id = o.get("customer_id")
         ordered = shipped = open_ = 0
         for i in o.get("items") or []:
@@ -558,7 +562,7 @@ class CommerceRestClient:
             shipped += int(qty["qty_shipped"])
             # Magento's own "qty to ship": a refund counts against what is left unless it was shipped
             open_ += int(
-                max(qty["qty_ordered"] - max(qty["qty_shipped"], qty["qty_refunded"]) - qty["qty_canceled"], 0)
+                max(qty["qty_ordered"] - max(qty["qty_shipped"], qty["qty_refunded"]) - qty["qty_canceled"], Decimal(0))
             )
         return CommerceOrderRef(
             order_id=int(o["entity_id"]),
@@ -575,7 +579,7 @@ class CommerceRestClient:
             merchant_comment=_merchant_comment(o),
         )
 
-    def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict | None:
+    def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict[str, Any] | None:
         query = _search_query([[("ext_order_id", amazon_order_id, "eq")]])
         result = self._once("GET", "/V1/orders", query=query) if once else self._get("/V1/orders", query)
         items = [
@@ -589,8 +593,9 @@ class CommerceRestClient:
         order = self._find_order_raw(amazon_order_id)
         return self._tagged(self._ref(order)) if order else None
 
-    def _get_order_raw(self, order_id: int) -> dict:
-        return self._get(f"/V1/orders/{int(order_id)}")
+    def _get_order_raw(self, order_id: int) -> dict[str, Any]:
+        order: dict[str, Any] = self._get(f"/V1/orders/{int(order_id)}")
+        return order
 
     def get_order(self, order_id: int) -> CommerceOrderRef:
         return self._tagged(self._ref(self._get_order_raw(order_id)))
@@ -691,7 +696,7 @@ class CommerceRestClient:
         return candidate
 
     @staticmethod
-    def _needs_invoice(order: dict) -> bool:
+    def _needs_invoice(order: dict[str, Any]) -> bool:
         if order.get("state") in _CLOSED_STATES or order.get("state") == "complete":
             return False
         return any(
@@ -736,11 +741,11 @@ class CommerceRestClient:
     # it ships, is canceled or refunded: the moment MSI places its +qty compensating reservation.
     # Every move is written on the order ("held ..." / "released ..."), under the SKU's lease, with
     # the move in flight on the lease, so that each happens once.
-    def _hold_units(self, order: dict, draft: CommerceOrderDraft) -> None:
+    def _hold_units(self, order: dict[str, Any], draft: CommerceOrderDraft) -> None:
         """Hold each SKU's units of this merchant-fulfilled order out of sale, once."""
         order_id = int(order["entity_id"])
         for sku, qty in _sku_quantities(draft.lines).items():
-            self._under_lease(sku, lambda owner, sku=sku, qty=qty: self._hold_one(owner, order_id, sku, qty))
+            self._under_lease(sku, functools.partial(self._hold_one, order_id=order_id, sku=sku, qty=qty))
 
     def _hold_one(self, owner: str, order_id: int, sku: str, qty: int) -> None:
         order = self._get_order_raw(order_id)  # read again under the lease: a retry finds its marker
@@ -768,7 +773,7 @@ class CommerceRestClient:
         order = self._get_order_raw(order_id)
         held, to_hold = _held_units(order), _units_to_hold(order)
         for sku in [s for s, n in held.items() if n > to_hold.get(s, 0)]:
-            self._under_lease(sku, lambda owner, sku=sku: self._release_one(owner, int(order_id), sku, reason))
+            self._under_lease(sku, functools.partial(self._release_one, order_id=int(order_id), sku=sku, reason=reason))
 
     def _release_one(self, owner: str, order_id: int, sku: str, reason: str) -> None:
         order = self._get_order_raw(order_id)
@@ -814,26 +819,26 @@ class CommerceRestClient:
         finally:
             self._leases.release(sku, owner)
 
-    def _move_threshold(self, owner: str, move: dict) -> None:
+    def _move_threshold(self, owner: str, move: dict[str, Any]) -> None:
         """Write the move on the lease, then on the order, then set the threshold; then clear it."""
         self._leases.set_pending(move["sku"], owner, json.dumps(move))
         self.add_comment(move["order_id"], move["comment"])
         self._set_threshold(move)
         self._leases.set_pending(move["sku"], owner, None)
 
-    def _finish_move(self, move: dict) -> None:
+    def _finish_move(self, move: dict[str, Any]) -> None:
         """A move cut short: the comment is written once, and the threshold set if it has not moved."""
         self._comment_once(self._get_order_raw(move["order_id"]), move["comment"])
         stock = self._get(f"/V1/stockItems/{quote(move['sku'], safe='')}")
         if Decimal(str(stock.get("min_qty") or 0)) == Decimal(move["before"]):
             self._set_threshold(move)
 
-    def _set_threshold(self, move: dict) -> None:
+    def _set_threshold(self, move: dict[str, Any]) -> None:
         body = {"stockItem": {"use_config_min_qty": False, "min_qty": float(Decimal(move["after"]))}}
         path = f"/V1/products/{quote(move['sku'], safe='')}/stockItems/{int(move['item_id'])}"
         self._retrying(lambda: self._once("PUT", path, body=body))
 
-    def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict:
+    def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict[str, Any]:
         first, last = _split_name(a.name)
         street = a.street_lines() or ["N/A"]
         out = {
@@ -894,7 +899,7 @@ class CommerceRestClient:
     # ------------------------------------------------------------------ shipments
     def ship_order(self, order_id: int, shipment: CommerceShipment) -> int:
         order = self._get_order_raw(order_id)
-        remaining: dict[str, list[list]] = {}
+        remaining: dict[str, list[list[Any]]] = {}
         for it in order.get("items") or []:
             if it.get("parent_item_id"):
                 continue
@@ -904,7 +909,7 @@ class CommerceRestClient:
                 - Decimal(str(it.get("qty_canceled") or 0))
             )
             remaining.setdefault(it["sku"], []).append([int(it["item_id"]), left])
-        items: list[dict] = []
+        items: list[dict[str, Any]] = []
         for sku, qty in shipment.items:
             candidates = remaining.get(sku)
             if not candidates:
@@ -973,7 +978,7 @@ class CommerceRestClient:
 
     # ------------------------------------------------------------------ withdrawing an order
     @staticmethod
-    def _can_cancel(order: dict) -> bool:
+    def _can_cancel(order: dict[str, Any]) -> bool:
         """Magento's Order::canCancel(): not closed or on hold, and something left to invoice."""
         if order.get("state") in ("canceled", "closed", "complete", "holded", "payment_review"):
             return False
@@ -1014,7 +1019,7 @@ class CommerceRestClient:
         return self._tagged(self._ref(self._get_order_raw(order_id)))
 
     @staticmethod
-    def _refunded_in_full(order: dict) -> None:
+    def _refunded_in_full(order: dict[str, Any]) -> None:
         """Magento closes an order once all it was paid is refunded. By Magento 2.4's credit memo
         rules (`Creditmemo\\Total\\Tax`) the memo of every item and all the shipping left also
         refunds all the tax left, shipping tax included, even on a 0.00 shipping. A store that leaves
@@ -1033,7 +1038,7 @@ class CommerceRestClient:
         return True if state in ("canceled", "closed") else None
 
     @staticmethod
-    def _full_refund(order: dict) -> dict | None:
+    def _full_refund(order: dict[str, Any]) -> dict[str, Any] | None:
         """salesRefundOrderV1 body refunding everything invoiced and not refunded, offline, silently."""
         items = []
         for i in order.get("items") or []:
@@ -1059,7 +1064,7 @@ class CommerceRestClient:
             },
         }
 
-    def _withdraw_uninvoiced(self, order: dict, amazon_order_id: str, why: str) -> None:
+    def _withdraw_uninvoiced(self, order: dict[str, Any], amazon_order_id: str, why: str) -> None:
         order_id = int(order["entity_id"])
         done = self._retrying(
             lambda: self._once("POST", f"/V1/orders/{order_id}/cancel"), recheck=lambda: self._withdrawn(order_id)
@@ -1078,7 +1083,7 @@ class CommerceRestClient:
     def add_comment_once(self, order_id: int, comment: str) -> None:
         self._comment_once(self._get_order_raw(order_id), comment)
 
-    def _comment_once(self, order: dict, comment: str) -> None:
+    def _comment_once(self, order: dict[str, Any], comment: str) -> None:
         if any(h.get("comment") == comment for h in order.get("status_histories") or []):
             return
         self.add_comment(int(order["entity_id"]), comment)

@@ -56,13 +56,13 @@ def sort_key(order: ChannelOrder) -> str:
     return f"{order.purchase_date or order.created_at}#{order.amazon_order_id}"
 
 
-def order_view_attributes(order: ChannelOrder) -> dict:
+def order_view_attributes(order: ChannelOrder) -> dict[str, Any]:
     """The Orders view's attributes of an order's state item (DynamoDB-typed), from `summarize`.
 
     `view_pk`/`view_sk` (visible orders only) are written by the order store itself.
     """
     row = summarize(order)
-    attrs: dict = {
+    attrs: dict[str, Any] = {
         "amazon_order_id": {"S": row.amazon_order_id},
         "fulfillment": {"S": row.fulfillment},
         "marketplace_id": {"S": row.marketplace_id},
@@ -86,7 +86,7 @@ def order_view_attributes(order: ChannelOrder) -> dict:
 class DynamoDbOrderQueries:
     """`OrderQueries` on the orders table, through a low-level boto3 client."""
 
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -196,14 +196,14 @@ def _filters(query: OrderQuery, names: dict[str, str], values: dict[str, Any]) -
     return filters
 
 
-def _row(item: dict) -> OrderRow:
+def _row(item: dict[str, Any]) -> OrderRow:
     def s(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 
     return OrderRow(
         purchase_date=s("purchase_date"),
         amazon_order_id=s("amazon_order_id") or item["pk"]["S"].removeprefix("ORDER#"),
-        status=ChannelStatus(s("channel_status")),
+        status=ChannelStatus(item["channel_status"]["S"]),
         fulfillment=s("fulfillment") or "MFN",
         marketplace_id=s("marketplace_id") or "",
         buyer_name=s("buyer_name"),
@@ -218,12 +218,12 @@ def _digest(query: OrderQuery) -> str:
     return hashlib.sha256(json.dumps(query.filters, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _encode_cursor(key: dict, index: str, digest: str) -> str:
+def _encode_cursor(key: dict[str, Any], index: str, digest: str) -> str:
     body = {"v": 1, "i": index, "f": digest, "k": {name: value["S"] for name, value in key.items()}}
     return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, index: str, partition: str, digest: str) -> dict:
+def _decode_cursor(cursor: str, index: str, partition: str, digest: str) -> dict[str, Any]:
     try:
         body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         key = body["k"]

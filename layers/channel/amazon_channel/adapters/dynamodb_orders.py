@@ -95,7 +95,7 @@ def _markers(order: ChannelOrder) -> list[dict[str, Any]]:
 class DynamoDbOrderStore:
     """`OrderStore` on a DynamoDB table, through a low-level boto3 client."""
 
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -224,7 +224,7 @@ class DynamoDbOrderStore:
             if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _history_put(self, amazon_order_id: str, e: HistoryEntry) -> dict:
+    def _history_put(self, amazon_order_id: str, e: HistoryEntry) -> dict[str, Any]:
         return {
             "Put": {
                 "TableName": self.table,
@@ -239,5 +239,5 @@ class DynamoDbOrderStore:
         }
 
 
-def dumps(value) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)

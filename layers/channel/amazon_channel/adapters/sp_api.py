@@ -109,7 +109,8 @@ class _Reply:
 
     @property
     def request_id(self) -> str | None:
-        return self.headers.get("x-amzn-RequestId")
+        rid = self.headers.get("x-amzn-RequestId")
+        return str(rid) if rid is not None else None
 
 
 class SellingPartnerClient:
@@ -119,7 +120,7 @@ class SellingPartnerClient:
         self,
         endpoint: str,
         lwa_token_url: str,
-        credentials: Callable[[], dict],
+        credentials: Callable[[], dict[str, Any]],
         *,
         rate_budget: Any = None,
         http: urllib3.PoolManager | None = None,
@@ -129,7 +130,7 @@ class SellingPartnerClient:
         base_delay: float = 0.5,
         max_delay: float = 20.0,
         timeout: urllib3.Timeout | None = None,
-        traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
+        traced: Callable[[str], AbstractContextManager[Any]] = lambda _name: nullcontext(),
     ):
         self.endpoint = endpoint.rstrip("/")
         self.lwa_token_url = lwa_token_url
@@ -172,7 +173,7 @@ class SellingPartnerClient:
         return orders, (body.get("pagination") or {}).get("nextToken")
 
     def confirm_shipment(self, seller_id: str, confirmation: PackageConfirmation) -> str:
-        body = {
+        body: dict[str, Any] = {
             "marketplaceId": confirmation.marketplace_id,
             "packageDetail": {
                 "packageReferenceId": confirmation.package_reference_id,
@@ -204,7 +205,7 @@ class SellingPartnerClient:
                 "inputFeedDocumentId": doc["feedDocumentId"],
             },
         )
-        feed_id = feed.json()["feedId"]
+        feed_id: str = feed.json()["feedId"]
         log.info("sp-api cancellation feed %s created for order=%s", feed_id, cancellation.amazon_order_id)
         return feed_id
 
@@ -283,7 +284,7 @@ class SellingPartnerClient:
         path_params: dict[str, str],
         *,
         query: dict[str, Any] | None = None,
-        body: dict | None = None,
+        body: dict[str, Any] | None = None,
     ) -> _Reply:
         method, template, rate, burst = OPERATIONS[operation]
         path = template.format(**{k: quote(v, safe="") for k, v in path_params.items()})
@@ -360,7 +361,7 @@ class SellingPartnerClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
     def _pause(self, operation: str, seconds: float) -> None:
@@ -381,7 +382,7 @@ class SellingPartnerClient:
             waited += wait
 
     # ------------------------------------------------------------------ Login with Amazon
-    def _cache_key(self, seller_id: str, creds: dict | None = None) -> tuple[str, str]:
+    def _cache_key(self, seller_id: str, creds: dict[str, Any] | None = None) -> tuple[str, str]:
         creds = creds if creds is not None else self.credentials()
         return (str(creds.get("client_id")), seller_id)
 
@@ -470,7 +471,7 @@ def _first_error(reply: _Reply) -> tuple[str, str]:
         return "Unknown", reply.data[:200].decode("utf-8", "replace")
 
 
-def _amount(m: dict | None) -> Decimal | None:
+def _amount(m: dict[str, Any] | None) -> Decimal | None:
     if not m or m.get("amount") in (None, ""):
         return None
     return Decimal(str(m["amount"]))
@@ -489,7 +490,7 @@ _CHARGES = {
 _CHARGE_TAX = {"SHIPPING": "shipping_tax", "GIFT_WRAP": "gift_wrap_tax", "COD_FEE": "cod_fee_tax", "OTHER": "other_tax"}
 
 
-def _item_money(item: dict) -> dict[str, Decimal]:
+def _item_money(item: dict[str, Any]) -> dict[str, Decimal]:
     """An item's proceeds by category, as `AmazonOrderItem` fields.
 
     TAX: each detail on shipping, gift wrap, COD fee or other charges goes with that charge; the

@@ -10,13 +10,15 @@ Items (table keys `pk`, `sk`):
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from ..domain.errors import VersionConflict
 from ..domain.sync_state import SyncState
 
 
-def _key(seller_id: str, sk: str) -> dict:
+def _key(seller_id: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": f"SYNC#{seller_id}"}, "sk": {"S": sk}}
 
 
@@ -25,7 +27,7 @@ def _conditional_failed(e: ClientError) -> bool:
 
 
 class DynamoDbSyncState:
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 

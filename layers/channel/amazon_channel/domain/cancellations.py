@@ -20,6 +20,7 @@ Amazon calls are idempotent or checked before they are repeated.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from .clock import now_iso
 from .errors import CommerceRejected
@@ -129,7 +130,7 @@ def buyer_cancel_note(order: ChannelOrder, lines: list[OrderLine]) -> str | None
 
 
 # ----------------------------------------------------------------------------- Amazon cancels
-def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
+def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict[str, Any]:
     """MFN workflow, after Amazon canceled: withdraw the Commerce order unless it has shipped.
 
     Never fails the workflow for what Commerce refuses: the order stays `Canceled` and the note
@@ -202,7 +203,7 @@ def _release(ports: ChannelPorts, order: ChannelOrder, reason: str) -> None:
 
 
 def _settle_commerce(ports: ChannelPorts, amazon_order_id: str, ref: CommerceOrderRef, note: str) -> None:
-    def settle(o: ChannelOrder):
+    def settle(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.commerce is None or (o.commerce.status == ref.status and o.notes == note):
             return None
         o.commerce.status = ref.status
@@ -242,7 +243,7 @@ def record_commerce_cancellation(commerce_order_id: int, ports: ChannelPorts) ->
 
     code = reason_code_for(reason, buyer_asked=any(ln.buyer_requested_cancel for ln in order.lines))
 
-    def record(o: ChannelOrder):
+    def record(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.cancellation is not None:
             return None
         o.cancellation = MerchantCancellation(
@@ -299,7 +300,7 @@ def _refusal(order: ChannelOrder, ref: CommerceOrderRef, reason: str) -> str | N
 def _refuse(ports: ChannelPorts, order: ChannelOrder, ref: CommerceOrderRef, reason: str, refusal: str) -> None:
     note = f"Not canceled on Amazon: {refusal}"
 
-    def refused(o: ChannelOrder):
+    def refused(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.cancellation is not None:
             return None
         o.cancellation = MerchantCancellation(
@@ -413,9 +414,9 @@ def _follow_feed(order: ChannelOrder, c: MerchantCancellation, ports: ChannelPor
 
 
 def _conclude(ports: ChannelPorts, amazon_order_id: str, accepted: bool, message: str) -> str:
-    outcome = "accepted" if accepted else "refused"
+    outcome: Literal["accepted", "refused"] = "accepted" if accepted else "refused"
 
-    def conclude(o: ChannelOrder):
+    def conclude(o: ChannelOrder) -> list[HistoryEntry] | None:
         c = o.cancellation
         if c is None or c.outcome != "pending":
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from .customers import Buyer, buyer_for
@@ -75,7 +76,7 @@ def resolve_customer(details: AmazonOrder, store: StoreConfig, commerce: Commerc
     )
 
 
-def _sum(values) -> Decimal:
+def _sum(values: Iterable[Decimal]) -> Decimal:
     return sum(values, Decimal("0"))
 
 

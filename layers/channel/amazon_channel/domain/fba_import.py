@@ -110,7 +110,7 @@ def _blocked(amazon_order_id: str, error: PermanentError, ports: ChannelPorts) -
     state write marks it blocked, so every order sync retries it."""
     reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
 
-    def failed(o: ChannelOrder):
+    def failed(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.commerce is not None or o.channel_status == ChannelStatus.ERROR:
             return None
         o.channel_status = ChannelStatus.ERROR

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from .cancellations import apply_amazon_cancellation, buyer_cancel_note
 from .clock import iso, normalize, now_iso
@@ -70,7 +71,7 @@ class IntakePorts:
     events: EventPublisher
 
 
-def workflow_input(order: ChannelOrder) -> dict:
+def workflow_input(order: ChannelOrder) -> dict[str, Any]:
     return {
         "amazon_order_id": order.amazon_order_id,
         "seller_id": order.seller_id,
@@ -323,7 +324,7 @@ def _follow_up(order: ChannelOrder, change: OrderChange, ports: IntakePorts, res
             # Starting twice is harmless (one execution name per order and attempt); the flag only spares calls.
             started = ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
 
-            def mark(o: ChannelOrder):
+            def mark(o: ChannelOrder) -> list[HistoryEntry] | None:
                 if o.workflow_started:
                     return None
                 o.workflow_started = True

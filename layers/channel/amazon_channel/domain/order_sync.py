@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from .clock import iso, normalize, now_iso
 from .errors import (
@@ -100,7 +101,7 @@ class RetryOutcome:
     channel_status: str | None = None
     notes: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -110,14 +111,14 @@ class StoreSyncReport:
     result: str = "complete"  # complete | resumable | busy | failed | skipped
     reason: str = ""
     pages: int = 0
-    orders: Counter = field(default_factory=Counter)  # intake results: recorded, advanced, duplicate, ...
+    orders: Counter[str] = field(default_factory=Counter[str])  # intake results: recorded, advanced, duplicate, ...
     retries: list[RetryOutcome] = field(default_factory=list)
     finished: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, sweep outcome)
     parked: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, reason)
     watermark: str | None = None
     resume_from: str | None = None  # the window being read, when the run was cut short
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "seller_id": self.seller_id,
             "result": self.result,

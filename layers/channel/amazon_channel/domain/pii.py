@@ -124,7 +124,7 @@ class RetentionReport:
     documents: int = 0  # kept documents (history, messages) rewritten
     failed: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "removed": len(self.removed),
             "skipped": len(self.skipped),
