@@ -89,9 +89,8 @@ class ControlledAmazon(SimulatedAmazon):
                     self.verify_payment(order_id)
                 elif action == "cancel":
                     self.cancel(order_id)
-                else:
-                    b = _body(raw)
-                    self.ship(order_id, carrier=b.get("carrier", "AMZL_US"), tracking_number=b.get("tracking_number"))
+                else:  # Amazon records no package for an FBA order (its model): a body is not read
+                    self.ship(order_id)
                 return 200, self._summary(order_id)
             case "POST", ["notifications", "redeliver"]:
                 self.redeliver_notifications()
