@@ -242,7 +242,7 @@ class LambdaRuntime:
         if isinstance(event, (str, bytes)):
             with contextlib.suppress(ValueError):
                 event = json.loads(event or "{}")
-        result, error = self._run(logical_id, fn, event, source="lambda:invoke")
+        result, error, _exc = self._run(logical_id, fn, event, source="lambda:invoke")
         if error is not None:
             return json.dumps(error), True, ""
         try:
@@ -253,7 +253,7 @@ class LambdaRuntime:
     def invoke(
         self, logical_id: str, fn: Any, event: Any, source: str
     ) -> tuple[Any, dict | None, BaseException | None]:
-        return self._run(logical_id, fn, event, source, keep_exception=True)
+        return self._run(logical_id, fn, event, source)
 
     # -- core --------------------------------------------------------------------------------
     def _environment(self, fn: Any) -> dict[str, str]:
@@ -303,9 +303,8 @@ class LambdaRuntime:
         self._modules[logical_id] = module
         return module
 
-    def _run(
-        self, logical_id: str, fn: Any, event: Any, source: str, keep_exception: bool = False
-    ) -> tuple[Any, dict | None, BaseException | None] | tuple[Any, dict | None]:
+    def _run(self, logical_id: str, fn: Any, event: Any, source: str) -> tuple[Any, dict | None, BaseException | None]:
+        """Run the function once: its result, its error payload (as Lambda answers it) and the exception."""
         spec = self.functions[logical_id]
         started = time.perf_counter()
         with self._count_lock:
@@ -385,6 +384,4 @@ class LambdaRuntime:
                     "duration": time.perf_counter() - started,
                 }
             )
-        if keep_exception:
-            return result, error, exc
-        return result, error
+        return result, error, exc
