@@ -40,6 +40,7 @@ def main() -> int:
             env=env,
             capture_output=True,
             text=True,
+            check=False,
         )
         seconds = time.perf_counter() - t0
         print(run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:])

@@ -132,7 +132,8 @@ def main() -> int:
             "ItemCount"
         ]
         say(
-            f"loaded {args.orders:,} orders ({table_items:,} items: state and history) in {time.perf_counter() - t0:.1f}s"
+            f"loaded {args.orders:,} orders ({table_items:,} items: state and history) "
+            f"in {time.perf_counter() - t0:.1f}s"
         )
         sizes = item_sizes(order_items(orders[:500]))
         api = HttpApiAdapter(stack, FUNCTION)

@@ -217,12 +217,12 @@ class AwsMeter:
             metered_put_events,
             timed_load,
         ]
-        for (owner, name), new in zip(saved, replacements):
+        for (owner, name), new in zip(saved, replacements, strict=True):
             setattr(owner, name, new)
         try:
             yield self
         finally:
-            for (owner, name), old in zip(saved, originals):
+            for (owner, name), old in zip(saved, originals, strict=True):
                 setattr(owner, name, old)
 
     # -- DynamoDB request units (approximation: item sizes from moto, GSI writes at projected size)
@@ -276,8 +276,8 @@ class AwsMeter:
     def _ddb_before(self, op: str, request_dict: dict) -> tuple[dict, list]:
         body = json.loads(request_dict.get("body") or b"{}")
         writes = []
-        for table, key, item, tx in self._writes(op, body):
-            key = self._key_of(table, key, item)
+        for table, given_key, item, tx in self._writes(op, body):
+            key = self._key_of(table, given_key, item)
             writes.append((table, key, _item_size(item), tx, copy.deepcopy(self._stored(table, key))))
         return body, writes
 
@@ -378,11 +378,8 @@ def bench_mfn(n: int) -> dict:
             retries += sum(max(0, c - 1) for c in per_state.values())
     played_s = time.perf_counter() - t0
     log.close()
-    log_bytes = sum(
-        len(line.encode())
-        for line in open(log.name, encoding="utf-8", errors="replace")
-        if not line.startswith("[moto]")
-    )
+    with open(log.name, encoding="utf-8", errors="replace") as lines:
+        log_bytes = sum(len(line.encode()) for line in lines if not line.startswith("[moto]"))
     os.unlink(log.name)
 
     shipped = sum(o["channel_status"] == "Shipped" for o in result["orders"])
@@ -644,6 +641,7 @@ def _deployed_layer() -> Path:
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     if proc.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
@@ -672,7 +670,7 @@ def _cold_environment(python: list[str], layer: list[str], floor_dir: Path, runs
     all runs of one row. A row's ratio is the median of its per-pair ratios.
     """
     results: dict[str, dict] = {}
-    rows = [row for row in _cold_rows(floor_dir, layer)]
+    rows = list(_cold_rows(floor_dir, layer))
     samples: dict[str, dict] = {
         name: {"imports": [], "walls": [], "nested": [], "packages": Counter(), "pairs": [], "wall_pairs": []}
         for name, *_ in rows
@@ -782,6 +780,7 @@ def bench_simulate(n: int, fba_share: float) -> dict:
             capture_output=True,
             text=True,
             timeout=280,
+            check=False,
         )
         seconds = time.perf_counter() - t0
         result = json.loads(out.read_text()) if proc.returncode == 0 and out.exists() else None
@@ -875,7 +874,8 @@ def render(r: dict) -> None:
             cols.append(f"≤ {TARGET_COLD_RATIO}×\n(medians)")
             t = Table(
                 *cols,
-                title=f"median and min of {r['runs']} fresh processes; ratio: median over runs of each run vs a bare boto3 import just before it; "
+                title=f"median and min of {r['runs']} fresh processes; "
+                "ratio: median over runs of each run vs a bare boto3 import just before it; "
                 "min ratio: min vs min; the check is on the ratio",
             )
             for name, c in rows.items():

@@ -445,7 +445,7 @@ def run_case(
                     sync,
                     SyncSettings(lease_seconds=SYNC_TIMEOUT_SECONDS + 30),
                     f"run-{n}",
-                    time_left=lambda d=deadline: d - clock.now,
+                    time_left=lambda deadline=deadline: deadline - clock.now,
                     clock=clock.iso,
                 )
                 sync_runs.append(_run_summary(reports[0], started))

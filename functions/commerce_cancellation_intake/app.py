@@ -8,9 +8,12 @@ Bad events are parked with their reason; the batch goes on.
 """
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import runtime
 from amazon_channel.contracts import CommerceOrderCanceled
@@ -30,7 +33,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> dict | None:
+def record_handler(record: SQSRecord) -> dict[str, Any] | None:
     try:
         envelope = json.loads(record.body)
         event = CommerceOrderCanceled.parse(envelope)
@@ -48,5 +51,5 @@ def record_handler(record: SQSRecord) -> dict | None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

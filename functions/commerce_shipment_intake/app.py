@@ -7,9 +7,12 @@ Bad events are parked with their reason; the batch goes on.
 """
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import received, runtime
 from amazon_channel.contracts import CommerceShipmentSaved
@@ -30,7 +33,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> dict | None:
+def record_handler(record: SQSRecord) -> dict[str, Any] | None:
     envelope, received_at = None, now_iso()
     try:
         envelope = json.loads(record.body)
@@ -43,6 +46,7 @@ def record_handler(record: SQSRecord) -> dict | None:
     if (
         not received.note_replay(envelope, "CommerceShipmentIntake", outcome.result, outcome.amazon_order_id)
         and outcome.result != "not-an-amazon-order"
+        and outcome.amazon_order_id
     ):
         received.keep_commerce_event(outcome.amazon_order_id, envelope, received_at)
     logger.info(
@@ -59,5 +63,5 @@ def record_handler(record: SQSRecord) -> dict | None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

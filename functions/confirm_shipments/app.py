@@ -1,6 +1,9 @@
 """MFN workflow task: confirm each new Commerce shipment to Amazon as one package (confirmShipment)."""
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowState
@@ -22,7 +25,7 @@ LEASE_MARGIN_SECONDS = 3.0
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=WorkflowState)
     lease = context.get_remaining_time_in_millis() / 1000.0 + LEASE_MARGIN_SECONDS
     result = confirm_shipments(

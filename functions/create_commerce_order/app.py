@@ -1,7 +1,10 @@
 """MFN workflow task: create the Commerce order with Amazon's prices, exactly once."""
 
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowState
@@ -21,7 +24,7 @@ settings = Settings.from_environment()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=WorkflowState)
     result = create_commerce_order(state.amazon_order_id, state.customer_id, runtime.ports(settings))
     logger.info("Commerce order ready", extra={"amazon_order_id": state.amazon_order_id, **result})

@@ -3,7 +3,10 @@
 (`LwaClientSecretDaysLeft`, alarmed below 14).
 """
 
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from amazon_channel import runtime
@@ -27,7 +30,7 @@ settings = Settings.from_environment()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
     from amazon_channel.adapters.dynamodb_retention import DynamoDbRetentionLedger
 

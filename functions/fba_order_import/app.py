@@ -7,14 +7,19 @@ product missing, disabled or not salable) is not bad input: it shows `Error` wit
 `OrdersBlocked`, and the order sync retries it; its event is done, not parked.
 """
 
+import functools
 import json
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import received, runtime
 from amazon_channel.contracts import ChannelOrderEvent
@@ -40,23 +45,35 @@ class Settings(StoresSettings, IdempotencySettings, AmazonSettings, CommerceSett
 settings = Settings.from_environment()
 processor = BatchProcessor(event_type=EventType.SQS)
 _idempotency = IdempotencyConfig(event_key_jmespath="amazon_order_id", expires_after_seconds=24 * 3600)
-_import_once = None
 
 
-def _import(order: ChannelOrderEvent) -> dict:
+def _import(order: ChannelOrderEvent) -> dict[str, Any]:
     return {"result": import_fba_order(order.amazon_order_id, runtime.ports(settings))}
 
 
-def _import_order_once(order: ChannelOrderEvent) -> dict:
-    global _import_once
-    if _import_once is None:
-        _import_once = idempotent_function(
-            data_keyword_argument="order", persistence_store=runtime.idempotency_store(settings), config=_idempotency
-        )(_import)
-    return _import_once(order=order)
+@functools.cache
+def _import_once() -> Callable[..., Any]:
+    """The idempotent import, made on first use: its persistence store's client is created then."""
+    once: Callable[..., Any] = idempotent_function(
+        data_keyword_argument="order", persistence_store=runtime.idempotency_store(settings), config=_idempotency
+    )(_import)
+    return once
 
 
-def _replayed_import(order: ChannelOrderEvent) -> dict | None:
+def _import_order_once(order: ChannelOrderEvent) -> dict[str, Any]:
+    outcome: dict[str, Any] = _import_once()(order=order)
+    return outcome
+
+
+def _order_event(envelope: Any) -> ChannelOrderEvent:
+    """The order an EventBridge event's detail names (one order, never a list or nothing)."""
+    order = parse(event=envelope, model=ChannelOrderEvent, envelope=EventBridgeEnvelope)
+    if not isinstance(order, ChannelOrderEvent):
+        raise ValueError("the event's detail is not one order")
+    return order
+
+
+def _replayed_import(order: ChannelOrderEvent) -> dict[str, Any] | None:
     """A replayed event for an order already imported: say so (within a day the idempotency
     record would answer with the first delivery's "imported", which did not happen now)."""
     ports = runtime.ports(settings)
@@ -68,11 +85,11 @@ def _replayed_import(order: ChannelOrderEvent) -> dict | None:
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> dict | None:
+def record_handler(record: SQSRecord) -> dict[str, Any] | None:
     envelope = None
     try:
         envelope = json.loads(record.body)
-        order = parse(event=envelope, model=ChannelOrderEvent, envelope=EventBridgeEnvelope)
+        order = _order_event(envelope)
         outcome = _replayed_import(order) if received.replay_name(envelope) else None
         outcome = outcome or _import_order_once(order=order)
     except OrderBlocked as e:
@@ -98,6 +115,6 @@ def record_handler(record: SQSRecord) -> dict | None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     _idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

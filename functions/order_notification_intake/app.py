@@ -10,10 +10,16 @@ unknown type or status, unconnected store, oversized) is parked in the dead-lett
 with its reason, and the rest of the batch goes on.
 """
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import received, runtime
 from amazon_channel.contracts import OrderChangeNotification, parse_notification
@@ -53,10 +59,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 _idempotency = IdempotencyConfig(
     event_key_jmespath="NotificationMetadata.NotificationId", expires_after_seconds=7 * 24 * 3600
 )
-_record_once = None
 
 
-def _record(notification: OrderChangeNotification, body: str | None = None) -> dict:
+def _record(notification: OrderChangeNotification, body: str | None = None) -> dict[str, Any]:
     ports = runtime.ports(settings)
     received_at = now_iso()
     change = notification.to_order_change()
@@ -75,23 +80,25 @@ def _record(notification: OrderChangeNotification, body: str | None = None) -> d
     }
 
 
-def _record_notification_once(notification: OrderChangeNotification, body: str | None = None) -> dict:
+def _record_notification_once(notification: OrderChangeNotification, body: str | None = None) -> dict[str, Any]:
     """Each NotificationId is applied once; a redelivery returns the first outcome."""
-    global _record_once
-    if _record_once is None:
-        _record_once = idempotent_function(
-            data_keyword_argument="notification",
-            persistence_store=runtime.idempotency_store(settings),
-            config=_idempotency,
-        )(_record)
-    return _record_once(notification=notification, body=body)
+    outcome: dict[str, Any] = _record_once()(notification=notification, body=body)
+    return outcome
+
+
+@functools.cache
+def _record_once() -> Callable[..., Any]:
+    """The idempotent record, made on first use: its persistence store's client is created then."""
+    once: Callable[..., Any] = idempotent_function(
+        data_keyword_argument="notification", persistence_store=runtime.idempotency_store(settings), config=_idempotency
+    )(_record)
+    return once
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> dict | None:
-    replay = (
-        (record.message_attributes.get("replay-name") or {}).get("stringValue") if record.message_attributes else None
-    )
+def record_handler(record: SQSRecord) -> dict[str, Any] | None:
+    attributes: Any = record.message_attributes  # SQSMessageAttributes.get answers the raw attribute dict
+    replay = (attributes.get("replay-name") or {}).get("stringValue") if attributes else None
     try:
         notification = parse_notification(record.body)
         outcome = _record_notification_once(notification=notification, body=record.body)
@@ -140,6 +147,6 @@ def _read_or_defer(record: SQSRecord, amazon_order_id: str, replay: str | None) 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     _idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from amazon_channel import runtime
@@ -22,7 +23,7 @@ from amazon_channel.adapters.fan_out import ThreadFanOut
 from amazon_channel.contracts import OrderSyncRequest
 from amazon_channel.domain import clock
 from amazon_channel.domain.clock import now_iso
-from amazon_channel.domain.order_sync import SyncSettings, continue_later, retry_order, sync_stores
+from amazon_channel.domain.order_sync import StoreSyncReport, SyncSettings, continue_later, retry_order, sync_stores
 from amazon_channel.settings import (
     AmazonSettings,
     EventsSettings,
@@ -53,13 +54,13 @@ settings = Settings.from_environment()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and "Records" in event:  # continuations, from the continuation queue
         return _continue(event, context)
     return _request(event, context)
 
 
-def _continue(event: dict, context: Any) -> dict:
+def _continue(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Continuation messages, as a partial batch (Powertools' batch loads asyncio: only here)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -78,7 +79,7 @@ def _body(record: Any) -> Any:
         return record.body  # not a sync request: parked as such
 
 
-def _request(event, context):
+def _request(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         request = parse(event=event, model=OrderSyncRequest)
     except ValueError as e:
@@ -87,13 +88,11 @@ def _request(event, context):
         )
         return {"result": "invalid"}
     ports = runtime.sync_ports(settings)
-
-    if request.trigger == "retry":
+    if request.trigger == "retry" and request.amazon_order_id:  # a retry names its order (OrderSyncRequest)
         outcome = retry_order(request.amazon_order_id, ports)
         logger.info("Blocked order retry", extra=outcome.as_dict())
         metrics.add_metric(name="OrdersRetried", unit=MetricUnit.Count, value=int(outcome.result == "retried"))
         return outcome.as_dict()
-
     remaining = context.get_remaining_time_in_millis() / 1000.0
     deadline = clock.monotonic() + remaining
     sync_settings = SyncSettings(
@@ -114,25 +113,30 @@ def _request(event, context):
     return {"trigger": request.trigger, "stores": [r.as_dict() for r in reports]}
 
 
-def _report(reports) -> None:
+def _report(reports: list[StoreSyncReport]) -> None:
     for report in reports:
-        summary = report.as_dict()
-        if report.result == "failed":
-            logger.error("Store sync failed", extra=summary)
-        else:
-            logger.info("Store synced", extra=summary)
-        for amazon_order_id, reason in report.parked:
-            logger.warning(
-                "Input parked", extra={"reason": reason, "source": "order-sync", "amazon_order_id": amazon_order_id}
-            )
-        metrics.add_metric(name="OrderSyncFailed", unit=MetricUnit.Count, value=int(report.result == "failed"))
-        metrics.add_metric(name="OrderSyncCutShort", unit=MetricUnit.Count, value=int(report.result == "resumable"))
-        metrics.add_metric(
-            name="OrdersRecoveredBySync",
-            unit=MetricUnit.Count,
-            value=report.orders.get("recorded", 0) + report.orders.get("advanced", 0),
+        _log_store_sync(report)
+
+
+def _log_store_sync(report: StoreSyncReport) -> None:
+    """One store's sync in the logs and metrics: failed or cut short, orders recovered, retried, parked."""
+    summary = report.as_dict()
+    if report.result == "failed":
+        logger.error("Store sync failed", extra=summary)
+    else:
+        logger.info("Store synced", extra=summary)
+    for amazon_order_id, reason in report.parked:
+        logger.warning(
+            "Input parked", extra={"reason": reason, "source": "order-sync", "amazon_order_id": amazon_order_id}
         )
-        metrics.add_metric(
-            name="OrdersRetried", unit=MetricUnit.Count, value=sum(r.result == "retried" for r in report.retries)
-        )
-        metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=len(report.parked))
+    metrics.add_metric(name="OrderSyncFailed", unit=MetricUnit.Count, value=int(report.result == "failed"))
+    metrics.add_metric(name="OrderSyncCutShort", unit=MetricUnit.Count, value=int(report.result == "resumable"))
+    metrics.add_metric(
+        name="OrdersRecoveredBySync",
+        unit=MetricUnit.Count,
+        value=report.orders.get("recorded", 0) + report.orders.get("advanced", 0),
+    )
+    metrics.add_metric(
+        name="OrdersRetried", unit=MetricUnit.Count, value=sum(r.result == "retried" for r in report.retries)
+    )
+    metrics.add_metric(name="InputParked", unit=MetricUnit.Count, value=len(report.parked))

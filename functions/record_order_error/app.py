@@ -1,7 +1,10 @@
 """MFN workflow Catch: the order shows Error, with the reason in its notes, and a metric fires."""
 
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amazon_channel import runtime
 from amazon_channel.contracts import WorkflowError, WorkflowState
@@ -21,7 +24,7 @@ settings = Settings.from_environment()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=WorkflowState)
     error = WorkflowError.model_validate(event.get("error") or {})
     result = record_order_error(state.amazon_order_id, error.Error, error.Cause, runtime.ports(settings))

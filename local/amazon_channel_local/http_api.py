@@ -89,12 +89,12 @@ def apigw_v2_event(
     method: str,
     raw_path: str,
     raw_query: str = "",
+    *,
     headers: dict[str, str] | None = None,
     route: Route | None = None,
     path_parameters: dict[str, str] | None = None,
     body: bytes | None = None,
     api_id: str = "local",
-    *,
     authorizer: dict | None = None,
 ) -> dict:
     """The event API Gateway HTTP API (payload 2.0) sends a function for this request."""
@@ -204,7 +204,16 @@ class HttpApiAdapter:
             except Exception:  # noqa: BLE001 - any token the authorizer refuses is API Gateway's 401
                 return 401, {"content-type": "application/json", "www-authenticate": "Bearer"}, UNAUTHORIZED
             authorizer = {"jwt": {"claims": claims, "scopes": None}}
-        event = apigw_v2_event(method, path, parts.query, headers, route, params, body, authorizer=authorizer)
+        event = apigw_v2_event(
+            method,
+            path,
+            parts.query,
+            headers=headers,
+            route=route,
+            path_parameters=params,
+            body=body,
+            authorizer=authorizer,
+        )
         return self._invoke(event)
 
     def _route(self, method: str, path: str) -> tuple[Route | None, dict[str, str] | None]:

@@ -263,7 +263,7 @@ class IamEnforcer:
 
     # -- install -----------------------------------------------------------------------------
     def install(self) -> None:
-        global _ACTIVE, _INSTALLED
+        global _ACTIVE, _INSTALLED  # noqa: PLW0603 - botocore's handlers are process-wide: one active enforcer
         import boto3
         from botocore.handlers import BUILTIN_HANDLERS
 
@@ -279,7 +279,7 @@ class IamEnforcer:
         _ACTIVE = self
 
     def uninstall(self) -> None:
-        global _ACTIVE
+        global _ACTIVE  # noqa: PLW0603 - see install()
         if _ACTIVE is self:
             _ACTIVE = None
 
@@ -492,12 +492,12 @@ def roles_of_stack(stack: Any) -> dict[str, Role]:
         name = role_arn.rsplit("/", 1)[-1]
         role = Role(lid, name, session, DEFAULT_ACCOUNT_ID)
         moto_role = iam.get_role(name)
-        for policy_name, doc in moto_role.policies.items():
-            doc = json.loads(doc) if isinstance(doc, str) else doc
+        for policy_name, stored in moto_role.policies.items():
+            doc = json.loads(stored) if isinstance(stored, str) else stored
             role.statements += [Statement.parse(policy_name, s) for s in _as_list(doc.get("Statement"))]
         props = cfn_resources.get(role_logical.get(name, ""), {}).get("Properties", {})
-        for arn in props.get("ManagedPolicyArns", []):
-            arn = arn if isinstance(arn, str) else json.dumps(arn)
+        for given in props.get("ManagedPolicyArns", []):
+            arn = given if isinstance(given, str) else json.dumps(given)
             policy = arn.rsplit("/", 1)[-1].strip('"}')
             role.managed_policies.append(policy)
             doc = managed_policy_document(policy)

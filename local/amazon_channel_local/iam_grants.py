@@ -57,8 +57,8 @@ def grants_by_principal(cfn: dict) -> dict[str, dict[str, Any]]:
         role = resources.get(role_id, {}).get("Properties", {})
         statements: list[Statement] = []
         for policy in role.get("Policies", []):
-            for s in _as_list(policy["PolicyDocument"].get("Statement")):
-                s = dict(s)
+            for written in _as_list(policy["PolicyDocument"].get("Statement")):
+                s = dict(written)
                 for key in ("Resource", "NotResource"):
                     if key in s:
                         s[key] = [_text(r) for r in _as_list(s[key])]
@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     after = grants_by_principal(translated(Path(args.template).read_text()))
     before = None
     if args.before:
-        text = subprocess.run(
-            ["git", "show", f"{args.before}:template.yaml"], cwd=ROOT, check=True, capture_output=True, text=True
-        ).stdout
+        # git from PATH, on the template at the revision the developer names
+        show = ["git", "show", f"{args.before}:template.yaml"]
+        text = subprocess.run(show, cwd=ROOT, check=True, capture_output=True, text=True).stdout  # noqa: S603
         before = grants_by_principal(translated(text))
     print(
         "The role's own statements (the AWS managed policies SAM attaches, the same before and after, are not counted:"

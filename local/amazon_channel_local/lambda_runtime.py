@@ -269,11 +269,9 @@ class LambdaRuntime:
             }
             return json.dumps(payload), True, ""
         if isinstance(event, (str, bytes)):
-            try:
+            with contextlib.suppress(ValueError):
                 event = json.loads(event or "{}")
-            except ValueError:
-                pass
-        result, error = self._run(logical_id, fn, event, source="lambda:invoke")
+        result, error, _exc = self._run(logical_id, fn, event, source="lambda:invoke")
         if error is not None:
             return json.dumps(error), True, ""
         try:
@@ -284,7 +282,7 @@ class LambdaRuntime:
     def invoke(
         self, logical_id: str, fn: Any, event: Any, source: str
     ) -> tuple[Any, dict | None, BaseException | None]:
-        return self._run(logical_id, fn, event, source, keep_exception=True)
+        return self._run(logical_id, fn, event, source)
 
     # -- core --------------------------------------------------------------------------------
     def _environment(self, fn: Any) -> dict[str, str]:
@@ -343,9 +341,8 @@ class LambdaRuntime:
         self._modules[logical_id] = module
         return module
 
-    def _run(
-        self, logical_id: str, fn: Any, event: Any, source: str, keep_exception: bool = False
-    ) -> tuple[Any, dict | None, BaseException | None] | tuple[Any, dict | None]:
+    def _run(self, logical_id: str, fn: Any, event: Any, source: str) -> tuple[Any, dict | None, BaseException | None]:
+        """Run the function once: its result, its error payload (as Lambda answers it) and the exception."""
         spec = self.functions[logical_id]
         started = time.perf_counter()
         with self._count_lock:
@@ -426,6 +423,4 @@ class LambdaRuntime:
                     "duration": time.perf_counter() - started,
                 }
             )
-        if keep_exception:
-            return result, error, exc
-        return result, error
+        return result, error, exc

@@ -310,7 +310,8 @@ def request(endpoint: str, method: str, path: str, body: Any = None, timeout: fl
     """One control API call; its JSON answer, or CliError with the stack's one-line message."""
     url = endpoint.rstrip("/") + path
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - loopback
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - a loopback URL the user gave
             return json.loads(resp.read() or b"null")

@@ -75,7 +75,7 @@ class LocalUpProcess:
         env.pop("AWS_ENDPOINT_URL", None)
         out = open(self.output_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self._out = out
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 - the stack's own command line, from its configuration
             self.command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         state = self.run_dir / STATE_FILE

@@ -659,8 +659,7 @@ class LocalServer:
         width = max((len(lid) for lid in shown), default=10)
         for lid, phys in sorted(shown.items(), key=lambda kv: (self.stack.resource_types.get(kv[0], ""), kv[0])):
             lines.append(f"  {self.stack.resource_types.get(lid, ''):<34} {lid:<{width}}  {phys}")
-        for note in self.stack.notes:
-            lines.append(f"  note: {note}")
+        lines.extend(f"  note: {note}" for note in self.stack.notes)
         if self.stack.held:
             lines.append(
                 "Held (the stack does not run them; invoke them yourself): " + ", ".join(sorted(self.stack.held))
@@ -677,10 +676,7 @@ def _restore_env(name: str, value: str | None) -> None:
 
 
 def _functions(body: Any) -> list[str]:
-    if isinstance(body, dict):
-        names = body.get("functions", [])
-    else:
-        names = body or []
+    names = body.get("functions", []) if isinstance(body, dict) else body or []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ControlError(400, 'the body is {"functions": ["<logical id>", ...]}', exit_code=2)
     return names

@@ -96,7 +96,7 @@ class EndpointClient:
         import urllib.request
 
         url = self.base_url + path + ("?" + urlencode(params) if params else "")
-        request = urllib.request.Request(url, headers=self._headers(url), method="GET")
+        request = urllib.request.Request(url, headers=self._headers(url), method="GET")  # noqa: S310 - the user's URL
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - the user's URL
                 return json.loads(response.read() or b"null")

@@ -133,7 +133,7 @@ def patch_lambda_image(module: Any) -> None:
         return
     original = image_cls._build_image
 
-    def _build_image(  # noqa: PLR0917 - SAM's own signature
+    def _build_image(  # noqa: PLR0917 - SAM CLI's LambdaImage._build_image signature
         self: Any, base_image: str, docker_tag: str, layers: Any, architecture: str, stream: Any = None
     ) -> Any:
         try:

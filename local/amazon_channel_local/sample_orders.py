@@ -164,7 +164,7 @@ def sample_order(n: int, rng: random.Random, start: datetime, seller: str = SELL
 
 
 def sample_orders(n: int, seed: int = 7, start: datetime | None = None, seller: str = SELLER) -> list[ChannelOrder]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - repeatable sample data, not a secret
     start = start or datetime(2026, 1, 1, tzinfo=UTC)
     return [sample_order(i + 1, rng, start, seller) for i in range(n)]
 

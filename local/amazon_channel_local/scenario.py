@@ -169,7 +169,7 @@ def _check_step(step: Step, placed: set[str], fail) -> None:
             if key in order and order[key] is not None:
                 if not isinstance(order[key], dict):
                     fail(f"order: {key} must be an object")
-                _keys(order[key], spec, lambda m, k=key: fail(f"order {key}: {m}"))
+                _keys(order[key], spec, lambda m, k=key: fail(f"order {k}: {m}"))
         for key in ("price", "tax"):
             if key in (order.get("shipping") or {}):
                 _money(order["shipping"][key], f"order shipping {key}", fail)
@@ -190,9 +190,8 @@ def _check_step(step: Step, placed: set[str], fail) -> None:
             if "tax" in item:
                 _money(item["tax"], f"order item {m} tax", fail)
         placed.add(oid)
-    if "order_id" in a:
-        if a["order_id"] not in placed:
-            fail(f"unknown order id {a['order_id']!r} (no earlier amazon.place_order placed it)")
+    if "order_id" in a and a["order_id"] not in placed:
+        fail(f"unknown order id {a['order_id']!r} (no earlier amazon.place_order placed it)")
     if step.do == "amazon.lose_notifications" and not isinstance(a["enabled"], bool):
         fail("enabled must be true or false")
     if step.do == "commerce.ship":

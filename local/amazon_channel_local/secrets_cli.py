@@ -27,7 +27,7 @@ from .debugging.errors import EXIT_OK, CommandError, InvalidInput, explain_aws_e
 from .debugging.handle import StackHandle, from_arguments
 
 COMMAND = "rotate-lwa-secret"
-LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # one LWA endpoint for every SP-API region
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL; one LWA endpoint for every SP-API region
 
 
 def register(sub: Any) -> None:

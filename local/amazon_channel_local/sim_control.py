@@ -8,7 +8,7 @@ A person drives a running stack's Amazon and Commerce with curl (docs/local-cont
 Bodies and answers are JSON; an order in a body has the scenario format's shape
 (`shared/scenario-format.md`). A refused action answers 409 (or 404 for an unknown order) with
 `{"error": "..."}`. Everything else goes to the simulator as before.
-"""
+"""  # noqa: E501 - a curl command is copied whole
 
 from __future__ import annotations
 
@@ -89,9 +89,8 @@ class ControlledAmazon(SimulatedAmazon):
                     self.verify_payment(order_id)
                 elif action == "cancel":
                     self.cancel(order_id)
-                else:
-                    b = _body(raw)
-                    self.ship(order_id, carrier=b.get("carrier", "AMZL_US"), tracking_number=b.get("tracking_number"))
+                else:  # Amazon records no package for an FBA order (its model): a body is not read
+                    self.ship(order_id)
                 return 200, self._summary(order_id)
             case "POST", ["notifications", "redeliver"]:
                 self.redeliver_notifications()
@@ -141,10 +140,10 @@ class ControlledCommerce(SimulatedCommerce):
     """SimulatedCommerce with `/_sim/` control routes (ship, cancel, catalog, customers, inspect, faults)."""
 
     def _serve(
-        self, method: str, path: str, query: list, raw: bytes, auth: str, events: list[dict], url: str = ""
+        self, method: str, path: str, query: list, raw: bytes, *, auth: str, events: list[dict], url: str = ""
     ) -> tuple[int, Any]:
         if not path.startswith(PREFIX):
-            return super()._serve(method, path, query, raw, auth, events, url=url)
+            return super()._serve(method, path, query, raw, auth=auth, events=events, url=url)
         try:
             return self._control(method, [unquote(s) for s in path[len(PREFIX) :].strip("/").split("/")], raw)
         except ControlError as e:

@@ -64,6 +64,7 @@ class LocalStack:
 
     def __init__(
         self,
+        *,
         root: Path | str = REPO_ROOT,
         template: str = "template.yaml",
         region: str = "us-east-1",
@@ -73,7 +74,6 @@ class LocalStack:
         stack_name: str = "amazon-channel-local",
         time_scale: float = 1.0,
         enforce_iam: bool = True,
-        *,
         clock: Any = None,
     ):
         self.root = Path(root).resolve()
@@ -611,15 +611,9 @@ class LocalStack:
             if time.monotonic() > deadline:
                 running = self._running()
                 raise TimeoutError(
-                    "local stack did not settle in %.0fs: queues %s, in-flight invocations %d, pending %d, "
-                    "running executions %s"
-                    % (
-                        timeout,
-                        backlog or "{}",
-                        in_flight,
-                        len(self._pending),
-                        {arn.rsplit(":", 1)[-1]: last_type for arn, (_n, last_type) in running.items()} or "{}",
-                    )
+                    f"local stack did not settle in {timeout:.0f}s: queues {backlog or '{}'}, "
+                    f"in-flight invocations {in_flight}, pending {len(self._pending)}, "
+                    f"running executions {_running_steps(running) or '{}'}"
                 )
             if not processed and not self._jump_to_next_event():
                 time.sleep(interval)
@@ -688,6 +682,11 @@ class LocalStack:
     def history(self, execution_arn: str) -> list[dict]:
         sfn = self.client("stepfunctions")
         return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def _running_steps(running: dict[str, tuple[int, str]]) -> dict[str, str]:
+    """Each running execution's name and the type of its last history event."""
+    return {arn.rsplit(":", 1)[-1]: last_type for arn, (_n, last_type) in running.items()}
 
 
 def _history_tip(execution: Any) -> tuple[int, str]:

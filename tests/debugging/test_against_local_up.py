@@ -32,6 +32,7 @@ def amazon_channel(stack, *args: str, out_file=None) -> subprocess.CompletedProc
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
 
 

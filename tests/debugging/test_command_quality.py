@@ -25,7 +25,7 @@ def _no_default_stack(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.mark.parametrize("command", COMMANDS + ["simulate"])
+@pytest.mark.parametrize("command", [*COMMANDS, "simulate"])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exit_:
         cli([command, "--help"])

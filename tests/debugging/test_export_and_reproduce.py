@@ -24,7 +24,7 @@ def exports(tmp_path_factory):
     """Each order of the merchant's store exported from the stack (personal data redacted), and the
     MFN order once more with personal data; the stack is gone afterwards, as production is."""
     folder = tmp_path_factory.mktemp("exports")
-    files, stderr = {}, {}
+    files, _stderr = {}, {}
     with merchants_store() as (_player, handle, _log):
         from amazon_channel_local.debugging import commands
 

@@ -73,7 +73,7 @@ def test_once_the_cause_is_fixed_redrive_moves_the_messages_back_and_reports_wha
 
 
 def test_one_queue_can_be_named_and_the_readable_report_says_what_moved(store, capsys):
-    player, handle = store
+    _player, handle = store
     code, out, _err = amazon_channel(capsys, "redrive", "FbaOrderImport", handle=handle)
     assert code == 0
     assert "FbaOrderImportDeadLetterQueue" in out and "NotificationsDeadLetterQueue" not in out

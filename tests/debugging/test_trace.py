@@ -42,7 +42,7 @@ def test_a_shipped_mfn_orders_trace_shows_notifications_steps_with_durations_and
     ]
     assert all(r["request_id"] for r in notifications)
     # And each status change, and each workflow step with its duration
-    assert [r["what"] for r in timeline if r["kind"] == "status"][0].endswith("channel status new -> Pending")
+    assert next(r["what"] for r in timeline if r["kind"] == "status").endswith("channel status new -> Pending")
     steps = {r["what"]: r["duration_s"] for r in timeline if r["kind"] == "task"}
     # (the workflow's own steps: the import and the shipments run in Express children, whose steps
     # show as the order's history rows, as on AWS, where Express executions have no execution history)

@@ -305,9 +305,11 @@ def violations(player: Player, oid: str) -> list[tuple[str, str]]:
         if RANK[after] < RANK[before] or (RANK[before] == 3 and after != before):
             found.append((INVARIANTS[5], f"{before} -> {after} in {statuses}"))
 
-    for m in PARKED:
-        if "reason" not in (m.get("MessageAttributes") or {}):
-            found.append((INVARIANTS[6], f"{m['queue']}: {m['Body'][:120]}"))
+    found.extend(
+        (INVARIANTS[6], f"{m['queue']}: {m['Body'][:120]}")
+        for m in PARKED
+        if "reason" not in (m.get("MessageAttributes") or {})
+    )
     PARKED[:] = [m for m in PARKED if "reason" in (m.get("MessageAttributes") or {})]
     return found
 

@@ -44,7 +44,7 @@ def player():
 
 @pytest.fixture(autouse=True)
 def _each_story(player, caplog):
-    global _LOGS
+    global _LOGS  # noqa: PLW0603 - the story's caplog, read by the module's assertions
     _LOGS = caplog
     parked(player)  # each story sees only what it parked itself
     yield

@@ -122,8 +122,7 @@ def test_amazon_cancels_an_unshipped_order_and_its_commerce_order_is_withdrawn_o
     assert order["commerce_order"]["status"] == "closed" and order["commerce_order"]["emails_sent_to_customer"] == 0
     assert (
         order["notes"]
-        == "Canceled on Amazon; Commerce order %s closed (refunded offline: it was invoiced)"
-        % (order["commerce_order"]["increment_id"])
+        == f"Canceled on Amazon; Commerce order {order['commerce_order']['increment_id']} closed (refunded offline: it was invoiced)"
     )
     [memo] = player.commerce.credit_memos(oid)
     assert memo["grand_total"] == 15.0

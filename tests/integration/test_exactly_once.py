@@ -161,7 +161,7 @@ def test_redelivered_after_the_dedupe_records_expired_moves_nothing_backwards(pl
 def test_the_same_notification_twice_in_one_batch_is_applied_once(player):
     before = player.result()
     oid = a_paid_order(player)  # Given a paid order's Pending and Unshipped notifications in the queue
-    pending, unshipped = notifications(player, oid)
+    _pending, unshipped = notifications(player, oid)
     send(player, unshipped)  # When Unshipped is delivered twice in the batch (Pending, Unshipped, Unshipped)
     player.stack.settle()
     after = player.result()  # Then one Commerce order, one customer, one workflow
@@ -192,7 +192,7 @@ def test_a_duplicate_workflow_start_starts_nothing(player):
 def test_a_second_unshipped_notification_starts_no_second_workflow(player):
     oid = an_imported_order(player)  # Given an order whose workflow waits for the merchant
     before = player.result()
-    pending, unshipped = notifications(player, oid)
+    _pending, unshipped = notifications(player, oid)
     send(player, renumbered(unshipped))  # When a new notification says Unshipped again (e.g. a buyer's request)
     player.stack.settle()
     assert_once(player, oid, before, shipped=False)  # Then no second workflow is started or reported
@@ -268,7 +268,7 @@ def test_pending_and_unshipped_in_one_batch_in_reverse_order_end_unshipped(playe
 def test_a_stale_pending_after_unshipped_moves_nothing(player):
     oid = an_imported_order(player)  # Given an Unshipped order in Commerce
     before, earlier = player.result(), history(player, oid)
-    pending, unshipped = notifications(player, oid)
+    pending, _unshipped = notifications(player, oid)
     send(player, renumbered(pending))  # When Amazon's older news arrives late, as a new notification
     player.stack.settle()
     assert_once(player, oid, before, shipped=False)  # Then nothing moves, and the history says why

@@ -88,8 +88,9 @@ def _physical_names(stack) -> list[tuple[str, str]]:
         if not physical or lid.endswith("Role"):
             continue
         if stack.resource_types.get(lid) == "AWS::SQS::Queue":
-            physical = physical.rstrip("/").rsplit("/", 1)[-1]  # the URL's last part is the queue's name
-        out.append((physical, lid))
+            out.append((physical.rstrip("/").rsplit("/", 1)[-1], lid))  # the URL's last part is the queue's name
+        else:
+            out.append((physical, lid))
     return sorted(out, key=lambda p: -len(p[0]))
 
 

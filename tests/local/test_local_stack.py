@@ -168,7 +168,7 @@ def test_state_machine_retry_catch_puts_events_and_waits_for_token(stack):
     sfn = stack.client("stepfunctions")
     arn = stack.resources["FlowStateMachine"]
     ok = sfn.start_execution(stateMachineArn=arn, name="ok", input=json.dumps({"id": "s1", "fail_times": 2}))
-    boom = sfn.start_execution(stateMachineArn=arn, name="boom", input=json.dumps({"id": "s2", "boom": True}))
+    sfn.start_execution(stateMachineArn=arn, name="boom", input=json.dumps({"id": "s2", "boom": True}))
     stack.settle(timeout=20)
     by_name = {e["name"]: e for e in stack.executions()}
     assert by_name["ok"]["status"] == "RUNNING"  # waiting on its task token: settle() returned anyway

@@ -17,7 +17,12 @@ FBA = "114-0000000-0000002"
 
 def cli(*args, cwd=ROOT):
     return subprocess.run(
-        [sys.executable, "-m", "amazon_channel_local.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "amazon_channel_local.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 

@@ -96,6 +96,7 @@ def test_a_child_s_failure_reaches_its_parent_with_its_cause(patched):
 
     class Request:
         stepfunction_backend = Backend()
+
         def _get_param(self, name):
             sent = {"taskToken": "t", "error": "CommerceRejected", "cause": 'Product "MUG-01" cannot be ordered'}
             return sent.get(name)

@@ -65,6 +65,7 @@ def sam_local_invoke(built_template: Path, function: str, event: Path, env_json:
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     TIMINGS.append((f"sam local invoke {function} -e {event.relative_to(ROOT)}", time.perf_counter() - t0))
     assert proc.returncode == 0, f"sam local invoke {function} failed:\n{proc.stdout}\n{proc.stderr}"

@@ -111,7 +111,7 @@ def test_an_order_the_catalog_cannot_supply_is_saved_all_the_same(store, sku, se
 def test_an_order_number_can_be_given_but_not_reused(store):
     status, _ = call(store, "POST", "/orders", {"entity": order_entity("A-1", increment_id="111-0000003-0000003")})
     assert status == 200
-    status, body = call(store, "POST", "/orders", {"entity": order_entity("A-2", increment_id="111-0000003-0000003")})
+    status, _body = call(store, "POST", "/orders", {"entity": order_entity("A-2", increment_id="111-0000003-0000003")})
     assert status == 400
 
 

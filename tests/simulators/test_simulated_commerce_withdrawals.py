@@ -112,7 +112,7 @@ def test_a_partly_shipped_order_is_refunded_for_what_did_not_ship_and_completes(
     assert memo["shipping_amount"] == 0  # part of the order shipped: its shipping is not refunded
     assert store.order_by_ext_id("111-0000001-0000001")["status"] == "complete"
     # And a refunded item can no longer be shipped
-    status, error = call(store, "POST", f"/order/{oid}/ship", {"items": [], "tracks": []})
+    status, _error = call(store, "POST", f"/order/{oid}/ship", {"items": [], "tracks": []})
     assert status == 400
 
 

@@ -117,7 +117,7 @@ def test_a_seller_cancels_a_paid_order_with_a_cancellation_feed(amazon, access, 
 
 
 def test_rows_amazon_cannot_apply_are_reported_and_change_nothing(amazon, access, notes):
-    oid, (mug, tea) = a_paid_order(amazon)
+    oid, (mug, _tea) = a_paid_order(amazon)
     shipped, (s_mug, s_tea) = a_paid_order(amazon, "111-0000001-0000002")
     # the seller confirms a first package of the second order: it is PartiallyShipped
     HTTP.request(
@@ -155,7 +155,7 @@ def test_rows_amazon_cannot_apply_are_reported_and_change_nothing(amazon, access
 
 
 def test_a_file_without_the_feeds_columns_is_reported(amazon, access):
-    oid, (mug, _) = a_paid_order(amazon)
+    oid, (_mug, _) = a_paid_order(amazon)
     _, created = send_feed(amazon, access, f"AmazonOrderID\tStatusCode\n{oid}\tFailure\n")
     assert "The header row must name the columns" in report_of(amazon, access, created["feedId"])
     assert amazon.order_status(oid) == "Unshipped"
@@ -165,7 +165,7 @@ def test_a_held_feed_stays_in_queue_until_amazon_processes_it(amazon, access):
     oid, items = a_paid_order(amazon)
     amazon.feeds.hold(True)
     _, created = send_feed(amazon, access, HEADER + "".join(f"{oid}\t{i}\tBuyerCanceled\n" for i in items))
-    status, feed = call(amazon, access, "getFeed", "GET", f"/feeds/2021-06-30/feeds/{created['feedId']}")
+    _status, feed = call(amazon, access, "getFeed", "GET", f"/feeds/2021-06-30/feeds/{created['feedId']}")
     assert feed["processingStatus"] == "IN_QUEUE" and "resultFeedDocumentId" not in feed
     assert amazon.order_status(oid) == "Unshipped"
     amazon.feeds.process()
@@ -181,7 +181,7 @@ def test_presigned_document_urls_take_no_token_but_must_be_used_as_signed(amazon
     assert HTTP.request("PUT", tampered, body=b"x", headers={"content-type": TSV}).status == 403
     assert int(parse_qs(urlsplit(url).query)["X-Amz-Expires"][0]) > 0
     # a document never uploaded cannot be fed
-    status, error = call(
+    status, _error = call(
         amazon,
         access,
         "createFeed",

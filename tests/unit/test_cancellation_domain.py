@@ -186,9 +186,9 @@ def test_a_feed_sent_by_a_task_that_died_is_not_sent_again_once_amazon_canceled(
 @pytest.mark.parametrize(
     "setup, refusal",
     [
-        (dict(shipped=1), "partially shipped orders are canceled in Seller Central"),
-        (dict(qty=1), "only whole orders are canceled from Commerce (1 of 2 items were withdrawn)"),
-        (dict(reason=""), "a cancellation needs a reason"),
+        ({"shipped": 1}, "partially shipped orders are canceled in Seller Central"),
+        ({"qty": 1}, "only whole orders are canceled from Commerce (1 of 2 items were withdrawn)"),
+        ({"reason": ""}, "a cancellation needs a reason"),
     ],
     ids=["partially-shipped", "partial", "no-reason"],
 )

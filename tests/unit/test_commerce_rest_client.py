@@ -36,14 +36,14 @@ def draft(amazon_order_id="111-0000001-0000001", **overrides):
     address = Address(
         name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301", country="US", phone="555-0100"
     )
-    values = dict(
-        amazon_order_id=amazon_order_id,
-        customer_email="ana@marketplace.amazon.com",
-        customer_firstname="Ana",
-        customer_lastname="Lima",
-        billing_address=address,
-        shipping_address=address,
-        lines=[
+    values = {
+        "amazon_order_id": amazon_order_id,
+        "customer_email": "ana@marketplace.amazon.com",
+        "customer_firstname": "Ana",
+        "customer_lastname": "Lima",
+        "billing_address": address,
+        "shipping_address": address,
+        "lines": [
             CommerceOrderLine(
                 sku="MUG-RED",
                 name="Red mug",
@@ -61,9 +61,9 @@ def draft(amazon_order_id="111-0000001-0000001", **overrides):
                 amazon_order_item_id="OI-2",
             ),
         ],
-        shipping_amount=Decimal("4.99"),
-        shipping_tax=Decimal("0.40"),
-    )
+        "shipping_amount": Decimal("4.99"),
+        "shipping_tax": Decimal("0.40"),
+    }
     values.update(overrides)
     return CommerceOrderDraft(**values)
 
@@ -314,9 +314,11 @@ def amazons_example_addresses() -> list[tuple[str, dict]]:
         bodies = [b for s, b in response_examples(op) if s == 200] + [
             c.response for c in sandbox_cases(op) if c.status == 200
         ]
-        for body in bodies:
-            for order in body.get("orders") or [body.get("order")]:
-                found.append((order["orderId"], order["recipient"]["deliveryAddress"]))
+        found.extend(
+            (order["orderId"], order["recipient"]["deliveryAddress"])
+            for body in bodies
+            for order in body.get("orders") or [body.get("order")]
+        )
     return found
 
 

@@ -21,14 +21,14 @@ def client(store):
 
 def draft(amazon_order_id=AMAZON_ORDER, **overrides):
     address = Address(name="Ana Lima", line1="1 Main St", city="Austin", region="TX", postcode="73301", country="US")
-    values = dict(
-        amazon_order_id=amazon_order_id,
-        customer_email="ana@marketplace.amazon.com",
-        customer_firstname="Ana",
-        customer_lastname="Lima",
-        billing_address=address,
-        shipping_address=address,
-        lines=[
+    values = {
+        "amazon_order_id": amazon_order_id,
+        "customer_email": "ana@marketplace.amazon.com",
+        "customer_firstname": "Ana",
+        "customer_lastname": "Lima",
+        "billing_address": address,
+        "shipping_address": address,
+        "lines": [
             CommerceOrderLine(
                 sku="MUG-RED",
                 name="Red mug",
@@ -46,9 +46,9 @@ def draft(amazon_order_id=AMAZON_ORDER, **overrides):
                 amazon_order_item_id="OI-2",
             ),
         ],
-        shipping_amount=Decimal("4.99"),
-        shipping_tax=Decimal("0.40"),
-    )
+        "shipping_amount": Decimal("4.99"),
+        "shipping_tax": Decimal("0.40"),
+    }
     values.update(overrides)
     return CommerceOrderDraft(**values)
 

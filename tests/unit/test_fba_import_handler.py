@@ -65,3 +65,15 @@ def test_an_fba_order_commerce_refuses_fires_orders_blocked_and_is_not_parked(fu
     # And a second delivery changes nothing and fires nothing
     assert function.record_handler(SQSRecord(record)) == {"result": "blocked"}
     assert "OrdersBlocked" not in function.metrics.metric_set and function.parked == []
+
+
+def test_an_event_without_an_order_in_its_detail_is_parked_at_once_with_its_reason(function):
+    # Given an FbaOrderShipped event whose detail is null (EventBridge's envelope then holds no order)
+    record = json.loads(SAMPLE.read_text())["Records"][0]
+    body = json.loads(record["body"])
+    body["detail"] = None
+    record["body"] = json.dumps(body)
+    # When the import function reads it, Then it is parked with a reason, not retried until the DLQ
+    assert function.record_handler(SQSRecord(record)) is None
+    [reason] = function.parked
+    assert "detail" in reason

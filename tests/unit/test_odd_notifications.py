@@ -82,7 +82,7 @@ def test_a_notification_dated_2099_is_refused_and_the_real_unshipped_imports_the
     ports = channel_ports()
     # Given a notification claiming the order changed in 2099
     with pytest.raises(
-        InvalidNotification, match="TimeOfOrderChange 2099-01-01T00:00:00.000000Z is .* ahead"
+        InvalidNotification, match=r"TimeOfOrderChange 2099-01-01T00:00:00\.000000Z is .* ahead"
     ) as refused:
         record_order_change(change(AmazonStatus.PENDING, "2099-01-01T00:00:00.000000Z"), intake(ports))
     assert refused.value.field == ".".join(TRIGGER)

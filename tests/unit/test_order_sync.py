@@ -62,8 +62,10 @@ def on_amazon(
     )
 
 
-def run(sync, owner="run-1", settings=SyncSettings(), now=NOW):
-    return sync_store(sync.stores.store, sync, settings, owner, time_left=lambda: 999.0, clock=lambda: now)
+def run(sync, owner="run-1", settings=None, now=NOW):
+    return sync_store(
+        sync.stores.store, sync, settings or SyncSettings(), owner, time_left=lambda: 999.0, clock=lambda: now
+    )
 
 
 def notified(ports, oid, status, at, purchased="2026-11-26T09:00:00.000000Z"):
@@ -82,7 +84,7 @@ def notified(ports, oid, status, at, purchased="2026-11-26T09:00:00.000000Z"):
 
 def blocked(ports, oid, cause='Product "MUG-01" cannot be ordered: insufficient stock.'):
     """The order's workflow failed: it is in Error (RecordOrderError)."""
-    mfn.record_order_error(oid, "CommerceRejected", '{"errorMessage": "%s"}' % cause.replace('"', '\\"'), ports)
+    mfn.record_order_error(oid, "CommerceRejected", json.dumps({"errorMessage": cause}), ports)
 
 
 # -- order sync ------------------------------------------------------------------------------------
@@ -333,7 +335,7 @@ def fba_import(ports, oid):
 
 
 def test_an_fba_order_commerce_refuses_shows_error_naming_the_sku_as_an_mfn_order_does():
-    ports, sync = a_store()
+    ports, _sync = a_store()
     product_disabled(ports)
     shipped_by_amazon(ports, B)  # Given an FBA order Amazon shipped, whose product Commerce has disabled
     notified(ports, A, AmazonStatus.UNSHIPPED, "2026-11-26T10:00:00.000000Z")  # and the same order placed MFN

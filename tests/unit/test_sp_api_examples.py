@@ -31,9 +31,11 @@ def amazons_example_orders() -> list[tuple[str, dict]]:
     for op in ("searchOrders", "getOrder"):
         answers = [(f"{op}-example", body) for status, body in response_examples(op) if status == 200]
         answers += [(case.id, case.response) for case in sandbox_cases(op) if case.status == 200]
-        for name, body in answers:
-            for order in body.get("orders") or [body.get("order")]:
-                found.append((f"{name}-{order['orderId']}", order))
+        found.extend(
+            (f"{name}-{order['orderId']}", order)
+            for name, body in answers
+            for order in body.get("orders") or [body.get("order")]
+        )
     return found
 
 

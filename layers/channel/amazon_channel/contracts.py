@@ -267,6 +267,6 @@ class OrderSyncRequest(_Open):
     amazon_order_id: str | None = Field(default=None, pattern=r"^\d{3}-\d{7}-\d{7}$")
     seller_id: str | None = Field(default=None, min_length=1)  # only this store
 
-    def model_post_init(self, _context) -> None:
+    def model_post_init(self, _context: Any) -> None:
         if self.trigger == "retry" and not self.amazon_order_id:
             raise ValueError("a retry names the order: amazon_order_id is missing")

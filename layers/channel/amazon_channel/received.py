@@ -10,13 +10,18 @@ messages again (the archive has them).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import runtime
 from .domain.clock import now_iso
 from .domain.inbound import commerce_event_received, notification_received
 from .domain.models import OrderChange
 
+if TYPE_CHECKING:
+    from .adapters.inbound_log import DynamoDbInboundLog
 
-def _log():
+
+def _log() -> DynamoDbInboundLog:
     from .adapters.inbound_log import DynamoDbInboundLog
 
     return DynamoDbInboundLog(runtime.setting("ORDERS_TABLE"), runtime.client("dynamodb"))
@@ -27,19 +32,20 @@ def keep_notification(change: OrderChange, body: str, received_at: str) -> None:
     _log().keep(change.amazon_order_id, notification_received(change, body, received_at))
 
 
-def keep_commerce_event(amazon_order_id: str, envelope: dict, received_at: str) -> None:
+def keep_commerce_event(amazon_order_id: str, envelope: dict[str, Any], received_at: str) -> None:
     """Keep a Commerce shipment event (its ids and times) beside the channel order it concerns."""
     _log().keep(amazon_order_id, commerce_event_received(envelope, received_at))
 
 
-def replay_name(envelope) -> str | None:
+def replay_name(envelope: object) -> str | None:
     """The replay an EventBridge event comes from, or None for a first delivery."""
     if not isinstance(envelope, dict):
         return None
-    return envelope.get("replay-name") or None
+    name = envelope.get("replay-name")
+    return str(name) if name else None
 
 
-def note_replay(envelope, handler: str, result: str, amazon_order_id: str | None = None) -> str | None:
+def note_replay(envelope: Any, handler: str, result: str, amazon_order_id: str | None = None) -> str | None:
     """If `envelope` is a replayed event: log it as such and write its receipt. Returns the replay name.
 
     A receipt that cannot be written is logged and skipped: bookkeeping never fails the event.
@@ -60,7 +66,13 @@ def note_replay(envelope, handler: str, result: str, amazon_order_id: str | None
     )
     try:
         _log().record_replayed(
-            name, handler, str(envelope.get("id") or "unknown"), detail_type, result, amazon_order_id, now_iso()
+            name,
+            handler=handler,
+            event_id=str(envelope.get("id") or "unknown"),
+            detail_type=detail_type,
+            result=result,
+            amazon_order_id=amazon_order_id,
+            at=now_iso(),
         )
     except Exception as e:  # noqa: BLE001 - a receipt is bookkeeping only
         runtime.logger.warning("Replay receipt not written", extra={"replay": name, "error": type(e).__name__})

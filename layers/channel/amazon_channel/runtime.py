@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -26,6 +26,18 @@ from .settings import (
     SyncContinuationSettings,
 )
 
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from .adapters.commerce_rest import CommerceRestClient
+    from .adapters.sp_api import SellingPartnerClient
+    from .adapters.stores import ParameterStoreDirectory
+    from .domain.order_sync import SyncPorts
+    from .domain.orders_view import OrdersViewPorts
+
 # `sam local invoke --env-vars` can only set declared variables; the template declares this one
 # empty, and an empty endpoint means "the real AWS".
 if os.environ.get("AWS_ENDPOINT_URL") == "":
@@ -38,18 +50,22 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "amazon-channe
 tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "amazon-channel"), patch_modules=("botocore",))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AmazonChannel"))
 
-_clients: dict[tuple, object] = {}
+_clients: dict[tuple[Any, ...], Any] = {}
 
 
-def client(service: str):
-    """A boto3 client for `service`, one per endpoint and region, made on first use."""
+def client(service: str) -> Any:
+    """A boto3 client for `service`, one per endpoint and region, made on first use.
+
+    Any: boto3 types a client by its service name only where the stubs are installed; the adapters
+    behind the ports are what the domain sees, and moto's tests exercise their calls.
+    """
     import boto3
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     key = (service, endpoint, region)
     if key not in _clients:
-        _clients[key] = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)
+        _clients[key] = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)  # type: ignore[call-overload]
     return _clients[key]
 
 
@@ -61,20 +77,23 @@ def setting(name: str, default: str | None = None) -> str:
 
 
 @cache
-def _secret(secret_id: str, _endpoint: str | None):
+def _secret(secret_id: str, _endpoint: str | None) -> SecretsProvider:
     from aws_lambda_powertools.utilities import parameters
 
     return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
 
 
-def secret(secret_id: str) -> dict:
+def secret(secret_id: str) -> dict[str, Any]:
     """A JSON secret from Secrets Manager, cached for five minutes (Powertools Parameters)."""
     provider = _secret(secret_id, os.environ.get("AWS_ENDPOINT_URL"))
-    return provider.get(secret_id, transform="json", max_age=300)
+    value = provider.get(secret_id, transform="json", max_age=300)
+    if not isinstance(value, dict):
+        raise RuntimeError(f"secret {secret_id} is not a JSON object")
+    return value
 
 
 @cache
-def _store_directory(table: str, _endpoint: str | None):
+def _store_directory(table: str, _endpoint: str | None) -> ParameterStoreDirectory:
     from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 
     from .adapters.stores import ParameterStoreDirectory
@@ -82,7 +101,7 @@ def _store_directory(table: str, _endpoint: str | None):
     return ParameterStoreDirectory(table, DynamoDBProvider(table_name=table))
 
 
-def traced(name: str):
+def traced(name: str) -> AbstractContextManager[Any]:
     """An X-Ray subsegment around one SP-API or Commerce call, named by operation, never by URL."""
     if tracer.disabled:
         return nullcontext()
@@ -91,6 +110,7 @@ def traced(name: str):
 
 @cache
 def _marketplace(
+    *,
     endpoint: str,
     lwa_url: str,
     secret_id: str,
@@ -98,7 +118,7 @@ def _marketplace(
     max_budget_wait: float,
     orders_table: str,
     _aws: str | None,
-):
+) -> SellingPartnerClient:
     from .adapters.rate_budget import DynamoDbRateBudget
     from .adapters.sp_api import SellingPartnerClient
     from .domain import clock
@@ -116,7 +136,7 @@ def _marketplace(
 
 
 @cache
-def _commerce(base_url: str, secret_id: str, auth: str, orders_table: str, _aws: str | None):
+def _commerce(base_url: str, secret_id: str, auth: str, orders_table: str, _aws: str | None) -> CommerceRestClient:
     from .adapters.commerce_rest import CommerceRestClient
     from .adapters.stock_leases import DynamoDbStockLeases
 
@@ -168,13 +188,13 @@ def ports(settings: Settings) -> ChannelPorts:
             AmazonSettings,
             "marketplace",
             lambda: _marketplace(
-                s.sp_api_endpoint,
-                s.lwa_token_url,
-                s.sp_api_secret_id,
-                s.sp_api_max_wait_seconds,
-                s.sp_api_max_budget_wait_seconds,
-                table,
-                aws,
+                endpoint=s.sp_api_endpoint,
+                lwa_url=s.lwa_token_url,
+                secret_id=s.sp_api_secret_id,
+                max_wait=s.sp_api_max_wait_seconds,
+                max_budget_wait=s.sp_api_max_budget_wait_seconds,
+                orders_table=table,
+                _aws=aws,
             ),
         ),
         commerce=_part(
@@ -191,7 +211,7 @@ def ports(settings: Settings) -> ChannelPorts:
     )
 
 
-def orders_view(settings: Settings):
+def orders_view(settings: Settings) -> OrdersViewPorts:
     """The Orders view's adapters: index queries for pages, the order store for one order in full."""
     from .adapters.dynamodb_order_queries import DynamoDbOrderQueries
     from .adapters.dynamodb_orders import DynamoDbOrderStore
@@ -203,7 +223,7 @@ def orders_view(settings: Settings):
     )
 
 
-def orders_page(settings: Any):
+def orders_page(settings: Any) -> tuple[Any, Any, Any, Any]:
     """The orders page's adapters: the Orders view's reads, the actions' paths, the Health reads."""
     import json
 
@@ -235,27 +255,29 @@ def orders_page(settings: Any):
     return ports, queries, health, stores
 
 
-def sync_ports(settings: Settings):
+def sync_ports(settings: Settings) -> SyncPorts:
     """The order sync's adapters: the channel's, plus its lease and state, and the blocked-order marks."""
+    from .adapters.dynamodb_orders import DynamoDbOrderStore
     from .adapters.sync_state import DynamoDbSyncState
     from .domain.order_sync import SyncPorts
 
     p = ports(settings)
+    orders = DynamoDbOrderStore(settings.orders_table, client("dynamodb"))  # also the blocked and to-confirm lists
     return SyncPorts(
-        orders=p.orders,
-        blocked=p.orders,
+        orders=orders,
+        blocked=orders,
         stores=p.stores,
         search=p.marketplace,
         workflows=p.workflows,
         events=p.events,
         state=DynamoDbSyncState(settings.orders_table, client("dynamodb")),
         parking=parking(settings),
-        to_confirm=p.orders,
+        to_confirm=orders,
         channel=p,
     )
 
 
-def read_ports(settings: Settings):
+def read_ports(settings: Settings) -> Any:
     """The notification intake's order reads: getOrder on booked tokens, planned with the order sync."""
     from .adapters.sync_state import DynamoDbSyncState
     from .domain.intake import IntakePorts
@@ -269,21 +291,21 @@ def read_ports(settings: Settings):
     )
 
 
-def sync_continuations(settings: SyncContinuationSettings):
+def sync_continuations(settings: SyncContinuationSettings) -> Any:
     """Delayed messages that continue a store's sync once its searchOrders quota has a page."""
     from .adapters.aws_messaging import SqsSyncContinuations
 
     return SqsSyncContinuations(settings.order_sync_continuations_queue_url, client("sqs"))
 
 
-def deferrals(settings: NotificationDeferralSettings):
+def deferrals(settings: NotificationDeferralSettings) -> Any:
     """Notifications sent back to their queue with a delay until their order's read is due."""
     from .adapters.aws_messaging import SqsDeferrals
 
     return SqsDeferrals(settings.notifications_queue_url, client("sqs"))
 
 
-def parking(settings: Settings):
+def parking(settings: Settings) -> Any:
     from .adapters.aws_messaging import SqsParking
 
     return _part(
@@ -294,7 +316,7 @@ def parking(settings: Settings):
     )
 
 
-def idempotency_store(settings: IdempotencySettings):
+def idempotency_store(settings: IdempotencySettings) -> DynamoDBPersistenceLayer:
     """Powertools idempotency records in the idempotency table."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 

@@ -282,9 +282,7 @@ def _export(args, handle: StackHandle) -> int:
 
     err = _console(stderr=True)
     with err.status(f"reading order {args.order_id} from {handle.label}") as status:
-        records = read_order(
-            handle, args.order_id, with_bus_events=args.bus_events, on_progress=lambda m: status.update(m)
-        )
+        records = read_order(handle, args.order_id, with_bus_events=args.bus_events, on_progress=status.update)
     text = dumps(export_records(records, source=handle.label, include_pii=args.include_pii))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
@@ -326,7 +324,7 @@ def _redrive(args, handle: StackHandle) -> int:
     if not args.dry_run and any(r.depth for r in reports):
         err = _console(stderr=True)
         with err.status("redriving") as status:
-            redrive(handle, reports, drain_timeout=args.wait, on_progress=lambda m: status.update(m))
+            redrive(handle, reports, drain_timeout=args.wait, on_progress=status.update)
     attention = any((r.failed_again or 0) or r.not_moved or (r.unprocessed or 0) for r in reports)
     if args.json:
         print(
@@ -380,7 +378,7 @@ def _simulate_replay(args, time_scale: float) -> int:
     err = _console(stderr=True)
     with open(log_path, "a", encoding="utf-8") as log, err.status("reproducing") as status:
         try:
-            rep = reproduce(records, log_stream=log, time_scale=time_scale, on_progress=lambda m: status.update(m))
+            rep = reproduce(records, log_stream=log, time_scale=time_scale, on_progress=status.update)
         except CommandError:
             raise
         except Exception as e:

@@ -115,7 +115,7 @@ def _control_settle(url: str, timeout: float = 120) -> Callable[[], None]:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the stack's loopback URL
             url.rstrip("/") + "/_local/settle",
             method="POST",
             data=_json.dumps({"timeout": timeout}).encode(),

@@ -189,7 +189,9 @@ def archived_events(
     out: list[dict] = []
     for bus in buses(handle):
         if bus.archive_arn:
-            out += _replay_to_private_queue(handle, bus, start, end, on_progress, timeout, sleep)
+            out += _replay_to_private_queue(
+                handle, bus, start, end, on_progress=on_progress, timeout=timeout, sleep=sleep
+            )
     found = [e for e in out if matcher(e)]
     for e in found:
         e.pop("replay-name", None)
@@ -197,7 +199,7 @@ def archived_events(
 
 
 def _replay_to_private_queue(
-    handle: StackHandle, bus: Bus, start: datetime, end: datetime, on_progress, timeout: float, sleep
+    handle: StackHandle, bus: Bus, start: datetime, end: datetime, *, on_progress, timeout: float, sleep
 ) -> list[dict]:
     events, sqs = handle.client("events"), handle.client("sqs")
     name = f"amazon-channel-export-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
@@ -254,7 +256,7 @@ def _replay_to_private_queue(
             sleep(2)
         return _drain(sqs, queue_url, local=handle.kind != "aws")
     finally:
-        _cleanup(events, sqs, bus.name, name, rule_arn, queue_url)
+        _cleanup(events, sqs, bus=bus.name, name=name, rule_arn=rule_arn, queue_url=queue_url)
 
 
 def _drain(sqs: Any, url: str, *, local: bool) -> list[dict]:
@@ -279,7 +281,7 @@ def _drain(sqs: Any, url: str, *, local: bool) -> list[dict]:
     return out
 
 
-def _cleanup(events: Any, sqs: Any, bus: str, name: str, rule_arn: str | None, queue_url: str) -> None:
+def _cleanup(events: Any, sqs: Any, *, bus: str, name: str, rule_arn: str | None, queue_url: str) -> None:
     import contextlib
 
     if rule_arn:

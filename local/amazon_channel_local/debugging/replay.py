@@ -132,7 +132,7 @@ def replay(
             EventEndTime=end,
             Destination={"Arn": run.bus.arn, "FilterArns": [r.arn for r in run.rules]},
         )
-    _follow(handle, runs, start, end, on_progress, timeout, poll, sleep)
+    _follow(handle, runs, start, end, on_progress=on_progress, timeout=timeout, poll=poll, sleep=sleep)
 
     report = ReplayReport(start=start, end=end, runs=runs)
     stack_queues = {q.arn: q for q in queues(handle)}
@@ -162,6 +162,7 @@ def _follow(
     runs: list[ReplayRun],
     start: datetime,
     end: datetime,
+    *,
     on_progress,
     timeout: float,
     poll: float,

@@ -112,10 +112,10 @@ def consumed_queue_arns(handle: StackHandle) -> set[str]:
     polls the queues itself and may keep moto's own mappings disabled: there every mapping counts.)"""
     lam = handle.client("lambda")
     arns = set()
-    for _lid, uuid in handle.of_type("AWS::Lambda::EventSourceMapping").items():
+    for uuid in handle.of_type("AWS::Lambda::EventSourceMapping").values():
         try:
             m = lam.get_event_source_mapping(UUID=uuid)
-        except Exception:  # noqa: BLE001 - a mapping that cannot be read is not counted
+        except Exception:  # noqa: BLE001, S112 - a mapping that cannot be read is not counted
             continue
         if handle.kind != "aws" or m.get("State", "Enabled") not in ("Disabled", "Disabling"):
             arns.add(m["EventSourceArn"])

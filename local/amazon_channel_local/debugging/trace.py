@@ -46,7 +46,7 @@ class Trace:
         return {
             "amazon_order_id": self.amazon_order_id,
             "order": self.summary,
-            "timeline": [{k: v for k, v in asdict(r).items()} for r in self.rows],
+            "timeline": [asdict(r) for r in self.rows],
         }
 
 
@@ -55,14 +55,14 @@ def order_trace(handle: StackHandle, amazon_order_id: str) -> Trace:
     rows = inbound_rows(records) + history_rows(records) + workflow_rows(execution_history(handle, amazon_order_id))
     for r in rows:  # one precision (microseconds), so that text order is time order
         r.at = _micro(r.at)
-    order = {i: r for i, r in enumerate(rows)}
+    order = dict(enumerate(rows))
     rows = [order[i] for i in sorted(order, key=lambda i: (order[i].at, i))]
     return Trace(amazon_order_id, summary(records), rows)
 
 
 def summary(records: OrderRecords) -> dict:
     s = records.state
-    out = {
+    return {
         "channel_status": s.channel_status.value if s else None,
         "amazon_status": s.amazon_status.value if s else None,
         "fulfillment": s.fulfillment if s else None,
@@ -70,7 +70,6 @@ def summary(records: OrderRecords) -> dict:
         "notes": s.notes if s else "",
         "workflow": records.execution.get("status") if records.execution else None,
     }
-    return out
 
 
 def inbound_rows(records: OrderRecords) -> list[TraceRow]:

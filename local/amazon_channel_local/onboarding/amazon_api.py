@@ -105,7 +105,9 @@ class AmazonApi:
             grantless,
         )
 
-    def _call(self, op: str, method: str, path: str, token: str, body: Any = None, query: dict | None = None) -> dict:
+    def _call(
+        self, op: str, method: str, path: str, token: str, body: Any = None, *, query: dict | None = None
+    ) -> dict:
         url = self.sp_api_endpoint.rstrip("/") + path
         headers = {
             "x-amz-access-token": token,

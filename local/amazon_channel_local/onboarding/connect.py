@@ -141,8 +141,8 @@ def connect(handle: StackHandle, targets: Targets, store: StoreInput) -> Connect
             if not store.move_subscription:
                 report.problems.append(
                     (
-                        f"seller {store.seller_id}'s ORDER_CHANGE subscription {subscription['subscriptionId']} delivers to "
-                        f"destination {subscription['destinationId']}, not this stack's queue",
+                        f"seller {store.seller_id}'s ORDER_CHANGE subscription {subscription['subscriptionId']} "
+                        f"delivers to destination {subscription['destinationId']}, not this stack's queue",
                         "if that is an old or another stack's destination, move it here: `amazon-channel connect ... "
                         "--move-subscription`",
                     )

@@ -283,15 +283,15 @@ def _stores(out: list[Finding], handle: StackHandle, tokens: dict[str, str], con
                 )
             )
         valid.append(value)
-    for seller in sorted(set(tokens) - set(items)):
-        out.append(
-            Finding(
-                f"store {seller}",
-                False,
-                "a refresh token but no store item: its orders are parked as UnknownStore",
-                f"{connect} --seller-id {seller} --marketplace ...",
-            )
+    out.extend(
+        Finding(
+            f"store {seller}",
+            False,
+            "a refresh token but no store item: its orders are parked as UnknownStore",
+            f"{connect} --seller-id {seller} --marketplace ...",
         )
+        for seller in sorted(set(tokens) - set(items))
+    )
     return valid
 
 

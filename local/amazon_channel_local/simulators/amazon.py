@@ -47,7 +47,7 @@ from amazon_channel_local.sp_api_models import (
 
 log = logging.getLogger(__name__)
 
-OPERATIONS = ("searchOrders", "getOrder", "confirmShipment") + FEED_OPERATIONS + NOTIFICATION_OPERATIONS
+OPERATIONS = ("searchOrders", "getOrder", "confirmShipment", *FEED_OPERATIONS, *NOTIFICATION_OPERATIONS)
 RATE_HEADER = {
     "searchOrders": "0.0056",
     "getOrder": "0.5",
@@ -953,7 +953,7 @@ class SimulatedAmazon:
         return self._buckets[(seller, op)]
 
     def _get(self, order_id: str, query: dict, seller: str | None = None) -> Response:
-        _, inc = self._included("getOrder", {k: v for k, v in query.items()})
+        _, inc = self._included("getOrder", dict(query))
         _check_order_id(order_id)
         with self._lock:
             order = self._orders.get(order_id)
@@ -987,7 +987,7 @@ class SimulatedAmazon:
                 try:
                     tok = json.loads(base64.urlsafe_b64decode(params["paginationToken"].encode()))
                     before_s, cursor = tok["b"], (tok["k"][0], tok["k"][1])
-                except Exception:
+                except (ValueError, KeyError, IndexError, TypeError):  # not base64, not JSON, not our shape
                     raise ApiError(400, "Invalid paginationToken.") from None
             before = parse_ts(before_s)
             statuses = set(params.get("fulfillmentStatuses", [])) or None

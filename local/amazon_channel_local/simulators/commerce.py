@@ -145,9 +145,10 @@ NONCE_USED = "The nonce is already being used by the consumer with ID %1"
 NONCE_ERROR = "An error occurred validating the nonce"
 UNKNOWN_CONSUMER = "A consumer having the specified key does not exist"
 CONSUMER_KEY_LENGTH = "Consumer key is not the correct length"
-UNKNOWN_TOKEN = "Specified token does not exist"
-TOKEN_NOT_CONSUMERS = "Token is not associated with the specified consumer"
-TOKEN_LENGTH = "The token length is invalid. Check the length and try again."
+# Magento's error messages about OAuth tokens (not secrets)
+UNKNOWN_TOKEN = "Specified token does not exist"  # noqa: S105
+TOKEN_NOT_CONSUMERS = "Token is not associated with the specified consumer"  # noqa: S105
+TOKEN_LENGTH = "The token length is invalid. Check the length and try again."  # noqa: S105
 UNSUPPORTED_METHOD = "Signature method %1 is not supported"
 UNSUPPORTED_VERSION = 'The "%1" Oauth version isn\'t supported.'
 INPUT_ERRORS = "One or more input exceptions have occurred."
@@ -765,8 +766,8 @@ class SimulatedCommerce:
                 path,
                 query,
                 raw,
-                h.headers.get("Authorization", ""),
-                events,
+                auth=h.headers.get("Authorization", ""),
+                events=events,
                 url=f"http://{h.headers.get('Host', '')}{h.path}",
             )
         except _HttpError as e:
@@ -782,7 +783,7 @@ class SimulatedCommerce:
                     "trace": repr(e),
                 },
             )
-        status, payload = self._schema_answer(h.command, path, status, payload, query, raw)
+        status, payload = self._schema_answer(h.command, path, status, payload, query=query, raw=raw)
         with self._lock:
             self._log.append((h.command, split.path, status))
         body = json.dumps(payload).encode()
@@ -799,7 +800,7 @@ class SimulatedCommerce:
             self.on_event(event)
 
     def _serve(
-        self, method: str, path: str, query: list, raw: bytes, auth: str, events: list[dict], url: str = ""
+        self, method: str, path: str, query: list, raw: bytes, *, auth: str, events: list[dict], url: str = ""
     ) -> tuple[int, Any]:
         m = _PATH.match(path)
         fault = self._take_fault(method, path, m.group(1) if m else None)
@@ -935,7 +936,7 @@ class SimulatedCommerce:
                 self.schema_warnings.extend(warnings)
 
     def _schema_answer(
-        self, method: str, path: str, status: int, payload: Any, query: list, raw: bytes
+        self, method: str, path: str, status: int, payload: Any, *, query: list, raw: bytes
     ) -> tuple[int, Any]:
         """The answer as Magento writes it (optional nulls left out), checked against the schema in tests."""
         m = _PATH.match(path)
@@ -1035,7 +1036,7 @@ class SimulatedCommerce:
 
     # ------------------------------------------------------------------ customers
     def _customer_json(self, c: dict) -> dict:
-        return {k: v for k, v in c.items()}
+        return dict(c)
 
     def _create_customer(self, data: dict) -> dict:
         for field in ("email", "firstname", "lastname"):

@@ -189,14 +189,14 @@ class CommerceSchema:
         """The operation for `GET /V1/orders/5`-style method and path (after the store code)."""
         parts = api_path.strip("/").split("/")
         for segments, _literal, op in self._routes.get((method.upper(), len(parts)), ()):
-            if all(s is None or s == p for s, p in zip(segments, parts)):
+            if all(s is None or s == p for s, p in zip(segments, parts, strict=True)):
                 return op
         return None
 
     def path_values(self, op: Operation, api_path: str) -> dict[str, str]:
         parts = api_path.strip("/").split("/")
         names = op.path.strip("/").split("/")
-        return {n[1:-1]: p for n, p in zip(names, parts) if n.startswith("{")}
+        return {n[1:-1]: p for n, p in zip(names, parts, strict=True) if n.startswith("{")}
 
     # ---------------------------------------------------------------- requests
     def check_request(self, op: Operation, api_path: str, query: list[tuple[str, str]], body: Any) -> list[str]:
@@ -224,7 +224,7 @@ class CommerceSchema:
                 missing = [r for r in err.validator_value if r not in err.instance]
                 if where:  # inside a data interface: Magento does not enforce it
                     for m in missing:
-                        text = f"{op.method} {op.path}: {_dotted(where + [m])} is marked required and missing"
+                        text = f"{op.method} {op.path}: {_dotted([*where, m])} is marked required and missing"
                         if text not in warnings:
                             warnings.append(text)
                     continue

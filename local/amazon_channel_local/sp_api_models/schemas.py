@@ -275,11 +275,8 @@ def sandbox_cases(operation_id: str) -> list[SandboxCase]:
 
 def response_examples(operation_id: str) -> list[tuple[int, Any]]:
     """(status, body) of every `examples` block of an operation's responses."""
-    out = []
-    for status, resp in operation(operation_id).spec.get("responses", {}).items():
-        for body in (resp.get("examples") or {}).values():
-            out.append((int(status), body))
-    return out
+    responses = operation(operation_id).spec.get("responses", {})
+    return [(int(status), body) for status, resp in responses.items() for body in (resp.get("examples") or {}).values()]
 
 
 def notification_examples() -> list[dict]:

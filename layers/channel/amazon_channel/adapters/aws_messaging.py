@@ -17,7 +17,7 @@ EVENT_SOURCE = "amazon-channel"
 class EventBridgePublisher:
     """`EventPublisher` on the channel's custom bus."""
 
-    def __init__(self, bus_name: str, client):
+    def __init__(self, bus_name: str, client: Any) -> None:
         self.bus = bus_name
         self.client = client
 
@@ -53,7 +53,7 @@ def execution_name(amazon_order_id: str, attempt: int = 0) -> str:
 class StepFunctionsWorkflows:
     """`WorkflowStarter` on the merchant-fulfilled state machine."""
 
-    def __init__(self, state_machine_arn: str | None, client):
+    def __init__(self, state_machine_arn: str | None, client: Any) -> None:
         self.arn = state_machine_arn  # None: this function only wakes workflows (its settings)
         self.client = client
 
@@ -85,7 +85,7 @@ class StepFunctionsWorkflows:
 class SqsParking:
     """`NotificationParking`: the message goes to a dead-letter queue with its reason attached."""
 
-    def __init__(self, queue_url: str, client):
+    def __init__(self, queue_url: str, client: Any) -> None:
         self.queue_url = queue_url
         self.client = client
 

@@ -57,10 +57,11 @@ Behaviour:
 - Request bodies carry only fields of Adobe's admin REST schema: Magento refuses any other with
   400 `"<field>" is not supported` (there is no `send_email` on an order).
 - Logs name the method, the route and the status only: never emails, names, addresses or bodies.
-"""
+"""  # noqa: E501 - a Markdown table: one row per Commerce call
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -70,7 +71,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -82,6 +83,7 @@ from ..domain.models import (
     Address,
     CommerceCustomer,
     CommerceOrderDraft,
+    CommerceOrderLine,
     CommerceOrderRef,
     CommerceShipment,
 )
@@ -102,6 +104,9 @@ AUTH_MODES = ("oauth1", "bearer")
 OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
+_Tagged = TypeVar("_Tagged", CommerceOrderRef, CommerceCustomer)  # the answers that carry a request id
+
+
 class _Transient(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -119,7 +124,7 @@ def _render(message: str, parameters: Any) -> str:
     return message
 
 
-def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: int | None = None) -> list:
+def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: int | None = None) -> list[Any]:
     """searchCriteria query parameters: filters inside a group are OR-ed, groups are AND-ed."""
     params: list[tuple[str, str]] = []
     for g, filters in enumerate(filter_groups):
@@ -135,7 +140,7 @@ def _search_query(filter_groups: list[list[tuple[str, Any, str]]], page_size: in
     return params
 
 
-def _merchant_comment(order: dict) -> str | None:
+def _merchant_comment(order: dict[str, Any]) -> str | None:
     """The newest order comment the channel did not write itself (the merchant's reason to cancel)."""
     mine = (CHANNEL_COMMENT_PREFIX, "Imported from Amazon order")
     histories = [
@@ -149,7 +154,7 @@ def _merchant_comment(order: dict) -> str | None:
     return str(newest["comment"]).strip()
 
 
-def _sku_quantities(lines) -> dict[str, int]:
+def _sku_quantities(lines: list[CommerceOrderLine]) -> dict[str, int]:
     """Units per SKU of an order's lines (a SKU may be on several lines)."""
     wanted: dict[str, int] = {}
     for line in lines:
@@ -174,7 +179,7 @@ class _Move(NamedTuple):
     qty: Decimal
 
 
-def _threshold_moves(order: dict) -> list[_Move]:
+def _threshold_moves(order: dict[str, Any]) -> list[_Move]:
     """The holds and releases written on the order ("Amazon channel: held 2 x MUG-RED (threshold
     0 -> 2)", "Amazon channel: released 2 x MUG-RED for shipment 7 (threshold 2 -> 0)")."""
     skus = sorted({str(i.get("sku")) for i in order.get("items") or []}, key=len, reverse=True)
@@ -190,7 +195,7 @@ def _threshold_moves(order: dict) -> list[_Move]:
     return moves
 
 
-def _held_units(order: dict) -> dict[str, Decimal]:
+def _held_units(order: dict[str, Any]) -> dict[str, Decimal]:
     """Units per SKU the order holds through the threshold: held less released."""
     held: dict[str, Decimal] = {}
     for m in _threshold_moves(order):
@@ -198,7 +203,7 @@ def _held_units(order: dict) -> dict[str, Decimal]:
     return held
 
 
-def _units_to_hold(order: dict) -> dict[str, Decimal]:
+def _units_to_hold(order: dict[str, Any]) -> dict[str, Decimal]:
     """Units per SKU still to ship: neither shipped nor canceled nor refunded (MSI has placed a
     compensating reservation for every other unit of an order)."""
     left: dict[str, Decimal] = {}
@@ -224,6 +229,74 @@ def _split_name(name: str | None) -> tuple[str | None, str | None]:
     return " ".join(parts[:-1]), parts[-1]
 
 
+def _with_base(name: str, amount: Decimal) -> dict[str, float]:
+    """An amount as Magento keeps it: in the order's currency and the base currency (the same here)."""
+    return {name: _money(amount), f"base_{name}": _money(amount)}
+
+
+def _item_entity(ln: CommerceOrderLine, store_id: int) -> dict[str, Any]:
+    """An order line as a Magento order item (its discount_amount is positive)."""
+    unit_incl = (ln.row + ln.tax) / ln.qty if ln.qty else ln.price
+    return {
+        "sku": ln.sku,
+        "name": ln.name,
+        "product_type": "simple",
+        "store_id": store_id,
+        "qty_ordered": ln.qty,
+        **_with_base("price", ln.price),
+        **_with_base("original_price", ln.price),
+        **_with_base("price_incl_tax", unit_incl),
+        **_with_base("tax_amount", ln.tax),
+        **_with_base("discount_amount", ln.discount),
+        **_with_base("row_total", ln.row),
+        **_with_base("row_total_incl_tax", ln.row + ln.tax),
+        "ext_order_item_id": ln.amazon_order_item_id,
+    }
+
+
+def _order_header(draft: CommerceOrderDraft) -> dict[str, Any]:
+    """Who ordered, in which store and currency: a new, pending order."""
+    return {
+        "ext_order_id": draft.amazon_order_id,
+        "store_id": draft.store_id,
+        "state": "new",
+        "status": "pending",
+        "customer_email": draft.customer_email,
+        "customer_firstname": draft.customer_firstname,
+        "customer_lastname": draft.customer_lastname,
+        "customer_is_guest": 1 if draft.customer_is_guest else 0,
+        "customer_group_id": 0 if draft.customer_is_guest else 1,
+        "base_currency_code": draft.currency,
+        "order_currency_code": draft.currency,
+        "global_currency_code": draft.currency,
+        "store_currency_code": draft.currency,
+        "base_to_global_rate": 1,
+        "base_to_order_rate": 1,
+        "store_to_base_rate": 1,
+        "store_to_order_rate": 1,
+    }
+
+
+def _order_totals(draft: CommerceOrderDraft) -> dict[str, Any]:
+    """The order's totals. Magento's signs: the order's shipping_discount_amount is positive, its
+    discount_amount negative; grand total = subtotal + shipping + tax - discount."""
+    subtotal = sum((ln.row for ln in draft.lines), Decimal(0))
+    line_tax = sum((ln.tax for ln in draft.lines), Decimal(0))
+    discount = -draft.discount_total if draft.discount_total else Decimal(0)
+    return {
+        **_with_base("subtotal", subtotal),
+        **_with_base("subtotal_incl_tax", subtotal + line_tax),
+        **_with_base("shipping_amount", draft.shipping_amount),
+        **_with_base("shipping_tax_amount", draft.shipping_tax),
+        **_with_base("shipping_incl_tax", draft.shipping_amount + draft.shipping_tax),
+        **_with_base("shipping_discount_amount", draft.shipping_discount),
+        **_with_base("tax_amount", line_tax + draft.shipping_tax),
+        **_with_base("discount_amount", discount),
+        **_with_base("grand_total", draft.grand_total),
+        "total_qty_ordered": sum(ln.qty for ln in draft.lines),
+    }
+
+
 class CommerceRestClient:
     """`CommerceStore` over Adobe Commerce REST as an integration (OAuth 1.0a, or Bearer if opted in).
 
@@ -247,7 +320,7 @@ class CommerceRestClient:
         timeout: float = 20.0,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
-        traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
+        traced: Callable[[str], AbstractContextManager[Any]] = lambda _name: nullcontext(),
         stock_leases: StockLeases | None = None,
         lease_seconds: float = 60.0,
         lease_wait: float = 20.0,
@@ -280,17 +353,37 @@ class CommerceRestClient:
         it sends one, else the `X-Request-Id` the client sent (web server logs can show it)."""
         return getattr(self._calls, "request_id", None)
 
-    def _tagged(self, model, request_id: str | None = None):
+    def _tagged(self, model: _Tagged, request_id: str | None = None) -> _Tagged:
         return model.model_copy(update={"request_id": request_id or self.last_request_id})
 
     # ------------------------------------------------------------------ HTTP
-    def _once(self, method: str, path: str, *, query: list | None = None, body: Any = None) -> Any:
+    def _once(self, method: str, path: str, *, query: list[Any] | None = None, body: Any = None) -> Any:
         """One HTTP exchange. Raises `_Transient` (retry-worthy) or `CommerceRejected`."""
         url = f"{self._root}{path}"
         if query:
             # %20 for a space, never "+": Magento reads the query with rawurldecode when it checks
             # the OAuth signature, so a "+" would sign as a plus and the request would be refused.
             url += "?" + urlencode(query, quote_via=quote)
+        resp = self._send(method, path, url, body)
+        status = resp.status
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except ValueError:
+            payload = None
+        log.debug("commerce %s %s -> %s", method, path, status)
+        if 200 <= status < 300:
+            return payload
+        message = ""
+        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+            message = _render(payload["message"], payload.get("parameters"))
+        if status >= 500 or status == 429:
+            log.warning("commerce %s %s -> %s", method, path, status)
+            raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
+        log.info("commerce %s %s rejected with %s", method, path, status)
+        raise self._refusal(method, path, status, payload, message)
+
+    def _send(self, method: str, path: str, url: str, body: Any) -> urllib3.BaseHTTPResponse:
+        """Send the request, tagged with a fresh request id; keep the id Commerce answers with."""
         request_id = str(uuid.uuid4())
         self._calls.request_id = request_id
         headers = {
@@ -315,22 +408,11 @@ class CommerceRestClient:
         except urllib3.exceptions.HTTPError as e:
             log.warning("commerce %s %s failed: %s", method, path.split("?", maxsplit=1)[0], type(e).__name__)
             raise _Transient(f"Commerce could not be reached ({type(e).__name__})") from None
-        status = resp.status
-        self._calls.request_id = (resp.headers or {}).get("X-Request-Id") or request_id
-        try:
-            payload = json.loads(resp.data) if resp.data else None
-        except ValueError:
-            payload = None
-        log.debug("commerce %s %s -> %s", method, path, status)
-        if 200 <= status < 300:
-            return payload
-        message = ""
-        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-            message = _render(payload["message"], payload.get("parameters"))
-        if status >= 500 or status == 429:
-            log.warning("commerce %s %s -> %s", method, path, status)
-            raise _Transient(f"Commerce answered {status}" + (f": {message}" if message else ""))
-        log.info("commerce %s %s rejected with %s", method, path, status)
+        self._calls.request_id = (resp.headers.get("X-Request-Id") if resp.headers else None) or request_id
+        return resp
+
+    def _refusal(self, method: str, path: str, status: int, payload: Any, message: str) -> CommerceRejected:
+        """The error for a 4xx answer, saying what the merchant can do about it."""
         if (
             status == 401
             and self._auth == "oauth1"
@@ -356,7 +438,7 @@ class CommerceRestClient:
             error = CommerceRejected(f"Commerce refused {method} {path} ({status}): {message or 'no message'}")
         error.status = status  # type: ignore[attr-defined]
         error.commerce_message = message  # type: ignore[attr-defined]
-        raise error
+        return error
 
     def _authorization(self, method: str, url: str) -> str:
         """The `Authorization` header of one request: OAuth 1.0a signed, or the Bearer token if opted in."""
@@ -382,8 +464,8 @@ class CommerceRestClient:
             signature_method=SIGNATURE_HMAC_SHA256,
         )
         # No body: a JSON body is not part of the signature, and oauthlib would add oauth_body_hash
-        _, headers, _ = signer.sign(url, http_method=method)
-        return headers["Authorization"]
+        _, headers, _ = signer.sign(url, http_method=method)  # type: ignore[arg-type]  # one of oauthlib's Literal methods
+        return str(headers["Authorization"])
 
     def _retrying(self, attempt_fn: Callable[[], Any], recheck: Callable[[], Any] | None = None) -> Any:
         """Run `attempt_fn`, retrying transient failures with backoff.
@@ -409,12 +491,12 @@ class CommerceRestClient:
                 last = e.reason
         raise CommerceUnavailable(f"{last} (after {self._max_attempts} attempts)")
 
-    def _get(self, path: str, query: list | None = None) -> Any:
+    def _get(self, path: str, query: list[Any] | None = None) -> Any:
         return self._retrying(lambda: self._once("GET", path, query=query))
 
     # ------------------------------------------------------------------ customers
     @staticmethod
-    def _customer(c: dict) -> CommerceCustomer:
+    def _customer(c: dict[str, Any]) -> CommerceCustomer:
         return CommerceCustomer(
             id=int(c["id"]),
             email=c["email"],
@@ -467,7 +549,7 @@ class CommerceRestClient:
 
     # ------------------------------------------------------------------ orders
     @staticmethod
-    def _ref(o: dict) -> CommerceOrderRef:
+    def _ref(o: dict[str, Any]) -> CommerceOrderRef:
         customer_id = o.get("customer_id")
         ordered = shipped = open_ = 0
         for i in o.get("items") or []:
@@ -480,7 +562,7 @@ class CommerceRestClient:
             shipped += int(qty["qty_shipped"])
             # Magento's own "qty to ship": a refund counts against what is left unless it was shipped
             open_ += int(
-                max(qty["qty_ordered"] - max(qty["qty_shipped"], qty["qty_refunded"]) - qty["qty_canceled"], 0)
+                max(qty["qty_ordered"] - max(qty["qty_shipped"], qty["qty_refunded"]) - qty["qty_canceled"], Decimal(0))
             )
         return CommerceOrderRef(
             order_id=int(o["entity_id"]),
@@ -497,12 +579,9 @@ class CommerceRestClient:
             merchant_comment=_merchant_comment(o),
         )
 
-    def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict | None:
+    def _find_order_raw(self, amazon_order_id: str, *, once: bool = False) -> dict[str, Any] | None:
         query = _search_query([[("ext_order_id", amazon_order_id, "eq")]])
-        if once:
-            result = self._once("GET", "/V1/orders", query=query)
-        else:
-            result = self._get("/V1/orders", query)
+        result = self._once("GET", "/V1/orders", query=query) if once else self._get("/V1/orders", query)
         items = [
             o
             for o in (result or {}).get("items") or []
@@ -514,8 +593,9 @@ class CommerceRestClient:
         order = self._find_order_raw(amazon_order_id)
         return self._tagged(self._ref(order)) if order else None
 
-    def _get_order_raw(self, order_id: int) -> dict:
-        return self._get(f"/V1/orders/{int(order_id)}")
+    def _get_order_raw(self, order_id: int) -> dict[str, Any]:
+        order: dict[str, Any] = self._get(f"/V1/orders/{int(order_id)}")
+        return order
 
     def get_order(self, order_id: int) -> CommerceOrderRef:
         return self._tagged(self._ref(self._get_order_raw(order_id)))
@@ -529,67 +609,80 @@ class CommerceRestClient:
         order = self._find_order_raw(draft.amazon_order_id)
         request_id = self.last_request_id  # the call that found the order, or the one that created it
         if order is None:
-            product_ids = self._check_catalog(draft)
-            entity = self._order_entity(draft)
-            for item in entity["items"]:  # MSI finds the product of an order item by its product_id
-                item["product_id"] = product_ids[item["sku"]]
-            if draft.increment_id:
-                entity["increment_id"] = self._free_increment_id(draft.increment_id)
-            order = self._retrying(
-                lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
-                recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True),
-            )
+            order = self._save_new_order(draft)
             request_id = self.last_request_id
-            log.info("commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), request_id)
-        order_id = int(order["entity_id"])
         if draft.fulfillment == "MFN":
             # Before the invoice: a refused invoice cancels the order, which releases the hold.
             self._hold_units(order, draft)
         if self._needs_invoice(order):
-            try:
-                self._retrying(
-                    lambda: self._once(
-                        "POST", f"/V1/order/{order_id}/invoice", body={"capture": False, "notify": False}
-                    ),
-                    recheck=lambda: (
-                        True if not self._needs_invoice(self._once("GET", f"/V1/orders/{order_id}")) else None
-                    ),
-                )
-            except CommerceRejected as e:
-                # Never leave a half-made order: an open, unpaid order would be picked, shipped or
-                # exported as a new sale. Magento cannot delete it over REST, so it is canceled, with
-                # a comment; a later import creates a new one (find skips canceled orders).
-                self._withdraw_uninvoiced(order, draft.amazon_order_id, str(e))
-                raise CommerceRejected(
-                    f"{e}; Commerce order {order.get('increment_id')} was saved, then canceled "
-                    f"so that no uninvoiced order is left"
-                ) from None
-            order = self._get_order_raw(order_id)
-        wanted = (draft.status or "").strip()
-        note = None
-        if (
-            wanted
-            and wanted not in ("pending", "processing", "complete")
-            and order.get("status") != wanted
-            and order.get("state") not in _CLOSED_STATES
-            and order.get("state") != "complete"
-        ):
-            comment = f"Imported from Amazon order {draft.amazon_order_id}."
-            try:
-                self.add_comment(order_id, comment, status=wanted)
-            except OrderStatusRefused as e:
-                # The order is made and paid: a status the store has not assigned to the order's
-                # state must not fail the import. The comment goes on without it, and the channel
-                # order says what to assign.
-                self._comment_once(self._get_order_raw(order_id), comment)
-                note = (
-                    f'Commerce kept status "{order.get("status")}": it refused status "{wanted}" '
-                    f'({getattr(e, "commerce_message", "") or e}). Assign "{wanted}" to state '
-                    f'"{order.get("state")}" in Stores > Order Status to use it.'
-                )
-            order = self._get_order_raw(order_id)
+            order = self._invoice(order, draft)
+        order, note = self._assign_status(order, draft)
         ref = self._tagged(self._ref(order), request_id)
         return ref.model_copy(update={"note": note}) if note else ref
+
+    def _save_new_order(self, draft: CommerceOrderDraft) -> dict[str, Any]:
+        """Save the order, once the catalog can supply every line."""
+        product_ids = self._check_catalog(draft)
+        entity = self._order_entity(draft)
+        for item in entity["items"]:  # MSI finds the product of an order item by its product_id
+            item["product_id"] = product_ids[item["sku"]]
+        if draft.increment_id:
+            entity["increment_id"] = self._free_increment_id(draft.increment_id)
+        order: dict[str, Any] = self._retrying(
+            lambda: self._once("POST", "/V1/orders", body={"entity": entity}),
+            recheck=lambda: self._find_order_raw(draft.amazon_order_id, once=True),
+        )
+        log.info(
+            "commerce order %s created for an Amazon order (request %s)", order.get("entity_id"), self.last_request_id
+        )
+        return order
+
+    def _invoice(self, order: dict[str, Any], draft: CommerceOrderDraft) -> dict[str, Any]:
+        """Invoice the order (Amazon took the payment); a refused invoice withdraws the order."""
+        order_id = int(order["entity_id"])
+        try:
+            self._retrying(
+                lambda: self._once("POST", f"/V1/order/{order_id}/invoice", body={"capture": False, "notify": False}),
+                recheck=lambda: True if not self._needs_invoice(self._once("GET", f"/V1/orders/{order_id}")) else None,
+            )
+        except CommerceRejected as e:
+            # Never leave a half-made order: an open, unpaid order would be picked, shipped or
+            # exported as a new sale. Magento cannot delete it over REST, so it is canceled, with
+            # a comment; a later import creates a new one (find skips canceled orders).
+            self._withdraw_uninvoiced(order, draft.amazon_order_id, str(e))
+            raise CommerceRejected(
+                f"{e}; Commerce order {order.get('increment_id')} was saved, then canceled "
+                f"so that no uninvoiced order is left"
+            ) from None
+        return self._get_order_raw(order_id)
+
+    def _assign_status(self, order: dict[str, Any], draft: CommerceOrderDraft) -> tuple[dict[str, Any], str | None]:
+        """Give the order the merchant's custom status, if any; a status Commerce refuses is a note, not a failure."""
+        wanted = (draft.status or "").strip()
+        if (
+            not wanted
+            or wanted in ("pending", "processing", "complete")
+            or order.get("status") == wanted
+            or order.get("state") in _CLOSED_STATES
+            or order.get("state") == "complete"
+        ):
+            return order, None
+        order_id = int(order["entity_id"])
+        comment = f"Imported from Amazon order {draft.amazon_order_id}."
+        note = None
+        try:
+            self.add_comment(order_id, comment, status=wanted)
+        except OrderStatusRefused as e:
+            # The order is made and paid: a status the store has not assigned to the order's
+            # state must not fail the import. The comment goes on without it, and the channel
+            # order says what to assign.
+            self._comment_once(self._get_order_raw(order_id), comment)
+            note = (
+                f'Commerce kept status "{order.get("status")}": it refused status "{wanted}" '
+                f'({getattr(e, "commerce_message", "") or e}). Assign "{wanted}" to state '
+                f'"{order.get("state")}" in Stores > Order Status to use it.'
+            )
+        return self._get_order_raw(order_id), note
 
     def _free_increment_id(self, wanted: str) -> str:
         """The Amazon order number, or, when an order the channel canceled half-made holds it, the
@@ -603,7 +696,7 @@ class CommerceRestClient:
         return candidate
 
     @staticmethod
-    def _needs_invoice(order: dict) -> bool:
+    def _needs_invoice(order: dict[str, Any]) -> bool:
         if order.get("state") in _CLOSED_STATES or order.get("state") == "complete":
             return False
         return any(
@@ -648,11 +741,11 @@ class CommerceRestClient:
     # it ships, is canceled or refunded: the moment MSI places its +qty compensating reservation.
     # Every move is written on the order ("held ..." / "released ..."), under the SKU's lease, with
     # the move in flight on the lease, so that each happens once.
-    def _hold_units(self, order: dict, draft: CommerceOrderDraft) -> None:
+    def _hold_units(self, order: dict[str, Any], draft: CommerceOrderDraft) -> None:
         """Hold each SKU's units of this merchant-fulfilled order out of sale, once."""
         order_id = int(order["entity_id"])
         for sku, qty in _sku_quantities(draft.lines).items():
-            self._under_lease(sku, lambda owner, sku=sku, qty=qty: self._hold_one(owner, order_id, sku, qty))
+            self._under_lease(sku, functools.partial(self._hold_one, order_id=order_id, sku=sku, qty=qty))
 
     def _hold_one(self, owner: str, order_id: int, sku: str, qty: int) -> None:
         order = self._get_order_raw(order_id)  # read again under the lease: a retry finds its marker
@@ -680,7 +773,7 @@ class CommerceRestClient:
         order = self._get_order_raw(order_id)
         held, to_hold = _held_units(order), _units_to_hold(order)
         for sku in [s for s, n in held.items() if n > to_hold.get(s, 0)]:
-            self._under_lease(sku, lambda owner, sku=sku: self._release_one(owner, int(order_id), sku, reason))
+            self._under_lease(sku, functools.partial(self._release_one, order_id=int(order_id), sku=sku, reason=reason))
 
     def _release_one(self, owner: str, order_id: int, sku: str, reason: str) -> None:
         order = self._get_order_raw(order_id)
@@ -726,26 +819,26 @@ class CommerceRestClient:
         finally:
             self._leases.release(sku, owner)
 
-    def _move_threshold(self, owner: str, move: dict) -> None:
+    def _move_threshold(self, owner: str, move: dict[str, Any]) -> None:
         """Write the move on the lease, then on the order, then set the threshold; then clear it."""
         self._leases.set_pending(move["sku"], owner, json.dumps(move))
         self.add_comment(move["order_id"], move["comment"])
         self._set_threshold(move)
         self._leases.set_pending(move["sku"], owner, None)
 
-    def _finish_move(self, move: dict) -> None:
+    def _finish_move(self, move: dict[str, Any]) -> None:
         """A move cut short: the comment is written once, and the threshold set if it has not moved."""
         self._comment_once(self._get_order_raw(move["order_id"]), move["comment"])
         stock = self._get(f"/V1/stockItems/{quote(move['sku'], safe='')}")
         if Decimal(str(stock.get("min_qty") or 0)) == Decimal(move["before"]):
             self._set_threshold(move)
 
-    def _set_threshold(self, move: dict) -> None:
+    def _set_threshold(self, move: dict[str, Any]) -> None:
         body = {"stockItem": {"use_config_min_qty": False, "min_qty": float(Decimal(move["after"]))}}
         path = f"/V1/products/{quote(move['sku'], safe='')}/stockItems/{int(move['item_id'])}"
         self._retrying(lambda: self._once("PUT", path, body=body))
 
-    def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict:
+    def _address(self, a: Address, draft: CommerceOrderDraft, kind: str) -> dict[str, Any]:
         first, last = _split_name(a.name)
         street = a.street_lines() or ["N/A"]
         out = {
@@ -765,94 +858,23 @@ class CommerceRestClient:
             out["company"] = a.company
         return out
 
-    def _order_entity(self, draft: CommerceOrderDraft) -> dict:
-        # Magento's signs: an item's discount_amount and the order's shipping_discount_amount are
-        # positive, the order's discount_amount is negative; grand total = subtotal + shipping
-        # + tax - discount.
-        items, subtotal, line_tax, qty_total = [], Decimal(0), Decimal(0), 0
-        for ln in draft.lines:
-            row = ln.row
-            subtotal += row
-            line_tax += ln.tax
-            qty_total += ln.qty
-            unit_incl = (row + ln.tax) / ln.qty if ln.qty else ln.price
-            items.append(
-                {
-                    "sku": ln.sku,
-                    "name": ln.name,
-                    "product_type": "simple",
-                    "store_id": draft.store_id,
-                    "qty_ordered": ln.qty,
-                    "price": _money(ln.price),
-                    "base_price": _money(ln.price),
-                    "original_price": _money(ln.price),
-                    "base_original_price": _money(ln.price),
-                    "price_incl_tax": _money(unit_incl),
-                    "base_price_incl_tax": _money(unit_incl),
-                    "tax_amount": _money(ln.tax),
-                    "base_tax_amount": _money(ln.tax),
-                    "discount_amount": _money(ln.discount),
-                    "base_discount_amount": _money(ln.discount),
-                    "row_total": _money(row),
-                    "base_row_total": _money(row),
-                    "row_total_incl_tax": _money(row + ln.tax),
-                    "base_row_total_incl_tax": _money(row + ln.tax),
-                    "ext_order_item_id": ln.amazon_order_item_id,
-                }
-            )
-        tax = line_tax + draft.shipping_tax
-        grand = draft.grand_total
-        discount = -draft.discount_total if draft.discount_total else Decimal(0)
+    def _order_entity(self, draft: CommerceOrderDraft) -> dict[str, Any]:
+        items = [_item_entity(ln, draft.store_id) for ln in draft.lines]
         shipping_description = self._shipping_description
         if draft.handling_charges:
             shipping_description += (
                 " (includes " + ", ".join(f"{label} {amount:.2f}" for label, amount in draft.handling_charges) + ")"
             )
         entity: dict[str, Any] = {
-            "ext_order_id": draft.amazon_order_id,
-            "store_id": draft.store_id,
-            "state": "new",
-            "status": "pending",
-            "customer_email": draft.customer_email,
-            "customer_firstname": draft.customer_firstname,
-            "customer_lastname": draft.customer_lastname,
-            "customer_is_guest": 1 if draft.customer_is_guest else 0,
-            "customer_group_id": 0 if draft.customer_is_guest else 1,
-            "base_currency_code": draft.currency,
-            "order_currency_code": draft.currency,
-            "global_currency_code": draft.currency,
-            "store_currency_code": draft.currency,
-            "base_to_global_rate": 1,
-            "base_to_order_rate": 1,
-            "store_to_base_rate": 1,
-            "store_to_order_rate": 1,
-            "subtotal": _money(subtotal),
-            "base_subtotal": _money(subtotal),
-            "subtotal_incl_tax": _money(subtotal + line_tax),
-            "base_subtotal_incl_tax": _money(subtotal + line_tax),
-            "shipping_amount": _money(draft.shipping_amount),
-            "base_shipping_amount": _money(draft.shipping_amount),
-            "shipping_tax_amount": _money(draft.shipping_tax),
-            "base_shipping_tax_amount": _money(draft.shipping_tax),
-            "shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
-            "base_shipping_incl_tax": _money(draft.shipping_amount + draft.shipping_tax),
+            **_order_header(draft),
+            **_order_totals(draft),
             "shipping_description": shipping_description,
-            "shipping_discount_amount": _money(draft.shipping_discount),
-            "base_shipping_discount_amount": _money(draft.shipping_discount),
-            "tax_amount": _money(tax),
-            "base_tax_amount": _money(tax),
-            "discount_amount": _money(discount),
-            "base_discount_amount": _money(discount),
-            "grand_total": _money(grand),
-            "base_grand_total": _money(grand),
-            "total_qty_ordered": qty_total,
             "total_item_count": len(items),
             "items": items,
             "billing_address": self._address(draft.billing_address, draft, "billing"),
             "payment": {
                 "method": self._payment_method,
-                "amount_ordered": _money(grand),
-                "base_amount_ordered": _money(grand),
+                **_with_base("amount_ordered", draft.grand_total),
                 "additional_information": ["Amazon", draft.amazon_order_id],
             },
             "extension_attributes": {
@@ -877,7 +899,7 @@ class CommerceRestClient:
     # ------------------------------------------------------------------ shipments
     def ship_order(self, order_id: int, shipment: CommerceShipment) -> int:
         order = self._get_order_raw(order_id)
-        remaining: dict[str, list[list]] = {}
+        remaining: dict[str, list[list[Any]]] = {}
         for it in order.get("items") or []:
             if it.get("parent_item_id"):
                 continue
@@ -887,7 +909,7 @@ class CommerceRestClient:
                 - Decimal(str(it.get("qty_canceled") or 0))
             )
             remaining.setdefault(it["sku"], []).append([int(it["item_id"]), left])
-        items: list[dict] = []
+        items: list[dict[str, Any]] = []
         for sku, qty in shipment.items:
             candidates = remaining.get(sku)
             if not candidates:
@@ -956,7 +978,7 @@ class CommerceRestClient:
 
     # ------------------------------------------------------------------ withdrawing an order
     @staticmethod
-    def _can_cancel(order: dict) -> bool:
+    def _can_cancel(order: dict[str, Any]) -> bool:
         """Magento's Order::canCancel(): not closed or on hold, and something left to invoice."""
         if order.get("state") in ("canceled", "closed", "complete", "holded", "payment_review"):
             return False
@@ -997,7 +1019,7 @@ class CommerceRestClient:
         return self._tagged(self._ref(self._get_order_raw(order_id)))
 
     @staticmethod
-    def _refunded_in_full(order: dict) -> None:
+    def _refunded_in_full(order: dict[str, Any]) -> None:
         """Magento closes an order once all it was paid is refunded. By Magento 2.4's credit memo
         rules (`Creditmemo\\Total\\Tax`) the memo of every item and all the shipping left also
         refunds all the tax left, shipping tax included, even on a 0.00 shipping. A store that leaves
@@ -1016,7 +1038,7 @@ class CommerceRestClient:
         return True if state in ("canceled", "closed") else None
 
     @staticmethod
-    def _full_refund(order: dict) -> dict | None:
+    def _full_refund(order: dict[str, Any]) -> dict[str, Any] | None:
         """salesRefundOrderV1 body refunding everything invoiced and not refunded, offline, silently."""
         items = []
         for i in order.get("items") or []:
@@ -1042,7 +1064,7 @@ class CommerceRestClient:
             },
         }
 
-    def _withdraw_uninvoiced(self, order: dict, amazon_order_id: str, why: str) -> None:
+    def _withdraw_uninvoiced(self, order: dict[str, Any], amazon_order_id: str, why: str) -> None:
         order_id = int(order["entity_id"])
         done = self._retrying(
             lambda: self._once("POST", f"/V1/orders/{order_id}/cancel"), recheck=lambda: self._withdrawn(order_id)
@@ -1061,7 +1083,7 @@ class CommerceRestClient:
     def add_comment_once(self, order_id: int, comment: str) -> None:
         self._comment_once(self._get_order_raw(order_id), comment)
 
-    def _comment_once(self, order: dict, comment: str) -> None:
+    def _comment_once(self, order: dict[str, Any], comment: str) -> None:
         if any(h.get("comment") == comment for h in order.get("status_histories") or []):
             return
         self.add_comment(int(order["entity_id"]), comment)

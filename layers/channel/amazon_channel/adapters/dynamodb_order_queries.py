@@ -17,7 +17,7 @@ on that Query. DynamoDB applies `Limit` before filters, so one request reads at 
 The cursor is opaque to callers: base64url of the next `ExclusiveStartKey` (DynamoDB's
 `LastEvaluatedKey`, or the key of the last row returned), the index, and a digest of the filters,
 so it only continues the query that produced it, in the same store.
-"""
+"""  # noqa: E501 - a Markdown table: one row per filter
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import json
 from decimal import Decimal
+from typing import Any
 
 from ..domain.errors import InvalidQuery
 from ..domain.models import ChannelOrder, ChannelStatus
@@ -55,13 +56,13 @@ def sort_key(order: ChannelOrder) -> str:
     return f"{order.purchase_date or order.created_at}#{order.amazon_order_id}"
 
 
-def order_view_attributes(order: ChannelOrder) -> dict:
+def order_view_attributes(order: ChannelOrder) -> dict[str, Any]:
     """The Orders view's attributes of an order's state item (DynamoDB-typed), from `summarize`.
 
     `view_pk`/`view_sk` (visible orders only) are written by the order store itself.
     """
     row = summarize(order)
-    attrs: dict = {
+    attrs: dict[str, Any] = {
         "amazon_order_id": {"S": row.amazon_order_id},
         "fulfillment": {"S": row.fulfillment},
         "marketplace_id": {"S": row.marketplace_id},
@@ -85,7 +86,7 @@ def order_view_attributes(order: ChannelOrder) -> dict:
 class DynamoDbOrderQueries:
     """`OrderQueries` on the orders table, through a low-level boto3 client."""
 
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -93,23 +94,19 @@ class DynamoDbOrderQueries:
         if query.amazon_order_id is not None:
             return self._one(query)
         index = STATUS_INDEX if query.status is not None else VIEW_INDEX
-        pk_name, sk_name = _INDEXES[index]
         partition = f"STORE#{query.seller_id}" + (f"#{query.status.value}" if query.status is not None else "")
+        request = self._query_request(query, index, partition)
+        digest = _digest(query)
+        if query.cursor is not None:
+            request["ExclusiveStartKey"] = _decode_cursor(query.cursor, index, partition, digest)
+        return self._read_page(request, query, index, digest)
+
+    def _query_request(self, query: OrderQuery, index: str, partition: str) -> dict[str, Any]:
+        """The Query on the index: store (and status) and dates in the key condition, buyer and totals filtered."""
+        pk_name, sk_name = _INDEXES[index]
         names = {"#pk": pk_name}
-        values: dict = {":pk": {"S": partition}}
-        condition = "#pk = :pk"
-        if query.purchased_from is not None or query.purchased_to is not None:
-            names["#sk"] = sk_name
-        if query.purchased_from is not None and query.purchased_to is not None:
-            condition += " AND #sk BETWEEN :from AND :to"
-            values[":from"] = {"S": query.purchased_from}
-            values[":to"] = {"S": upper_bound(query.purchased_to)}
-        elif query.purchased_from is not None:
-            condition += " AND #sk >= :from"
-            values[":from"] = {"S": query.purchased_from}
-        elif query.purchased_to is not None:
-            condition += " AND #sk <= :to"
-            values[":to"] = {"S": upper_bound(query.purchased_to)}
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        condition = "#pk = :pk" + _date_condition(query, sk_name, names, values)
         filters = _filters(query, names, values)
         projected = ("pk", "sk", pk_name, sk_name, *ROW_ATTRIBUTES)
         names.update({f"#a{i}": a for i, a in enumerate(projected)})
@@ -126,12 +123,13 @@ class DynamoDbOrderQueries:
         }
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
-        digest = _digest(query)
-        if query.cursor is not None:
-            request["ExclusiveStartKey"] = _decode_cursor(query.cursor, index, partition, digest)
+        return request
 
+    def _read_page(self, request: dict[str, Any], query: OrderQuery, index: str, digest: str) -> OrderPage:
+        """Read until the page is full (with one more match behind it) or the index ends."""
+        key_names = ("pk", "sk", *_INDEXES[index])
         rows: list[OrderRow] = []
-        last_row_key: dict | None = None
+        last_row_key: dict[str, Any] = {}
         for _ in range(MAX_READS_PER_PAGE):
             page = self.client.query(**request)
             for item in page.get("Items", []):
@@ -141,7 +139,7 @@ class DynamoDbOrderQueries:
                 if len(rows) == query.limit:  # one more match: the next page starts after the last row
                     return OrderPage(orders=rows, next_cursor=_encode_cursor(last_row_key, index, digest))
                 rows.append(row)
-                last_row_key = {k: item[k] for k in ("pk", "sk", pk_name, sk_name)}
+                last_row_key = {k: item[k] for k in key_names}
             last_evaluated = page.get("LastEvaluatedKey")
             if last_evaluated is None:
                 return OrderPage(orders=rows)
@@ -195,7 +193,7 @@ class DynamoDbOrderQueries:
         return found
 
 
-def _filters(query: OrderQuery, names: dict, values: dict) -> list[str]:
+def _filters(query: OrderQuery, names: dict[str, str], values: dict[str, Any]) -> list[str]:
     """The filter expressions of the columns that are not keys (buyer, totals, Commerce number)."""
     filters = []
     if query.buyer_name is not None:
@@ -217,14 +215,28 @@ def _filters(query: OrderQuery, names: dict, values: dict) -> list[str]:
     return filters
 
 
-def _row(item: dict) -> OrderRow:
+def _date_condition(query: OrderQuery, sk_name: str, names: dict[str, str], values: dict[str, Any]) -> str:
+    """The purchase dates as a condition on the index's sort key ('' when the query has none)."""
+    if query.purchased_from is None and query.purchased_to is None:
+        return ""
+    names["#sk"] = sk_name
+    if query.purchased_from is not None:
+        values[":from"] = {"S": query.purchased_from}
+    if query.purchased_to is not None:
+        values[":to"] = {"S": upper_bound(query.purchased_to)}
+    if query.purchased_from is not None and query.purchased_to is not None:
+        return " AND #sk BETWEEN :from AND :to"
+    return " AND #sk >= :from" if query.purchased_from is not None else " AND #sk <= :to"
+
+
+def _row(item: dict[str, Any]) -> OrderRow:
     def s(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 
     return OrderRow(
         purchase_date=s("purchase_date"),
         amazon_order_id=s("amazon_order_id") or item["pk"]["S"].removeprefix("ORDER#"),
-        status=ChannelStatus(s("channel_status")),
+        status=ChannelStatus(item["channel_status"]["S"]),
         fulfillment=s("fulfillment") or "MFN",
         marketplace_id=s("marketplace_id") or "",
         buyer_name=s("buyer_name"),
@@ -239,12 +251,12 @@ def _digest(query: OrderQuery) -> str:
     return hashlib.sha256(json.dumps(query.filters, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _encode_cursor(key: dict, index: str, digest: str) -> str:
+def _encode_cursor(key: dict[str, Any], index: str, digest: str) -> str:
     body = {"v": 1, "i": index, "f": digest, "k": {name: value["S"] for name, value in key.items()}}
     return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, index: str, partition: str, digest: str) -> dict:
+def _decode_cursor(cursor: str, index: str, partition: str, digest: str) -> dict[str, Any]:
     try:
         body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         key = body["k"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -43,10 +44,58 @@ def _pk(amazon_order_id: str) -> str:
     return f"ORDER#{amazon_order_id}"
 
 
+def _state_item(order: ChannelOrder) -> dict[str, Any]:
+    """The order's state item: the document, its version, and the keys the indexes read."""
+    state = {
+        "pk": {"S": _pk(order.amazon_order_id)},
+        "sk": {"S": "STATE"},
+        "version": {"N": str(order.version)},
+        "doc": {"S": order.model_dump_json()},
+        "channel_status": {"S": order.channel_status.value},
+        "amazon_status": {"S": order.amazon_status.value},
+        "updated_at": {"S": order.updated_at},
+        **order_view_attributes(order),  # the Orders view's columns and its OrdersByStatus keys
+    }
+    if order.visible:
+        state["view_pk"] = {"S": f"STORE#{order.seller_id}"}
+        state["view_sk"] = {"S": f"{order.purchase_date or order.created_at}#{order.amazon_order_id}"}
+    return state
+
+
+def _markers(order: ChannelOrder) -> list[dict[str, Any]]:
+    """The store's lists the order belongs on: blocked (to retry), shipments to confirm, personal data to remove."""
+    markers = []
+    if order.channel_status == ChannelStatus.ERROR and order.commerce is None:
+        markers.append(
+            {
+                "pk": {"S": f"BLOCKED#{order.seller_id}"},
+                "sk": {"S": order.amazon_order_id},
+                "attempt": {"N": str(order.import_attempt)},
+            }
+        )
+    if order.to_confirm:
+        markers.append(
+            {
+                "pk": {"S": f"TOCONFIRM#{order.seller_id}"},
+                "sk": {"S": order.amazon_order_id},
+                "shipments": {"N": str(len(order.shipments))},
+            }
+        )
+    if order.ended_at and holds_pii(order):
+        markers.append(
+            {
+                "pk": {"S": RETENTION_PK},
+                "sk": {"S": f"{order.ended_at}#{order.amazon_order_id}"},
+                "amazon_order_id": {"S": order.amazon_order_id},
+            }
+        )
+    return markers
+
+
 class DynamoDbOrderStore:
     """`OrderStore` on a DynamoDB table, through a low-level boto3 client."""
 
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -95,64 +144,19 @@ class DynamoDbOrderStore:
                 return entries
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _write(self, order: ChannelOrder, history: list[HistoryEntry], condition: str, values) -> None:
+    def _write(
+        self, order: ChannelOrder, history: list[HistoryEntry], condition: str, values: dict[str, Any] | None
+    ) -> None:
+        """The order's state, its new history entries and its markers, in one transaction."""
         note_ending(order, order.updated_at or order.created_at or now_iso())
-        state = {
-            "pk": {"S": _pk(order.amazon_order_id)},
-            "sk": {"S": "STATE"},
-            "version": {"N": str(order.version)},
-            "doc": {"S": order.model_dump_json()},
-            "channel_status": {"S": order.channel_status.value},
-            "amazon_status": {"S": order.amazon_status.value},
-            "updated_at": {"S": order.updated_at},
-            **order_view_attributes(order),  # the Orders view's columns and its OrdersByStatus keys
-        }
-        if order.visible:
-            state["view_pk"] = {"S": f"STORE#{order.seller_id}"}
-            state["view_sk"] = {"S": f"{order.purchase_date or order.created_at}#{order.amazon_order_id}"}
-        put = {"Put": {"TableName": self.table, "Item": state, "ConditionExpression": condition}}
+        put: dict[str, Any] = {"TableName": self.table, "Item": _state_item(order), "ConditionExpression": condition}
         if values:
-            put["Put"]["ExpressionAttributeValues"] = values
-        items = [put] + [self._history_put(order.amazon_order_id, e) for e in history]
-        if order.channel_status == ChannelStatus.ERROR and order.commerce is None:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {
-                            "pk": {"S": f"BLOCKED#{order.seller_id}"},
-                            "sk": {"S": order.amazon_order_id},
-                            "attempt": {"N": str(order.import_attempt)},
-                        },
-                    }
-                }
-            )
-        if order.to_confirm:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {
-                            "pk": {"S": f"TOCONFIRM#{order.seller_id}"},
-                            "sk": {"S": order.amazon_order_id},
-                            "shipments": {"N": str(len(order.shipments))},
-                        },
-                    }
-                }
-            )
-        if order.ended_at and holds_pii(order):
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {
-                            "pk": {"S": RETENTION_PK},
-                            "sk": {"S": f"{order.ended_at}#{order.amazon_order_id}"},
-                            "amazon_order_id": {"S": order.amazon_order_id},
-                        },
-                    }
-                }
-            )
+            put["ExpressionAttributeValues"] = values
+        items = [
+            {"Put": put},
+            *(self._history_put(order.amazon_order_id, e) for e in history),
+            *({"Put": {"TableName": self.table, "Item": marker}} for marker in _markers(order)),
+        ]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as e:
@@ -220,7 +224,7 @@ class DynamoDbOrderStore:
             if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _history_put(self, amazon_order_id: str, e: HistoryEntry) -> dict:
+    def _history_put(self, amazon_order_id: str, e: HistoryEntry) -> dict[str, Any]:
         return {
             "Put": {
                 "TableName": self.table,
@@ -235,5 +239,5 @@ class DynamoDbOrderStore:
         }
 
 
-def dumps(value) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)

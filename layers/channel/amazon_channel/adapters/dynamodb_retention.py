@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -19,7 +20,7 @@ from .dynamodb_orders import RETENTION_PK
 
 
 class DynamoDbRetentionLedger:
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -64,7 +65,7 @@ class DynamoDbRetentionLedger:
                 return changed
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _strip(self, item: dict) -> bool:
+    def _strip(self, item: dict[str, Any]) -> bool:
         doc, removed = strip(json.loads(item["doc"]["S"]))
         if not removed:
             return False

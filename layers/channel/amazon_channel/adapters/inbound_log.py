@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from ..domain.inbound import InboundEvent
 
@@ -21,7 +22,7 @@ def _pk(amazon_order_id: str) -> str:
 
 
 class DynamoDbInboundLog:
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -46,6 +47,7 @@ class DynamoDbInboundLog:
     def record_replayed(
         self,
         replay_name: str,
+        *,
         handler: str,
         event_id: str,
         detail_type: str | None,
@@ -70,12 +72,12 @@ class DynamoDbInboundLog:
             },
         )
 
-    def replayed(self, replay_name: str) -> list[dict]:
+    def replayed(self, replay_name: str) -> list[dict[str, Any]]:
         """Receipts of the events a replay delivered to the stack's handlers."""
         return [json.loads(i["doc"]["S"]) for i in self._query(f"REPLAY#{replay_name}", "EVENT#")]
 
-    def _query(self, pk: str, prefix: str) -> list[dict]:
-        items: list[dict] = []
+    def _query(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         kwargs = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",

@@ -76,7 +76,8 @@ class _Reply:
 
     @property
     def request_id(self) -> str | None:
-        return self.headers.get("x-amzn-RequestId")
+        rid = self.headers.get("x-amzn-RequestId")
+        return str(rid) if rid is not None else None
 
 
 class SellingPartnerClient:
@@ -86,18 +87,18 @@ class SellingPartnerClient:
         self,
         endpoint: str,
         lwa_token_url: str,
-        credentials: Callable[[], dict],
+        credentials: Callable[[], dict[str, Any]],
+        *,
         rate_budget: Any = None,
         http: urllib3.PoolManager | None = None,
         max_attempts: int = 5,
         sleep: Callable[[float], None] = clock.sleep,
-        *,
         max_wait: float = 60.0,
         max_budget_wait: float | None = None,
         base_delay: float = 0.5,
         max_delay: float = 20.0,
         timeout: urllib3.Timeout | None = None,
-        traced: Callable[[str], AbstractContextManager] = lambda _name: nullcontext(),
+        traced: Callable[[str], AbstractContextManager[Any]] = lambda _name: nullcontext(),
     ):
         self.endpoint = endpoint.rstrip("/")
         self.lwa_token_url = lwa_token_url
@@ -161,7 +162,7 @@ class SellingPartnerClient:
         return orders, (body.get("pagination") or {}).get("nextToken")
 
     def confirm_shipment(self, seller_id: str, confirmation: PackageConfirmation) -> str:
-        body = {
+        body: dict[str, Any] = {
             "marketplaceId": confirmation.marketplace_id,
             "packageDetail": {
                 "packageReferenceId": confirmation.package_reference_id,
@@ -193,7 +194,7 @@ class SellingPartnerClient:
                 "inputFeedDocumentId": doc["feedDocumentId"],
             },
         )
-        feed_id = feed.json()["feedId"]
+        feed_id: str = feed.json()["feedId"]
         log.info("sp-api cancellation feed %s created for order=%s", feed_id, cancellation.amazon_order_id)
         return feed_id
 
@@ -272,7 +273,7 @@ class SellingPartnerClient:
         path_params: dict[str, str],
         *,
         query: dict[str, Any] | None = None,
-        body: dict | None = None,
+        body: dict[str, Any] | None = None,
         budget_taken: bool = False,
     ) -> _Reply:
         method, template, rate, burst = OPERATIONS[operation]
@@ -287,19 +288,8 @@ class SellingPartnerClient:
             if not budget_taken:
                 self._take_budget(seller_id, operation, rate, burst)
             budget_taken = False  # a booked token serves the first request only
-            headers = {
-                "x-amz-access-token": self._access_token(seller_id),
-                "user-agent": "amazon-channel/1.0 (Language=Python)",
-                "accept": "application/json",
-            }
-            if data is not None:
-                headers["content-type"] = "application/json"
             try:
-                with self.traced(f"sp-api {operation}"):
-                    r = self.http.request(
-                        method, url, body=data, headers=headers, retries=False, redirect=False, timeout=self.timeout
-                    )
-                reply = _Reply(r.status, r.headers, r.data)
+                reply = self._send(operation, method, url, seller_id, data)
             except urllib3.exceptions.HTTPError as e:
                 log.warning("sp-api %s order=%s connection error: %s", operation, order_id, type(e).__name__)
                 if attempt >= self.max_attempts:
@@ -315,18 +305,36 @@ class SellingPartnerClient:
                 attempt -= 1
                 self._forget_token(seller_id)
                 continue
-            if reply.status == 429 or reply.status >= 500:
-                if attempt >= self.max_attempts:
-                    raise self._error(operation, reply)
-                wait = self._backoff(attempt)
-                limit = _rate_limit(reply)
-                if reply.status == 429 and limit:
-                    wait = max(wait, 1.0 / limit)
-                if wait > self.max_wait:
-                    raise self._error(operation, reply)
-                self._pause(operation, wait)
-                continue
+            self._pause(operation, self._retry_wait(operation, reply, attempt))
+
+    def _send(self, operation: str, method: str, url: str, seller_id: str, data: bytes | None) -> _Reply:
+        """One request with the seller's access token."""
+        headers = {
+            "x-amz-access-token": self._access_token(seller_id),
+            "user-agent": "amazon-channel/1.0 (Language=Python)",
+            "accept": "application/json",
+        }
+        if data is not None:
+            headers["content-type"] = "application/json"
+        with self.traced(f"sp-api {operation}"):
+            r = self.http.request(
+                method, url, body=data, headers=headers, retries=False, redirect=False, timeout=self.timeout
+            )
+        return _Reply(r.status, r.headers, r.data)
+
+    def _retry_wait(self, operation: str, reply: _Reply, attempt: int) -> float:
+        """How long to wait before trying a throttled or failed call again; raises when it is not worth it."""
+        if reply.status != 429 and reply.status < 500:
             raise self._error(operation, reply)
+        if attempt >= self.max_attempts:
+            raise self._error(operation, reply)
+        wait = self._backoff(attempt)
+        limit = _rate_limit(reply)
+        if reply.status == 429 and limit:
+            wait = max(wait, 1.0 / limit)
+        if wait > self.max_wait:
+            raise self._error(operation, reply)
+        return wait
 
     def _error(self, operation: str, reply: _Reply) -> Exception:
         code, message = _first_error(reply)
@@ -345,8 +353,8 @@ class SellingPartnerClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
     def _pause(self, operation: str, seconds: float) -> None:
         if seconds > 0:
@@ -366,7 +374,7 @@ class SellingPartnerClient:
             waited += wait
 
     # ------------------------------------------------------------------ Login with Amazon
-    def _cache_key(self, seller_id: str, creds: dict | None = None) -> tuple[str, str]:
+    def _cache_key(self, seller_id: str, creds: dict[str, Any] | None = None) -> tuple[str, str]:
         creds = creds if creds is not None else self.credentials()
         return (str(creds.get("client_id")), seller_id)
 
@@ -393,6 +401,16 @@ class SellingPartnerClient:
                 "client_secret": creds.get("client_secret", ""),
             }
         ).encode()
+        payload = self._exchange(form)
+        token: str = payload["access_token"]
+        expires_at = clock.monotonic() + float(payload.get("expires_in", 3600)) - TOKEN_MARGIN
+        with _TOKENS_LOCK:
+            _TOKENS[key] = (token, expires_at)
+        log.info("lwa token exchanged for seller %s", seller_id)
+        return token
+
+    def _exchange(self, form: bytes) -> dict[str, Any]:
+        """Login with Amazon's answer to a refresh token (retried when LWA is down or throttles)."""
         for attempt in range(1, self.max_attempts + 1):
             try:
                 r = self.http.request(
@@ -410,13 +428,8 @@ class SellingPartnerClient:
                 self._pause("lwa", self._backoff(attempt))
                 continue
             if r.status == 200:
-                payload = json.loads(r.data)
-                token = payload["access_token"]
-                expires_at = clock.monotonic() + float(payload.get("expires_in", 3600)) - TOKEN_MARGIN
-                with _TOKENS_LOCK:
-                    _TOKENS[key] = (token, expires_at)
-                log.info("lwa token exchanged for seller %s", seller_id)
-                return token
+                payload: dict[str, Any] = json.loads(r.data)
+                return payload
             if r.status == 429 or r.status >= 500:
                 if attempt >= self.max_attempts:
                     raise AmazonUnavailable(f"LWA answered {r.status}")

@@ -15,18 +15,22 @@ Taken with a conditional update (free, expired, or already ours); given up by re
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 
-def _key(sku: str) -> dict:
+def _key(sku: str) -> dict[str, Any]:
     return {"pk": {"S": f"STOCK#{sku}"}, "sk": {"S": "LEASE"}}
 
 
-def _conditional_failed(e) -> bool:
-    return e.response["Error"]["Code"] == "ConditionalCheckFailedException"
+def _conditional_failed(e: ClientError) -> bool:
+    return e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoDbStockLeases:
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -53,7 +57,7 @@ class DynamoDbStockLeases:
         return item["pending"]["S"] if "pending" in item else None
 
     def set_pending(self, sku: str, owner: str, move: str | None) -> None:
-        kwargs: dict = {"UpdateExpression": "REMOVE pending"}
+        kwargs: dict[str, Any] = {"UpdateExpression": "REMOVE pending"}
         values = {":me": {"S": owner}}
         if move is not None:
             kwargs["UpdateExpression"] = "SET pending = :move"
@@ -98,9 +102,9 @@ class LeaseLost(RuntimeError):
 class InMemoryStockLeases:
     """The same leases within one process (unit tests, and a client built without a table)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: dict[str, dict] = {}
+        self._items: dict[str, dict[str, Any]] = {}
 
     def acquire(self, sku: str, owner: str, now: str, until: str) -> bool:
         with self._lock:

@@ -7,6 +7,7 @@ configuration as JSON (`StoreConfig`: marketplaces, the four order settings, Com
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -40,7 +41,7 @@ class ParameterStoreDirectory:
         An item that is not a valid store is skipped and logged (it cannot be synced).
         """
         stores: list[StoreConfig] = []
-        kwargs: dict = {"ConsistentRead": True}
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
         while True:
             page = self.provider.table.scan(**kwargs)
             for item in page.get("Items", []):

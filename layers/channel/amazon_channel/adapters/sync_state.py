@@ -16,6 +16,8 @@ Items (table keys `pk`, `sk`):
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from ..domain.clock import normalize
@@ -24,7 +26,7 @@ from ..domain.order_reads import ReadPlan, plan_of
 from ..domain.sync_state import SyncState
 
 
-def _key(seller_id: str, sk: str) -> dict:
+def _key(seller_id: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": f"SYNC#{seller_id}"}, "sk": {"S": sk}}
 
 
@@ -33,7 +35,7 @@ def _conditional_failed(e: ClientError) -> bool:
 
 
 class DynamoDbSyncState:
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 

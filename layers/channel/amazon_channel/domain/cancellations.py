@@ -20,6 +20,7 @@ Amazon calls are idempotent or checked before they are repeated.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from .clock import now_iso
 from .errors import CommerceRejected
@@ -29,6 +30,7 @@ from .models import (
     ChannelOrder,
     ChannelStatus,
     CommerceOrderRef,
+    HistoryEntry,
     MerchantCancellation,
     OrderCancellation,
     OrderLine,
@@ -128,7 +130,7 @@ def buyer_cancel_note(order: ChannelOrder, lines: list[OrderLine]) -> str | None
 
 
 # ----------------------------------------------------------------------------- Amazon cancels
-def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
+def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict[str, Any]:
     """MFN workflow, after Amazon canceled: withdraw the Commerce order unless it has shipped.
 
     Never fails the workflow for what Commerce refuses: the order stays `Canceled` and the note
@@ -151,18 +153,29 @@ def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
             _settle_commerce(ports, amazon_order_id, ref, note)
         return {"commerce_status": ref.status}
     if ref.qty_shipped > 0:
-        note = (
-            f"Canceled on Amazon after Commerce order {inc} shipped items: the order was left open "
-            f"in Commerce; refund or recall the shipped items there"
-        )
-        ports.commerce.add_comment_once(
-            ref.order_id,
-            f"{CHANNEL_COMMENT_PREFIX} Amazon order {amazon_order_id} was canceled on Amazon after items of "
-            f"this order shipped. Amazon refunds the buyer; the shipments were not confirmed to Amazon. "
-            f"This order was left as it is.",
-        )
-        _settle_commerce(ports, amazon_order_id, ref, note)
+        _leave_open(ports, amazon_order_id, ref, inc)
         return {"commerce_status": ref.status}
+    return {"commerce_status": _withdraw(ports, order, ref, inc)}
+
+
+def _leave_open(ports: ChannelPorts, amazon_order_id: str, ref: CommerceOrderRef, inc: str) -> None:
+    """Items shipped before Amazon canceled: the Commerce order is left as it is, and says why."""
+    note = (
+        f"Canceled on Amazon after Commerce order {inc} shipped items: the order was left open "
+        f"in Commerce; refund or recall the shipped items there"
+    )
+    ports.commerce.add_comment_once(
+        ref.order_id,
+        f"{CHANNEL_COMMENT_PREFIX} Amazon order {amazon_order_id} was canceled on Amazon after items of "
+        f"this order shipped. Amazon refunds the buyer; the shipments were not confirmed to Amazon. "
+        f"This order was left as it is.",
+    )
+    _settle_commerce(ports, amazon_order_id, ref, note)
+
+
+def _withdraw(ports: ChannelPorts, order: ChannelOrder, ref: CommerceOrderRef, inc: str) -> str:
+    """Withdraw the Commerce order (canceled, or refunded offline if invoiced); its status after."""
+    amazon_order_id = order.amazon_order_id
     comment = (
         f"{CHANNEL_COMMENT_PREFIX} Amazon order {amazon_order_id} was canceled on Amazon (by the buyer "
         f"or by Amazon). This order is withdrawn: do not ship it. Amazon refunds the buyer."
@@ -176,11 +189,11 @@ def cancel_commerce_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
             ref,
             f"Canceled on Amazon; Commerce refused to withdraw order {inc} ({e}): cancel it in Commerce",
         )
-        return {"commerce_status": ref.status}
+        return ref.status
     _release(ports, order, "withdrawal")
     how = "canceled" if ref.state == "canceled" else f"{ref.status} (refunded offline: it was invoiced)"
     _settle_commerce(ports, amazon_order_id, ref, f"Canceled on Amazon; Commerce order {inc} {how}")
-    return {"commerce_status": ref.status}
+    return ref.status
 
 
 def _release(ports: ChannelPorts, order: ChannelOrder, reason: str) -> None:
@@ -190,7 +203,7 @@ def _release(ports: ChannelPorts, order: ChannelOrder, reason: str) -> None:
 
 
 def _settle_commerce(ports: ChannelPorts, amazon_order_id: str, ref: CommerceOrderRef, note: str) -> None:
-    def settle(o: ChannelOrder):
+    def settle(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.commerce is None or (o.commerce.status == ref.status and o.notes == note):
             return None
         o.commerce.status = ref.status
@@ -218,12 +231,9 @@ def record_commerce_cancellation(commerce_order_id: int, ports: ChannelPorts) ->
         return CancellationOutcome("not-a-cancellation", amazon_order_id)  # e.g. a credit memo of a fee
     # Whatever Amazon says, Commerce has withdrawn the units (and MSI placed its compensation).
     _release(ports, order, "cancellation" if ref.state == "canceled" else "credit memo")
-    if order.amazon_status == AmazonStatus.CANCELED or order.channel_status == ChannelStatus.CANCELED:
-        return CancellationOutcome("already-canceled", amazon_order_id)  # Amazon canceled it first
-    if order.cancellation is not None:
-        if order.cancellation.outcome == "pending":
-            wake_if_waiting(order, ports, "cancellation from Commerce")
-        return CancellationOutcome("duplicate", amazon_order_id)
+    handled = _handled_already(order, ports)
+    if handled:
+        return CancellationOutcome(handled, amazon_order_id)
 
     reason = (ref.merchant_comment or "").strip()
     refusal = _refusal(order, ref, reason)
@@ -233,7 +243,7 @@ def record_commerce_cancellation(commerce_order_id: int, ports: ChannelPorts) ->
 
     code = reason_code_for(reason, buyer_asked=any(ln.buyer_requested_cancel for ln in order.lines))
 
-    def record(o: ChannelOrder):
+    def record(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.cancellation is not None:
             return None
         o.cancellation = MerchantCancellation(
@@ -253,33 +263,44 @@ def record_commerce_cancellation(commerce_order_id: int, ports: ChannelPorts) ->
     return CancellationOutcome("requested", amazon_order_id)
 
 
+def _handled_already(order: ChannelOrder, ports: ChannelPorts) -> str | None:
+    """`already-canceled` (Amazon canceled it first) or `duplicate` (a cancellation is on its way), else None."""
+    if order.amazon_status == AmazonStatus.CANCELED or order.channel_status == ChannelStatus.CANCELED:
+        return "already-canceled"
+    if order.cancellation is None:
+        return None
+    if order.cancellation.outcome == "pending":
+        wake_if_waiting(order, ports, "cancellation from Commerce")
+    return "duplicate"
+
+
 def _refusal(order: ChannelOrder, ref: CommerceOrderRef, reason: str) -> str | None:
-    """Why this cancellation cannot go to Amazon, or None when it can."""
+    """Why this cancellation cannot go to Amazon, or None when it can: the first rule it breaks."""
     status = order.channel_status
-    if order.fulfillment == "AFN":
-        return "Amazon fulfilled this order; it cannot be canceled by the seller"
-    if status == ChannelStatus.PENDING:
-        return "Pending orders are canceled in Seller Central"
-    if order.shipments or ref.qty_shipped > 0 or status in (ChannelStatus.PARTIALLY_SHIPPED, ChannelStatus.SHIPPED):
-        if status == ChannelStatus.SHIPPED:
-            return "the order has shipped"
-        return "the order is partially shipped; partially shipped orders are canceled in Seller Central"
-    if status != ChannelStatus.UNSHIPPED:
-        return f"only Unshipped orders are canceled from Commerce (this one is {status.value})"
-    if ref.qty_open > 0:
-        return (
+    shipped_some = bool(order.shipments) or ref.qty_shipped > 0 or status == ChannelStatus.PARTIALLY_SHIPPED
+    rules = (
+        (order.fulfillment == "AFN", "Amazon fulfilled this order; it cannot be canceled by the seller"),
+        (status == ChannelStatus.PENDING, "Pending orders are canceled in Seller Central"),
+        (status == ChannelStatus.SHIPPED, "the order has shipped"),
+        (shipped_some, "the order is partially shipped; partially shipped orders are canceled in Seller Central"),
+        (
+            status != ChannelStatus.UNSHIPPED,
+            f"only Unshipped orders are canceled from Commerce (this one is {status.value})",
+        ),
+        (
+            ref.qty_open > 0,
             f"only whole orders are canceled from Commerce ({ref.qty_withdrawn} of {ref.qty_ordered} items "
-            f"were withdrawn); cancel single items in Seller Central"
-        )
-    if not reason:
-        return "a cancellation needs a reason (the merchant's comment on the Commerce order)"
-    return None
+            f"were withdrawn); cancel single items in Seller Central",
+        ),
+        (not reason, "a cancellation needs a reason (the merchant's comment on the Commerce order)"),
+    )
+    return next((why for broken, why in rules if broken), None)
 
 
 def _refuse(ports: ChannelPorts, order: ChannelOrder, ref: CommerceOrderRef, reason: str, refusal: str) -> None:
     note = f"Not canceled on Amazon: {refusal}"
 
-    def refused(o: ChannelOrder):
+    def refused(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.cancellation is not None:
             return None
         o.cancellation = MerchantCancellation(
@@ -304,7 +325,7 @@ def _refuse(ports: ChannelPorts, order: ChannelOrder, ref: CommerceOrderRef, rea
 
 
 # ----------------------------------------------------------------------------- ... and Amazon hears of it
-def request_amazon_cancellation(amazon_order_id: str, ports: ChannelPorts) -> dict:
+def request_amazon_cancellation(amazon_order_id: str, ports: ChannelPorts) -> dict[str, str]:
     """MFN workflow: send the merchant's cancellation to Amazon once, then follow the feed.
 
     Returns `cancellation`: `pending` (check again after a wait), `accepted` or `refused`.
@@ -313,78 +334,89 @@ def request_amazon_cancellation(amazon_order_id: str, ports: ChannelPorts) -> di
     c = order.cancellation
     if c is None or c.outcome != "pending":
         return {"cancellation": c.outcome if c else "none"}
-    if order.amazon_status == AmazonStatus.CANCELED:
+    if order.amazon_status == AmazonStatus.CANCELED or (
+        # An earlier attempt may have reached Amazon before the task died: look before sending
+        # again. (A second feed for an order already canceled only earns an error row.)
+        c.feed_id is None and c.submit_attempted_at and _canceled_on_amazon(order, ports)
+    ):
         return {"cancellation": _conclude(ports, amazon_order_id, True, "Amazon canceled the order")}
     if c.feed_id is None:
-        if c.submit_attempted_at:
-            # An earlier attempt may have reached Amazon before the task died: look before sending
-            # again. (A second feed for an order already canceled only earns an error row.)
-            if ports.marketplace.get_order(order.seller_id, amazon_order_id).status == AmazonStatus.CANCELED:
-                return {"cancellation": _conclude(ports, amazon_order_id, True, "Amazon canceled the order")}
+        c = _send_feed(order, c, ports)
+    return {"cancellation": _follow_feed(order, c, ports)}
 
-        def attempting(o: ChannelOrder):
-            o.cancellation.submit_attempted_at = now_iso()
-            return []
 
-        mutate(ports.orders, amazon_order_id, attempting)
-        items = (
-            [i.order_item_id for i in order.details.items]
-            if order.details
-            else [ln.order_item_id for ln in order.lines]
-        )
-        feed_id = ports.marketplace.request_cancellation(
-            order.seller_id,
-            OrderCancellation(
-                amazon_order_id=amazon_order_id,
-                marketplace_id=order.marketplace_id,
-                order_item_ids=items,
-                reason_code=c.reason_code,
-            ),
-        )
+def _canceled_on_amazon(order: ChannelOrder, ports: ChannelPorts) -> bool:
+    return ports.marketplace.get_order(order.seller_id, order.amazon_order_id).status == AmazonStatus.CANCELED
 
-        def sent(o: ChannelOrder):
-            if o.cancellation.feed_id is not None:
-                return None
-            o.cancellation.feed_id = feed_id
-            if o.channel_status != ChannelStatus.CANCELED:
-                o.notes = f"Cancellation from Commerce ({o.cancellation.reason}) sent to Amazon (feed {feed_id})"
-            return [entry("sp-api", f"Cancellation feed {feed_id} sent ({o.cancellation.reason_code})")]
 
-        c = mutate(ports.orders, amazon_order_id, sent).cancellation
+def _send_feed(order: ChannelOrder, c: MerchantCancellation, ports: ChannelPorts) -> MerchantCancellation:
+    """Send the cancellation feed, noting the attempt first; the cancellation with its feed id."""
+    amazon_order_id = order.amazon_order_id
 
-    result = ports.marketplace.cancellation_result(order.seller_id, c.feed_id)
+    def attempting(o: ChannelOrder) -> list[HistoryEntry] | None:
+        if o.cancellation is None:
+            return None
+        o.cancellation.submit_attempted_at = now_iso()
+        return []
+
+    mutate(ports.orders, amazon_order_id, attempting)
+    items = (
+        [i.order_item_id for i in order.details.items] if order.details else [ln.order_item_id for ln in order.lines]
+    )
+    feed_id = ports.marketplace.request_cancellation(
+        order.seller_id,
+        OrderCancellation(
+            amazon_order_id=amazon_order_id,
+            marketplace_id=order.marketplace_id,
+            order_item_ids=items,
+            reason_code=c.reason_code,
+        ),
+    )
+
+    def sent(o: ChannelOrder) -> list[HistoryEntry] | None:
+        if o.cancellation is None or o.cancellation.feed_id is not None:
+            return None
+        o.cancellation.feed_id = feed_id
+        if o.channel_status != ChannelStatus.CANCELED:
+            o.notes = f"Cancellation from Commerce ({o.cancellation.reason}) sent to Amazon (feed {feed_id})"
+        return [entry("sp-api", f"Cancellation feed {feed_id} sent ({o.cancellation.reason_code})")]
+
+    return mutate(ports.orders, amazon_order_id, sent).cancellation or c.model_copy(update={"feed_id": feed_id})
+
+
+def _follow_feed(order: ChannelOrder, c: MerchantCancellation, ports: ChannelPorts) -> str:
+    """Amazon's processing of the feed: `pending` while it has not, then accepted or refused."""
+    amazon_order_id = order.amazon_order_id
+    result = ports.marketplace.cancellation_result(order.seller_id, c.feed_id or "")
     if result.accepted is None:
         if c.polls + 1 >= MAX_FEED_CHECKS:
-            return {
-                "cancellation": _conclude(
-                    ports,
-                    amazon_order_id,
-                    False,
-                    f"Amazon had not processed cancellation feed {c.feed_id} after {MAX_FEED_CHECKS} checks; "
-                    f"see it in Seller Central",
-                )
-            }
+            return _conclude(
+                ports,
+                amazon_order_id,
+                False,
+                f"Amazon had not processed cancellation feed {c.feed_id} after {MAX_FEED_CHECKS} checks; "
+                f"see it in Seller Central",
+            )
 
-        def polled(o: ChannelOrder):
+        def polled(o: ChannelOrder) -> list[HistoryEntry] | None:
+            if o.cancellation is None:
+                return None
             o.cancellation.polls += 1
             return []
 
         mutate(ports.orders, amazon_order_id, polled)
-        return {"cancellation": "pending"}
-    if (
-        not result.accepted
-        and ports.marketplace.get_order(order.seller_id, amazon_order_id).status == AmazonStatus.CANCELED
-    ):
+        return "pending"
+    if not result.accepted and _canceled_on_amazon(order, ports):
         # e.g. an earlier feed, sent by an attempt whose answer was lost, canceled it first
-        return {"cancellation": _conclude(ports, amazon_order_id, True, "Amazon canceled the order")}
+        return _conclude(ports, amazon_order_id, True, "Amazon canceled the order")
     message = "Amazon accepted the cancellation" if result.accepted else f"Amazon refused it: {result.message}"
-    return {"cancellation": _conclude(ports, amazon_order_id, result.accepted, message)}
+    return _conclude(ports, amazon_order_id, result.accepted, message)
 
 
 def _conclude(ports: ChannelPorts, amazon_order_id: str, accepted: bool, message: str) -> str:
-    outcome = "accepted" if accepted else "refused"
+    outcome: Literal["accepted", "refused"] = "accepted" if accepted else "refused"
 
-    def conclude(o: ChannelOrder):
+    def conclude(o: ChannelOrder) -> list[HistoryEntry] | None:
         c = o.cancellation
         if c is None or c.outcome != "pending":
             return None

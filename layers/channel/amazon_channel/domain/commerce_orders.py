@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from .customers import Buyer, buyer_for
@@ -9,6 +10,7 @@ from .errors import AmazonTotalsDisagree, CustomerAlreadyExists
 from .models import (
     Address,
     AmazonOrder,
+    AmazonOrderItem,
     CommerceCustomer,
     CommerceOrderDraft,
     CommerceOrderLine,
@@ -74,7 +76,7 @@ def resolve_customer(details: AmazonOrder, store: StoreConfig, commerce: Commerc
     )
 
 
-def _sum(values) -> Decimal:
+def _sum(values: Iterable[Decimal]) -> Decimal:
     return sum(values, Decimal("0"))
 
 
@@ -93,6 +95,32 @@ def check_amazon_totals(details: AmazonOrder) -> None:
         )
 
 
+def _handling_charges(details: AmazonOrder) -> list[tuple[str, Decimal]]:
+    """Amazon's charges besides shipping that go into Commerce's Shipping & Handling, by name."""
+    items = details.items
+    charges = [
+        ("gift wrap", _sum(i.gift_wrap_price for i in items)),
+        ("cash on delivery fee", _sum(i.cod_fee for i in items)),
+        ("other Amazon charges", _sum(i.other_charges for i in items)),
+        ("delivery tip", details.delivery_tip),
+    ]
+    return [(label, amount) for label, amount in charges if amount]
+
+
+def _order_line(item: AmazonOrderItem) -> CommerceOrderLine:
+    """An Amazon item as a Commerce order line, at Amazon's price."""
+    return CommerceOrderLine(
+        sku=item.sku,
+        name=item.title or item.sku,
+        qty=item.qty,
+        price=item.unit_price,
+        row_total=item.row_price,
+        tax=item.line_tax,
+        discount=item.discount,
+        amazon_order_item_id=item.order_item_id,
+    )
+
+
 def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoice, status: str) -> CommerceOrderDraft:
     """The Commerce order as Amazon charged it, unrepriced; its grand total is Amazon's order total.
 
@@ -106,26 +134,8 @@ def build_draft(details: AmazonOrder, store: StoreConfig, customer: CustomerChoi
     if not ship_to.name:
         ship_to = ship_to.model_copy(update={"name": f"{customer.firstname} {customer.lastname}"})
     items = details.items
-    charges = [
-        ("gift wrap", _sum(i.gift_wrap_price for i in items)),
-        ("cash on delivery fee", _sum(i.cod_fee for i in items)),
-        ("other Amazon charges", _sum(i.other_charges for i in items)),
-        ("delivery tip", details.delivery_tip),
-    ]
-    charges = [(label, amount) for label, amount in charges if amount]
-    lines = [
-        CommerceOrderLine(
-            sku=item.sku,
-            name=item.title or item.sku,
-            qty=item.qty,
-            price=item.unit_price,
-            row_total=item.row_price,
-            tax=item.line_tax,
-            discount=item.discount,
-            amazon_order_item_id=item.order_item_id,
-        )
-        for item in items
-    ]
+    charges = _handling_charges(details)
+    lines = [_order_line(item) for item in items]
     shipping_discount = _sum(i.shipping_discount for i in items)
     has_discount = bool(shipping_discount or any(ln.discount for ln in lines))
     return CommerceOrderDraft(

@@ -6,7 +6,15 @@ from . import outbox
 from .channel_events import CommerceOrderCreated
 from .commerce_orders import build_draft, resolve_customer
 from .errors import OrderBlocked, PermanentError
-from .models import ChannelOrder, ChannelStatus, CommerceRef, CommerceShipment
+from .models import (
+    ChannelOrder,
+    ChannelStatus,
+    CommerceOrderRef,
+    CommerceRef,
+    CommerceShipment,
+    HistoryEntry,
+    StoreConfig,
+)
 from .orders import ChannelPorts, ensure_details, entry, load, mutate, note_once, store_of
 
 
@@ -36,34 +44,51 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         return "disabled"
 
     try:
-        details = ensure_details(order, ports)
-        customer = resolve_customer(details, store, ports.commerce)
-        ref = ports.commerce.create_order(build_draft(details, store, customer, status="processing"))
-        commerce_order = ports.commerce.get_order(ref.order_id)
-        if commerce_order.status != "complete":
-            # One Commerce shipment of every item completes the order. It has no track: Amazon gives
-            # no carrier or tracking number for an FBA order (`packages` are merchant-fulfilled only).
-            ports.commerce.ship_order(
-                ref.order_id,
-                CommerceShipment(order_id=ref.order_id, items=[(i.sku, i.qty) for i in details.items]),
-            )
-            commerce_order = ports.commerce.get_order(ref.order_id)
+        ref, commerce_status = _complete_commerce_order(order, store, ports)
     except PermanentError as e:
         raise _blocked(amazon_order_id, e, ports) from e
+    order = _record_import(amazon_order_id, ref, commerce_status, ports)
+    outbox.deliver(ports.orders, ports.events, order)
+    return "imported"
 
-    def imported(o: ChannelOrder):
+
+def _complete_commerce_order(
+    order: ChannelOrder, store: StoreConfig, ports: ChannelPorts
+) -> tuple[CommerceOrderRef, str]:
+    """Create the Commerce order and ship all of it: the order and its status (`complete`)."""
+    details = ensure_details(order, ports)
+    customer = resolve_customer(details, store, ports.commerce)
+    ref = ports.commerce.create_order(build_draft(details, store, customer, status="processing"))
+    commerce_order = ports.commerce.get_order(ref.order_id)
+    if commerce_order.status != "complete":
+        # One Commerce shipment of every item completes the order. It has no track: Amazon gives
+        # no carrier or tracking number for an FBA order (`packages` are merchant-fulfilled only).
+        ports.commerce.ship_order(
+            ref.order_id,
+            CommerceShipment(order_id=ref.order_id, items=[(i.sku, i.qty) for i in details.items]),
+        )
+        commerce_order = ports.commerce.get_order(ref.order_id)
+    return ref, commerce_order.status
+
+
+def _record_import(
+    amazon_order_id: str, ref: CommerceOrderRef, commerce_status: str, ports: ChannelPorts
+) -> ChannelOrder:
+    """The order is Shipped, with its Commerce order, and CommerceOrderCreated in its outbox."""
+
+    def imported(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.commerce is not None:
             return None
         o.commerce = CommerceRef(
             order_id=ref.order_id,
             increment_id=ref.increment_id,
-            status=commerce_order.status,
+            status=commerce_status,
             customer_id=ref.customer_id,
             customer_is_guest=ref.customer_is_guest,
             customer_email=ref.customer_email,
         )
         o.channel_status = ChannelStatus.SHIPPED
-        o.notes = f"Commerce order {ref.increment_id} created ({commerce_order.status})"
+        o.notes = f"Commerce order {ref.increment_id} created ({commerce_status})"
         if ref.note:
             o.notes += f"; {ref.note}"
         outbox.add(
@@ -77,9 +102,7 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         )
         return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
-    order = mutate(ports.orders, amazon_order_id, imported)
-    outbox.deliver(ports.orders, ports.events, order)
-    return "imported"
+    return mutate(ports.orders, amazon_order_id, imported)
 
 
 def _blocked(amazon_order_id: str, error: PermanentError, ports: ChannelPorts) -> OrderBlocked:
@@ -87,7 +110,7 @@ def _blocked(amazon_order_id: str, error: PermanentError, ports: ChannelPorts) -
     state write marks it blocked, so every order sync retries it."""
     reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
 
-    def failed(o: ChannelOrder):
+    def failed(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.commerce is not None or o.channel_status == ChannelStatus.ERROR:
             return None
         o.channel_status = ChannelStatus.ERROR

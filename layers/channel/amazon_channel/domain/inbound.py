@@ -55,7 +55,7 @@ def notification_received(change: OrderChange, body: str, at: str) -> InboundEve
     )
 
 
-def commerce_event_received(envelope: dict, at: str) -> InboundEvent:
+def commerce_event_received(envelope: dict[str, Any], at: str) -> InboundEvent:
     """A Commerce shipment event (as Adobe I/O Events delivers it to EventBridge): ids only.
 
     The ids are kept as `detail.data.value` wherever the event carried them, so every kept event
@@ -90,7 +90,7 @@ def commerce_event_received(envelope: dict, at: str) -> InboundEvent:
     )
 
 
-def _body(body: str) -> tuple[dict | None, int | None]:
+def _body(body: str) -> tuple[dict[str, Any] | None, int | None]:
     size = len(body.encode())
     if size > MAX_KEPT_BODY_BYTES:
         return None, size

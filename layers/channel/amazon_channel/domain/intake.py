@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import channel_events, clock
 from .cancellations import apply_amazon_cancellation, buyer_cancel_note
@@ -75,7 +76,7 @@ class IntakePorts:
     details_first: bool = False
 
 
-def workflow_input(order: ChannelOrder) -> dict:
+def workflow_input(order: ChannelOrder) -> dict[str, Any]:
     return {
         "amazon_order_id": order.amazon_order_id,
         "seller_id": order.seller_id,
@@ -136,90 +137,110 @@ def _duration(d: timedelta) -> str:
 def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> IntakeOutcome:
     at = now_iso()
     order = ports.orders.get(change.amazon_order_id)
-
     if order is None:
-        if change.purchase_date and normalize(change.purchase_date) < normalize(connected_at):
-            # Orders placed before the store was connected are never imported (seed, order settings).
-            return IntakeOutcome(result="before-connection")
-        if change.fulfillment == "AFN" and change.status != AmazonStatus.SHIPPED:
-            # FBA orders are imported only once Amazon has shipped them (seed, FBA step 2).
-            return IntakeOutcome(result="ignored")
-        order = ChannelOrder(
-            amazon_order_id=change.amazon_order_id,
-            seller_id=change.seller_id,
-            marketplace_id=change.marketplace_id,
-            fulfillment=change.fulfillment,
-            amazon_status=change.status,
-            amazon_status_at=change.changed_at,
-            channel_status=_CHANNEL_STATUS[change.status],
-            purchase_date=change.purchase_date,
-            lines=change.lines,
-            version=1,
-            created_at=at,
-            updated_at=at,
-        )
-        history = [_status_entry(at, change, None, order.channel_status)]
-        history += _keep_details(order, change, at)
-        history += _buyer_asked(order, order.model_copy(update={"lines": []}), change, at)
-        if not ports.orders.put_new(order, history):
-            raise VersionConflict("order was created concurrently")
-        return _follow_up(order, change, ports, result="recorded")
-
+        return _record_new(change, ports, connected_at, at)
     if change.changed_at < order.amazon_status_at or (_RANK[change.status] < _RANK[order.amazon_status]):
-        ports.orders.append_history(
-            order.amazon_order_id,
+        return _ignore_stale(order, change, ports, at)
+    if order.amazon_status in _FINAL and change.status != order.amazon_status:
+        return _ignore_after_final(order, change, ports, at)
+    if change.status == order.amazon_status:
+        return _repeated(order, change, ports, at)
+    return _advance(order, change, ports, at)
+
+
+def _record_new(change: OrderChange, ports: IntakePorts, connected_at: str, at: str) -> IntakeOutcome:
+    """An order the channel has not seen: recorded, unless placed before the store was connected
+    or an FBA order Amazon has not shipped yet."""
+    if change.purchase_date and normalize(change.purchase_date) < normalize(connected_at):
+        # Orders placed before the store was connected are never imported (seed, order settings).
+        return IntakeOutcome(result="before-connection")
+    if change.fulfillment == "AFN" and change.status != AmazonStatus.SHIPPED:
+        # FBA orders are imported only once Amazon has shipped them (seed, FBA step 2).
+        return IntakeOutcome(result="ignored")
+    order = ChannelOrder(
+        amazon_order_id=change.amazon_order_id,
+        seller_id=change.seller_id,
+        marketplace_id=change.marketplace_id,
+        fulfillment=change.fulfillment,
+        amazon_status=change.status,
+        amazon_status_at=change.changed_at,
+        channel_status=_CHANNEL_STATUS[change.status],
+        purchase_date=change.purchase_date,
+        lines=change.lines,
+        version=1,
+        created_at=at,
+        updated_at=at,
+    )
+    history = [_status_entry(at, change, None, order.channel_status)]
+    history += _keep_details(order, change, at)
+    history += _buyer_asked(order, order.model_copy(update={"lines": []}), change, at)
+    if not ports.orders.put_new(order, history):
+        raise VersionConflict("order was created concurrently")
+    return _follow_up(order, change, ports, result="recorded")
+
+
+def _ignore_stale(order: ChannelOrder, change: OrderChange, ports: IntakePorts, at: str) -> IntakeOutcome:
+    """Older news than the order's: only its history says it came."""
+    ports.orders.append_history(
+        order.amazon_order_id,
+        [
+            HistoryEntry(
+                at=at,
+                kind="stale",
+                message=f"Ignored stale {change.status} from {change.source} "
+                f"(changed {change.changed_at}; order is {order.amazon_status} since {order.amazon_status_at})",
+                data={"notification_id": change.notification_id},
+            )
+        ],
+    )
+    return IntakeOutcome(result="stale", channel_status=order.channel_status)
+
+
+def _ignore_after_final(order: ChannelOrder, change: OrderChange, ports: IntakePorts, at: str) -> IntakeOutcome:
+    """A shipped order cannot cancel, nor a canceled one ship: the notes say Amazon's contradiction, once."""
+    why = (
+        "Amazon cannot cancel a shipped order"
+        if order.amazon_status == AmazonStatus.SHIPPED
+        else "a canceled order does not ship"
+    )
+    note = (
+        f"Amazon sent {change.status} ({change.source}, changed {change.changed_at}) for an order "
+        f"already {order.amazon_status}: ignored ({why})"
+    )
+    if order.notes != note:
+        order.notes = note
+        order.version += 1
+        order.updated_at = at
+        ports.orders.save(
+            order,
             [
                 HistoryEntry(
                     at=at,
-                    kind="stale",
-                    message=f"Ignored stale {change.status} from {change.source} "
-                    f"(changed {change.changed_at}; order is {order.amazon_status} since {order.amazon_status_at})",
-                    data={"notification_id": change.notification_id},
+                    kind="ignored",
+                    message=note,
+                    data={"notification_id": change.notification_id, "amazon_status": change.status.value},
                 )
             ],
         )
-        return IntakeOutcome(result="stale", channel_status=order.channel_status)
+    return IntakeOutcome(result="ignored", channel_status=order.channel_status)
 
-    if order.amazon_status in _FINAL and change.status != order.amazon_status:
-        why = (
-            "Amazon cannot cancel a shipped order"
-            if order.amazon_status == AmazonStatus.SHIPPED
-            else "a canceled order does not ship"
-        )
-        note = (
-            f"Amazon sent {change.status} ({change.source}, changed {change.changed_at}) for an order "
-            f"already {order.amazon_status}: ignored ({why})"
-        )
-        if order.notes != note:
-            order.notes = note
-            order.version += 1
-            order.updated_at = at
-            ports.orders.save(
-                order,
-                [
-                    HistoryEntry(
-                        at=at,
-                        kind="ignored",
-                        message=note,
-                        data={"notification_id": change.notification_id, "amazon_status": change.status.value},
-                    )
-                ],
-            )
-        return IntakeOutcome(result="ignored", channel_status=order.channel_status)
 
-    if change.status == order.amazon_status:
-        # The same status again: a redelivery, a replay or sync seeing what a notification showed.
-        # Follow-ups are still re-driven, since an earlier attempt may have died before them.
-        kept = _keep_details(order, change, at)
-        if change.changed_at > order.amazon_status_at or change.lines != order.lines or kept:
-            kept += _buyer_asked(order, order, change, at)
-            order.amazon_status_at = max(order.amazon_status_at, change.changed_at)
-            order.lines = change.lines or order.lines
-            order.version += 1
-            order.updated_at = at
-            ports.orders.save(order, kept)
-        return _follow_up(order, change, ports, result="duplicate")
+def _repeated(order: ChannelOrder, change: OrderChange, ports: IntakePorts, at: str) -> IntakeOutcome:
+    """The same status again: a redelivery, a replay or sync seeing what a notification showed.
+    Follow-ups are still re-driven, since an earlier attempt may have died before them."""
+    kept = _keep_details(order, change, at)
+    if change.changed_at > order.amazon_status_at or change.lines != order.lines or kept:
+        kept += _buyer_asked(order, order, change, at)
+        order.amazon_status_at = max(order.amazon_status_at, change.changed_at)
+        order.lines = change.lines or order.lines
+        order.version += 1
+        order.updated_at = at
+        ports.orders.save(order, kept)
+    return _follow_up(order, change, ports, result="duplicate")
 
+
+def _advance(order: ChannelOrder, change: OrderChange, ports: IntakePorts, at: str) -> IntakeOutcome:
+    """Amazon's order moved on: so does the channel's status (an order in Error moves only to Canceled)."""
     previous = order.channel_status
     asked = _buyer_asked(order, order, change, at)
     order.amazon_status = change.status
@@ -232,7 +253,7 @@ def _apply(change: OrderChange, ports: IntakePorts, connected_at: str) -> Intake
     order.version += 1
     order.updated_at = at
     ports.orders.save(
-        order, [_status_entry(at, change, previous, order.channel_status)] + _keep_details(order, change, at) + asked
+        order, [_status_entry(at, change, previous, order.channel_status), *_keep_details(order, change, at), *asked]
     )
     return _follow_up(order, change, ports, result="advanced")
 
@@ -312,7 +333,7 @@ def start_workflow(order: ChannelOrder, ports: IntakePorts) -> bool:
     # Starting twice is harmless (one execution name per order and attempt); the flag only spares calls.
     started = ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
 
-    def mark(o: ChannelOrder):
+    def mark(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.workflow_started:
             return None
         o.workflow_started = True

@@ -7,8 +7,10 @@ returns what it returned the first time.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import channel_events
 from .channel_events import ShipmentConfirmedToAmazon
@@ -16,11 +18,21 @@ from .clock import iso, now_iso
 from .commerce_orders import CustomerChoice, build_draft, resolve_customer
 from .customers import buyer_for
 from .errors import AmazonRejected, ChannelError, ConfirmationInProgress, PermanentError
-from .models import AmazonStatus, ChannelOrder, ChannelStatus, CommerceRef, ConfirmLease, PackageConfirmation
+from .models import (
+    AmazonOrder,
+    AmazonStatus,
+    ChannelOrder,
+    ChannelStatus,
+    CommerceRef,
+    ConfirmLease,
+    HistoryEntry,
+    PackageConfirmation,
+    ShipmentRecord,
+)
 from .orders import ChannelPorts, ensure_details, entry, load, mutate, note_once, store_of
 
 
-def fetch_order_details(amazon_order_id: str, ports: ChannelPorts) -> dict:
+def fetch_order_details(amazon_order_id: str, ports: ChannelPorts) -> dict[str, Any]:
     """MFN step 3 begins: fetch the full order (prices, buyer) once, and keep it."""
     order = load(ports.orders, amazon_order_id)
     store = store_of(ports.stores, order)
@@ -30,7 +42,7 @@ def fetch_order_details(amazon_order_id: str, ports: ChannelPorts) -> dict:
     return {"import_enabled": store.settings.import_orders}
 
 
-def resolve_order_customer(amazon_order_id: str, ports: ChannelPorts) -> dict:
+def resolve_order_customer(amazon_order_id: str, ports: ChannelPorts) -> dict[str, Any]:
     """MFN step 4: guest checkout, or the buyer's customer account (reused, or created once)."""
     order = load(ports.orders, amazon_order_id)
     if order.commerce is not None:
@@ -51,7 +63,7 @@ def resolve_order_customer(amazon_order_id: str, ports: ChannelPorts) -> dict:
     return {"customer_id": choice.customer_id}
 
 
-def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: ChannelPorts) -> dict:
+def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: ChannelPorts) -> dict[str, Any]:
     """MFN step 3: the Commerce order, with Amazon's prices, created exactly once."""
     order = load(ports.orders, amazon_order_id)
     if order.commerce is None:
@@ -62,7 +74,7 @@ def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: 
         draft = build_draft(details, store, choice, status="processing")
         ref = ports.commerce.create_order(draft)
 
-        def keep(o: ChannelOrder):
+        def keep(o: ChannelOrder) -> list[HistoryEntry] | None:
             if o.commerce is not None:
                 return None
             o.commerce = CommerceRef(
@@ -97,7 +109,7 @@ def await_shipments(amazon_order_id: str, task_token: str, ports: ChannelPorts) 
     the workflow at once. Returns True when it did.
     """
 
-    def register(o: ChannelOrder):
+    def register(o: ChannelOrder) -> list[HistoryEntry] | None:
         o.task_token = task_token
         return [entry("step", "Waiting for the merchant's shipments in Commerce")]
 
@@ -119,7 +131,7 @@ CONFIRM_LEASE_SECONDS = 60.0  # the handler passes its own remaining time instea
 
 def confirm_shipments(
     amazon_order_id: str, ports: ChannelPorts, lease_seconds: float = CONFIRM_LEASE_SECONDS, owner: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """MFN step 5: confirm each not-yet-confirmed Commerce shipment to Amazon, one package each.
 
     One confirmer per order at a time: the order's confirm lease is taken with a conditional write
@@ -144,7 +156,7 @@ def confirm_shipments(
             _release_confirm_lease(ports, amazon_order_id, owner)
             raise
 
-    def done(o: ChannelOrder):
+    def done(o: ChannelOrder) -> list[HistoryEntry] | None:
         mine = o.confirm_lease is not None and o.confirm_lease.owner == owner
         if o.task_token is None and not mine:
             return None
@@ -161,7 +173,7 @@ def _take_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str, s
     now = now_iso()
     until = iso(datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=seconds))
 
-    def take(o: ChannelOrder):
+    def take(o: ChannelOrder) -> list[HistoryEntry] | None:
         lease = o.confirm_lease
         if lease is not None and lease.owner != owner and lease.until > now:
             raise ConfirmationInProgress(
@@ -174,24 +186,24 @@ def _take_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str, s
 
 
 def _release_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str) -> None:
-    def release(o: ChannelOrder):
+    def release(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.confirm_lease is None or o.confirm_lease.owner != owner:
             return None
         o.confirm_lease = None
         return []
 
-    try:
+    with contextlib.suppress(ChannelError):  # the lease expires on its own
         mutate(ports.orders, amazon_order_id, release)
-    except ChannelError:  # the lease expires on its own
-        pass
 
 
-def _confirm_and_record(order: ChannelOrder, shipment, ports: ChannelPorts) -> ChannelOrder:
+def _confirm_and_record(order: ChannelOrder, shipment: ShipmentRecord, ports: ChannelPorts) -> ChannelOrder:
     """Confirm one package (unless Amazon already has it) and record it, once."""
     amazon_order_id = order.amazon_order_id
     request_id, how = _confirm_package_once(order, shipment, ports)
 
-    def confirmed(o: ChannelOrder, ref=shipment.package_reference_id, rid=request_id):
+    def confirmed(
+        o: ChannelOrder, ref: str = shipment.package_reference_id, rid: str | None = request_id
+    ) -> list[HistoryEntry] | None:
         for s in o.shipments:
             if s.package_reference_id == ref and not s.confirmed_at:
                 s.confirmed_at = now_iso()
@@ -221,7 +233,7 @@ def _confirm_and_record(order: ChannelOrder, shipment, ports: ChannelPorts) -> C
 
 
 def _clear_token(ports: ChannelPorts, amazon_order_id: str) -> None:
-    def clear(o: ChannelOrder):
+    def clear(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.task_token is None:
             return None
         o.task_token = None
@@ -243,7 +255,7 @@ def _on_amazon(order: ChannelOrder, ref: str, ports: ChannelPorts) -> str | None
     return None
 
 
-def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) -> tuple[str | None, str]:
+def _confirm_package_once(order: ChannelOrder, shipment: ShipmentRecord, ports: ChannelPorts) -> tuple[str | None, str]:
     """Call confirmShipment for one package, never twice. Returns (request id, confirmed | found).
 
     The attempt is written down before the call. A package whose earlier attempt may have reached
@@ -257,7 +269,7 @@ def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) ->
         if found is not None:
             return found, "found"
 
-    def attempting(o: ChannelOrder):
+    def attempting(o: ChannelOrder) -> list[HistoryEntry] | None:
         for s in o.shipments:
             if s.package_reference_id == ref and not s.confirm_attempted_at:
                 s.confirm_attempted_at = now_iso()
@@ -288,7 +300,7 @@ def _confirm_package_once(order: ChannelOrder, shipment, ports: ChannelPorts) ->
         raise
 
 
-def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
+def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict[str, Any]:
     """MFN step 5 ends: every item shipped and synced; the channel order is `Shipped`."""
     order = load(ports.orders, amazon_order_id)
     commerce_status = order.commerce.status if order.commerce else None
@@ -297,7 +309,7 @@ def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
         current = ports.commerce.get_order(order.commerce.order_id)
         commerce_status, request_id = current.status, current.request_id
 
-    def done(o: ChannelOrder):
+    def done(o: ChannelOrder) -> list[HistoryEntry] | None:
         changed = o.channel_status != ChannelStatus.SHIPPED or (
             o.commerce is not None and o.commerce.status != commerce_status
         )
@@ -313,11 +325,11 @@ def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict:
     return {"channel_status": ChannelStatus.SHIPPED.value, "commerce_status": commerce_status}
 
 
-def record_order_error(amazon_order_id: str, error: str, cause: str | None, ports: ChannelPorts) -> dict:
+def record_order_error(amazon_order_id: str, error: str, cause: str | None, ports: ChannelPorts) -> dict[str, Any]:
     """The workflow failed: the order shows `Error` with the reason in its notes."""
     reason = _reason(error, cause)
 
-    def failed(o: ChannelOrder):
+    def failed(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.channel_status == ChannelStatus.CANCELED:
             # Canceled on Amazon is final: a step that failed afterwards (e.g. withdrawing the
             # Commerce order) is noted, never turned into Error.
@@ -374,7 +386,7 @@ def _reason(error: str, cause: str | None) -> str:
     return f"{error}: {message}"[:500]
 
 
-def _details(order: ChannelOrder):
+def _details(order: ChannelOrder) -> AmazonOrder:
     if order.details is None:
         raise PermanentError(f"order {order.amazon_order_id} has no details yet")
     return order.details

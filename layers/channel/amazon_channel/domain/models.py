@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
@@ -290,7 +290,7 @@ class OutboundEvent(Model):
 
     event_id: str  # stable across re-sends (`<DetailType>:<AmazonOrderId>`): subscribers drop repeats by it
     detail_type: str
-    detail: dict
+    detail: dict[str, Any]
     recorded_at: str
 
 
@@ -300,7 +300,7 @@ class HistoryEntry(Model):
     at: str
     kind: str  # status | step | error | stale | duplicate | sp-api | commerce | ...
     message: str
-    data: dict = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict[str, Any])
     request_id: str | None = None
 
 

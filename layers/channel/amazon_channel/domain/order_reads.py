@@ -105,11 +105,11 @@ def read_order_details(
         ports.plans.note_unread(order.seller_id, order.amazon_status_at)
     if leaves_to_sync(order.amazon_status_at, ports.plans.read_plan(order.seller_id), settings):
         return Deferred(settings.sync_interval_seconds, "left to the order sync's searchOrders pages")
-    return _book(order.amazon_order_id, order.seller_id, ports, now, settings, settled)
+    return _book(order.amazon_order_id, order.seller_id, ports, now=now, settings=settings, settled=settled)
 
 
 def _book(
-    amazon_order_id: str, seller_id: str, ports: ReadPorts, now: float, settings: ReadSettings, settled: bool
+    amazon_order_id: str, seller_id: str, ports: ReadPorts, *, now: float, settings: ReadSettings, settled: bool
 ) -> ReadDone | Deferred:
     """Read now on a free getOrder token, or book one due soon; else, once the backlog is planned,
     book the next one."""

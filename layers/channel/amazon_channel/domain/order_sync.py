@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import channel_events
 from .channel_events import FbaOrderShipped
@@ -39,7 +40,16 @@ from .errors import (
     VersionConflict,
 )
 from .intake import IntakePorts, record_order_change, workflow_input
-from .models import AmazonOrder, AmazonStatus, ChannelOrder, ChannelStatus, OrderChange, OrderLine, StoreConfig
+from .models import (
+    AmazonOrder,
+    AmazonStatus,
+    ChannelOrder,
+    ChannelStatus,
+    HistoryEntry,
+    OrderChange,
+    OrderLine,
+    StoreConfig,
+)
 from .orders import ChannelPorts, entry, load, mutate
 from .ports import (
     BlockedOrders,
@@ -93,7 +103,7 @@ class RetryOutcome:
     channel_status: str | None = None
     notes: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -103,7 +113,7 @@ class StoreSyncReport:
     result: str = "complete"  # complete | resumable | busy | failed | skipped
     reason: str = ""
     pages: int = 0
-    orders: Counter = field(default_factory=Counter)  # intake results: recorded, advanced, duplicate, ...
+    orders: Counter[str] = field(default_factory=Counter[str])  # intake results: recorded, advanced, duplicate, ...
     retries: list[RetryOutcome] = field(default_factory=list)
     finished: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, sweep outcome)
     parked: list[tuple[str, str]] = field(default_factory=list)  # (AmazonOrderId, reason)
@@ -111,7 +121,7 @@ class StoreSyncReport:
     resume_from: str | None = None  # the window being read, when the run was cut short
     resume_after: float | None = None  # seconds until the searchOrders quota has a page again (cut short by it)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "seller_id": self.seller_id,
             "result": self.result,
@@ -140,8 +150,8 @@ def sync_stores(
     ports: SyncPorts,
     settings: SyncSettings,
     owner: str,
-    time_left: Callable[[], float],
     *,
+    time_left: Callable[[], float],
     seller_id: str | None = None,
     clock: Callable[[], str] = now_iso,
     fan_out: FanOut = in_turn,
@@ -160,7 +170,7 @@ def _store_task(store, ports, settings, *, owner, time_left, clock) -> Callable[
         if time_left() < settings.page_time_seconds:
             return StoreSyncReport(store.seller_id, result="skipped", reason="no time left in this run")
         try:
-            return sync_store(store, ports, settings, owner, time_left, clock)
+            return sync_store(store, ports, settings, owner, time_left=time_left, clock=clock)
         except Exception as e:  # noqa: BLE001 - one store's failure must not stop the others' sync
             return StoreSyncReport(store.seller_id, result="failed", reason=_reason(e))
 
@@ -172,6 +182,7 @@ def sync_store(
     ports: SyncPorts,
     settings: SyncSettings,
     owner: str,
+    *,
     time_left: Callable[[], float],
     clock: Callable[[], str] = now_iso,
 ) -> StoreSyncReport:
@@ -184,33 +195,32 @@ def sync_store(
     try:
         report.finished = finish_shipments(store.seller_id, ports)
         report.retries = retry_blocked_orders(store.seller_id, ports)
-        _read_changes(store, ports, settings, report, time_left, clock)
+        _read_changes(store, ports, settings, report, time_left=time_left, clock=clock)
     finally:
         ports.state.release_lease(store.seller_id, owner)
     return report
 
 
-def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: StoreSyncReport, time_left, clock) -> None:
+def _read_changes(
+    store: StoreConfig,
+    ports: SyncPorts,
+    settings: SyncSettings,
+    report: StoreSyncReport,
+    *,
+    time_left: Callable[[], float],
+    clock: Callable[[], str],
+) -> None:
+    """Read the store's changed orders page by page, saving the cursor after each, while time is left."""
     state = ports.state.load(store.seller_id) or SyncState(seller_id=store.seller_id)
     now = clock()
-    cursor = state.cursor
-    if cursor is not None and cursor.page_token and _age(cursor.started_at, now) > settings.token_max_age_seconds:
-        cursor = SyncCursor(after=cursor.after, started_at=now)  # the page token has expired: read the window again
-    if cursor is None:
-        cursor = SyncCursor(after=window_start(state, store, now, settings), started_at=now)
+    cursor = _starting_cursor(state, store, settings, now)
     restarted = False
     while True:
         if time_left() < settings.page_time_seconds:
             _stop(report, "resumable", "the run's time is up", cursor)
             break
         try:
-            page, next_token = ports.search.search_orders(
-                store.seller_id,
-                last_updated_after=cursor.after,
-                marketplace_ids=store.marketplace_ids,
-                pagination_token=cursor.page_token,
-                max_results=settings.page_size,
-            )
+            page, next_token = _search_page(store, ports, settings, cursor)
         except AmazonThrottled as e:
             _stop(report, "resumable", f"searchOrders quota used up for now ({e})", cursor)
             report.resume_after = getattr(e, "retry_after", None)
@@ -223,30 +233,13 @@ def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: Store
             raise
         report.pages += 1
         try:
-            for amazon_order in page:
-                outcome, why = take_order(amazon_order, store, ports)
-                report.orders[outcome] += 1
-                if outcome == "parked":
-                    report.parked.append((amazon_order.amazon_order_id, why))
-                # Never past this run's start: an order dated ahead (a 2099 lastUpdatedTime) would
-                # otherwise move the watermark there, and no later change would ever be read.
-                changed = min(_date_time(amazon_order.last_updated) or normalize(now), normalize(now))
-                cursor.newest_seen = max(cursor.newest_seen or changed, changed)
+            _take_page(page, store, ports, report, cursor=cursor, now=now)
         except TransientError as e:
             # Nothing of this page is remembered as done: the next run reads it again (intake is idempotent).
             _stop(report, "resumable", f"an order could not be handled now: {_reason(e)}", cursor)
             break
-        cursor.page_token, cursor.pages = next_token, cursor.pages + 1
-        state.last_run_at = clock()
-        if next_token is None:
-            if cursor.newest_seen and (state.watermark is None or cursor.newest_seen > state.watermark):
-                state.watermark = cursor.newest_seen
-            state.cursor, state.last_result = None, "complete"
-        else:
-            state.cursor, state.last_result = cursor, "resumable"
-        state.version += 1
         try:
-            ports.state.save(state)
+            _save_progress(state, cursor, next_token, ports, clock())
         except VersionConflict:
             _stop(report, "busy", "another sync took over this store (its lease had expired)", cursor)
             break
@@ -254,6 +247,62 @@ def _read_changes(store, ports: SyncPorts, settings: SyncSettings, report: Store
             report.result = "complete"
             break
     report.watermark = state.watermark
+
+
+def _starting_cursor(state: SyncState, store: StoreConfig, settings: SyncSettings, now: str) -> SyncCursor:
+    """Where this run reads from: the saved cursor, unless its page token is too old; else a new window."""
+    cursor = state.cursor
+    if cursor is not None and cursor.page_token and _age(cursor.started_at, now) > settings.token_max_age_seconds:
+        return SyncCursor(after=cursor.after, started_at=now)  # the page token has expired: read the window again
+    return cursor or SyncCursor(after=window_start(state, store, now, settings), started_at=now)
+
+
+def _search_page(
+    store: StoreConfig, ports: SyncPorts, settings: SyncSettings, cursor: SyncCursor
+) -> tuple[list[AmazonOrder], str | None]:
+    """The cursor's next page of the store's changed orders (searchOrders), and the token of the page after."""
+    return ports.search.search_orders(
+        store.seller_id,
+        last_updated_after=cursor.after,
+        marketplace_ids=store.marketplace_ids,
+        pagination_token=cursor.page_token,
+        max_results=settings.page_size,
+    )
+
+
+def _take_page(
+    page: list[AmazonOrder],
+    store: StoreConfig,
+    ports: SyncPorts,
+    report: StoreSyncReport,
+    *,
+    cursor: SyncCursor,
+    now: str,
+) -> None:
+    """Each order of the page through the intake, counted; the newest change seen goes on the cursor."""
+    for amazon_order in page:
+        outcome, why = take_order(amazon_order, store, ports)
+        report.orders[outcome] += 1
+        if outcome == "parked":
+            report.parked.append((amazon_order.amazon_order_id, why))
+        # Never past this run's start: an order dated ahead (a 2099 lastUpdatedTime) would
+        # otherwise move the watermark there, and no later change would ever be read.
+        changed = min(_date_time(amazon_order.last_updated) or normalize(now), normalize(now))
+        cursor.newest_seen = max(cursor.newest_seen or changed, changed)
+
+
+def _save_progress(state: SyncState, cursor: SyncCursor, next_token: str | None, ports: SyncPorts, at: str) -> None:
+    """Save the cursor after a page, or, after the window's last page, move the watermark to the newest change."""
+    cursor.page_token, cursor.pages = next_token, cursor.pages + 1
+    state.last_run_at = at
+    if next_token is None:
+        if cursor.newest_seen and (state.watermark is None or cursor.newest_seen > state.watermark):
+            state.watermark = cursor.newest_seen
+        state.cursor, state.last_result = None, "complete"
+    else:
+        state.cursor, state.last_result = cursor, "resumable"
+    state.version += 1
+    ports.state.save(state)  # VersionConflict: another run took the store over
 
 
 def window_start(state: SyncState, store: StoreConfig, now: str, settings: SyncSettings) -> str:
@@ -432,9 +481,22 @@ def retry_order(
             ports.blocked.forget_blocked(mark[0], amazon_order_id, mark[1])
         return RetryOutcome(amazon_order_id, "unknown", notes="the channel has no such order")
     failed_attempt = order.import_attempt if mark is None else mark[1]
+    order, bumped = _new_attempt(amazon_order_id, ports, blocked_only)
+    if order.channel_status == ChannelStatus.ERROR:
+        return _not_retryable(order, mark, ports)
+    result = "retried" if bumped else "not-blocked"
+    if _start_import(order, ports) and not bumped:
+        result = "restarted"  # an earlier retry's start had been lost
+    ports.blocked.forget_blocked(order.seller_id, amazon_order_id, failed_attempt)
+    return RetryOutcome(amazon_order_id, result, order.import_attempt, order.channel_status.value, order.notes)
+
+
+def _new_attempt(amazon_order_id: str, ports: SyncPorts, blocked_only: bool) -> tuple[ChannelOrder, bool]:
+    """Take the order out of `Error` with a new attempt number, if it may be imported again:
+    the order, and whether this call did it."""
     bumped = False
 
-    def bump(o: ChannelOrder):
+    def bump(o: ChannelOrder) -> list[HistoryEntry] | None:
         nonlocal bumped
         if o.channel_status != ChannelStatus.ERROR or not _importable_again(o):
             return None
@@ -456,40 +518,48 @@ def retry_order(
         return [entry("step", o.notes, attempt=o.import_attempt)]
 
     order = mutate(ports.orders, amazon_order_id, bump)
-    if order.channel_status == ChannelStatus.ERROR:
-        if order.commerce is not None:
-            if mark is not None:  # not blocked: in Commerce already; an operator decides
-                ports.blocked.forget_blocked(mark[0], amazon_order_id, mark[1])
-            why = f"already in Commerce (order {order.commerce.increment_id}): retried only on request"
-        else:
-            why = f"Amazon status {order.amazon_status.value} ({order.fulfillment}): not importable again"
-        return RetryOutcome(amazon_order_id, "not-retryable", order.import_attempt, order.channel_status.value, why)
-    result = "retried" if bumped else "not-blocked"
+    return order, bumped
+
+
+def _not_retryable(order: ChannelOrder, mark: tuple[str, int] | None, ports: SyncPorts) -> RetryOutcome:
+    """An order left in `Error`: in Commerce already (an operator decides), or no longer importable."""
+    amazon_order_id = order.amazon_order_id
+    if order.commerce is not None:
+        if mark is not None:  # not blocked: in Commerce already; an operator decides
+            ports.blocked.forget_blocked(mark[0], amazon_order_id, mark[1])
+        why = f"already in Commerce (order {order.commerce.increment_id}): retried only on request"
+    else:
+        why = f"Amazon status {order.amazon_status.value} ({order.fulfillment}): not importable again"
+    return RetryOutcome(amazon_order_id, "not-retryable", order.import_attempt, order.channel_status.value, why)
+
+
+def _start_import(order: ChannelOrder, ports: SyncPorts) -> bool:
+    """Start the attempt's workflow (MFN) or announce the order to the FBA import, once; whether it was started now.
+
+    For an FBA order `workflow_started` says that the retry's FbaOrderShipped was published; only
+    a retry (attempt > 0) of an order still not in Commerce publishes it.
+    """
     fba = order.fulfillment == "AFN"
-    # For an FBA order `workflow_started` says that the retry's FbaOrderShipped was published; only
-    # a retry (attempt > 0) of an order still not in Commerce publishes it.
     if (
-        _importable_again(order)
-        and not order.workflow_started
-        and (not fba or (order.import_attempt > 0 and order.commerce is None))
+        not _importable_again(order)
+        or order.workflow_started
+        or (fba and (order.import_attempt == 0 or order.commerce is not None))
     ):
-        if fba:
-            channel_events.publish(ports.events, FbaOrderShipped(**workflow_input(order)))
-        else:
-            ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
+        return False
+    if fba:
+        channel_events.publish(ports.events, FbaOrderShipped(**workflow_input(order)))
+    else:
+        ports.workflows.start(order.amazon_order_id, workflow_input(order), attempt=order.import_attempt)
 
-        def started(o: ChannelOrder):
-            if o.workflow_started or o.import_attempt != order.import_attempt:
-                return None
-            o.workflow_started = True
-            what = "FBA import announced" if fba else "Merchant-fulfilled workflow started"
-            return [entry("step", f"{what} (attempt {o.import_attempt + 1})")]
+    def started(o: ChannelOrder) -> list[HistoryEntry] | None:
+        if o.workflow_started or o.import_attempt != order.import_attempt:
+            return None
+        o.workflow_started = True
+        what = "FBA import announced" if fba else "Merchant-fulfilled workflow started"
+        return [entry("step", f"{what} (attempt {o.import_attempt + 1})")]
 
-        mutate(ports.orders, amazon_order_id, started)
-        if not bumped:
-            result = "restarted"  # an earlier retry's start had been lost
-    ports.blocked.forget_blocked(order.seller_id, amazon_order_id, failed_attempt)
-    return RetryOutcome(amazon_order_id, result, order.import_attempt, order.channel_status.value, order.notes)
+    mutate(ports.orders, order.amazon_order_id, started)
+    return True
 
 
 def _importable_again(order: ChannelOrder) -> bool:

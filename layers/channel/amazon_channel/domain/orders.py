@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .clock import now_iso
 from .errors import OrderNotFound, UnknownStore, VersionConflict
@@ -68,14 +69,14 @@ def mutate(orders: OrderStore, amazon_order_id: str, change: Change, attempts: i
     raise VersionConflict(f"order {amazon_order_id} kept changing; retry later")
 
 
-def entry(kind: str, message: str, request_id: str | None = None, **data) -> HistoryEntry:
+def entry(kind: str, message: str, request_id: str | None = None, **data: Any) -> HistoryEntry:
     return HistoryEntry(at=now_iso(), kind=kind, message=message, data=data, request_id=request_id)
 
 
 def note_once(orders: OrderStore, amazon_order_id: str, text: str) -> None:
     """Set the order's notes to `text` (the Orders view's latest action), unless it already says so."""
 
-    def note(o: ChannelOrder):
+    def note(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.notes == text:
             return None
         o.notes = text
@@ -96,7 +97,7 @@ def details_current(details: AmazonOrder | None) -> bool:
 def ensure_details(order: ChannelOrder, ports: ChannelPorts) -> AmazonOrder:
     """The order's full details: those kept with the order (the order sync's searchOrders brings
     them), else fetched from Amazon (getOrder) at most once and kept."""
-    if details_current(order.details):
+    if order.details is not None and details_current(order.details):
         return order.details
     details = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
     return keep_fetched_details(ports.orders, order.amazon_order_id, details)
@@ -105,7 +106,7 @@ def ensure_details(order: ChannelOrder, ports: ChannelPorts) -> AmazonOrder:
 def keep_fetched_details(orders: OrderStore, amazon_order_id: str, details: AmazonOrder) -> AmazonOrder:
     """Keep what getOrder read, unless current details were kept meanwhile; the details kept."""
 
-    def keep(o: ChannelOrder):
+    def keep(o: ChannelOrder) -> list[HistoryEntry] | None:
         if details_current(o.details):
             return None
         o.details = details

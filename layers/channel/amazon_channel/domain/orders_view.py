@@ -15,7 +15,7 @@ Nothing here imports boto3 or an HTTP library.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -91,24 +91,30 @@ class OrderQuery(Model):
 
     def matches(self, row: OrderRow) -> bool:
         """Whether the row belongs on this query's pages (the store's own check of the same filters)."""
-        if self.status is None and row.status == ChannelStatus.PENDING:
-            return False
-        if self.status is not None and row.status != self.status:
-            return False
-        if self.amazon_order_id is not None and row.amazon_order_id != self.amazon_order_id:
-            return False
-        day = row.purchase_date
-        if day is not None and self.purchased_from is not None and day < self.purchased_from:
-            return False
-        if day is not None and self.purchased_to is not None and day > upper_bound(self.purchased_to):
-            return False
-        if self.buyer_name is not None and self.buyer_name not in fold(row.buyer_name or ""):
-            return False
-        if self.total_min is not None and (row.grand_total is None or row.grand_total < self.total_min):
-            return False
-        if self.total_max is not None and (row.grand_total is None or row.grand_total > self.total_max):
-            return False
-        return self.commerce_order_number is None or row.commerce_order_number == self.commerce_order_number
+        return all(
+            (
+                self._wants_status(row.status),
+                self.amazon_order_id is None or row.amazon_order_id == self.amazon_order_id,
+                self._within_dates(row.purchase_date),
+                self.buyer_name is None or self.buyer_name in fold(row.buyer_name or ""),
+                self._within_totals(row.grand_total),
+                self.commerce_order_number is None or row.commerce_order_number == self.commerce_order_number,
+            )
+        )
+
+    def _wants_status(self, status: ChannelStatus) -> bool:
+        return status != ChannelStatus.PENDING if self.status is None else status == self.status
+
+    def _within_dates(self, day: str | None) -> bool:
+        return day is None or (
+            (self.purchased_from is None or day >= self.purchased_from)
+            and (self.purchased_to is None or day <= upper_bound(self.purchased_to))
+        )
+
+    def _within_totals(self, total: Decimal | None) -> bool:
+        return (self.total_min is None or (total is not None and total >= self.total_min)) and (
+            self.total_max is None or (total is not None and total <= self.total_max)
+        )
 
 
 def fold(name: str) -> str:
@@ -126,47 +132,63 @@ def parse_query(params: Mapping[str, str]) -> OrderQuery:
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
         raise InvalidQuery(unknown[0], f"unknown parameter; the filters are {', '.join(PARAMETERS)}")
-    p = {k: v for k, v in params.items()}
-    seller = p.get("seller_id")
-    if not seller:
-        raise InvalidQuery("seller_id", "required: the Orders view lists one Amazon store (its SellerId)")
-    if not SELLER_ID.fullmatch(seller):
-        raise InvalidQuery("seller_id", "must be an Amazon SellerId (capital letters and digits)")
-    q: dict = {"seller_id": seller}
-    if "status" in p:
-        try:
-            q["status"] = ChannelStatus(p["status"])
-        except ValueError:
-            raise InvalidQuery("status", f"must be one of {', '.join(s.value for s in ChannelStatus)}") from None
-    if "purchased_from" in p:
-        q["purchased_from"] = _bound("purchased_from", p["purchased_from"])
-    if "purchased_to" in p:
-        q["purchased_to"] = _bound("purchased_to", p["purchased_to"])
-    if "purchased_from" in q and "purchased_to" in q and q["purchased_from"] > upper_bound(q["purchased_to"]):
+    q: dict[str, object] = {"seller_id": _seller_id(params.get("seller_id"))}
+    _parse_into(q, params, ("status", "purchased_from", "purchased_to"))
+    since, until = q.get("purchased_from"), q.get("purchased_to")
+    if isinstance(since, str) and isinstance(until, str) and since > upper_bound(until):
         raise InvalidQuery("purchased_from", "is after purchased_to")
-    if "amazon_order_id" in p:
-        if not ORDER_ID.fullmatch(p["amazon_order_id"]):
-            raise InvalidQuery("amazon_order_id", "must be an Amazon order number (3-7-7 digits)")
-        q["amazon_order_id"] = p["amazon_order_id"]
-    if "buyer_name" in p:
-        name = p["buyer_name"].strip()
-        if not name or len(p["buyer_name"]) > MAX_BUYER_NAME:
-            raise InvalidQuery("buyer_name", f"must be 1 to {MAX_BUYER_NAME} characters")
-        q["buyer_name"] = fold(name)
-    for name in ("total_min", "total_max"):
-        if name in p:
-            q[name] = _amount(name, p[name])
-    if "total_min" in q and "total_max" in q and q["total_min"] > q["total_max"]:
+    _parse_into(q, params, ("amazon_order_id", "buyer_name", "total_min", "total_max"))
+    least, most = q.get("total_min"), q.get("total_max")
+    if isinstance(least, Decimal) and isinstance(most, Decimal) and least > most:
         raise InvalidQuery("total_min", "is above total_max")
-    if "limit" in p:
-        if not LIMIT.fullmatch(p["limit"]) or not 1 <= int(p["limit"]) <= MAX_LIMIT:
-            raise InvalidQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-        q["limit"] = int(p["limit"])
-    if "cursor" in p:
-        if not p["cursor"] or len(p["cursor"]) > MAX_CURSOR:
-            raise InvalidQuery("cursor", "is not a cursor this API returned")
-        q["cursor"] = p["cursor"]
-    return OrderQuery(**q)
+    _parse_into(q, params, ("limit", "cursor"))
+    return OrderQuery.model_validate(q)
+
+
+def _parse_into(q: dict[str, object], params: Mapping[str, str], names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in params:
+            q[name] = _PARSERS[name](params[name])
+
+
+def _seller_id(text: str | None) -> str:
+    if not text:
+        raise InvalidQuery("seller_id", "required: the Orders view lists one Amazon store (its SellerId)")
+    if not SELLER_ID.fullmatch(text):
+        raise InvalidQuery("seller_id", "must be an Amazon SellerId (capital letters and digits)")
+    return text
+
+
+def _status(text: str) -> ChannelStatus:
+    try:
+        return ChannelStatus(text)
+    except ValueError:
+        raise InvalidQuery("status", f"must be one of {', '.join(s.value for s in ChannelStatus)}") from None
+
+
+def _amazon_order_id(text: str) -> str:
+    if not ORDER_ID.fullmatch(text):
+        raise InvalidQuery("amazon_order_id", "must be an Amazon order number (3-7-7 digits)")
+    return text
+
+
+def _buyer_name(text: str) -> str:
+    name = text.strip()
+    if not name or len(text) > MAX_BUYER_NAME:
+        raise InvalidQuery("buyer_name", f"must be 1 to {MAX_BUYER_NAME} characters")
+    return fold(name)
+
+
+def _limit(text: str) -> int:
+    if not LIMIT.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise InvalidQuery("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def _cursor(text: str) -> str:
+    if not text or len(text) > MAX_CURSOR:
+        raise InvalidQuery("cursor", "is not a cursor this API returned")
+    return text
 
 
 def _bound(name: str, text: str) -> str:
@@ -188,6 +210,19 @@ def _amount(name: str, text: str) -> Decimal:
         return Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
         raise InvalidQuery(name, "must be an amount such as 25 or 31.99") from None
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "status": _status,
+    "purchased_from": lambda text: _bound("purchased_from", text),
+    "purchased_to": lambda text: _bound("purchased_to", text),
+    "amazon_order_id": _amazon_order_id,
+    "buyer_name": _buyer_name,
+    "total_min": lambda text: _amount("total_min", text),
+    "total_max": lambda text: _amount("total_max", text),
+    "limit": _limit,
+    "cursor": _cursor,
+}
 
 
 # -- rows and pages -------------------------------------------------------------------------------
@@ -318,30 +353,31 @@ def show_order(orders: OrderStore, amazon_order_id: str) -> OrderDetail:
     order = orders.get(check_order_id(amazon_order_id))
     if order is None:
         raise OrderNotFound(f"the channel has no order {amazon_order_id}")
-    details = order.details
-    skus = {ln.order_item_id: ln.sku for ln in order.lines}
+    commerce = order.commerce
+    return OrderDetail(
+        order=summarize(order),
+        seller_id=order.seller_id,
+        amazon_status=order.amazon_status.value,
+        items=_item_details(order),
+        ship_to=order.details.ship_to if order.details else None,
+        packages=_package_details(order),
+        commerce_order=CommerceOrderDetail(
+            order_id=commerce.order_id,
+            increment_id=commerce.increment_id,
+            status=commerce.status,
+            customer_is_guest=commerce.customer_is_guest,
+        )
+        if commerce
+        else None,
+        history=sorted(orders.history(amazon_order_id), key=lambda e: e.at),
+    )
+
+
+def _item_details(order: ChannelOrder) -> list[OrderItemDetail]:
+    """Amazon's items with what shipped of each; only the channel's lines when the details are not read yet."""
     lines = {ln.order_item_id: ln for ln in order.lines}
-    items: list[OrderItemDetail] = []
-    if details is not None:
-        for i in details.items:
-            skus.setdefault(i.order_item_id, i.sku)
-            ln = lines.get(i.order_item_id)
-            items.append(
-                OrderItemDetail(
-                    order_item_id=i.order_item_id,
-                    sku=i.sku,
-                    title=i.title,
-                    qty=i.qty,
-                    qty_shipped=ln.qty_shipped if ln else 0,
-                    unit_price=i.unit_price,
-                    line_tax=i.line_tax,
-                    shipping_price=i.shipping_price,
-                    shipping_tax=i.shipping_tax,
-                    buyer_requested_cancel=ln.buyer_requested_cancel if ln else False,
-                )
-            )
-    else:
-        items = [
+    if order.details is None:
+        return [
             OrderItemDetail(
                 order_item_id=ln.order_item_id,
                 sku=ln.sku,
@@ -351,6 +387,29 @@ def show_order(orders: OrderStore, amazon_order_id: str) -> OrderDetail:
             )
             for ln in order.lines
         ]
+    return [
+        OrderItemDetail(
+            order_item_id=i.order_item_id,
+            sku=i.sku,
+            title=i.title,
+            qty=i.qty,
+            qty_shipped=ln.qty_shipped if ln else 0,
+            unit_price=i.unit_price,
+            line_tax=i.line_tax,
+            shipping_price=i.shipping_price,
+            shipping_tax=i.shipping_tax,
+            buyer_requested_cancel=ln.buyer_requested_cancel if ln else False,
+        )
+        for i in order.details.items
+        for ln in [lines.get(i.order_item_id)]
+    ]
+
+
+def _package_details(order: ChannelOrder) -> list[PackageDetail]:
+    """The merchant's packages, and for an order Amazon fulfilled, Amazon's packages too."""
+    skus = {ln.order_item_id: ln.sku for ln in order.lines}
+    for i in order.details.items if order.details else []:
+        skus.setdefault(i.order_item_id, i.sku)
     packages = [
         PackageDetail(
             shipped_by="merchant",
@@ -363,34 +422,17 @@ def show_order(orders: OrderStore, amazon_order_id: str) -> OrderDetail:
         )
         for s in order.shipments
     ]
+    if order.details is None or order.fulfillment != "AFN":
+        return packages
     merchant_refs = {s.package_reference_id for s in order.shipments}
-    if details is not None:
-        packages += [
-            PackageDetail(
-                shipped_by="amazon",
-                carrier=p.carrier,
-                tracking_number=p.tracking_number,
-                package_reference_id=p.package_reference_id,
-                items=[PackageItem(order_item_id=oi, sku=skus.get(oi), qty=qty) for oi, qty in p.items],
-            )
-            for p in details.packages
-            if order.fulfillment == "AFN" and p.package_reference_id not in merchant_refs
-        ]
-    commerce = order.commerce
-    return OrderDetail(
-        order=summarize(order),
-        seller_id=order.seller_id,
-        amazon_status=order.amazon_status.value,
-        items=items,
-        ship_to=details.ship_to if details else None,
-        packages=packages,
-        commerce_order=CommerceOrderDetail(
-            order_id=commerce.order_id,
-            increment_id=commerce.increment_id,
-            status=commerce.status,
-            customer_is_guest=commerce.customer_is_guest,
+    return packages + [
+        PackageDetail(
+            shipped_by="amazon",
+            carrier=p.carrier,
+            tracking_number=p.tracking_number,
+            package_reference_id=p.package_reference_id,
+            items=[PackageItem(order_item_id=oi, sku=skus.get(oi), qty=qty) for oi, qty in p.items],
         )
-        if commerce
-        else None,
-        history=sorted(orders.history(amazon_order_id), key=lambda e: e.at),
-    )
+        for p in order.details.packages
+        if p.package_reference_id not in merchant_refs
+    ]

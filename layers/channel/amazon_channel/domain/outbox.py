@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .channel_events import ChannelEvent
 from .clock import now_iso
-from .models import ChannelOrder, OutboundEvent
+from .models import ChannelOrder, HistoryEntry, OutboundEvent
 from .orders import entry, mutate
 from .ports import EventPublisher, OrderStore
 
@@ -45,7 +45,9 @@ def deliver(orders: OrderStore, events: EventPublisher, order: ChannelOrder) -> 
         events.publish(event.detail_type, event.detail)
         sent += 1
 
-        def delivered(o: ChannelOrder, eid=event.event_id, detail_type=event.detail_type):
+        def delivered(
+            o: ChannelOrder, eid: str = event.event_id, detail_type: str = event.detail_type
+        ) -> list[HistoryEntry] | None:
             if not any(e.event_id == eid for e in o.outbox):
                 return None
             o.outbox = [e for e in o.outbox if e.event_id != eid]

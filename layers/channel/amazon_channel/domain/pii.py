@@ -124,7 +124,7 @@ class RetentionReport:
     documents: int = 0  # kept documents (history, messages) rewritten
     failed: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "removed": len(self.removed),
             "skipped": len(self.skipped),
@@ -154,7 +154,9 @@ def remove_expired_pii(
                 report.skipped.append(amazon_order_id)
                 continue
             report.documents += ledger.strip_kept_documents(amazon_order_id)
-            changed = _remove_with_retries(orders, amazon_order_id, ended_at, retention_days, at, attempts)
+            changed = _remove_with_retries(
+                orders, amazon_order_id, ended_at, days=retention_days, at=at, attempts=attempts
+            )
             (report.removed if changed else report.skipped).append(amazon_order_id)
             ledger.forget(ended_at, amazon_order_id)
         except VersionConflict:
@@ -163,7 +165,7 @@ def remove_expired_pii(
 
 
 def _remove_with_retries(
-    orders: OrderStore, amazon_order_id: str, ended_at: str, days: int, at: str, attempts: int
+    orders: OrderStore, amazon_order_id: str, ended_at: str, *, days: int, at: str, attempts: int
 ) -> bool:
     for _ in range(attempts):
         order = orders.get(amazon_order_id)

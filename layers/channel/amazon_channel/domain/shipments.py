@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import OverShipment, PermanentError
 from .mfn_workflow import wake_if_waiting
-from .models import ChannelOrder, CommerceShipment, ShipmentRecord
+from .models import ChannelOrder, CommerceShipment, HistoryEntry, ShipmentRecord
 from .orders import ChannelPorts, entry, mutate
 
 
@@ -65,6 +65,10 @@ def take_on_commerce_shipments(amazon_order_id: str, ports: ChannelPorts) -> int
 def _record(order: ChannelOrder, shipment_id: int, ports: ChannelPorts) -> ChannelOrder:
     """Read Commerce shipment `shipment_id` and record it on the order as a package to confirm."""
     amazon_order_id = order.amazon_order_id
+    if order.commerce is None:
+        raise PermanentError(
+            f"order {amazon_order_id} has no Commerce order: Commerce shipment {shipment_id} is not its"
+        )
     commerce_order_id = order.commerce.order_id
     shipment = ports.commerce.get_shipment(shipment_id)
     if shipment.order_id != commerce_order_id:
@@ -81,7 +85,7 @@ def _record(order: ChannelOrder, shipment_id: int, ports: ChannelPorts) -> Chann
         _refuse_over_shipment(ports, order, shipment_id, str(e))
         raise  # the handler parks the event with this reason
 
-    def add(o: ChannelOrder):
+    def add(o: ChannelOrder) -> list[HistoryEntry] | None:
         if any(s.commerce_shipment_id == shipment_id for s in o.shipments):
             return None
         o.shipments.append(
@@ -141,7 +145,7 @@ def _refuse_over_shipment(ports: ChannelPorts, order: ChannelOrder, shipment_id:
     channel order and the Commerce order say so (once), for the merchant to settle in Seller Central."""
     note = f"Commerce shipment {shipment_id} not confirmed to Amazon: {why.replace('Commerce shipment ', 'it ')}"
 
-    def refuse(o: ChannelOrder):
+    def refuse(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.notes == note:
             return None
         o.notes = note
