@@ -66,3 +66,13 @@ def a_paid_order(player: Player, oid: str, buyer: tuple[str, str]) -> str:
 
 def merchant_ships(player: Player, oid: str) -> None:
     player.run(Step(0, "commerce.ship", {"order_id": oid, "carrier": "UPS", "tracking_number": f"1Z{oid[4:11]}"}))
+
+
+def a_quiet_spell(player: Player) -> None:
+    """Stories are independent: each starts as after a quiet spell, with Amazon's usage plans (and
+    the channel's rate budgets that mirror them, `RATE#<seller>#<operation>`) full again. Without
+    it the later stories wait for quotas the earlier ones used."""
+    ddb, table = player.stack.client("dynamodb"), player.stack.resources["OrdersTable"]
+    for seller, operation in player.amazon.quotas_used():
+        ddb.delete_item(TableName=table, Key={"pk": {"S": f"RATE#{seller}#{operation}"}, "sk": {"S": "BUDGET"}})
+    player.amazon.refill_quotas()

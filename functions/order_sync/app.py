@@ -46,6 +46,8 @@ class Settings(
 
     # Each search starts this long before the stored watermark (template parameter OrderSyncOverlapSeconds).
     order_sync_overlap_seconds: float = Field(600.0, alias="ORDER_SYNC_OVERLAP_SECONDS", ge=0)
+    # Stores synced side by side, a thread each (a store's backlog never takes another's run).
+    order_sync_stores_at_once: int = Field(32, alias="ORDER_SYNC_STORES_AT_ONCE", ge=1)
 
 
 settings = Settings.from_environment()
@@ -104,7 +106,7 @@ def _request(event: Any, context: LambdaContext) -> dict[str, Any]:
         owner=context.aws_request_id,
         time_left=lambda: deadline - clock.monotonic(),
         seller_id=request.seller_id,
-        fan_out=ThreadFanOut(),
+        fan_out=ThreadFanOut(settings.order_sync_stores_at_once),
     )
     _report(reports)
     for seller_id, seconds in continue_later(reports, ports.state, now_iso()):

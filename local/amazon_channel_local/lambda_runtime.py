@@ -125,6 +125,9 @@ def _top_level_names(layer_dirs: list[Path]) -> frozenset[str]:
     return frozenset(names)
 
 
+LOCAL_ONLY = {"ORDER_SYNC_STORES_AT_ONCE": "1"}
+
+
 class LambdaRuntime:
     def __init__(
         self,
@@ -305,6 +308,10 @@ class LambdaRuntime:
         env.update(
             {k: v for k, v in self.environment_overrides.items() if k in declared or k.startswith("POWERTOOLS_")}
         )
+        # moto's in-memory backends are not thread-safe (a Query iterating a table's items while another
+        # thread writes one raises "dictionary changed size during iteration"): the order sync syncs its
+        # stores one at a time here. On AWS they run side by side (tests/unit/test_store_fan_out.py).
+        env.update({k: v for k, v in LOCAL_ONLY.items() if k in declared})
         return env
 
     def _load(self, logical_id: str) -> Any:

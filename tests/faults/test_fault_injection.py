@@ -30,7 +30,7 @@ from amazon_channel_local.lambda_runtime import HandlerError
 from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import Step, parse
 from faults import CALLS, KINDS, Call, Injector
-from stack_stories import end_waiting_workflows, orders
+from stack_stories import a_quiet_spell, end_waiting_workflows, orders
 
 SEED = int(os.environ.get("FAULT_SEED", "20261111"))
 SCENARIO = {
@@ -208,16 +208,6 @@ class Story:
         arm()
         self.send(json.dumps(body))
         self.settle()
-
-
-def a_quiet_spell(player: Player) -> None:
-    """Cases are independent: each starts as after a quiet spell, with Amazon's usage plans (and
-    the channel's rate budgets that mirror them, `RATE#<seller>#<operation>`) full again. Without
-    it the later cases wait for quotas the earlier ones used, in real seconds."""
-    ddb, table = player.stack.client("dynamodb"), player.stack.resources["OrdersTable"]
-    for seller, operation in player.amazon.quotas_used():
-        ddb.delete_item(TableName=table, Key={"pk": {"S": f"RATE#{seller}#{operation}"}, "sk": {"S": "BUDGET"}})
-    player.amazon.refill_quotas()
 
 
 def _pre(player: Player, call_name: str, kind: str, status: int):

@@ -114,6 +114,8 @@ STORY_ORDERS = (
     "113-0000000-0000904",
     "113-0000000-0000905",
     "113-0000000-0000906",
+    "113-0000000-0000907",
+    "113-0000000-0000908",
 )
 
 
@@ -166,7 +168,7 @@ def _stories(player: Player) -> None:
     # with a delay) until its booked getOrder token is due, and the sync, cut short by the
     # searchOrders quota, continues by a delayed message once it has a page
     _quotas_used_up(stack, getOrder="0.5", searchOrders="0.97")
-    _run(player, _order("113-0000000-0000905"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000905"})
+    _run(player, _order("113-0000000-0000907"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000907"})
     _run(player, {"do": "poll"})
 
     # Bad input of every intake is parked in its own dead-letter queue; a bad sync request too
@@ -217,7 +219,7 @@ def _stories(player: Player) -> None:
     stack.aws_faults.fail_next(
         "eventbridge", "PutEvents", answer=failed_entry_answer(), count=4, match=put_events_of("CommerceOrderCreated")
     )
-    _run(player, _order("113-0000000-0000905"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000905"})
+    _run(player, _order("113-0000000-0000908"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000908"})
     stack.aws_faults.clear()
 
     # The merchant opens the Orders view: a page, a page by status, one order with its history
@@ -341,7 +343,7 @@ def test_an_sqs_trigger_receives_only_from_its_own_queue():
             if stack.resource_types.get(lid) == "AWS::SQS::Queue"
         }
         triggers = {p.function_logical_id: p.queue_arn for p in stack._pollers}
-        assert len(triggers) == 4
+        assert len(triggers) == 5  # the four intakes and the sync's continuations
         for function, own in triggers.items():
             role = stack.iam.roles[function]
             for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):

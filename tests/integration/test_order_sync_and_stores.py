@@ -20,7 +20,7 @@ from amazon_channel.adapters.sync_state import DynamoDbSyncState
 from amazon_channel.domain.clock import iso
 from amazon_channel_local.player import DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import Step, parse
-from stack_stories import end_waiting_workflows, orders
+from stack_stories import a_quiet_spell, end_waiting_workflows, orders
 
 SCENARIO = {
     "name": "order sync and stores",
@@ -42,6 +42,12 @@ def player():
     with Player(parse(SCENARIO, "test_order_sync_and_stores.py"), log_stream=io.StringIO(), time_scale=0.01) as p:
         connect_a_second_store(p)
         yield p
+
+
+@pytest.fixture(autouse=True)
+def quiet_spell(player):
+    """Each story starts with Amazon's quotas and the channel's budgets full (as after a quiet spell)."""
+    a_quiet_spell(player)
 
 
 @pytest.fixture(autouse=True)
@@ -275,6 +281,6 @@ def test_the_sync_runs_per_store_and_recovers_each_stores_lost_orders(player):
     reports = poll(player)  # When the sync runs
     player.stack.settle()
     assert set(reports) == {DEFAULT_SELLER, CANADA_SELLER}  # Then each store is synced on its own
-    assert all(r["result"] == "complete" for r in reports.values())
+    assert all(r["result"] == "complete" for r in reports.values()), reports
     assert commerce_order(player, us)["store_id"] == 1 and commerce_order(player, ca)["increment_id"] == ca
     assert sync_state(player).load(CANADA_SELLER).watermark is not None

@@ -17,7 +17,7 @@ from amazon_channel.adapters.rate_budget import DynamoDbRateBudget
 from amazon_channel.adapters.sp_api import OPERATIONS
 from amazon_channel_local.player import DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import Step, parse
-from stack_stories import end_waiting_workflows, orders
+from stack_stories import a_quiet_spell, end_waiting_workflows, orders
 
 SCENARIO = {
     "name": "store isolation",
@@ -37,6 +37,12 @@ def player():
             connect_store(p, seller, store_view)
         revoke_authorisation(p, REVOKED_SELLER)
         yield p
+
+
+@pytest.fixture(autouse=True)
+def quiet_spell(player):
+    """Each story starts with Amazon's quotas and the channel's budgets full (as after a quiet spell)."""
+    a_quiet_spell(player)
 
 
 @pytest.fixture(autouse=True)
@@ -104,13 +110,6 @@ def seconds_until_in_commerce(player: Player, oid: str, limit: float = 60.0) -> 
     return time.monotonic() - began
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FetchOrderDetails sleeps inside the Lambda until its store's getOrder budget refills (up to "
-    "SP_API_MAX_WAIT_SECONDS): that holds the account's concurrency on AWS and the in-process runtime here, "
-    "so the healthy order waits ~40 s. Passes once the work is deferred instead (issue 12 item 2, 'reads'); "
-    "then drop this mark.",
-)
 def test_a_store_whose_quota_a_backlog_used_up_does_not_delay_another_stores_order(player):
     use_up_get_order_quota(player, BACKLOG_SELLER)  # Given a store whose getOrder quota a backlog used up
     waiting = [a_paid_order(player, BACKLOG_SELLER) for _ in range(6)]  # with its orders queued first

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .clock import normalize
-from .errors import AmazonThrottled
+from .errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
 from .intake import IntakePorts, awaits_workflow, start_workflow
 from .orders import details_current, keep_fetched_details
 from .ports import OrderReads, ReadPlans
@@ -138,10 +138,18 @@ def _read(amazon_order_id: str, seller_id: str, ports: ReadPorts) -> ReadDone | 
         details = ports.reads.read_booked(seller_id, amazon_order_id)
     except AmazonThrottled as e:  # Amazon's own bucket disagreed (a 429): the token is gone, book again
         return Deferred(float(getattr(e, "retry_after", 0) or 2.0), f"getOrder throttled: {e}"[:200])
+    except (AmazonRejected, AmazonUnavailable) as e:
+        # A read that fails otherwise (a revoked refresh token, Amazon down) is the workflow's to
+        # handle: its FetchOrderDetails retries what is transient and records the rest as Error
+        # with the reason, where the merchant sees it. Never left unread in the queue.
+        return ReadDone(f"left to the workflow: {type(e).__name__}", _start(amazon_order_id, ports))
     keep_fetched_details(ports.intake.orders, amazon_order_id, details)
+    return ReadDone("fetched", _start(amazon_order_id, ports))
+
+
+def _start(amazon_order_id: str, ports: ReadPorts) -> bool:
     order = ports.intake.orders.get(amazon_order_id)
-    started = order is not None and awaits_workflow(order) and start_workflow(order, ports.intake)
-    return ReadDone("fetched", started)
+    return order is not None and awaits_workflow(order) and start_workflow(order, ports.intake)
 
 
 def _epoch(ts: str) -> float:
