@@ -31,12 +31,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "local"), str(ROOT / "layers" / "channel"), str(ROOT / "tests")]
 
 from amazon_channel_local import stack as local_stack  # noqa: E402
-from amazon_channel_local.lambda_runtime import LOG_SINK  # noqa: E402
+from amazon_channel_local.lambda_runtime import LOG_SINK, LambdaRuntime  # noqa: E402
 from amazon_channel_local.player import Player  # noqa: E402
 from amazon_channel_local.scenario import Step, parse  # noqa: E402
 
@@ -103,9 +104,10 @@ class Recorder:
         """Wrap the clients' tracing hook and the rate budget in every function's own copy of the
         layer (the local runtime keeps one per function, as Lambda keeps one per sandbox), and
         the local stack's queue delivery."""
-        for logical_id in player.stack.runtime.functions:
+        runtime = in_process(player)
+        for logical_id in runtime.functions:
             with (
-                player.stack.runtime.container(logical_id),
+                runtime.container(logical_id),
                 contextlib.redirect_stdout(LOG_SINK),
                 contextlib.redirect_stderr(LOG_SINK),
             ):
@@ -150,10 +152,16 @@ class Recorder:
                 recorder.add(began, "queue wait", max(0.0, now_ms - sent) / 1000)
             return deliver(stack, sqs, poller, messages)
 
-        local_stack.LocalStack._deliver_batch = measured_deliver
+        local_stack.LocalStack._deliver_batch = measured_deliver  # type: ignore[method-assign]  # measured
 
 
 # ---------------------------------------------------------------------------------- the play
+def in_process(player: Player) -> LambdaRuntime:
+    """The stack's in-process Lambda runtime (this benchmark measures the functions as run here)."""
+    assert player.stack.runtime is not None, "the latency benchmark needs the in-process Lambda runtime"
+    return player.stack.runtime
+
+
 def run_until(player: Player, done, limit: float = 60.0) -> None:
     began = time.monotonic()
     while not done():
@@ -165,7 +173,7 @@ def run_until(player: Player, done, limit: float = 60.0) -> None:
 
 def one_order(player: Player, recorder: Recorder, n: int) -> dict:
     oid = f"117-{n:07d}-5000005"
-    order = {"id": oid, "buyer": {"name": "Ana Souza", "email": f"ana{n}@example.com"}}
+    order: dict[str, Any] = {"id": oid, "buyer": {"name": "Ana Souza", "email": f"ana{n}@example.com"}}
     order["items"] = [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]
     place = parse({"steps": [{"do": "amazon.place_order", "order": order}]}, "latency").steps[0]
     player.scenario.steps.append(place)
@@ -176,7 +184,7 @@ def one_order(player: Player, recorder: Recorder, n: int) -> dict:
     player.run(Step(0, "amazon.verify_payment", {"order_id": oid}))
     run_until(player, lambda: player.commerce.order_by_ext_id(oid) is not None)
     t1 = time.perf_counter()
-    imported_invocations = len(player.stack.invocations) - invoked + player.stack.runtime.in_flight
+    imported_invocations = len(player.stack.invocations) - invoked + in_process(player).in_flight
     player.stack.settle()  # the workflow waits for the merchant's shipment
     confirmed = player.amazon.call_counts["confirmShipment"]
     invoked = len(player.stack.invocations)
@@ -184,7 +192,7 @@ def one_order(player: Player, recorder: Recorder, n: int) -> dict:
     player.commerce.merchant_ship(ext_order_id=oid, carrier="UPS", tracking_number=f"1Z{n:09d}")
     run_until(player, lambda: player.amazon.call_counts["confirmShipment"] > confirmed)
     t3 = time.perf_counter()
-    confirm_invocations = len(player.stack.invocations) - invoked + player.stack.runtime.in_flight
+    confirm_invocations = len(player.stack.invocations) - invoked + in_process(player).in_flight
     player.stack.settle()
     return {
         "import": _split(t1 - t0, recorder.between(t0, t1), imported_invocations),

@@ -46,7 +46,7 @@ import random
 import statistics
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,7 +165,7 @@ def place_backlog(amazon: SimulatedAmazon, clock: SimClock, sizes: list[int]) ->
     owner: dict[str, str] = {}
     sequence = [s for s, n in enumerate(sizes) for _ in range(n)]
     random.Random(7).shuffle(sequence)
-    counters = Counter()
+    counters: Counter[int] = Counter()
     for k, s in enumerate(sequence):
         clock.now = T0 - 3600 + k * (3000 / len(sequence))
         counters[s] += 1
@@ -216,7 +216,7 @@ class Backlog:
     def __init__(self, plan: Plan, clock: SimClock, amazon: SimulatedAmazon, notifications: deque, owner: dict):
         self.plan, self.clock, self.amazon, self.notifications, self.owner = plan, clock, amazon, notifications, owner
         self.budget = InMemoryRateBudget(clock=clock.time)  # keyed <seller>#<operation>, as DynamoDB's
-        self.waited: Counter = Counter()
+        self.waited: defaultdict[str, float] = defaultdict(float)
         self.raw_orders = InMemoryOrders()
         self.healthy = {oid for oid, sel in owner.items() if int(sel[1:3]) not in plan.revoked | plan.refused}
         self.done: dict[str, float] = {}
@@ -242,8 +242,8 @@ class Backlog:
             marketplace=self._timed("marketplace", self._client("workflow")),
             commerce=self._timed("commerce", commerce),
             events=events,
-            workflows=None,
-        )  # type: ignore[arg-type]
+            workflows=None,  # type: ignore[arg-type]  # set below, once the executions exist
+        )
         self.executions = Workflows(
             self.clock, ports, LAMBDA_CONCURRENCY, random.Random(1), self._on_done, on_failed=self._on_failed
         )
@@ -312,11 +312,15 @@ class Backlog:
         while not self.clock.stopped and self.clock.now < T0 + 12 * 3600:
             n += 1
             begun = self.clock.now
+
+            def time_left(begun: float = begun) -> float:
+                return begun + SYNC_TIMEOUT_SECONDS - self.clock.now
+
             reports = sync_stores(
                 self.sync,
                 SyncSettings(lease_seconds=SYNC_TIMEOUT_SECONDS + 30),
                 f"run-{n}",
-                time_left=lambda begun=begun: begun + SYNC_TIMEOUT_SECONDS - self.clock.now,
+                time_left=time_left,
                 seller_id=seller_id,
                 clock=self.clock.iso,
             )

@@ -156,7 +156,7 @@ class Marketplace:
         if self.search_quota is not None:
             if self.search_quota <= 0:
                 err = AmazonThrottled("searchOrders: the shared rate budget needs 178.6s more")
-                err.retry_after = 178.6  # type: ignore[attr-defined]
+                err.retry_after = 178.6
                 raise err
             self.search_quota -= 1
         self.search_calls.append((last_updated_after, pagination_token))

@@ -11,7 +11,7 @@ has a page again (one pending per store); that message (SQS, one at a time) runs
 """
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
@@ -32,6 +32,9 @@ from amazon_channel.settings import (
     SyncContinuationSettings,
     WorkflowStartSettings,
 )
+
+if TYPE_CHECKING:  # Powertools' batch package loads asyncio: imported at run time only for continuations
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
 
@@ -56,13 +59,13 @@ settings = Settings.from_environment()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> "dict[str, Any] | PartialItemFailureResponse":
     if isinstance(event, dict) and "Records" in event:  # continuations, from the continuation queue
         return _continue(event, context)
     return _request(event, context)
 
 
-def _continue(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _continue(event: dict[str, Any], context: LambdaContext) -> "PartialItemFailureResponse":
     """Continuation messages, as a partial batch (Powertools' batch loads asyncio: only here)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 

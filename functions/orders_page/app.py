@@ -15,11 +15,12 @@ Every POST carries the CSRF token of the user's session. Logs name routes, users
 never a buyer's name or email.
 """
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
-import page_render as pages
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from amazon_channel import runtime
@@ -28,6 +29,11 @@ from amazon_channel.domain.errors import InvalidQuery, OrderNotFound
 from amazon_channel.domain.models import ChannelStatus
 from amazon_channel.domain.orders_page import ActionRefused, CsrfRefused, NotAllowed
 from amazon_channel.settings import IdempotencySettings, StoresSettings, WorkflowStartSettings
+
+if TYPE_CHECKING:  # mypy checks the handlers as functions.<name>.*; Lambda imports the sibling module
+    from functions.orders_page import page_render as pages
+else:
+    import page_render as pages
 
 logger, tracer = runtime.logger, runtime.tracer
 app = APIGatewayHttpResolver()
@@ -48,29 +54,29 @@ settings = Settings.from_environment()
 
 # -- public: the shell, static files, sign-in --------------------------------------------------------
 @app.get("/page/static/<name>")
-def static(name: str) -> Response:
+def static(name: str) -> Response[str]:
     return pages.static(name)
 
 
 @app.get("/page/sign-in")
-def sign_in() -> Response:
+def sign_in() -> Response[str]:
     return pages.redirect(pages.sign_in_url(app.current_event.query_string_parameters or {}))
 
 
 @app.get("/page/callback")
-def callback() -> Response:
+def callback() -> Response[str]:
     return pages.html(pages.render("callback.html"))
 
 
 @app.get("/page/signed-out")
-def signed_out() -> Response:
+def signed_out() -> Response[str]:
     return pages.html(pages.render("signed_out.html"))
 
 
 @app.get("/page/orders")
 @app.get("/page/health")
 @app.get("/page/orders/<_amazon_order_id>")
-def shell(_amazon_order_id: str = "") -> Response:
+def shell(_amazon_order_id: str = "") -> Response[str]:
     event = app.current_event
     target = "/app" + event.raw_path.removeprefix("/page")
     if event.raw_query_string:
@@ -98,7 +104,7 @@ def _acting(form: dict[str, str]) -> orders_page.User:
 
 @app.get("/app/orders")
 @tracer.capture_method(capture_response=False)
-def list_orders() -> Response:
+def list_orders() -> Response[str]:
     user = _user()
     params = app.current_event.query_string_parameters or {}
     _ports, queries, _health, stores = runtime.orders_page(settings)
@@ -115,7 +121,9 @@ def list_orders() -> Response:
     return pages.html(body, push_url=push)
 
 
-def _order_page(user: orders_page.User, amazon_order_id: str, flash: str | None = None, status: int = 200):
+def _order_page(
+    user: orders_page.User, amazon_order_id: str, flash: str | None = None, status: int = 200
+) -> Response[str]:
     ports, _queries, _health, _stores = runtime.orders_page(settings)
     detail = orders_view.show_order(ports.orders, amazon_order_id)
     body = pages.render(
@@ -132,14 +140,14 @@ def _order_page(user: orders_page.User, amazon_order_id: str, flash: str | None 
 
 @app.get("/app/orders/<amazon_order_id>")
 @tracer.capture_method(capture_response=False)
-def show_order(amazon_order_id: str) -> Response:
+def show_order(amazon_order_id: str) -> Response[str]:
     user = _user()
     logger.info("Order page", extra={"user": user.name, "amazon_order_id": unquote(amazon_order_id)})
     return _order_page(user, unquote(amazon_order_id))
 
 
 @app.post("/app/orders/<amazon_order_id>/retry")
-def retry(amazon_order_id: str) -> Response:
+def retry(amazon_order_id: str) -> Response[str]:
     form = _form()
     user = _acting(form)
     ports = runtime.orders_page(settings)[0]
@@ -149,7 +157,7 @@ def retry(amazon_order_id: str) -> Response:
 
 
 @app.post("/app/orders/<amazon_order_id>/cancel")
-def cancel(amazon_order_id: str) -> Response:
+def cancel(amazon_order_id: str) -> Response[str]:
     form = _form()
     user = _acting(form)
     ports = runtime.orders_page(settings)[0]
@@ -159,7 +167,7 @@ def cancel(amazon_order_id: str) -> Response:
     return _order_page(user, oid, flash=result.message)
 
 
-def _health_page(user: orders_page.User, flash: str | None = None) -> Response:
+def _health_page(user: orders_page.User, flash: str | None = None) -> Response[str]:
     ports, _queries, health_reads, _stores = runtime.orders_page(settings)
     report = orders_page.health(health_reads, ports.dead_letters)
     body = pages.render("health.html", user=user, health=report, flash=flash, csrf=orders_page.csrf_token(user))
@@ -168,14 +176,14 @@ def _health_page(user: orders_page.User, flash: str | None = None) -> Response:
 
 @app.get("/app/health")
 @tracer.capture_method(capture_response=False)
-def health() -> Response:
+def health() -> Response[str]:
     user = _user()
     logger.info("Health page", extra={"user": user.name})
     return _health_page(user)
 
 
 @app.post("/app/health/redrive")
-def redrive() -> Response:
+def redrive() -> Response[str]:
     form = _form()
     user = _acting(form)
     result = orders_page.redrive(
@@ -186,39 +194,39 @@ def redrive() -> Response:
 
 
 # -- refusals --------------------------------------------------------------------------------------
-@app.exception_handler(NotAllowed)
-def not_allowed(e: NotAllowed) -> Response:
+@app.exception_handler(NotAllowed)  # type: ignore[untyped-decorator]  # untyped in Powertools
+def not_allowed(e: NotAllowed) -> Response[str]:
     logger.info("Refused", extra={"reason": "not allowed"})
     return pages.problem(403, "Not allowed", str(e))
 
 
-@app.exception_handler(CsrfRefused)
-def csrf_refused(e: CsrfRefused) -> Response:
+@app.exception_handler(CsrfRefused)  # type: ignore[untyped-decorator]  # untyped in Powertools
+def csrf_refused(e: CsrfRefused) -> Response[str]:
     logger.warning("Refused", extra={"reason": "csrf"})
     return pages.problem(403, "Refused", str(e))
 
 
-@app.exception_handler(ActionRefused)
-def action_refused(e: ActionRefused) -> Response:
+@app.exception_handler(ActionRefused)  # type: ignore[untyped-decorator]  # untyped in Powertools
+def action_refused(e: ActionRefused) -> Response[str]:
     return pages.problem(409, "Not done", str(e))
 
 
-@app.exception_handler(InvalidQuery)
-def bad_request(e: InvalidQuery) -> Response:
+@app.exception_handler(InvalidQuery)  # type: ignore[untyped-decorator]  # untyped in Powertools
+def bad_request(e: InvalidQuery) -> Response[str]:
     return pages.problem(400, "Check the filters", str(e))
 
 
-@app.exception_handler(OrderNotFound)
-def not_found(e: OrderNotFound) -> Response:
+@app.exception_handler(OrderNotFound)  # type: ignore[untyped-decorator]  # untyped in Powertools
+def not_found(e: OrderNotFound) -> Response[str]:
     return pages.problem(404, "No such order", str(e))
 
 
 @app.not_found
-def no_route(_e) -> Response:
+def no_route(_e: Exception) -> Response[str]:
     return pages.problem(404, "Not found", "There is no such page.")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
-def handler(event, context):
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -7,6 +7,7 @@ import os
 import uuid
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
@@ -46,22 +47,22 @@ def environment() -> Environment:
     return env
 
 
-def render(name: str, **context) -> str:
+def render(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
 
 
-def html(body: str, status: int = 200, push_url: str | None = None) -> Response:
+def html(body: str, status: int = 200, push_url: str | None = None) -> Response[str]:
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
     if push_url:
         headers["HX-Push-Url"] = push_url
     return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=headers)
 
 
-def problem(status: int, title: str, message: str) -> Response:
+def problem(status: int, title: str, message: str) -> Response[str]:
     return html(render("problem.html", title=title, message=message, status=status), status=status)
 
 
-def static(name: str) -> Response:
+def static(name: str) -> Response[str]:
     if name not in STATIC_TYPES:
         return problem(404, "Not found", "There is no such file.")
     body = (HERE / "static" / name).read_text(encoding="utf-8")
@@ -69,7 +70,7 @@ def static(name: str) -> Response:
     return Response(status_code=200, content_type=STATIC_TYPES[name], body=body, headers=headers)
 
 
-def redirect(location: str) -> Response:
+def redirect(location: str) -> Response[str]:
     return Response(status_code=302, content_type="text/plain", body="", headers={"Location": location})
 
 

@@ -29,7 +29,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -176,7 +176,7 @@ class HttpApiAdapter:
         function_logical_id: str,
         routes: list[Route] | None = None,
         require_auth: bool = False,
-        jwt_authorizers: dict[str, Callable[[str], dict]] | None = None,
+        jwt_authorizers: Mapping[str, Callable[[str], dict]] | None = None,
     ):
         self.stack = stack
         self.function = function_logical_id

@@ -117,7 +117,7 @@ def _cut_when(when: Any):
 
 def _top_level_names(layer_dirs: list[Path]) -> frozenset[str]:
     """The importable names a layer puts on sys.path (its packages and modules, also under python/)."""
-    names = set()
+    names: set[str] = set()
     for d in layer_dirs:
         for root in (d / "python", d):
             if root.is_dir():

@@ -214,7 +214,11 @@ class LocalServer:
 
         serving = serve_orders_page(self.stack, port=self.ports["page"])
         self.page_url = serving.__enter__() + "/page/orders"
-        self._cleanup.append(lambda: serving.__exit__(None, None, None))
+
+        def stop_serving() -> None:
+            serving.__exit__(None, None, None)
+
+        self._cleanup.append(stop_serving)
 
     def play_startup_scenario(self) -> dict | None:
         """Play the steps of the `--scenario` given at start (its configuration is applied already)."""

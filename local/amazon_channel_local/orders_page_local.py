@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from .http_api import HttpApiAdapter, serve
@@ -45,11 +45,11 @@ def moto_jwks() -> dict:
 
 class JwtAuthorizer:
     def __init__(self, issuer: str, audiences: list[str], jwks: dict, clock=time.time):
-        from joserfc.jwk import KeySet
+        from joserfc.jwk import KeySet, KeySetSerialization
 
         self.issuer = issuer
         self.audiences = set(audiences)
-        self.keys = KeySet.import_key_set(jwks)
+        self.keys = KeySet.import_key_set(cast("KeySetSerialization", jwks))
         self.clock = clock
 
     def __call__(self, header: str) -> dict:

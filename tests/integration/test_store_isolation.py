@@ -10,6 +10,7 @@ import io
 import itertools
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -87,7 +88,7 @@ def use_up_get_order_quota(player: Player, seller: str) -> None:
 def a_paid_order(player: Player, seller: str) -> str:
     """A buyer orders a mug from the seller and Amazon verifies the payment; notifications queued."""
     oid = f"116-{next(_numbers):07d}-4000004"
-    order = {"id": oid, "buyer": {"name": "Ana Souza", "email": f"ana{oid[4:11]}@example.com"}}
+    order: dict[str, Any] = {"id": oid, "buyer": {"name": "Ana Souza", "email": f"ana{oid[4:11]}@example.com"}}
     order["items"] = [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]
     place = parse({"steps": [{"do": "amazon.place_order", "order": order}]}, "story").steps[0]
     player.scenario.steps.append(place)  # so that player.result() reports it

@@ -34,7 +34,7 @@ def _normalised(service: str, action: str, parameters: dict) -> dict:
     )
 
     parameters = dict(parameters)
-    StateTaskService._normalise_parameters(_Task(service, action), parameters)
+    StateTaskService._normalise_parameters(_Task(service, action), parameters)  # type: ignore[arg-type]  # a stand-in task
     return parameters
 
 

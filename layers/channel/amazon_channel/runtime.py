@@ -7,9 +7,10 @@ endpoint given by AWS_ENDPOINT_URL, is in place by then) and kept for the warm c
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import nullcontext
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .adapters.stores import ParameterStoreDirectory
     from .domain.order_sync import SyncPorts
     from .domain.orders_view import OrdersViewPorts
+    from .domain.ports import OrderReads, OrderSearch
 
 # `sam local invoke --env-vars` can only set declared variables; the template declares this one
 # empty, and an empty endpoint means "the real AWS".
@@ -161,7 +163,7 @@ class NotConfigured:
             f"({part.__name__})"
         )
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> NoReturn:
         raise NotConfiguredError(self._why)
 
 
@@ -169,8 +171,9 @@ class NotConfiguredError(RuntimeError):
     """A handler used a port its settings do not declare."""
 
 
-def _part(settings: Settings, part: type[Settings], port: str, build):
-    return build() if isinstance(settings, part) else NotConfigured(port, settings, part)
+def _part[Port](settings: Settings, part: type[Settings], port: str, build: Callable[[], Port]) -> Port:
+    # NotConfigured stands in for the port: any use of it raises, naming what is missing.
+    return build() if isinstance(settings, part) else cast("Port", NotConfigured(port, settings, part))
 
 
 def ports(settings: Settings) -> ChannelPorts:
@@ -267,7 +270,7 @@ def sync_ports(settings: Settings) -> SyncPorts:
         orders=orders,
         blocked=orders,
         stores=p.stores,
-        search=p.marketplace,
+        search=cast("OrderSearch", p.marketplace),  # the SP-API client also searches orders
         workflows=p.workflows,
         events=p.events,
         state=DynamoDbSyncState(settings.orders_table, client("dynamodb")),
@@ -286,7 +289,7 @@ def read_ports(settings: Settings) -> Any:
     p = ports(settings)
     return ReadPorts(
         intake=IntakePorts(orders=p.orders, stores=p.stores, workflows=p.workflows, events=p.events),
-        reads=p.marketplace,
+        reads=cast("OrderReads", p.marketplace),  # the SP-API client also books and reads orders
         plans=DynamoDbSyncState(settings.orders_table, client("dynamodb")),
     )
 

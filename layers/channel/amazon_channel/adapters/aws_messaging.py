@@ -114,7 +114,7 @@ class SqsDeferrals:
     is applied once (the intake is idempotent per NotificationId and per order).
     """
 
-    def __init__(self, queue_url: str, client):
+    def __init__(self, queue_url: str, client: Any) -> None:
         self.queue_url = queue_url
         self.client = client
 
@@ -133,7 +133,7 @@ class SqsSyncContinuations:
     """`SyncContinuations`: a delayed `{"trigger": "continue", "seller_id": ...}` on the order sync's
     continuation queue, whose event source mapping runs the sync for that store."""
 
-    def __init__(self, queue_url: str, client):
+    def __init__(self, queue_url: str, client: Any) -> None:
         self.queue_url = queue_url
         self.client = client
 

@@ -175,7 +175,7 @@ class DynamoDbOrderQueries:
         total = 0
         while True:
             page = self.client.query(**request)
-            total += page.get("Count", 0)
+            total += int(page.get("Count", 0))
             if "LastEvaluatedKey" not in page:
                 return total
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..domain.models import ChannelStatus
+from ..domain.orders_page import PageReads
+from ..domain.ports import StoreDirectory, SyncStateStore
+from ..domain.sync_state import SyncState
 
 CLAIM_TTL_SECONDS = 86400
 SP_API_OPERATIONS = ("searchOrders", "getOrder", "confirmShipment")
@@ -21,16 +25,16 @@ SP_API_OPERATIONS = ("searchOrders", "getOrder", "confirmShipment")
 class LambdaOrderRetries:
     """`OrderRetries`: invokes the order sync with `{"trigger": "retry", ...}`, as an operator would."""
 
-    def __init__(self, function_name: str, client):
+    def __init__(self, function_name: str, client: Any) -> None:
         self.function = function_name
         self.client = client
 
-    def retry(self, amazon_order_id: str) -> dict:
+    def retry(self, amazon_order_id: str) -> dict[str, Any]:
         answer = self.client.invoke(
             FunctionName=self.function,
             Payload=json.dumps({"trigger": "retry", "amazon_order_id": amazon_order_id}).encode(),
         )
-        payload = json.loads(answer["Payload"].read() or b"{}")
+        payload: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
         if answer.get("FunctionError"):
             return {"result": "failed", "reason": payload.get("errorMessage", "the order sync failed")}
         return payload
@@ -39,7 +43,7 @@ class LambdaOrderRetries:
 class DynamoDbActionLog:
     """`ActionLog`: a conditional put per action id."""
 
-    def __init__(self, table_name: str, client):
+    def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
@@ -63,7 +67,7 @@ class DynamoDbActionLog:
 class SqsDeadLetters:
     """`DeadLetters`: `queues` maps a name to (dead-letter queue URL, source queue URL)."""
 
-    def __init__(self, queues: dict[str, tuple[str, str]], sqs, cloudwatch):
+    def __init__(self, queues: dict[str, tuple[str, str]], sqs: Any, cloudwatch: Any) -> None:
         self.queues = queues
         self.sqs = sqs
         self.cloudwatch = cloudwatch
@@ -107,7 +111,7 @@ class SqsDeadLetters:
                 moved += 1
 
 
-def _attributes(message: dict) -> dict:
+def _attributes(message: dict[str, Any]) -> dict[str, Any]:
     attrs = {
         k: {kk: vv for kk, vv in v.items() if kk in ("DataType", "StringValue", "BinaryValue")}
         for k, v in (message.get("MessageAttributes") or {}).items()
@@ -118,7 +122,9 @@ def _attributes(message: dict) -> dict:
 class DynamoDbHealthReads:
     """`HealthReads` on the stores and orders tables."""
 
-    def __init__(self, stores, sync_state, queries, orders_table: str, client):
+    def __init__(
+        self, stores: StoreDirectory, sync_state: SyncStateStore, queries: PageReads, orders_table: str, client: Any
+    ) -> None:
         self._stores = stores
         self._sync_state = sync_state
         self.queries = queries
@@ -128,7 +134,7 @@ class DynamoDbHealthReads:
     def stores(self) -> list[tuple[str, list[str]]]:
         return [(s.seller_id, s.marketplace_ids) for s in self._stores.connected()]
 
-    def sync_state(self, seller_id: str):
+    def sync_state(self, seller_id: str) -> SyncState | None:
         return self._sync_state.load(seller_id)
 
     def count(self, seller_id: str, status: ChannelStatus) -> int:

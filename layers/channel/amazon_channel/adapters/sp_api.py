@@ -32,6 +32,7 @@ from ..domain import clock
 from ..domain.errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
 from ..domain.models import AmazonOrder, CancellationFeedResult, OrderCancellation, PackageConfirmation
 from . import cancellation_feed
+from .rate_budget import RateBudget
 from .sp_api_order import ADDRESS_FIELDS, to_amazon_order  # Amazon's Order, parsed once (its own module)
 
 __all__ = ["ADDRESS_FIELDS", "SellingPartnerClient", "to_amazon_order"]
@@ -89,7 +90,7 @@ class SellingPartnerClient:
         lwa_token_url: str,
         credentials: Callable[[], dict[str, Any]],
         *,
-        rate_budget: Any = None,
+        rate_budget: RateBudget | None = None,
         http: urllib3.PoolManager | None = None,
         max_attempts: int = 5,
         sleep: Callable[[float], None] = clock.sleep,

@@ -44,11 +44,15 @@ class _AtLeastOnce(ChannelEvent):
         description="`<detail-type>:<AmazonOrderId>`, the same on every copy of this event: drop repeats by it.",
     )
 
+    @classmethod
+    def event_id_of(cls, amazon_order_id: str) -> str:
+        return f"{cls.detail_type}:{amazon_order_id}"
+
     @model_validator(mode="before")
     @classmethod
     def _default_event_id(cls, data: Any) -> Any:
         if isinstance(data, dict) and "event_id" not in data and "amazon_order_id" in data:
-            return {**data, "event_id": f"{cls.detail_type}:{data['amazon_order_id']}"}
+            return {**data, "event_id": cls.event_id_of(data["amazon_order_id"])}
         return data
 
 

@@ -94,6 +94,7 @@ def _record_import(
         outbox.add(
             o,
             CommerceOrderCreated(
+                event_id=CommerceOrderCreated.event_id_of(amazon_order_id),
                 amazon_order_id=amazon_order_id,
                 seller_id=o.seller_id,
                 marketplace_id=o.marketplace_id,

@@ -165,7 +165,15 @@ def sync_stores(
     return fan_out(tasks)
 
 
-def _store_task(store, ports, settings, *, owner, time_left, clock) -> Callable[[], StoreSyncReport]:
+def _store_task(
+    store: StoreConfig,
+    ports: SyncPorts,
+    settings: SyncSettings,
+    *,
+    owner: str,
+    time_left: Callable[[], float],
+    clock: Callable[[], str],
+) -> Callable[[], StoreSyncReport]:
     def task() -> StoreSyncReport:
         if time_left() < settings.page_time_seconds:
             return StoreSyncReport(store.seller_id, result="skipped", reason="no time left in this run")

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from .clock import now_iso
 from .errors import InvalidQuery, OrderNotFound
-from .models import ChannelOrder, ChannelStatus, MerchantCancellation, Model
+from .models import ChannelOrder, ChannelStatus, HistoryEntry, MerchantCancellation, Model
 from .orders import entry, mutate
 from .orders_view import ORDER_ID, OrderPage, OrderQuery, OrderRow, check_order_id, parse_query
 
@@ -145,7 +145,7 @@ def page_query(params: Mapping[str, str], stores: list[str]) -> tuple[OrderQuery
     store = given.get("store", stores[0])
     if store not in stores:
         raise InvalidQuery("store", "is not a connected store")
-    view = {
+    view: dict[str, str] = {
         "seller_id": store,
         **{k: given[k] for k in ("status", "purchased_from", "purchased_to", "cursor") if k in given},
     }
@@ -221,7 +221,7 @@ CANCEL_REASONS = {
 
 
 class OrderRetries(Protocol):
-    def retry(self, amazon_order_id: str) -> dict:
+    def retry(self, amazon_order_id: str) -> dict[str, Any]:
         """The sync's retry of one blocked order (its result: retried, not-blocked, ...)."""
 
 
@@ -311,7 +311,7 @@ def cancel_on_amazon(
         return ActionResult(done=False, message="This cancellation was already asked for.")
     reason = f"{CANCEL_REASONS[reason_code]} (canceled by {user.name} on the orders page)"
 
-    def record(o: ChannelOrder):
+    def record(o: ChannelOrder) -> list[HistoryEntry] | None:
         if _cancellation_refusal(o):
             return None
         assert o.commerce is not None
