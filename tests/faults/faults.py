@@ -31,8 +31,9 @@ class Call:
 
 
 AMAZON = [
-    Call("amazon lwa token", "amazon", ("lwa_token",), "mfn_import", "FetchOrderDetailsFunction"),
-    Call("amazon getOrder", "amazon", ("getOrder",), "mfn_import", "FetchOrderDetailsFunction"),
+    # a paid order's details: read by the intake once its getOrder token is due (issue 12)
+    Call("amazon lwa token", "amazon", ("lwa_token",), "mfn_import", "OrderNotificationIntakeFunction"),
+    Call("amazon getOrder", "amazon", ("getOrder",), "mfn_import", "OrderNotificationIntakeFunction"),
     Call("amazon getOrder (FBA)", "amazon", ("getOrder",), "fba_import", "FbaOrderImportFunction"),
     Call("amazon searchOrders", "amazon", ("searchOrders",), "sync", "OrderSyncFunction"),
     Call("amazon confirmShipment", "amazon", ("confirmShipment",), "mfn_ship", "ConfirmShipmentsFunction"),

@@ -71,7 +71,10 @@ def test_the_endpoint_is_the_stack_for_any_aws_client(stack):
     resources = {r["logical_id"]: r["physical_id"] for r in stack.info["resources"]}
     assert resources["OrdersTable"] in aws(stack, "dynamodb").list_tables()["TableNames"]
     machines = aws(stack, "stepfunctions").list_state_machines()["stateMachines"]
-    assert [m["stateMachineArn"] for m in machines] == [resources["MfnOrderStateMachine"]]
+    assert sorted(m["stateMachineArn"] for m in machines) == sorted(
+        resources[lid]
+        for lid in ("MfnOrderStateMachine", "MfnOrderImportStateMachine", "MfnOrderShipmentsStateMachine")
+    )
     calls = stack.control("GET", "/_local/requests")["requests"]
     assert {("dynamodb", "ListTables", 200), ("states", "ListStateMachines", 200)} <= {
         (c["service"], c["operation"], c["status"]) for c in calls
@@ -198,14 +201,14 @@ def test_simulate_sends_a_scenario_to_the_running_stack(stack, tmp_path):
 def test_a_held_function_waits_for_you_and_the_workflow_resumes_on_release(stack):
     amazon = stack.info["amazon"]
     oid = "113-0000000-0000088"
-    proc = cli("local", "hold", "FetchOrderDetailsFunction", "--endpoint", stack.endpoint)
-    assert proc.returncode == 0 and "FetchOrderDetailsFunction" in proc.stdout
+    proc = cli("local", "hold", "CreateCommerceOrderFunction", "--endpoint", stack.endpoint)
+    assert proc.returncode == 0 and "CreateCommerceOrderFunction" in proc.stdout
     stack.control(
         "POST", f"{amazon}/_sim/orders", {"id": oid, "items": [{"sku": "MUG-01", "qty": 1, "price": "12.50"}]}
     )
     stack.control("POST", f"{amazon}/_sim/orders/{oid}/verify_payment")
     stack.control("POST", "/_local/settle")  # settles: the task waiting for a held function counts as idle
-    assert stack.control("GET", f"/_local/orders/{oid}")["order"]["details"] is None
+    assert stack.control("GET", f"/_local/orders/{oid}")["order"]["commerce"] is None
     executions = {e["name"]: e["status"] for e in stack.control("GET", "/_local/executions")["executions"]}
     assert executions[f"mfn-{oid}"] == "RUNNING"
     proc = cli("local", "release", "--endpoint", stack.endpoint)
