@@ -31,20 +31,14 @@ settings = Settings.from_environment()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
-    from amazon_channel.adapters.dynamodb_retention import DynamoDbRetentionLedger
-
     now = clock.now()
-    table, dynamodb = settings.orders_table, runtime.client("dynamodb")
     days = settings.pii_retention_days
-    report = remove_expired_pii(
-        DynamoDbOrderStore(table, dynamodb), DynamoDbRetentionLedger(table, dynamodb), now, days
-    )
+    orders, ledger = runtime.retention(settings)
+    report = remove_expired_pii(orders, ledger, now, days)
     logger.info("Buyer data past retention removed", extra={"retention_days": days, **report.as_dict()})
     metrics.add_metric(name="BuyerDataRemoved", unit=MetricUnit.Count, value=len(report.removed))
 
-    tags = runtime.client("secretsmanager").describe_secret(SecretId=settings.sp_api_secret_id).get("Tags", [])
-    rotated_at = next((t["Value"] for t in tags if t.get("Key") == lwa_secret.ROTATED_AT_TAG), None)
+    rotated_at = runtime.secret_tags(settings.sp_api_secret_id).get(lwa_secret.ROTATED_AT_TAG)
     left = lwa_secret.days_left(rotated_at, now)
     if rotated_at is None:
         logger.warning("LWA client secret: rotation date unknown; run amazon-channel rotate-lwa-secret")

@@ -19,7 +19,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from amazon_channel import runtime
-from amazon_channel.adapters.fan_out import ThreadFanOut
 from amazon_channel.contracts import OrderSyncRequest
 from amazon_channel.domain import clock
 from amazon_channel.domain.clock import now_iso
@@ -109,7 +108,7 @@ def _request(event: Any, context: LambdaContext) -> dict[str, Any]:
         owner=context.aws_request_id,
         time_left=lambda: deadline - clock.monotonic(),
         seller_id=request.seller_id,
-        fan_out=ThreadFanOut(settings.order_sync_stores_at_once),
+        fan_out=runtime.store_fan_out(settings.order_sync_stores_at_once),
     )
     _report(reports)
     for seller_id, seconds in continue_later(reports, ports.state, now_iso()):

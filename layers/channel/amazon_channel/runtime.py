@@ -326,6 +326,28 @@ def idempotency_store(settings: IdempotencySettings) -> DynamoDBPersistenceLayer
     return DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client("dynamodb"))
 
 
+def store_fan_out(stores_at_once: int) -> Any:
+    """How the order sync runs its stores: side by side, a thread each (at most `stores_at_once`)."""
+    from .adapters.fan_out import ThreadFanOut
+
+    return ThreadFanOut(stores_at_once)
+
+
+def retention(settings: Settings) -> tuple[Any, Any]:
+    """The daily maintenance's adapters: the order store and the buyer-data retention ledger."""
+    from .adapters.dynamodb_orders import DynamoDbOrderStore
+    from .adapters.dynamodb_retention import DynamoDbRetentionLedger
+
+    table, dynamodb = settings.orders_table, client("dynamodb")
+    return DynamoDbOrderStore(table, dynamodb), DynamoDbRetentionLedger(table, dynamodb)
+
+
+def secret_tags(secret_id: str) -> dict[str, str]:
+    """A secret's tags (never its value): e.g. when the LWA client secret was rotated."""
+    tags = client("secretsmanager").describe_secret(SecretId=secret_id).get("Tags", [])
+    return {t["Key"]: t["Value"] for t in tags if "Key" in t}
+
+
 def reset() -> None:
     """Forget cached clients and adapters (the local stack calls this between stacks)."""
     _clients.clear()
