@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amazon_channel import received, runtime
+from amazon_channel import notifications, runtime
 from amazon_channel.contracts import CommerceShipmentSaved
 from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
@@ -41,14 +41,14 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
         outcome = record_commerce_shipment(event.commerce_order_id, event.shipment_id, runtime.ports(settings))
     except (ValueError, PermanentError) as e:
         runtime.park_bad_input(settings, record.body, e, source="commerce-shipments", message_id=record.message_id)
-        received.note_replay(envelope, "CommerceShipmentIntake", "parked")
+        notifications.note_replay(envelope, "CommerceShipmentIntake", "parked")
         return None
     if (
-        not received.note_replay(envelope, "CommerceShipmentIntake", outcome.result, outcome.amazon_order_id)
+        not notifications.note_replay(envelope, "CommerceShipmentIntake", outcome.result, outcome.amazon_order_id)
         and outcome.result != "not-an-amazon-order"
         and outcome.amazon_order_id
     ):
-        received.keep_commerce_event(outcome.amazon_order_id, envelope, received_at)
+        notifications.keep_commerce_event(outcome.amazon_order_id, envelope, received_at)
     logger.info(
         "Commerce shipment handled",
         extra={

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amazon_channel import received, runtime
+from amazon_channel import notifications, runtime
 from amazon_channel.contracts import ChannelOrderEvent
 from amazon_channel.domain import outbox
 from amazon_channel.domain.errors import OrderBlocked, PermanentError
@@ -90,11 +90,11 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
     try:
         envelope = json.loads(record.body)
         order = _order_event(envelope)
-        outcome = _replayed_import(order) if received.replay_name(envelope) else None
+        outcome = _replayed_import(order) if notifications.replay_name(envelope) else None
         outcome = outcome or _import_order_once(order=order)
     except OrderBlocked as e:
         # Raised, not returned, so that no idempotency record answers the sync's retry with "blocked".
-        received.note_replay(envelope, "FbaOrderImport", "blocked", order.amazon_order_id)
+        notifications.note_replay(envelope, "FbaOrderImport", "blocked", order.amazon_order_id)
         logger.warning(
             "FBA order blocked", extra={"amazon_order_id": order.amazon_order_id, "reason": str(e), "newly": e.newly}
         )
@@ -103,9 +103,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
         return {"result": "blocked"}
     except (ValueError, ValidationError, PermanentError) as e:
         runtime.park_bad_input(settings, record.body, e, source="fba-order-import", message_id=record.message_id)
-        received.note_replay(envelope, "FbaOrderImport", "parked")
+        notifications.note_replay(envelope, "FbaOrderImport", "parked")
         return None
-    replay = received.note_replay(envelope, "FbaOrderImport", outcome["result"], order.amazon_order_id)
+    replay = notifications.note_replay(envelope, "FbaOrderImport", outcome["result"], order.amazon_order_id)
     logger.info("FBA order handled", extra={"amazon_order_id": order.amazon_order_id, **outcome, "replay": replay})
     if not replay:
         metrics.add_metric(name="FbaOrdersImported", unit=MetricUnit.Count, value=1)

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amazon_channel import received, runtime
+from amazon_channel import notifications, runtime
 from amazon_channel.contracts import OrderChangeNotification, parse_notification
 from amazon_channel.domain import clock
 from amazon_channel.domain.clock import now_iso
@@ -72,7 +72,7 @@ def _record(notification: OrderChangeNotification, body: str | None = None) -> d
         ),
     )
     if body is not None:  # kept as received, beside the order (amazon-channel export / trace)
-        received.keep_notification(change, body, received_at)
+        notifications.keep_notification(change, body, received_at)
     return {
         "result": outcome.result,
         "channel_status": outcome.channel_status,

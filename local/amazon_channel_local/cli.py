@@ -9,7 +9,7 @@ found needs a person (a replay that did not complete, messages that failed again
 whose history differs); 5 the stack cannot be reached.
 `connect` and `doctor` (`onboarding/commands.py`) use the same codes: 2 also for a credential
 connect was given that Amazon or Commerce refuses (nothing stored); 4 a check that failed.
-The Orders view commands (`orders list|show`; `orders_cli.py`) add: 2 also for a filter the API
+The Orders view commands (`orders list|show`; `orders_commands.py`) add: 2 also for a filter the API
 refuses (its 400 message) and for an order the channel does not have (its 404).
 """
 
@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         "--out", help="write the retry outcome and the scenario's result here (default: standard output)"
     )
     retry.add_argument("--log", help="write the handlers' logs here (default: a temporary file)")
-    from .orders_cli import add_orders_parser
+    from .orders_commands import add_orders_parser
 
     add_orders_parser(sub)  # orders list | orders show (the Orders view)
-    from .local_cli import add_local_parser
+    from .local_stack_commands import add_local_parser
 
     add_local_parser(sub)  # local up | down | status | env-json | hold | release
     from .debugging.commands import COMMANDS as DEBUGGING
@@ -71,19 +71,19 @@ def main(argv: list[str] | None = None) -> int:
 
     add_replay_option(sim)  # simulate --replay ORDER.jsonl
     add_debugging(sub)  # replay | export | redrive | trace
-    from . import secrets_cli
+    from . import secrets_commands
     from .onboarding.commands import COMMANDS as ONBOARDING
     from .onboarding.commands import register as add_onboarding
 
     add_onboarding(sub)  # connect | doctor
-    secrets_cli.register(sub)  # rotate-lwa-secret
+    secrets_commands.register(sub)  # rotate-lwa-secret
     args = parser.parse_args(argv)
     if args.command in ONBOARDING:
         from .onboarding.commands import run as run_onboarding
 
         return run_onboarding(args)
-    if args.command == secrets_cli.COMMAND:
-        return secrets_cli.run(args)
+    if args.command == secrets_commands.COMMAND:
+        return secrets_commands.run(args)
     if args.command in DEBUGGING or (args.command == "simulate" and (args.replay or not args.scenario)):
         from .debugging.commands import run as run_debugging
 
@@ -91,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if args.command == "local":
-        from .local_cli import run_local
+        from .local_stack_commands import run_local
 
         return run_local(args)
     if args.command == "simulate" and args.endpoint:
-        from .local_cli import simulate_remote
+        from .local_stack_commands import simulate_remote
 
         return simulate_remote(args.scenario, args.endpoint, args.out)
     log_path = args.log or os.path.join(tempfile.gettempdir(), f"amazon-channel-{os.getpid()}.log")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "retry":
                 return _retry(args.order_id, args.scenario, args.out, log)
             if args.command == "orders":
-                from .orders_cli import run_orders
+                from .orders_commands import run_orders
 
                 return run_orders(args, log)
             return _demo(log)

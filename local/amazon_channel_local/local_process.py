@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .local_cli import CliError, request
 from .local_server import STATE_FILE
+from .local_stack_commands import CliError, request
 
 ROOT = Path(__file__).resolve().parents[2]
 

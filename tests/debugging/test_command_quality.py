@@ -1,5 +1,5 @@
 """The debugging commands' manners: --help everywhere, one-line errors, meaningful exit codes; and
-the records they read being written: Commerce request ids, inbound messages kept as received."""
+the records they read being written: Commerce request ids, notifications kept as received."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from debugging_stage import one_line
 from moto.server import ThreadedMotoServer
 
 from amazon_channel.adapters.commerce_rest import CommerceRestClient
-from amazon_channel.domain.inbound import MAX_KEPT_BODY_BYTES, notification_received
 from amazon_channel.domain.models import AmazonStatus, OrderChange
+from amazon_channel.domain.notifications import MAX_KEPT_BODY_BYTES, notification_received
 from amazon_channel_local.cli import main as cli
 from amazon_channel_local.simulators.commerce import SimulatedCommerce
 

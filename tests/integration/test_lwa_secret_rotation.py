@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from amazon_channel.domain import clock
-from amazon_channel_local import secrets_cli
+from amazon_channel_local import secrets_commands
 from amazon_channel_local.debugging.handle import from_local_stack
 from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import parse
@@ -35,13 +35,19 @@ def rotate(player: Player, tmp_path, client_secret: str) -> tuple[int, str]:
     secret_file = tmp_path / "lwa-client-secret.txt"
     secret_file.write_text(client_secret + "\n")
     parser = argparse.ArgumentParser()
-    secrets_cli.register(parser.add_subparsers(dest="command"))
+    secrets_commands.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
-        [secrets_cli.COMMAND, "--client-secret-file", str(secret_file), "--lwa-token-url", player.amazon.lwa_token_url]
+        [
+            secrets_commands.COMMAND,
+            "--client-secret-file",
+            str(secret_file),
+            "--lwa-token-url",
+            player.amazon.lwa_token_url,
+        ]
     )
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = secrets_cli.run(args, handle=from_local_stack(player.stack))
+        code = secrets_commands.run(args, handle=from_local_stack(player.stack))
     return code, out.getvalue()
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from amazon_channel.contracts import CommerceOrderCanceled, CommerceShipmentSaved
 from amazon_channel.domain.commerce_events import InvalidCommerceEvent
-from amazon_channel.domain.inbound import commerce_event_received
+from amazon_channel.domain.notifications import commerce_event_received
 
 SHIPPED = "com.adobe.commerce.observer.sales_order_shipment_save_after"
 CANCELED = "com.adobe.commerce.observer.order_cancel_after"

@@ -82,10 +82,10 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "export",
-        help="write one order's inbound events and history as JSON lines",
+        help="write one order's notifications and history as JSON lines",
         epilog=_EXIT_CODES,
         description=(
-            "Write the order's inbound events with their timestamps (the ORDER_CHANGE notifications "
+            "Write the order's notifications with their timestamps (the ORDER_CHANGE notifications "
             "and Commerce shipment events the channel received, the archived bus events about it) "
             "and its history, one JSON object per line: `amazon-channel export ID > order.jsonl`. "
             "Personal data is replaced by stable stand-ins unless --include-pii. Play the file "
@@ -290,7 +290,7 @@ def _export(args, handle: StackHandle) -> int:
     else:
         sys.stdout.write(text)
     err.print(
-        f"exported {args.order_id}: {len(records.inbound)} inbound messages, {len(records.bus_events)} "
+        f"exported {args.order_id}: {len(records.notifications)} notifications, {len(records.bus_events)} "
         f"bus events, {len(records.history)} history entries"
         + (f" to {args.out}" if args.out else "")
         + ("" if args.include_pii else " (personal data redacted)")

@@ -1,4 +1,4 @@
-"""`amazon-channel export ORDER_ID > order.jsonl`: one order's inbound events and history.
+"""`amazon-channel export ORDER_ID > order.jsonl`: one order's notifications and history.
 
 One JSON object per line, each with a `type`, in this order:
 
@@ -62,7 +62,7 @@ def export_records(records: OrderRecords, *, source: str, include_pii: bool = Fa
         out.append({"type": "order", "state": redact(state) if include_pii else redact.order(state)})
     if records.execution is not None:
         out.append({"type": "execution", **{k: v for k, v in records.execution.items() if k != "cause"}})
-    for e in records.inbound:
+    for e in records.notifications:
         event = e.model_dump(mode="json")
         if not include_pii and event.get("body"):
             event["body"] = redact.notification(event["body"])

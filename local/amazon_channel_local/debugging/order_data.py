@@ -1,4 +1,4 @@
-"""Reading one order's records from a stack: its state, history, kept inbound messages, its store,
+"""Reading one order's records from a stack: its state, history, kept notifications, its store,
 its workflow execution, and the archived bus events that concern it."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from amazon_channel.adapters.aws_messaging import execution_name
+from amazon_channel.adapters.dynamodb_notifications import DynamoDbNotifications
 from amazon_channel.adapters.dynamodb_orders import DynamoDbOrderStore
-from amazon_channel.adapters.inbound_log import DynamoDbInboundLog
 from amazon_channel.domain import commerce_events
-from amazon_channel.domain.inbound import InboundEvent
 from amazon_channel.domain.models import ChannelOrder, HistoryEntry
+from amazon_channel.domain.notifications import NotificationRecord
 
 from .errors import InvalidInput
 from .handle import StackHandle
@@ -31,7 +31,7 @@ class OrderRecords:
     amazon_order_id: str
     state: ChannelOrder | None
     history: list[HistoryEntry]
-    inbound: list[InboundEvent]
+    notifications: list[NotificationRecord]
     store: dict | None = None  # the store's configuration (seller, marketplaces, settings)
     execution: dict | None = None  # DescribeExecution of mfn-<order id>, when there is one
     bus_events: list[dict] = field(default_factory=list)
@@ -40,7 +40,7 @@ class OrderRecords:
     def seller_id(self) -> str | None:
         if self.state is not None:
             return self.state.seller_id
-        for e in self.inbound:
+        for e in self.notifications:
             body = e.body or {}
             seller = ((body.get("Payload") or {}).get("OrderChangeNotification") or {}).get("SellerId")
             if seller:
@@ -49,7 +49,7 @@ class OrderRecords:
 
     def window(self) -> tuple[datetime, datetime] | None:
         """From a little before the order's first record to a little after its last one."""
-        times = [e.at for e in self.history] + [e.at for e in self.inbound]
+        times = [e.at for e in self.history] + [e.at for e in self.notifications]
         if self.state is not None:
             times += [t for t in (self.state.created_at, self.state.updated_at) if t]
         if not times:
@@ -73,9 +73,9 @@ def read_order(
         amazon_order_id=amazon_order_id,
         state=store.get(amazon_order_id),
         history=sorted(store.history(amazon_order_id), key=lambda e: e.at),
-        inbound=sorted(DynamoDbInboundLog(table, ddb).inbound(amazon_order_id), key=lambda e: e.at),
+        notifications=sorted(DynamoDbNotifications(table, ddb).kept(amazon_order_id), key=lambda e: e.at),
     )
-    if records.state is None and not records.history and not records.inbound:
+    if records.state is None and not records.history and not records.notifications:
         raise InvalidInput(f"{handle.label} has no order {amazon_order_id}")
     records.store = store_config(handle, records.seller_id)
     records.execution = describe_execution(handle, amazon_order_id)

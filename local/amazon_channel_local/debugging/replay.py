@@ -3,7 +3,7 @@
 One EventBridge replay per bus (the channel bus, and the Commerce partner bus when the stack has
 one), each filtered to the chosen rules (`Destination.FilterArns`). The replay is followed to its
 end; then the command waits until the stack's handlers have drained the rules' queues, and reads
-the receipts the handlers wrote for each replayed event (see `amazon_channel.received`): how many
+the receipts the handlers wrote for each replayed event (see `amazon_channel.notifications`): how many
 events were replayed, to which handler, and what each handler made of them.
 """
 
@@ -151,9 +151,9 @@ def replay(
 
 
 def receipts(handle: StackHandle, replay_names: list[str]) -> list[dict]:
-    from amazon_channel.adapters.inbound_log import DynamoDbInboundLog
+    from amazon_channel.adapters.dynamodb_notifications import DynamoDbNotifications
 
-    log = DynamoDbInboundLog(handle.need("OrdersTable"), handle.client("dynamodb"))
+    log = DynamoDbNotifications(handle.need("OrdersTable"), handle.client("dynamodb"))
     return [r for name in replay_names for r in log.replayed(name)]
 
 

@@ -7,7 +7,7 @@ that the handlers' calls succeed as they did: the simulated Amazon holds the ord
 its SKUs at Amazon's prices, except SKUs the history says Commerce refused (missing, disabled,
 out of stock), which are set up that way again.
 
-Then the order's inbound events are played in the order they were received, the stack settling
+Then the order's notifications are played in the order they were received, the stack settling
 after each: every ORDER_CHANGE notification as Amazon sent it (the simulated Amazon's status
 follows it; its own notifications are not delivered, so only the exported ones arrive), and every
 merchant shipment as the merchant's action in Commerce (carrier, tracking number, items), which
@@ -202,7 +202,7 @@ class _Export:
         self.store = next((r for r in records if r["type"] == "store"), {})
         order = next((r for r in records if r["type"] == "order"), None)
         self.state: dict | None = order["state"] if order else None
-        self.inbound = [{**r["event"], "at": r["at"]} for r in records if r["type"] == "inbound" and "event" in r]
+        self.notifications = [{**r["event"], "at": r["at"]} for r in records if r["type"] == "inbound" and "event" in r]
         self.history = [r for r in records if r["type"] == "history"]
         try:
             self.order = ChannelOrder.model_validate(self.state) if self.state else None
@@ -213,7 +213,7 @@ class _Export:
             raise InvalidInput(
                 f"the export's order record is not a channel order this version reads: {str(e).splitlines()[0]}"
             ) from None
-        if self.order is None and not any(r.get("source") == "amazon" and r.get("body") for r in self.inbound):
+        if self.order is None and not any(r.get("source") == "amazon" and r.get("body") for r in self.notifications):
             raise InvalidInput("the export has neither the order's state nor its notifications: nothing to play")
 
     @property
@@ -235,7 +235,7 @@ class _Export:
         return (self._first_notification().get("Summary") or {}).get("FulfillmentType") or "MFN"
 
     def _first_notification(self) -> dict:
-        for r in self.inbound:
+        for r in self.notifications:
             if r.get("source") == "amazon" and r.get("body"):
                 return (r["body"].get("Payload") or {}).get("OrderChangeNotification") or {}
         return {}
@@ -303,7 +303,7 @@ class _Export:
 
     def timeline(self, notes: list[str]) -> list[tuple[str, str, dict]]:
         steps: list[tuple[str, str, dict]] = []
-        notifications = [r for r in self.inbound if r.get("source") == "amazon"]
+        notifications = [r for r in self.notifications if r.get("source") == "amazon"]
         for r in notifications:
             if r.get("body"):
                 steps.append((r["at"], "notification", r["body"]))
@@ -322,7 +322,7 @@ class _Export:
     def _merchant_shipments(self, notes: list[str]) -> list[tuple[str, str, dict]]:
         sku_of = {i["order_item_id"]: i["sku"] for i in self.items()}
         event_at = {}
-        for r in self.inbound:
+        for r in self.notifications:
             value = (((r.get("body") or {}).get("detail") or {}).get("data") or {}).get("value") or {}
             if r.get("source") == "commerce" and "entity_id" in value:
                 event_at.setdefault(int(value["entity_id"]), r["at"])

@@ -52,7 +52,9 @@ class Trace:
 
 def order_trace(handle: StackHandle, amazon_order_id: str) -> Trace:
     records = read_order(handle, amazon_order_id)
-    rows = inbound_rows(records) + history_rows(records) + workflow_rows(execution_history(handle, amazon_order_id))
+    rows = (
+        notification_rows(records) + history_rows(records) + workflow_rows(execution_history(handle, amazon_order_id))
+    )
     for r in rows:  # one precision (microseconds), so that text order is time order
         r.at = _micro(r.at)
     order = dict(enumerate(rows))
@@ -72,9 +74,9 @@ def summary(records: OrderRecords) -> dict:
     }
 
 
-def inbound_rows(records: OrderRecords) -> list[TraceRow]:
+def notification_rows(records: OrderRecords) -> list[TraceRow]:
     rows = []
-    for e in records.inbound:
+    for e in records.notifications:
         if e.source == "amazon":
             what = f"ORDER_CHANGE {e.summary} received" + (f" (Amazon's time {e.occurred_at})" if e.occurred_at else "")
             rows.append(TraceRow(e.at, "amazon", "notification", what, request_id=e.id))

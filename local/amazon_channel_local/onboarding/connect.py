@@ -118,7 +118,7 @@ def connect(handle: StackHandle, targets: Targets, store: StoreInput) -> Connect
     ):
         report.steps.append((name, "updated" if write_secret(handle, state, value) else "unchanged"))
     if (sp_secret.value or {}).get("client_secret") != sp_value["client_secret"]:
-        from ..secrets_cli import record_rotation
+        from ..secrets_commands import record_rotation
 
         # A client secret stored now starts its 180 days as far as the channel knows
         # (LwaClientSecretExpiringAlarm); one generated earlier: run rotate-lwa-secret soon.

@@ -25,7 +25,7 @@ from .models import Model, OrderChange
 MAX_KEPT_BODY_BYTES = 64 * 1024
 
 
-class InboundEvent(Model):
+class NotificationRecord(Model):
     """One message the channel received about an order."""
 
     at: str  # when the channel received it
@@ -39,10 +39,10 @@ class InboundEvent(Model):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-def notification_received(change: OrderChange, body: str, at: str) -> InboundEvent:
+def notification_received(change: OrderChange, body: str, at: str) -> NotificationRecord:
     """The ORDER_CHANGE notification behind `change`, as received."""
     kept, omitted = _body(body)
-    return InboundEvent(
+    return NotificationRecord(
         at=at,
         source="amazon",
         type="ORDER_CHANGE",
@@ -55,7 +55,7 @@ def notification_received(change: OrderChange, body: str, at: str) -> InboundEve
     )
 
 
-def commerce_event_received(envelope: dict[str, Any], at: str) -> InboundEvent:
+def commerce_event_received(envelope: dict[str, Any], at: str) -> NotificationRecord:
     """A Commerce shipment event (as Adobe I/O Events delivers it to EventBridge): ids only.
 
     The ids are kept as `detail.data.value` wherever the event carried them, so every kept event
@@ -68,7 +68,7 @@ def commerce_event_received(envelope: dict[str, Any], at: str) -> InboundEvent:
         code = commerce_events.event_code(envelope.get("detail-type"))
     except commerce_events.InvalidCommerceEvent:
         code = str(detail.get("type") or "")
-    return InboundEvent(
+    return NotificationRecord(
         at=at,
         source="commerce",
         type=code,

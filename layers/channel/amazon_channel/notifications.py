@@ -1,10 +1,10 @@
-"""The handlers' bookkeeping of what they received: inbound messages kept per order, and replayed
+"""The handlers' bookkeeping of what they received: notifications kept per order, and replayed
 EventBridge events recognised, logged as such and receipted for `amazon-channel replay`.
 
 An EventBridge replay delivers archived events again with a `replay-name` field. The handlers
 treat them like any other delivery (every step is idempotent: nothing happens twice), and also:
 log "Replayed event handled" with the replay's name and the outcome, and write a receipt, which
-is how `amazon-channel replay` counts what it replayed. Replayed events are not kept as inbound
+is how `amazon-channel replay` counts what it replayed. Replayed events are not kept as notifications
 messages again (the archive has them).
 """
 
@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from . import runtime
 from .domain.clock import now_iso
-from .domain.inbound import commerce_event_received, notification_received
 from .domain.models import OrderChange
+from .domain.notifications import commerce_event_received, notification_received
 
 if TYPE_CHECKING:
-    from .adapters.inbound_log import DynamoDbInboundLog
+    from .adapters.dynamodb_notifications import DynamoDbNotifications
 
 
-def _log() -> DynamoDbInboundLog:
-    from .adapters.inbound_log import DynamoDbInboundLog
+def _log() -> DynamoDbNotifications:
+    from .adapters.dynamodb_notifications import DynamoDbNotifications
 
-    return DynamoDbInboundLog(runtime.setting("ORDERS_TABLE"), runtime.client("dynamodb"))
+    return DynamoDbNotifications(runtime.setting("ORDERS_TABLE"), runtime.client("dynamodb"))
 
 
 def keep_notification(change: OrderChange, body: str, received_at: str) -> None:

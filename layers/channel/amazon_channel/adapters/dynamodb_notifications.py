@@ -1,8 +1,8 @@
-"""Kept inbound messages and replayed-event receipts, in the orders table.
+"""Kept notifications and replayed-event receipts, in the orders table.
 
 Item layout (table keys `pk`, `sk`, beside the order's state and history items):
 - inbound: `pk=ORDER#<AmazonOrderId>`, `sk=INBOUND#<received at>#<n>`, `kind` (amazon | commerce),
-  `doc` (an `InboundEvent` as JSON). Written once, never updated. `history()` does not read them.
+  `doc` (an `NotificationRecord` as JSON). Written once, never updated. `history()` does not read them.
 - replay receipt: `pk=REPLAY#<replay name>`, `sk=EVENT#<handler>#<event id>`, `doc` (JSON: handler,
   detail type, result, order id, at). One per replayed event and handler: a redelivery overwrites
   its own receipt, so counting receipts counts events. A few hundred bytes each, kept.
@@ -14,20 +14,20 @@ import json
 import uuid
 from typing import Any
 
-from ..domain.inbound import InboundEvent
+from ..domain.notifications import NotificationRecord
 
 
 def _pk(amazon_order_id: str) -> str:
     return f"ORDER#{amazon_order_id}"
 
 
-class DynamoDbInboundLog:
+class DynamoDbNotifications:
     def __init__(self, table_name: str, client: Any) -> None:
         self.table = table_name
         self.client = client
 
-    # -- inbound messages --------------------------------------------------------------------
-    def keep(self, amazon_order_id: str, event: InboundEvent) -> None:
+    # -- notifications ----------------------------------------------------------------------
+    def keep(self, amazon_order_id: str, event: NotificationRecord) -> None:
         self.client.put_item(
             TableName=self.table,
             Item={
@@ -39,9 +39,11 @@ class DynamoDbInboundLog:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def inbound(self, amazon_order_id: str) -> list[InboundEvent]:
-        """The order's kept inbound messages, oldest first."""
-        return [InboundEvent.model_validate_json(i["doc"]["S"]) for i in self._query(_pk(amazon_order_id), "INBOUND#")]
+    def kept(self, amazon_order_id: str) -> list[NotificationRecord]:
+        """The order's kept notifications, oldest first."""
+        return [
+            NotificationRecord.model_validate_json(i["doc"]["S"]) for i in self._query(_pk(amazon_order_id), "INBOUND#")
+        ]
 
     # -- replayed events ---------------------------------------------------------------------
     def record_replayed(

@@ -13,7 +13,7 @@ import pytest
 
 from amazon_channel_local.cli import EXIT_INVALID, EXIT_OK, main
 from amazon_channel_local.http_api import HttpApiAdapter, serve
-from amazon_channel_local.orders_cli import EndpointClient
+from amazon_channel_local.orders_commands import EndpointClient
 from amazon_channel_local.player import Player
 from amazon_channel_local.scenario import load
 
