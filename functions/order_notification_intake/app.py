@@ -27,7 +27,7 @@ from amazon_channel.domain import clock
 from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.intake import IntakePorts, record_order_change
-from amazon_channel.domain.order_reads import Deferred, read_order_details
+from amazon_channel.domain.order_reads import Deferred, ReadDone, read_order_details
 from amazon_channel.settings import (
     AmazonSettings,
     EventsSettings,
@@ -39,6 +39,9 @@ from amazon_channel.settings import (
 )
 
 logger, tracer, metrics = runtime.logger, runtime.tracer, runtime.metrics
+# One getOrder with the intake's client (one attempt, SP_API_READ_TIMEOUT_SECONDS) and the re-send
+# of a deferred notification fit in this much of the invocation's remaining time.
+READ_NEEDS_MS = 9_000
 
 
 class Settings(
@@ -96,7 +99,7 @@ def _record_once() -> Callable[..., Any]:
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> dict[str, Any] | None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any] | None:
     attributes: Any = record.message_attributes  # SQSMessageAttributes.get answers the raw attribute dict
     replay = (attributes.get("replay-name") or {}).get("stringValue") if attributes else None
     try:
@@ -105,7 +108,10 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
     except PermanentError as e:
         runtime.park_bad_input(settings, record.body, e, source="order-notifications", message_id=record.message_id)
         return None
-    outcome["read"] = _read_or_defer(record, notification.Payload.OrderChangeNotification.AmazonOrderId, replay)
+    time_left_ms = lambda_context.get_remaining_time_in_millis() if lambda_context else None
+    outcome["read"] = _read_or_defer(
+        record, notification.Payload.OrderChangeNotification.AmazonOrderId, replay, time_left_ms
+    )
     logger.info(
         "Notification applied",
         extra={
@@ -119,16 +125,21 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
     return outcome
 
 
-def _read_or_defer(record: SQSRecord, amazon_order_id: str, replay: str | None) -> str:
+def _read_or_defer(record: SQSRecord, amazon_order_id: str, replay: str | None, time_left_ms: int | None) -> str:
     """Read the order's details now, or put the notification back on the queue until its turn."""
     attributes = {k: v.get("stringValue") or "" for k, v in (record.message_attributes or {}).items()}
-    read = read_order_details(
-        amazon_order_id,
-        runtime.read_ports(settings),
-        clock.now().timestamp(),
-        slot_at=float(attributes["read-slot-at"]) if attributes.get("read-slot-at") else None,
-        settled=bool(attributes.get("read-settled")),
-    )
+    slot_at = float(attributes["read-slot-at"]) if attributes.get("read-slot-at") else None
+    settled = bool(attributes.get("read-settled"))
+    if time_left_ms is not None and time_left_ms < READ_NEEDS_MS:
+        # A read now could outlive the invocation: a timeout returns the whole batch and counts a
+        # receive against every record (maxReceiveCount). The notification comes back at once.
+        read: ReadDone | Deferred = Deferred(
+            1.0, "the invocation's time is nearly up", slot_at=slot_at, settled=settled
+        )
+    else:
+        read = read_order_details(
+            amazon_order_id, runtime.read_ports(settings), clock.now().timestamp(), slot_at=slot_at, settled=settled
+        )
     if not isinstance(read, Deferred):
         return read.result
     again = {"read-settled": "1"} if read.settled else {}

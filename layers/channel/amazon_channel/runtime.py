@@ -118,9 +118,13 @@ def _marketplace(
     secret_id: str,
     max_wait: float,
     max_budget_wait: float,
+    max_attempts: int,
+    read_timeout: float,
     orders_table: str,
     _aws: str | None,
 ) -> SellingPartnerClient:
+    import urllib3
+
     from .adapters.rate_budget import DynamoDbRateBudget
     from .adapters.sp_api import SellingPartnerClient
     from .domain import clock
@@ -133,6 +137,8 @@ def _marketplace(
         rate_budget=DynamoDbRateBudget(orders_table, client("dynamodb"), clock=lambda: clock.now().timestamp()),
         max_wait=max_wait,
         max_budget_wait=max_budget_wait,
+        max_attempts=max_attempts,
+        timeout=urllib3.Timeout(connect=3.05, read=read_timeout),
         traced=traced,
     )
 
@@ -196,6 +202,8 @@ def ports(settings: Settings) -> ChannelPorts:
                 secret_id=s.sp_api_secret_id,
                 max_wait=s.sp_api_max_wait_seconds,
                 max_budget_wait=s.sp_api_max_budget_wait_seconds,
+                max_attempts=s.sp_api_max_attempts,
+                read_timeout=s.sp_api_read_timeout_seconds,
                 orders_table=table,
                 _aws=aws,
             ),

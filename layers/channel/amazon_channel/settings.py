@@ -91,6 +91,10 @@ class AmazonSettings(Settings):
     # AmazonThrottled (retry_after = its refill time), and the work is deferred: the notification
     # goes back to its queue, the workflow's task is retried, the sync resumes from its cursor.
     sp_api_max_budget_wait_seconds: float = Field(0.0, alias="SP_API_MAX_BUDGET_WAIT_SECONDS", ge=0)
+    # The notification intake reads with one attempt and a short timeout: a slow or failing Amazon
+    # leaves the order to the workflow, whose retries outlast it, instead of timing out a whole batch.
+    sp_api_max_attempts: int = Field(5, alias="SP_API_MAX_ATTEMPTS", ge=1)
+    sp_api_read_timeout_seconds: float = Field(20.0, alias="SP_API_READ_TIMEOUT_SECONDS", gt=0)
 
 
 class CommerceSettings(Settings):
