@@ -483,6 +483,42 @@ def task_failures_keep_their_cause(p: MotoPatches) -> None:
     p.set(StepFunctionResponse, "send_task_failure", send_task_failure)
 
 
+@moto_patch()
+def task_callbacks_skip_executions_without_a_worker(p: MotoPatches) -> None:
+    """Step Functions: moto 5.2's ``send_task_success``/``send_task_failure`` ask every execution's
+    ``exec_worker.env`` for the token, and an execution starting (an Express child just started) or
+    ended has none: an ``AttributeError`` instead of AWS's answer (success, ``TaskTimedOut`` or
+    ``InvalidToken``). Executions without a worker are skipped. No upstream issue found.
+    """
+    import moto.stepfunctions.parser.models as m
+
+    def _answer(backend: Any, executions: list[Any], outcome: Any) -> bool:
+        for execution in executions:
+            env = getattr(getattr(execution, "exec_worker", None), "env", None)
+            if env is None:
+                continue
+            try:
+                if env.callback_pool_manager.notify(callback_id=outcome.callback_id, outcome=outcome):
+                    return True
+            except m.CallbackNotifyConsumerError as consumer_error:
+                if isinstance(consumer_error, m.CallbackConsumerTimeout):
+                    raise m.TaskTimedOut() from None
+                raise m.TaskDoesNotExist() from None
+        raise m.InvalidToken()
+
+    def send_task_success(backend: Any, task_token: Any, outcome: str) -> Any:
+        running = backend._get_executions(m.ExecutionStatus.RUNNING)
+        _answer(backend, running, m.CallbackOutcomeSuccess(callback_id=task_token, output=outcome))
+
+    def send_task_failure(backend: Any, task_token: Any, error: Any = None, cause: Any = None) -> Any:
+        failure = m.CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
+        _answer(backend, backend._get_executions(), failure)
+        return m.SendTaskFailureOutput()
+
+    p.set(m.StepFunctionsParserBackend, "send_task_success", send_task_success)
+    p.set(m.StepFunctionsParserBackend, "send_task_failure", send_task_failure)
+
+
 @functools.cache
 def _operation_members(service: str, action: str) -> dict[str, str]:
     """Lower-cased member name -> member name of a botocore operation's input (``{}`` if unknown)."""

@@ -133,6 +133,15 @@ def _task_failure_drops_cause() -> bool:
     return '"cause"' not in _source(StepFunctionResponse.send_task_failure)
 
 
+def _callbacks_ask_every_worker() -> bool:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    source = _source(StepFunctionsParserBackend.send_task_success) + _source(
+        StepFunctionsParserBackend.send_task_failure
+    )
+    return "execution.exec_worker.env.callback_pool_manager" in source
+
+
 STILL_NEEDED = {
     "lambda_runs_in_process": _lambda_runs_in_docker,
     "simple_lambda_backend_invokes": _simple_backend_echoes_the_event,
@@ -150,6 +159,7 @@ STILL_NEEDED = {
     "state_machines_call_with_their_role": _states_calls_share_one_key,
     "task_parameters_named_as_the_api": _task_parameters_passed_as_written,
     "task_failures_keep_their_cause": _task_failure_drops_cause,
+    "task_callbacks_skip_executions_without_a_worker": _callbacks_ask_every_worker,
 }
 
 
