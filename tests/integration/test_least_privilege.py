@@ -116,6 +116,7 @@ STORY_ORDERS = (
     "113-0000000-0000906",
     "113-0000000-0000907",
     "113-0000000-0000908",
+    "113-0000000-0000909",
 )
 
 
@@ -170,6 +171,10 @@ def _stories(player: Player) -> None:
     _quotas_used_up(stack, getOrder="0.5", searchOrders="0.97")
     _run(player, _order("113-0000000-0000907"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000907"})
     _run(player, {"do": "poll"})
+
+    # Amazon answers the intake's read with a 503: the workflow's FetchOrderDetails reads the order itself
+    player.amazon.fail_next("getOrder", 503)
+    _run(player, _order("113-0000000-0000909"), {"do": "amazon.verify_payment", "order_id": "113-0000000-0000909"})
 
     # Bad input of every intake is parked in its own dead-letter queue; a bad sync request too
     for queue in ("NotificationsQueue", "CommerceShipmentsQueue", "CommerceCancellationsQueue", "FbaOrderImportQueue"):
