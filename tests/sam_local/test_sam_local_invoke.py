@@ -127,14 +127,17 @@ def intake_checked(w: World, result):
         True,
     )
     assert w.execution()["status"] == "RUNNING"  # started by the container; now waiting for the held step
+    # the container read the paid order (getOrder) and kept its details before starting the workflow
+    assert w.amazon("GET", "calls")["getOrder"] == w.notes["amazon_calls"]["getOrder"] + 1
+    assert [(i["sku"], i["qty"]) for i in order["details"]["items"]] == [("MUG-01", 2)]
 
 
 def fetch_checked(w: World, result):
     assert result["amazon_order_id"] == MFN and result["import_enabled"] is True, result
     details = w.order()["details"]
     assert [(i["sku"], i["qty"]) for i in details["items"]] == [("MUG-01", 2)]
-    # the container called getOrder once; the stack's own step is held
-    assert w.amazon("GET", "calls")["getOrder"] == w.notes["amazon_calls"]["getOrder"] + 1
+    # the intake already kept the details: the container reads nothing again (one read per order)
+    assert w.amazon("GET", "calls")["getOrder"] == w.notes["amazon_calls"]["getOrder"]
 
 
 def resolve_checked(w: World, result):
