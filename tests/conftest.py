@@ -69,3 +69,16 @@ def amazon():
     sim = SimulatedAmazon().start()
     yield sim
     sim.stop()
+
+
+@pytest.fixture(autouse=True)
+def the_machines_clock_between_stories():
+    """Each story starts on the machine's clock: a stack's simulated clock, handed to this process's
+    `amazon_channel.domain.clock` by the embedded stack, never leaks into the next story (a lease
+    would seem to expire at once)."""
+    from amazon_channel.domain import clock
+
+    before = clock.source()
+    yield
+    if clock.source() is not before and getattr(clock.source(), "simulated", False):
+        clock.use(clock.WallClock())

@@ -191,6 +191,12 @@ class LambdaRuntime:
         if getattr(channel_clock, "source", None) and channel_clock.source() is not self.clock:
             channel_clock.use(self.clock)
 
+    def _take_back_clock(self) -> None:
+        """The process's own channel clock, if this stack handed it its clock, reads the machine's again."""
+        channel_clock = sys.modules.get("amazon_channel.domain.clock")
+        if self.clock is not None and channel_clock is not None and channel_clock.source() is self.clock:
+            channel_clock.use(channel_clock.WallClock())
+
     # -- setup -------------------------------------------------------------------------------
     def install_layers(self) -> None:
         """Put each layer's folder on sys.path (and its ``python/`` subfolder, Lambda's layout)."""
@@ -243,6 +249,7 @@ class LambdaRuntime:
         if self._container is not None:
             self._enter_container(None)
         self._containers.clear()
+        self._take_back_clock()
         roots = [str(d) + os.sep for d in self.layer_dirs] + [str(f.code_dir) + os.sep for f in self.functions.values()]
         for name in set(sys.modules) - getattr(self, "_modules_before", set(sys.modules)):
             f = getattr(sys.modules.get(name), "__file__", None) or ""
