@@ -168,17 +168,9 @@ def run_orders(args: argparse.Namespace, log) -> int:
 
 
 def _filters(args: argparse.Namespace, seller: str) -> dict[str, str]:
-    names = (
-        "status",
-        "purchased_from",
-        "purchased_to",
-        "amazon_order_id",
-        "buyer_name",
-        "total_min",
-        "total_max",
-        "limit",
-        "cursor",
-    )
+    from amazon_channel.domain.orders_view import PARAMETERS  # the API's own list of query parameters
+
+    names = [p for p in PARAMETERS if p != "seller_id"]
     return {"seller_id": args.seller or seller, **{n: getattr(args, n) for n in names if getattr(args, n) is not None}}
 
 

@@ -76,17 +76,7 @@ class OrderQuery(Model):
     @property
     def filters(self) -> dict[str, str]:
         """The filters in force (not the page size or cursor), as text: a cursor is bound to them."""
-        names = (
-            "seller_id",
-            "status",
-            "purchased_from",
-            "purchased_to",
-            "amazon_order_id",
-            "buyer_name",
-            "total_min",
-            "total_max",
-            "commerce_order_number",
-        )
+        names = [p for p in PARAMETERS if p not in ("limit", "cursor")] + ["commerce_order_number"]
         return {n: str(getattr(self, n)) for n in names if getattr(self, n) is not None}
 
     def matches(self, row: OrderRow) -> bool:
