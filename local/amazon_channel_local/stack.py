@@ -465,6 +465,11 @@ class LocalStack:
                 processed += self._poll(poller)
         return processed
 
+    def step(self) -> bool:
+        """One round of `settle`: pump, or when nothing was delivered and every actor waits, move a
+        simulated clock to the next thing due (a retried message's visibility, a Wait state)."""
+        return bool(self.pump()) or self._jump_to_next_event()
+
     def _poll(self, p: _Poller) -> int:
         if not self._sqs_queue(p.queue_url).approximate_number_of_messages:
             return 0  # an empty receive changes nothing: spare the settle loop its cost
@@ -511,9 +516,11 @@ class LocalStack:
                     QueueUrl=p.queue_url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
                 )
-        # Lambda leaves a failed message to its visibility timeout; ending it now is the local
-        # stack's shortcut, not the function role's call
-        for chunk in _chunks(retry, 10):
+        # Lambda leaves a failed message to its visibility timeout. On a simulated clock so does the
+        # local stack (settle jumps the clock to it, at no wall cost), so that a retry comes when it
+        # would on AWS: after a rate budget refilled, a lease expired. On the wall clock (`local up`)
+        # ending it now is the stack's shortcut, not the function role's call.
+        for chunk in _chunks(retry if not self.clock.simulated else [], 10):
             sqs.change_message_visibility_batch(
                 QueueUrl=p.queue_url,
                 Entries=[

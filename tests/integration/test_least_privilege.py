@@ -145,7 +145,7 @@ def _refused_once(player: Player, function: str, action: str, resource: str, ste
     deadline = time.monotonic() + 60
     while not refused():
         assert time.monotonic() < deadline, f"{function} never called {action}"
-        stack.pump()
+        stack.step()
     role.statements.remove(refusal)
     stack.settle()
     # (the refusal was the story's own, not a missing grant)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -155,8 +156,10 @@ def test_a_canceled_dated_after_shipped_is_noted_and_the_shipped_order_stays_shi
     player.stack.settle()
     assert orders(player).get(oid).amazon_status.value == "Shipped"
     # When a Canceled dated after the shipment arrives
-    now = player.clock.datetime().strftime("%Y-%m-%dT%H:%M:%SZ")  # the scenario's clock
-    cancel = spoiled(player, oid, **{"Payload.OrderChangeNotification.Summary.OrderStatus": "Canceled", TRIGGER: now})
+    # (a second on from the scenario's clock: the notification's dates have whole seconds, and the
+    # shipment's own change may fall in the same second)
+    later = (player.clock.datetime() + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cancel = spoiled(player, oid, **{"Payload.OrderChangeNotification.Summary.OrderStatus": "Canceled", TRIGGER: later})
     assert [r["ok"] for r in delivered_alone(player, cancel)] == [True]
     # Then the order stays Shipped with a note, and the Commerce order stays complete
     order = orders(player).get(oid)
