@@ -264,6 +264,99 @@ def cloudformation_creates_extra_types(p: MotoPatches) -> None:
     p.set(cfn_parsing, "resource_class_from_type", resource_class_from_type)
 
 
+# --- DynamoDB ---------------------------------------------------------------------------------
+
+
+@moto_patch()
+def transactions_back_up_only_their_items(p: MotoPatches) -> None:
+    """moto's ``DynamoDBBackend.transact_write_items`` deep-copies every table a transaction writes
+    (``copy.deepcopy(self.tables[table_name])``), to put it back if the transaction fails. The
+    orders table holds every order's history, so each write cost time in proportion to the whole
+    table: 36% of `simulate`'s CPU on 50 orders, growing with the square of the orders. A
+    performance patch, not a behaviour difference: no upstream issue found.
+
+    A transaction names each item at most once (DynamoDB refuses it otherwise), so a copy of those
+    items (at most 100) puts everything back: the table is no longer copied, and a failed
+    transaction restores its items and the table's stream records as moto's copy would.
+    """
+    import copy as stdlib_copy
+    import threading
+
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.table import Table
+
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+    backing_up = threading.local()
+
+    class _TablesKept:
+        """moto's module `copy`, but a table 'copied' for a transaction's rollback is itself."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(stdlib_copy, name)
+
+        @staticmethod
+        def deepcopy(x: Any, memo: Any = None) -> Any:
+            if isinstance(x, Table) and getattr(backing_up, "items", False):
+                return x
+            return stdlib_copy.deepcopy(x, memo)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backup = _item_backup(self, transact_items)
+        if backup is None:  # a key moto will refuse: its own path, copy and all
+            return original(self, transact_items)
+        backing_up.items = True
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            _restore_items(backup)
+            raise
+        finally:
+            backing_up.items = False
+
+    p.set(dynamodb_models, "copy", _TablesKept())
+    p.set(dynamodb_models.DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
+def _item_backup(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any, int]] | None:
+    """(table, hash key, range key, a copy of the item or None, stream records) of each item written."""
+    import copy
+
+    backup = []
+    for entry in transact_items:
+        try:
+            _op_type, op = next(iter(entry.items()))
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            keys = op.get("Key")
+            if keys is None:  # a Put names its item's key in the item
+                item = op["Item"]
+                keys = {a: item[a] for a in (table.hash_key_attr, table.range_key_attr) if a is not None}
+            hash_key, range_key = backend.get_keys_value(table, keys)
+            current = table.get_item(hash_key, range_key)
+        except Exception:  # noqa: BLE001 - moto refuses the transaction itself, with its own error
+            return None
+        shard = table.stream_shard
+        backup.append((table, hash_key, range_key, copy.deepcopy(current), len(shard.items) if shard else 0))
+    return backup
+
+
+def _restore_items(backup: list[tuple[Any, Any, Any, Any, int]]) -> None:
+    for table, hash_key, range_key, item, stream_records in backup:
+        if range_key is not None:
+            versions = table.items[hash_key]
+            if item is None:
+                versions.pop(range_key, None)
+            else:
+                versions[range_key] = item
+        elif item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+        if table.stream_shard is not None:
+            del table.stream_shard.items[stream_records:]
+
+
 # --- EventBridge ------------------------------------------------------------------------------
 
 

@@ -142,6 +142,14 @@ def _callbacks_ask_every_worker() -> bool:
     return "execution.exec_worker.env.callback_pool_manager" in source
 
 
+def _transactions_copy_whole_tables() -> bool:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    return "copy.deepcopy(\n                    self.tables[table_name]" in _source(
+        DynamoDBBackend.transact_write_items
+    )
+
+
 STILL_NEEDED = {
     "lambda_runs_in_process": _lambda_runs_in_docker,
     "simple_lambda_backend_invokes": _simple_backend_echoes_the_event,
@@ -160,6 +168,7 @@ STILL_NEEDED = {
     "task_parameters_named_as_the_api": _task_parameters_passed_as_written,
     "task_failures_keep_their_cause": _task_failure_drops_cause,
     "task_callbacks_skip_executions_without_a_worker": _callbacks_ask_every_worker,
+    "transactions_back_up_only_their_items": _transactions_copy_whole_tables,
 }
 
 
@@ -231,3 +240,82 @@ def test_a_patched_internal_that_is_gone_is_named():
     patch = moto_patches.MotoPatch("gone", gone, PATCHES[0].versions)
     with pytest.raises(PatchNoLongerApplies, match=r"gone: moto .* has no .*Model\.send_to_targets"):
         _patches().apply([patch])
+
+
+@pytest.fixture
+def orders_table():
+    import boto3
+    from moto import mock_aws
+
+    patch = next(p for p in PATCHES if p.name == "transactions_back_up_only_their_items")
+    patches = _patches()
+    with mock_aws():
+        patches.apply([patch])
+        try:
+            db = boto3.client("dynamodb", region_name="us-east-1")
+            db.create_table(
+                TableName="orders",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )
+            db.put_item(TableName="orders", Item={"pk": {"S": "ORDER#1"}, "sk": {"S": "STATE"}, "v": {"N": "1"}})
+            yield db
+        finally:
+            patches.undo()
+
+
+def _write_and_history(db, condition: str) -> list[dict]:
+    key = {"pk": {"S": "ORDER#1"}, "sk": {"S": "STATE"}}
+    return [
+        {
+            "Update": {
+                "TableName": "orders",
+                "Key": key,
+                "UpdateExpression": "SET v = :n",
+                "ExpressionAttributeValues": {":n": {"N": "2"}},
+            }
+        },
+        {"Put": {"TableName": "orders", "Item": {"pk": {"S": "ORDER#1"}, "sk": {"S": "HISTORY#1"}}}},
+        {
+            "ConditionCheck": {
+                "TableName": "orders",
+                "Key": {"pk": {"S": "STORE#1"}, "sk": {"S": "BUDGET"}},
+                "ConditionExpression": condition,
+            }
+        },
+    ]
+
+
+def _stream_records(db) -> int:
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends["123456789012"]["us-east-1"].tables["orders"].stream_shard
+    assert shard is not None
+    return len(shard.items)
+
+
+def test_a_failed_transaction_leaves_its_items_and_stream_as_they_were(orders_table):
+    """Given an order's state, when a transaction updating it and adding a history row fails on a
+    third item's condition, then neither write stays, and the stream shows neither (as on AWS)."""
+    import botocore.exceptions
+
+    db = orders_table
+    records = _stream_records(db)
+    with pytest.raises(botocore.exceptions.ClientError, match="TransactionCanceled"):
+        db.transact_write_items(TransactItems=_write_and_history(db, "attribute_exists(pk)"))
+    items = db.query(
+        TableName="orders", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "ORDER#1"}}
+    )["Items"]
+    assert items == [{"pk": {"S": "ORDER#1"}, "sk": {"S": "STATE"}, "v": {"N": "1"}}]
+    assert _stream_records(db) == records
+
+
+def test_a_transaction_that_holds_writes_every_item(orders_table):
+    db = orders_table
+    db.transact_write_items(TransactItems=_write_and_history(db, "attribute_not_exists(pk)"))
+    items = db.query(
+        TableName="orders", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "ORDER#1"}}
+    )["Items"]
+    assert [(i["sk"]["S"], i.get("v")) for i in items] == [("HISTORY#1", None), ("STATE", {"N": "2"})]
