@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -514,13 +515,21 @@ def state_machines_call_with_their_role(p: MotoPatches) -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 
     original = boto_client_module.boto_client_for
+    made: dict[tuple[str, str, str | None], Any] = {}
+    lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        client = original(region=region, service=service, state_credentials=state_credentials)
+        # One client per (region, service, role), not one per task as moto makes: a client costs
+        # tens of milliseconds to make, and its calls are thread-safe.
         role_arn = getattr(state_credentials, "role_arn", None)
-        if role_arn:
-            client._request_signer._credentials.access_key = f"{STATES_ACCESS_KEY}:{role_arn.rsplit('/', 1)[-1]}"
-        return client
+        with lock:
+            if (region, service, role_arn) not in made:
+                client = original(region=region, service=service, state_credentials=state_credentials)
+                if role_arn:
+                    role_name = role_arn.rsplit("/", 1)[-1]
+                    client._request_signer._credentials.access_key = f"{STATES_ACCESS_KEY}:{role_name}"
+                made[region, service, role_arn] = client
+            return made[region, service, role_arn]
 
     # every task module bound the function by name at import
     for name, module in list(sys.modules.items()):
@@ -574,6 +583,50 @@ def task_failures_keep_their_cause(p: MotoPatches) -> None:
         return EmptyResult()
 
     p.set(StepFunctionResponse, "send_task_failure", send_task_failure)
+
+
+@moto_patch()
+def state_machines_parsed_once(p: MotoPatches) -> None:
+    """Step Functions: moto parses a state machine's definition with its ANTLR parser at the start
+    of every execution (``ExecutionWorker._get_evaluation_entrypoint``), 25 to 130 ms each, three
+    executions per merchant-fulfilled order. A definition is parsed once and each execution gets
+    its own copy of the parsed program (about 3 ms), so no execution shares state with another. A
+    performance patch, not a behaviour difference: no upstream issue found.
+    """
+    import copy
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    parsed: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def _get_evaluation_entrypoint(worker: Any) -> Any:
+        definition = worker._evaluation_details.state_machine_details.definition
+        with lock:
+            if definition not in parsed:
+                if len(parsed) >= 64:  # a stack has a few machines; a long session may update them
+                    parsed.clear()
+                parsed[definition] = AmazonStateLanguageParser.parse(definition)[0]
+            return copy.deepcopy(parsed[definition])
+
+    p.set(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint)
+
+
+@moto_patch()
+def json_paths_parsed_once(p: MotoPatches) -> None:
+    """EventBridge and Step Functions: moto parses the same JSONPath expressions again for every
+    event delivered to a target (``EventTemplateParser.parse``, five paths per event) and every
+    state's paths, and jsonpath_ng builds a new yacc parser for each parse: 10% of `simulate`'s
+    CPU. A parsed expression is immutable (``find`` reads, ``update`` writes the data), so each
+    text is parsed once. A performance patch, not a behaviour difference: no upstream issue found.
+    """
+    import jsonpath_ng.ext
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.ext.parse)
+    p.set(jsonpath_ng.ext, "parse", parse)  # moto.events.utils imports it at each call
+    p.set(json_path, "parse", parse)
 
 
 @moto_patch()

@@ -150,6 +150,25 @@ def _transactions_copy_whole_tables() -> bool:
     )
 
 
+def _executions_parse_their_definition() -> bool:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    return "AmazonStateLanguageParser.parse(" in _source(ExecutionWorker._get_evaluation_entrypoint)
+
+
+def _json_paths_parsed_each_time() -> bool:
+    import jsonpath_ng.ext
+    from moto.events.utils import EventTemplateParser
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    parse = jsonpath_ng.ext.parse
+    return (
+        "from jsonpath_ng.ext import parse" in _source(EventTemplateParser.parse)
+        and json_path.parse is parse
+        and not hasattr(parse, "cache_info")
+    )
+
+
 STILL_NEEDED = {
     "lambda_runs_in_process": _lambda_runs_in_docker,
     "simple_lambda_backend_invokes": _simple_backend_echoes_the_event,
@@ -169,6 +188,8 @@ STILL_NEEDED = {
     "task_failures_keep_their_cause": _task_failure_drops_cause,
     "task_callbacks_skip_executions_without_a_worker": _callbacks_ask_every_worker,
     "transactions_back_up_only_their_items": _transactions_copy_whole_tables,
+    "state_machines_parsed_once": _executions_parse_their_definition,
+    "json_paths_parsed_once": _json_paths_parsed_each_time,
 }
 
 

@@ -7,6 +7,7 @@ endpoint given by AWS_ENDPOINT_URL, is in place by then) and kept for the warm c
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from functools import cache
@@ -53,21 +54,32 @@ tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "amazon-channe
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AmazonChannel"))
 
 _clients: dict[tuple[Any, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
+@cache
+def _session() -> Any:
+    """The container's one boto3 session: its clients share the service models and endpoint data
+    it loaded once (a session per client read them from disk again for each client)."""
+    import boto3
+
+    return boto3.session.Session()
 
 
 def client(service: str) -> Any:
     """A boto3 client for `service`, one per endpoint and region, made on first use.
 
-    Any: boto3 types a client by its service name only where the stubs are installed; the adapters
-    behind the ports are what the domain sees, and moto's tests exercise their calls.
+    Made under a lock: a boto3 session is not safe to make clients from on several threads at once
+    (the order sync syncs stores side by side). Any: boto3 types a client by its service name only
+    where the stubs are installed; the adapters behind the ports are what the domain sees.
     """
-    import boto3
-
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     key = (service, endpoint, region)
     if key not in _clients:
-        _clients[key] = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)  # type: ignore[call-overload]
+        with _clients_lock:
+            if key not in _clients:
+                _clients[key] = _session().client(service, region_name=region, endpoint_url=endpoint)
     return _clients[key]
 
 
