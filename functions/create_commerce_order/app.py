@@ -19,6 +19,9 @@ class Settings(StoresSettings, CommerceSettings):
 
 
 settings = Settings.from_environment()
+# The order's create lease outlives this invocation by this much: Lambda ends an invocation at its
+# timeout, so once the lease expires its holder is certainly gone.
+LEASE_MARGIN_SECONDS = 3.0
 
 
 @logger.inject_lambda_context
@@ -26,7 +29,14 @@ settings = Settings.from_environment()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=WorkflowState)
-    result = create_commerce_order(state.amazon_order_id, state.customer_id, runtime.ports(settings))
+    lease = context.get_remaining_time_in_millis() / 1000.0 + LEASE_MARGIN_SECONDS
+    result = create_commerce_order(
+        state.amazon_order_id,
+        state.customer_id,
+        runtime.ports(settings),
+        lease_seconds=lease,
+        owner=context.aws_request_id,
+    )
     logger.info("Commerce order ready", extra={"amazon_order_id": state.amazon_order_id, **result})
     metrics.add_metric(name="CommerceOrdersCreated", unit=MetricUnit.Count, value=1)
     return {**event, **result}

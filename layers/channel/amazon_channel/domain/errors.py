@@ -21,6 +21,10 @@ class ConfirmationInProgress(TransientError):
     """Another invocation is confirming this order's packages to Amazon: try again once it is done."""
 
 
+class CommerceOrderInProgress(TransientError):
+    """Another invocation is creating this order's Commerce order: try again once it is done."""
+
+
 class EventsNotDelivered(TransientError):
     """EventBridge did not take an event (a failed entry of PutEvents): retried, never dropped."""
 

@@ -17,15 +17,15 @@ from .channel_events import ShipmentConfirmedToAmazon
 from .clock import iso, now_iso
 from .commerce_orders import CustomerChoice, build_draft, resolve_customer
 from .customers import buyer_for
-from .errors import AmazonRejected, ChannelError, ConfirmationInProgress, PermanentError
+from .errors import AmazonRejected, ChannelError, CommerceOrderInProgress, ConfirmationInProgress, PermanentError
 from .models import (
     AmazonOrder,
     AmazonStatus,
     ChannelOrder,
     ChannelStatus,
     CommerceRef,
-    ConfirmLease,
     HistoryEntry,
+    Lease,
     PackageConfirmation,
     ShipmentRecord,
 )
@@ -63,43 +63,74 @@ def resolve_order_customer(amazon_order_id: str, ports: ChannelPorts) -> dict[st
     return {"customer_id": choice.customer_id}
 
 
-def create_commerce_order(amazon_order_id: str, customer_id: int | None, ports: ChannelPorts) -> dict[str, Any]:
-    """MFN step 3: the Commerce order, with Amazon's prices, created exactly once."""
+CREATE_LEASE_SECONDS = 60.0  # the handler passes its own remaining time instead
+
+
+def create_commerce_order(
+    amazon_order_id: str,
+    customer_id: int | None,
+    ports: ChannelPorts,
+    lease_seconds: float = CREATE_LEASE_SECONDS,
+    owner: str | None = None,
+) -> dict[str, Any]:
+    """MFN step 3: the Commerce order, with Amazon's prices, created exactly once.
+
+    One creator per order at a time: the order's create lease is taken with a conditional write
+    first, so that two invocations (a retried step while the first still runs, an Express child
+    started twice) never both find no Commerce order and both create one. The second gets
+    `CommerceOrderInProgress` and is retried once the lease is released or has expired.
+    """
     order = load(ports.orders, amazon_order_id)
     if order.commerce is None:
-        store = store_of(ports.stores, order)
-        details = _details(order)
-        buyer = buyer_for(amazon_order_id, details.buyer_name, details.buyer_email)
-        choice = CustomerChoice(**buyer.model_dump(), customer_id=customer_id)
-        draft = build_draft(details, store, choice, status="processing")
-        ref = ports.commerce.create_order(draft)
-
-        def keep(o: ChannelOrder) -> list[HistoryEntry] | None:
-            if o.commerce is not None:
-                return None
-            o.commerce = CommerceRef(
-                order_id=ref.order_id,
-                increment_id=ref.increment_id,
-                status=ref.status,
-                customer_id=ref.customer_id,
-                customer_is_guest=ref.customer_is_guest,
-                customer_email=ref.customer_email,
-            )
-            o.notes = f"Commerce order {ref.increment_id} created"
-            if ref.note:  # e.g. a status Commerce refused: the order is made, the merchant is told
-                o.notes += f"; {ref.note}"
-            return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
-
-        order = mutate(ports.orders, amazon_order_id, keep)
-        if ref.qty_shipped > 0:
-            # An order an earlier, uncertain attempt created, which the merchant has shipped since:
-            # the channel takes on its shipments as if it had seen them made.
-            from .shipments import take_on_commerce_shipments
-
-            take_on_commerce_shipments(amazon_order_id, ports)
-            order = load(ports.orders, amazon_order_id)
+        owner = owner or uuid.uuid4().hex
+        order = _take_lease(ports, amazon_order_id, "create_lease", owner, lease_seconds)
+        if order.commerce is None:  # (another creator may have finished meanwhile)
+            try:
+                order = _create_and_keep(order, customer_id, owner, ports)
+            except Exception:  # a killed invocation (a timeout) releases nothing: its lease expires
+                _release_lease(ports, amazon_order_id, "create_lease", owner)
+                raise
     assert order.commerce is not None
     return {"commerce_order_id": order.commerce.order_id, "commerce_increment_id": order.commerce.increment_id}
+
+
+def _create_and_keep(order: ChannelOrder, customer_id: int | None, owner: str, ports: ChannelPorts) -> ChannelOrder:
+    """Create (or adopt) the Commerce order and record it on the order, releasing the create lease."""
+    amazon_order_id = order.amazon_order_id
+    store = store_of(ports.stores, order)
+    details = _details(order)
+    buyer = buyer_for(amazon_order_id, details.buyer_name, details.buyer_email)
+    choice = CustomerChoice(**buyer.model_dump(), customer_id=customer_id)
+    ref = ports.commerce.create_order(build_draft(details, store, choice, status="processing"))
+
+    def keep(o: ChannelOrder) -> list[HistoryEntry] | None:
+        mine = o.create_lease is not None and o.create_lease.owner == owner
+        if mine:
+            o.create_lease = None
+        if o.commerce is not None:
+            return [] if mine else None
+        o.commerce = CommerceRef(
+            order_id=ref.order_id,
+            increment_id=ref.increment_id,
+            status=ref.status,
+            customer_id=ref.customer_id,
+            customer_is_guest=ref.customer_is_guest,
+            customer_email=ref.customer_email,
+        )
+        o.notes = f"Commerce order {ref.increment_id} created"
+        if ref.note:  # e.g. a status Commerce refused: the order is made, the merchant is told
+            o.notes += f"; {ref.note}"
+        return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
+
+    order = mutate(ports.orders, amazon_order_id, keep)
+    if ref.qty_shipped > 0:
+        # An order an earlier, uncertain attempt created, which the merchant has shipped since:
+        # the channel takes on its shipments as if it had seen them made.
+        from .shipments import take_on_commerce_shipments
+
+        take_on_commerce_shipments(amazon_order_id, ports)
+        order = load(ports.orders, amazon_order_id)
+    return order
 
 
 def await_shipments(amazon_order_id: str, task_token: str, ports: ChannelPorts) -> bool:
@@ -147,13 +178,13 @@ def confirm_shipments(
         return {"all_shipped": False, "canceled": False, "cancel_on_amazon": True}
     owner = owner or uuid.uuid4().hex
     if order.to_confirm:
-        order = _take_confirm_lease(ports, amazon_order_id, owner, lease_seconds)
+        order = _take_lease(ports, amazon_order_id, "confirm_lease", owner, lease_seconds)
         try:
             for shipment in list(order.shipments):
                 if not shipment.confirmed_at:
                     order = _confirm_and_record(order, shipment, ports)
         except Exception:  # a killed invocation (a timeout) releases nothing: its lease expires
-            _release_confirm_lease(ports, amazon_order_id, owner)
+            _release_lease(ports, amazon_order_id, "confirm_lease", owner)
             raise
 
     def done(o: ChannelOrder) -> list[HistoryEntry] | None:
@@ -169,27 +200,37 @@ def confirm_shipments(
     return {"all_shipped": _all_shipped(order), "canceled": False, "cancel_on_amazon": False}
 
 
-def _take_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str, seconds: float) -> ChannelOrder:
+_LEASE_BUSY = {
+    "create_lease": (CommerceOrderInProgress, "its Commerce order is being created"),
+    "confirm_lease": (ConfirmationInProgress, "packages are being confirmed"),
+}
+
+
+def _take_lease(ports: ChannelPorts, amazon_order_id: str, which: str, owner: str, seconds: float) -> ChannelOrder:
+    """Take the order's `which` lease (a conditional write), or raise its busy error while another
+    invocation holds it. Nothing is written once the work is done (a Commerce order recorded)."""
     now = now_iso()
     until = iso(datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=seconds))
+    busy, doing = _LEASE_BUSY[which]
 
     def take(o: ChannelOrder) -> list[HistoryEntry] | None:
-        lease = o.confirm_lease
+        if which == "create_lease" and o.commerce is not None:
+            return None
+        lease: Lease | None = getattr(o, which)
         if lease is not None and lease.owner != owner and lease.until > now:
-            raise ConfirmationInProgress(
-                f"order {amazon_order_id}: packages are being confirmed by another invocation until {lease.until}"
-            )
-        o.confirm_lease = ConfirmLease(owner=owner, until=until)
+            raise busy(f"order {amazon_order_id}: {doing} by another invocation until {lease.until}")
+        setattr(o, which, Lease(owner=owner, until=until))
         return []
 
     return mutate(ports.orders, amazon_order_id, take)
 
 
-def _release_confirm_lease(ports: ChannelPorts, amazon_order_id: str, owner: str) -> None:
+def _release_lease(ports: ChannelPorts, amazon_order_id: str, which: str, owner: str) -> None:
     def release(o: ChannelOrder) -> list[HistoryEntry] | None:
-        if o.confirm_lease is None or o.confirm_lease.owner != owner:
+        lease: Lease | None = getattr(o, which)
+        if lease is None or lease.owner != owner:
             return None
-        o.confirm_lease = None
+        setattr(o, which, None)
         return []
 
     with contextlib.suppress(ChannelError):  # the lease expires on its own

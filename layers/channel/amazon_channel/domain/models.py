@@ -237,8 +237,9 @@ class ShipmentRecord(Model):
     amazon_request_id: str | None = None
 
 
-class ConfirmLease(Model):
-    """Who is confirming the order's packages to Amazon, until when (one confirmer at a time)."""
+class Lease(Model):
+    """Who holds one of the order's side effects, until when: creating its Commerce order, or
+    confirming its packages to Amazon (one invocation at a time)."""
 
     owner: str
     until: str
@@ -264,7 +265,8 @@ class ChannelOrder(Model):
     workflow_started: bool = False
     cancellation: MerchantCancellation | None = None  # the merchant's cancellation from Commerce
     import_attempt: int = 0  # 0 = the first import; each retry of a blocked order adds one
-    confirm_lease: ConfirmLease | None = None  # held while packages are being confirmed to Amazon
+    create_lease: Lease | None = None  # held while its Commerce order is being created
+    confirm_lease: Lease | None = None  # held while packages are being confirmed to Amazon
     # Events for the channel's bus not yet delivered, written with the change they announce
     # (`domain.outbox`): delivered once EventBridge has taken them, re-sent on every retry until then.
     outbox: list[OutboundEvent] = Field(default_factory=list)

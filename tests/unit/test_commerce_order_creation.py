@@ -1,0 +1,94 @@
+"""One creator per order: two creations of one order's Commerce order that overlap make one order."""
+
+import pytest
+
+from amazon_channel.domain import mfn_workflow as mfn
+from amazon_channel.domain.errors import CommerceOrderInProgress
+from amazon_channel.domain.intake import IntakePorts, record_order_change
+from amazon_channel.domain.models import AmazonStatus, OrderChange, OrderLine
+from fakes import MARKETPLACE, SELLER, channel_ports
+
+ORDER = "113-0000000-0000041"
+
+
+def a_paid_order():
+    """An Unshipped order whose details the channel has read, with no Commerce order yet."""
+    ports = channel_ports()
+    record_order_change(
+        OrderChange(
+            amazon_order_id=ORDER,
+            seller_id=SELLER,
+            marketplace_id=MARKETPLACE,
+            status=AmazonStatus.UNSHIPPED,
+            fulfillment="MFN",
+            changed_at="2026-12-02T10:00:02.000000Z",
+            lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
+        ),
+        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
+    )
+    ports.marketplace.add(ORDER)
+    mfn.fetch_order_details(ORDER, ports)
+    return ports
+
+
+def test_a_creation_that_overlaps_a_running_one_waits_and_commerce_gets_one_order():
+    ports = a_paid_order()  # Given a paid order with no Commerce order yet
+    commerce, overlapping = ports.commerce, []
+    create = commerce.create_order
+
+    def while_commerce_saves(draft):
+        # When a second creation starts while the first waits for Commerce to save the order
+        with pytest.raises(CommerceOrderInProgress) as refused:
+            mfn.create_commerce_order(ORDER, None, ports, owner="second")
+        overlapping.append(str(refused.value))
+        return create(draft)
+
+    commerce.create_order = while_commerce_saves
+    first = mfn.create_commerce_order(ORDER, None, ports, owner="first")
+    commerce.create_order = create
+    # Then the second is told to come back later, and Commerce holds one order
+    assert overlapping and "its Commerce order is being created by another invocation" in overlapping[0]
+    assert len(commerce.orders) == 1
+    # And when the second comes back, it finds that order, and no lease is left behind
+    assert mfn.create_commerce_order(ORDER, None, ports, owner="second") == first
+    assert len(commerce.orders) == 1
+    order = ports.orders.get(ORDER)
+    assert order.create_lease is None and order.commerce.increment_id == first["commerce_increment_id"]
+
+
+def test_a_lease_left_by_a_killed_creator_expires_and_the_retry_adopts_the_order_commerce_saved():
+    ports = a_paid_order()  # Given a creation killed after Commerce saved the order
+    commerce = ports.commerce
+    create = commerce.create_order
+
+    def killed(draft):
+        create(draft)
+        raise SystemExit("Sandbox.Timedout")  # not an Exception: nothing in the handler runs after it
+
+    commerce.create_order = killed
+    with pytest.raises(SystemExit):
+        mfn.create_commerce_order(ORDER, None, ports, owner="killed", lease_seconds=0.0)
+    commerce.create_order = create
+    assert ports.orders.get(ORDER).create_lease.owner == "killed"
+    # When the retry runs once the lease has expired
+    result = mfn.create_commerce_order(ORDER, None, ports, owner="retry")
+    # Then it adopts the order Commerce saved: one Commerce order, recorded once
+    assert len(commerce.orders) == 1 and result["commerce_order_id"] == 1
+    assert ports.orders.get(ORDER).create_lease is None
+
+
+def test_a_failed_creation_releases_its_lease_at_once():
+    ports = a_paid_order()  # Given Commerce down while the order is created
+    commerce = ports.commerce
+    create = commerce.create_order
+
+    def down(draft):
+        raise ConnectionError("Commerce did not answer")
+
+    commerce.create_order = down
+    with pytest.raises(ConnectionError):
+        mfn.create_commerce_order(ORDER, None, ports, owner="first")
+    commerce.create_order = create
+    # Then the lease is released, and the workflow's retry creates the order at once
+    assert ports.orders.get(ORDER).create_lease is None
+    assert mfn.create_commerce_order(ORDER, None, ports, owner="retry")["commerce_order_id"] == 1
