@@ -1,5 +1,6 @@
 """Test setup: both import roots on sys.path, fake AWS credentials, a fixed region."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -82,3 +83,20 @@ def the_machines_clock_between_stories():
     yield
     if clock.source() is not before and getattr(clock.source(), "simulated", False):
         clock.use(clock.WallClock())
+
+
+# -- the fault suite's figures (tests/faults/conftest.py), from this process or a pytest-xdist worker
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    if figures := getattr(node, "workeroutput", {}).get("fault_figures"):
+        node.config.fault_figures = json.loads(figures)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    report = getattr(config, "fault_figures", None)
+    if report is None:
+        return
+    terminalreporter.write_sep("-", "fault injection figures")
+    terminalreporter.write_line(json.dumps(report, indent=1))
+    if path := os.environ.get("FAULT_REPORT"):
+        Path(path).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

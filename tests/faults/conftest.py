@@ -1,9 +1,8 @@
-"""The fault suite's figures, printed at the end of the run and written to FAULT_REPORT (a JSON file)."""
+"""The fault suite's figures, for the end of the run (printed, and written to FAULT_REPORT by tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -26,11 +25,12 @@ def figures() -> dict | None:
     }
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_sessionfinish(session):
+    """Hand the figures to tests/conftest.py, which prints them at the end of the run; on a pytest-xdist
+    worker, through the worker's output to the controller (which never imports this suite)."""
     report = figures()
     if report is None:
         return
-    terminalreporter.write_sep("-", "fault injection figures")
-    terminalreporter.write_line(json.dumps(report, indent=1))
-    if path := os.environ.get("FAULT_REPORT"):
-        Path(path).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    session.config.fault_figures = report
+    if (workeroutput := getattr(session.config, "workeroutput", None)) is not None:
+        workeroutput["fault_figures"] = json.dumps(report)

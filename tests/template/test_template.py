@@ -652,3 +652,21 @@ def test_no_role_grants_on_a_wildcard_but_the_workflow_s_log_delivery():
     for lid in machines:  # vended-logs actions: no resource-level permissions
         assert grants[lid]["wildcards"] == 8, lid
     assert grants["OrdersPageFunction"]["wildcards"] == 1  # cloudwatch:GetMetricStatistics: none either
+
+
+def _waits(retrier: dict) -> list[float]:
+    interval, rate = retrier["IntervalSeconds"], retrier.get("BackoffRate", 2.0)
+    return [interval * rate**i for i in range(retrier["MaxAttempts"])]
+
+
+def test_a_creation_in_progress_is_waited_for_longer_than_its_lease_can_last(template, resources, children):
+    """Given CreateCommerceOrder's create lease (the function's timeout + 3 s at most), then its
+    CommerceOrderInProgress retries wait longer than that, so a second creator outwaits the first
+    instead of failing the import while the first still records its Commerce order; and they fit
+    in an Express child's 5 minutes with the rest of the import."""
+    state = children["MfnOrderImportStateMachine"]["States"]["CreateCommerceOrder"]
+    [in_progress] = [r for r in state["Retry"] if r["ErrorEquals"] == ["CommerceOrderInProgress"]]
+    lease = _function_timeout(template, resources["CreateCommerceOrderFunction"]) + 3.0
+    waits = _waits(in_progress)
+    assert sum(waits[:-1]) < lease < sum(waits), waits
+    assert sum(waits) <= 120, "an Express execution lasts at most 5 minutes, the import's other steps included"

@@ -3,7 +3,7 @@
 import pytest
 
 from amazon_channel.domain import mfn_workflow as mfn
-from amazon_channel.domain.errors import CommerceOrderInProgress
+from amazon_channel.domain.errors import CommerceOrderInProgress, CommerceRejected, CommerceUnavailable
 from amazon_channel.domain.intake import IntakePorts, record_order_change
 from amazon_channel.domain.models import AmazonStatus, OrderChange, OrderLine
 from fakes import MARKETPLACE, SELLER, channel_ports
@@ -77,18 +77,27 @@ def test_a_lease_left_by_a_killed_creator_expires_and_the_retry_adopts_the_order
     assert ports.orders.get(ORDER).create_lease is None
 
 
-def test_a_failed_creation_releases_its_lease_at_once():
-    ports = a_paid_order()  # Given Commerce down while the order is created
+def test_a_refused_creation_releases_its_lease_and_an_uncertain_one_keeps_it_until_it_expires():
+    ports = a_paid_order()  # Given Commerce refusing the order, then not answering
     commerce = ports.commerce
     create = commerce.create_order
 
-    def down(draft):
-        raise ConnectionError("Commerce did not answer")
+    def refuses(draft):
+        raise CommerceRejected("POST /V1/orders answered 400: a field Magento refuses")
 
-    commerce.create_order = down
-    with pytest.raises(ConnectionError):
+    def times_out(draft):
+        raise CommerceUnavailable("POST /V1/orders: read timed out (the save may still land)")
+
+    # When Commerce refuses it, then the lease is released at once: nothing was made
+    commerce.create_order = refuses
+    with pytest.raises(CommerceRejected):
         mfn.create_commerce_order(ORDER, None, ports, owner="first")
-    commerce.create_order = create
-    # Then the lease is released, and the workflow's retry creates the order at once
     assert ports.orders.get(ORDER).create_lease is None
-    assert mfn.create_commerce_order(ORDER, None, ports, owner="retry")["commerce_order_id"] == 1
+    # When Commerce does not answer, then the lease stays: a retry waits for it to expire
+    commerce.create_order = times_out
+    with pytest.raises(CommerceUnavailable):
+        mfn.create_commerce_order(ORDER, None, ports, owner="second", lease_seconds=30.0)
+    with pytest.raises(CommerceOrderInProgress):
+        mfn.create_commerce_order(ORDER, None, ports, owner="retry")
+    commerce.create_order = create
+    assert ports.orders.get(ORDER).create_lease.owner == "second"

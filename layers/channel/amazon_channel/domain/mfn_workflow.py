@@ -17,7 +17,14 @@ from .channel_events import ShipmentConfirmedToAmazon
 from .clock import iso, now_iso
 from .commerce_orders import CustomerChoice, build_draft, resolve_customer
 from .customers import buyer_for
-from .errors import AmazonRejected, ChannelError, CommerceOrderInProgress, ConfirmationInProgress, PermanentError
+from .errors import (
+    AmazonRejected,
+    ChannelError,
+    CommerceOrderInProgress,
+    ConfirmationInProgress,
+    PermanentError,
+    TransientError,
+)
 from .models import (
     AmazonOrder,
     AmazonStatus,
@@ -87,8 +94,12 @@ def create_commerce_order(
         if order.commerce is None:  # (another creator may have finished meanwhile)
             try:
                 order = _create_and_keep(order, customer_id, owner, ports)
-            except Exception:  # a killed invocation (a timeout) releases nothing: its lease expires
-                _release_lease(ports, amazon_order_id, "create_lease", owner)
+            except ChannelError as e:
+                # A clear refusal leaves nothing half made: the lease goes at once. An uncertain
+                # failure (a timeout, Commerce unreachable: its save may still land) keeps it until
+                # it expires, as a killed invocation's does, so no retry creates alongside it.
+                if not isinstance(e, TransientError):
+                    _release_lease(ports, amazon_order_id, "create_lease", owner)
                 raise
     assert order.commerce is not None
     return {"commerce_order_id": order.commerce.order_id, "commerce_increment_id": order.commerce.increment_id}
