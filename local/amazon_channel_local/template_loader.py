@@ -15,6 +15,7 @@ Everything is read from the template itself (no hand-kept list of the project's 
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import io
 import json
 import logging
@@ -23,6 +24,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .disk_cache import cached_json
 
 log = logging.getLogger(__name__)
 
@@ -136,17 +139,43 @@ def _load_definition(path: Path) -> Any:
     return yaml_parse(text)
 
 
+def _translator() -> str:
+    return importlib.metadata.version("aws-sam-translator")
+
+
+def _parsed(template_path: Path) -> dict[str, Any]:
+    """The SAM template as data (SAM's own YAML reader, which knows the short forms like !Ref)."""
+    text = template_path.read_text()
+
+    def parse() -> Any:
+        from samtranslator.yaml_helper import yaml_parse
+
+        return yaml_parse(text)
+
+    return copy.deepcopy(cached_json("sam-template", [text, _translator()], parse))
+
+
+def _transform(sam: dict[str, Any], params: dict[str, str]) -> Any:
+    """The CloudFormation template SAM's translator makes of `sam` (as `sam build`/`deploy` would)."""
+    from samtranslator.translator.transform import transform
+
+    sam_logger = logging.getLogger("samtranslator")
+    level = sam_logger.level
+    sam_logger.setLevel(logging.ERROR)  # "unpublished metrics" warnings on every translation
+    try:
+        return transform(copy.deepcopy(sam), params, _NoManagedPolicies())
+    finally:
+        sam_logger.setLevel(level)
+
+
 def load_template(
     template_path: Path,
     parameter_values: dict[str, str],
     upload: Any,  # callable(key: str, data: bytes) -> (bucket, key)
     region: str,
 ) -> LoadedTemplate:
-    from samtranslator.translator.transform import transform
-    from samtranslator.yaml_helper import yaml_parse
-
     base = template_path.parent
-    sam = yaml_parse(template_path.read_text())
+    sam = _parsed(template_path)
     resources: dict[str, Any] = sam.get("Resources", {})
     globals_fn = (sam.get("Globals") or {}).get("Function") or {}
 
@@ -191,14 +220,7 @@ def load_template(
 
     sam_ids = list(resources)
     params = {"AWS::Region": region, **parameter_values}
-    sam_logger = logging.getLogger("samtranslator")
-    level = sam_logger.level
-    sam_logger.setLevel(logging.ERROR)  # "unpublished metrics" warnings on every translation
-    try:
-        cfn = transform(sam, params, _NoManagedPolicies())
-    finally:
-        sam_logger.setLevel(level)
-    cfn = copy.deepcopy(cfn)
+    cfn = copy.deepcopy(cached_json("sam-transform", [sam, params, _translator()], lambda: _transform(sam, params)))
 
     from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 

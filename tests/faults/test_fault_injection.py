@@ -70,7 +70,7 @@ PARKED: list[dict] = []  # every message found in a dead-letter queue
 
 @pytest.fixture(scope="module")
 def player():
-    with Player(parse(SCENARIO, "test_fault_injection.py"), log_stream=io.StringIO(), time_scale=0.01) as p:
+    with Player(parse(SCENARIO, "test_fault_injection.py"), log_stream=io.StringIO()) as p:
         p.injector = Injector(p)
         p.injector.install()
         yield p

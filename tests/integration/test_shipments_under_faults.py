@@ -28,7 +28,7 @@ _numbers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def player():
-    with Player(parse(SCENARIO, "test_shipments_under_faults.py"), log_stream=io.StringIO(), time_scale=0.01) as p:
+    with Player(parse(SCENARIO, "test_shipments_under_faults.py"), log_stream=io.StringIO()) as p:
         yield p
 
 
