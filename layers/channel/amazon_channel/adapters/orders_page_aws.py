@@ -96,19 +96,26 @@ class SqsDeadLetters:
         return max((p["Maximum"] for p in points), default=None)
 
     def redrive(self, name: str) -> int:
-        """Receive, send to the source queue with the same body and attributes, delete; until empty."""
+        """Receive, send to the source queue with the same body and attributes, delete; as many as
+        the queue held when asked. Not "until empty": input that is still bad is parked again at
+        once (the notifications' dead-letter queue is also where the intake parks), and would be
+        moved round and round until the function timed out."""
         dlq, source = self.queues[name]
-        moved = 0
-        while True:
+        moved, held = 0, self.depth(name)
+        while moved < held:
             messages = self.sqs.receive_message(
-                QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageAttributeNames=["All"]
+                QueueUrl=dlq,
+                MaxNumberOfMessages=min(10, held - moved),
+                VisibilityTimeout=60,
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not messages:
-                return moved
+                break
             for m in messages:
                 self.sqs.send_message(QueueUrl=source, MessageBody=m["Body"], **_attributes(m))
                 self.sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
                 moved += 1
+        return moved
 
 
 def _attributes(message: dict[str, Any]) -> dict[str, Any]:
