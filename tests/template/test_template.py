@@ -296,6 +296,12 @@ def test_a_child_step_keeps_its_retries_and_hands_the_long_waits_to_the_parent(a
     fetch = children["MfnOrderImportStateMachine"]["States"]["FetchOrderDetails"]
     assert "AmazonThrottled" not in {e for r in fetch["Retry"] for e in r["ErrorEquals"]}
     assert {"ConfirmationInProgress", "Sandbox.Timedout"} <= set(retried_by_parent["MfnOrderShipmentsStateMachine"])
+    # an empty confirmShipment or feeds budget is waited for on the Standard parent, as the import's is
+    assert retried_by_parent["MfnOrderShipmentsStateMachine"]["AmazonThrottled"] == throttled
+    confirm = children["MfnOrderShipmentsStateMachine"]["States"]["ConfirmShipmentsToAmazon"]
+    assert "AmazonThrottled" not in {e for r in confirm["Retry"] for e in r["ErrorEquals"]}
+    cancel = asl["States"]["RequestCancellationOnAmazon"]["Retry"]
+    assert [r for r in cancel if "AmazonThrottled" in r["ErrorEquals"]] == [throttled]
 
 
 def test_every_placeholder_has_a_substitution(asl, resources):
