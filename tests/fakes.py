@@ -331,6 +331,33 @@ def channel_ports(**settings) -> ChannelPorts:
     )
 
 
+def an_unshipped_order_read(amazon_order_id: str, changed_at: str = "2026-11-26T10:00:02.000000Z") -> ChannelPorts:
+    """A merchant-fulfilled order Amazon says is Unshipped (two MUG-01), its details read by the
+    workflow, and no Commerce order yet."""
+    from amazon_channel.domain import mfn_workflow
+    from amazon_channel.domain.intake import IntakePorts, record_order_change
+    from amazon_channel.domain.models import OrderChange, OrderLine
+
+    ports = channel_ports()
+    record_order_change(
+        OrderChange(
+            amazon_order_id=amazon_order_id,
+            seller_id=SELLER,
+            marketplace_id=MARKETPLACE,
+            status=AmazonStatus.UNSHIPPED,
+            fulfillment="MFN",
+            changed_at=changed_at,
+            lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
+        ),
+        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
+    )
+    marketplace = ports.marketplace
+    assert isinstance(marketplace, Marketplace)
+    marketplace.add(amazon_order_id)
+    mfn_workflow.fetch_order_details(amazon_order_id, ports)
+    return ports
+
+
 class SyncState:
     """The order sync's lease and state, in memory (`SyncStateStore`)."""
 

@@ -4,31 +4,14 @@ import pytest
 
 from amazon_channel.domain import mfn_workflow as mfn
 from amazon_channel.domain.errors import CommerceOrderInProgress, CommerceRejected, CommerceUnavailable
-from amazon_channel.domain.intake import IntakePorts, record_order_change
-from amazon_channel.domain.models import AmazonStatus, OrderChange, OrderLine
-from fakes import MARKETPLACE, SELLER, channel_ports
+from fakes import an_unshipped_order_read
 
 ORDER = "113-0000000-0000041"
 
 
 def a_paid_order():
     """An Unshipped order whose details the channel has read, with no Commerce order yet."""
-    ports = channel_ports()
-    record_order_change(
-        OrderChange(
-            amazon_order_id=ORDER,
-            seller_id=SELLER,
-            marketplace_id=MARKETPLACE,
-            status=AmazonStatus.UNSHIPPED,
-            fulfillment="MFN",
-            changed_at="2026-12-02T10:00:02.000000Z",
-            lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
-        ),
-        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
-    )
-    ports.marketplace.add(ORDER)
-    mfn.fetch_order_details(ORDER, ports)
-    return ports
+    return an_unshipped_order_read(ORDER, changed_at="2026-12-02T10:00:02.000000Z")
 
 
 def test_a_creation_that_overlaps_a_running_one_waits_and_commerce_gets_one_order():

@@ -4,31 +4,16 @@ import pytest
 
 from amazon_channel.domain import mfn_workflow as mfn
 from amazon_channel.domain.errors import ConfirmationInProgress
-from amazon_channel.domain.intake import IntakePorts, record_order_change
-from amazon_channel.domain.models import AmazonPackage, AmazonStatus, CommerceShipment, OrderChange, OrderLine
+from amazon_channel.domain.models import AmazonPackage, CommerceShipment
 from amazon_channel.domain.shipments import record_commerce_shipment
-from fakes import MARKETPLACE, SELLER, channel_ports
+from fakes import an_unshipped_order_read
 
 ORDER = "113-0000000-0000031"
 
 
 def a_shipped_commerce_order():
     """An Unshipped order in Commerce, which the merchant has shipped (one package to confirm)."""
-    ports = channel_ports()
-    record_order_change(
-        OrderChange(
-            amazon_order_id=ORDER,
-            seller_id=SELLER,
-            marketplace_id=MARKETPLACE,
-            status=AmazonStatus.UNSHIPPED,
-            fulfillment="MFN",
-            changed_at="2026-11-26T10:00:02.000000Z",
-            lines=[OrderLine(order_item_id="100", sku="MUG-01", qty=2)],
-        ),
-        IntakePorts(orders=ports.orders, stores=ports.stores, workflows=ports.workflows, events=ports.events),
-    )
-    ports.marketplace.add(ORDER)
-    mfn.fetch_order_details(ORDER, ports)
+    ports = an_unshipped_order_read(ORDER)
     mfn.create_commerce_order(ORDER, None, ports)
     ports.commerce.shipments[7] = CommerceShipment(
         id=7, order_id=1, carrier="UPS", tracking_number="1Z9", items=[("MUG-01", 2)]
