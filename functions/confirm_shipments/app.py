@@ -18,18 +18,17 @@ class Settings(AmazonSettings, EventsSettings):
 
 
 settings = Settings.from_environment()
-# The order's confirm lease outlives this invocation by this much: Lambda ends an invocation at its
-# timeout, so once the lease expires its holder is certainly gone.
-LEASE_MARGIN_SECONDS = 3.0
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=WorkflowState)
-    lease = context.get_remaining_time_in_millis() / 1000.0 + LEASE_MARGIN_SECONDS
     result = confirm_shipments(
-        state.amazon_order_id, runtime.ports(settings), lease_seconds=lease, owner=context.aws_request_id
+        state.amazon_order_id,
+        runtime.ports(settings),
+        lease_seconds=runtime.lease_seconds(context),
+        owner=context.aws_request_id,
     )
     logger.info("Shipments confirmed", extra={"amazon_order_id": state.amazon_order_id, **result})
     return {**{k: v for k, v in event.items() if k != "wake"}, **result}

@@ -19,9 +19,6 @@ class Settings(StoresSettings, CommerceSettings):
 
 
 settings = Settings.from_environment()
-# The order's create lease outlives this invocation by this much: Lambda ends an invocation at its
-# timeout, so once the lease expires its holder is certainly gone.
-LEASE_MARGIN_SECONDS = 3.0
 
 
 @logger.inject_lambda_context
@@ -29,12 +26,11 @@ LEASE_MARGIN_SECONDS = 3.0
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = parse(event=event, model=WorkflowState)
-    lease = context.get_remaining_time_in_millis() / 1000.0 + LEASE_MARGIN_SECONDS
     result = create_commerce_order(
         state.amazon_order_id,
         state.customer_id,
         runtime.ports(settings),
-        lease_seconds=lease,
+        lease_seconds=runtime.lease_seconds(context),
         owner=context.aws_request_id,
     )
     logger.info("Commerce order ready", extra={"amazon_order_id": state.amazon_order_id, **result})

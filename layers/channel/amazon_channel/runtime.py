@@ -83,6 +83,12 @@ def client(service: str) -> Any:
     return _clients[key]
 
 
+def lease_seconds(context: Any, margin: float = 3.0) -> float:
+    """How long a lease taken by this invocation lasts: its remaining time plus `margin`. Lambda
+    ends an invocation at its timeout, so once the lease expires its holder is certainly gone."""
+    return float(context.get_remaining_time_in_millis()) / 1000.0 + margin
+
+
 def setting(name: str, default: str | None = None) -> str:
     value = os.environ.get(name) or default
     if value is None:
