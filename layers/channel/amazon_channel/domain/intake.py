@@ -339,7 +339,7 @@ def start_workflow(order: ChannelOrder, ports: IntakePorts) -> bool:
         o.workflow_started = True
         return [HistoryEntry(at=now_iso(), kind="step", message="Merchant-fulfilled workflow started")]
 
-    mutate(ports.orders, order.amazon_order_id, mark)
+    mutate(ports.orders, order.amazon_order_id, mark, known=order)
     return started
 
 

@@ -90,7 +90,7 @@ def create_commerce_order(
     order = load(ports.orders, amazon_order_id)
     if order.commerce is None:
         owner = owner or uuid.uuid4().hex
-        order = _take_lease(ports, amazon_order_id, "create_lease", owner, lease_seconds)
+        order = _take_lease(ports, order, "create_lease", owner, lease_seconds)
         if order.commerce is None:  # (another creator may have finished meanwhile)
             try:
                 order = _create_and_keep(order, customer_id, owner, ports)
@@ -133,7 +133,7 @@ def _create_and_keep(order: ChannelOrder, customer_id: int | None, owner: str, p
             o.notes += f"; {ref.note}"
         return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
-    order = mutate(ports.orders, amazon_order_id, keep)
+    order = mutate(ports.orders, amazon_order_id, keep, known=order)
     if ref.qty_shipped > 0:
         # An order an earlier, uncertain attempt created, which the merchant has shipped since:
         # the channel takes on its shipments as if it had seen them made.
@@ -189,7 +189,7 @@ def confirm_shipments(
         return {"all_shipped": False, "canceled": False, "cancel_on_amazon": True}
     owner = owner or uuid.uuid4().hex
     if order.to_confirm:
-        order = _take_lease(ports, amazon_order_id, "confirm_lease", owner, lease_seconds)
+        order = _take_lease(ports, order, "confirm_lease", owner, lease_seconds)
         try:
             for shipment in list(order.shipments):
                 if not shipment.confirmed_at:
@@ -207,7 +207,7 @@ def confirm_shipments(
             o.confirm_lease = None
         return []
 
-    order = mutate(ports.orders, amazon_order_id, done)
+    order = mutate(ports.orders, amazon_order_id, done, known=order)
     return {"all_shipped": _all_shipped(order), "canceled": False, "cancel_on_amazon": False}
 
 
@@ -217,9 +217,11 @@ _LEASE_BUSY = {
 }
 
 
-def _take_lease(ports: ChannelPorts, amazon_order_id: str, which: str, owner: str, seconds: float) -> ChannelOrder:
-    """Take the order's `which` lease (a conditional write), or raise its busy error while another
-    invocation holds it. Nothing is written once the work is done (a Commerce order recorded)."""
+def _take_lease(ports: ChannelPorts, order: ChannelOrder, which: str, owner: str, seconds: float) -> ChannelOrder:
+    """Take the `which` lease of `order` (as just read; a conditional write), or raise its busy
+    error while another invocation holds it. Nothing is written once the work is done (a Commerce
+    order recorded)."""
+    amazon_order_id = order.amazon_order_id
     now = now_iso()
     until = iso(datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=seconds))
     busy, doing = _LEASE_BUSY[which]
@@ -233,7 +235,7 @@ def _take_lease(ports: ChannelPorts, amazon_order_id: str, which: str, owner: st
         setattr(o, which, Lease(owner=owner, until=until))
         return []
 
-    return mutate(ports.orders, amazon_order_id, take)
+    return mutate(ports.orders, amazon_order_id, take, known=order)
 
 
 def _release_lease(ports: ChannelPorts, amazon_order_id: str, which: str, owner: str) -> None:
@@ -251,7 +253,7 @@ def _release_lease(ports: ChannelPorts, amazon_order_id: str, which: str, owner:
 def _confirm_and_record(order: ChannelOrder, shipment: ShipmentRecord, ports: ChannelPorts) -> ChannelOrder:
     """Confirm one package (unless Amazon already has it) and record it, once."""
     amazon_order_id = order.amazon_order_id
-    request_id, how = _confirm_package_once(order, shipment, ports)
+    request_id, how, order = _confirm_package_once(order, shipment, ports)
 
     def confirmed(
         o: ChannelOrder, ref: str = shipment.package_reference_id, rid: str | None = request_id
@@ -271,7 +273,7 @@ def _confirm_and_record(order: ChannelOrder, shipment: ShipmentRecord, ports: Ch
                 return [entry("sp-api", message, rid, tracking_number=s.tracking_number)]
         return None
 
-    order = mutate(ports.orders, amazon_order_id, confirmed)
+    order = mutate(ports.orders, amazon_order_id, confirmed, known=order)
     channel_events.publish(
         ports.events,
         ShipmentConfirmedToAmazon(
@@ -307,8 +309,11 @@ def _on_amazon(order: ChannelOrder, ref: str, ports: ChannelPorts) -> str | None
     return None
 
 
-def _confirm_package_once(order: ChannelOrder, shipment: ShipmentRecord, ports: ChannelPorts) -> tuple[str | None, str]:
-    """Call confirmShipment for one package, never twice. Returns (request id, confirmed | found).
+def _confirm_package_once(
+    order: ChannelOrder, shipment: ShipmentRecord, ports: ChannelPorts
+) -> tuple[str | None, str, ChannelOrder]:
+    """Call confirmShipment for one package, never twice. Returns (request id, confirmed | found,
+    the order as last saved or read).
 
     The attempt is written down before the call. A package whose earlier attempt may have reached
     Amazon (the answer was lost, or the task died before recording it) is looked up first (getOrder,
@@ -319,7 +324,7 @@ def _confirm_package_once(order: ChannelOrder, shipment: ShipmentRecord, ports: 
     if shipment.confirm_attempted_at:
         found = _on_amazon(order, ref, ports)
         if found is not None:
-            return found, "found"
+            return found, "found", order
 
     def attempting(o: ChannelOrder) -> list[HistoryEntry] | None:
         for s in o.shipments:
@@ -328,9 +333,9 @@ def _confirm_package_once(order: ChannelOrder, shipment: ShipmentRecord, ports: 
                 return []
         return None
 
-    mutate(ports.orders, order.amazon_order_id, attempting)
+    order = mutate(ports.orders, order.amazon_order_id, attempting, known=order)
     try:
-        return ports.marketplace.confirm_shipment(
+        request_id = ports.marketplace.confirm_shipment(
             order.seller_id,
             PackageConfirmation(
                 amazon_order_id=order.amazon_order_id,
@@ -342,14 +347,15 @@ def _confirm_package_once(order: ChannelOrder, shipment: ShipmentRecord, ports: 
                 ship_date=now_iso()[:19] + "Z",
                 items=shipment.lines,
             ),
-        ), "confirmed"
+        )
     except AmazonRejected:
         # The client retries a 5xx itself: when Amazon had applied the first call, the retry is
         # refused as a duplicate. Amazon's own copy of the order settles it.
         found = _on_amazon(order, ref, ports)
         if found is not None:
-            return found, "found"
+            return found, "found", order
         raise
+    return request_id, "confirmed", order
 
 
 def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict[str, Any]:
@@ -373,7 +379,7 @@ def complete_order(amazon_order_id: str, ports: ChannelPorts) -> dict[str, Any]:
         o.notes = "Shipped: every package confirmed to Amazon"
         return [entry("step", o.notes, request_id, commerce_status=commerce_status)]
 
-    mutate(ports.orders, amazon_order_id, done)
+    mutate(ports.orders, amazon_order_id, done, known=order)
     return {"channel_status": ChannelStatus.SHIPPED.value, "commerce_status": commerce_status}
 
 

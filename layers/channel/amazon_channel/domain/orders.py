@@ -48,16 +48,32 @@ def store_of(stores: StoreDirectory, order: ChannelOrder) -> StoreConfig:
 Change = Callable[[ChannelOrder], list[HistoryEntry] | None]
 
 
-def mutate(orders: OrderStore, amazon_order_id: str, change: Change, attempts: int = 6) -> ChannelOrder:
+def mutate(
+    orders: OrderStore, amazon_order_id: str, change: Change, attempts: int = 6, known: ChannelOrder | None = None
+) -> ChannelOrder:
     """Apply `change` to the latest copy of the order and save it conditionally.
 
     `change` edits the order in place and returns the history to append, or None when there is
     nothing to do (then nothing is written). A concurrent writer makes us reload and re-apply.
+
+    `known` is a copy the caller has just read or saved: the change is tried on it first, which
+    spares a read when nobody wrote since. Nothing is decided on it alone: the save is conditional
+    on its version, and a change that finds nothing to do, or refuses (raises), on `known` is
+    applied again to the latest copy.
     """
     for _ in range(attempts):
-        order = load(orders, amazon_order_id)
-        history = change(order)
+        trial = known is not None
+        order = known.model_copy(deep=True) if known is not None else load(orders, amazon_order_id)
+        known = None
+        try:
+            history = change(order)
+        except Exception:
+            if trial:
+                continue
+            raise
         if history is None:
+            if trial:
+                continue
             return order
         order.version += 1
         order.updated_at = now_iso()
@@ -100,11 +116,20 @@ def ensure_details(order: ChannelOrder, ports: ChannelPorts) -> AmazonOrder:
     if order.details is not None and details_current(order.details):
         return order.details
     details = ports.marketplace.get_order(order.seller_id, order.amazon_order_id)
-    return keep_fetched_details(ports.orders, order.amazon_order_id, details)
+    return keep_fetched_details(ports.orders, order.amazon_order_id, details, known=order)
 
 
-def keep_fetched_details(orders: OrderStore, amazon_order_id: str, details: AmazonOrder) -> AmazonOrder:
+def keep_fetched_details(
+    orders: OrderStore, amazon_order_id: str, details: AmazonOrder, known: ChannelOrder | None = None
+) -> AmazonOrder:
     """Keep what getOrder read, unless current details were kept meanwhile; the details kept."""
+    return keep_fetched_order(orders, amazon_order_id, details, known).details or details
+
+
+def keep_fetched_order(
+    orders: OrderStore, amazon_order_id: str, details: AmazonOrder, known: ChannelOrder | None = None
+) -> ChannelOrder:
+    """`keep_fetched_details`, answering the order as saved (or as found, when it had current details)."""
 
     def keep(o: ChannelOrder) -> list[HistoryEntry] | None:
         if details_current(o.details):
@@ -112,4 +137,4 @@ def keep_fetched_details(orders: OrderStore, amazon_order_id: str, details: Amaz
         o.details = details
         return [entry("sp-api", "Order details fetched (getOrder)", details.request_id)]
 
-    return mutate(orders, amazon_order_id, keep).details or details
+    return mutate(orders, amazon_order_id, keep, known=known)
