@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from amazon_channel.adapters.aws_messaging import SqsDeferrals
@@ -108,6 +110,24 @@ def test_in_a_backlog_an_order_the_sync_reaches_first_is_left_to_the_sync():
     assert ports.marketplace.get_calls == 0
 
 
+@pytest.mark.parametrize(("minutes_since_its_last_page", "left_to_sync"), [(14, True), (16, False)])
+def test_an_order_left_to_a_sync_that_saved_no_page_for_15_minutes_is_read_with_getorder(
+    minutes_since_its_last_page, left_to_sync
+):
+    ports, reads = a_store()
+    paid(ports, A, at="2026-11-26T10:00:10.000000Z")  # Given an order the sync's window would reach first
+    sync_behind(reads, frontier="2026-11-26T10:00:00.000000Z", newest_unread="2026-11-26T10:01:40.000000Z")
+    reads.plans.states[SELLER].last_run_at = "2026-11-26T10:05:00.000000Z"  # its last page saved then
+    now = datetime(2026, 11, 26, 10, 5, tzinfo=UTC).timestamp() + 60 * minutes_since_its_last_page
+    # When its notification comes back (the sync stuck, e.g. its function failing, since its last page)
+    read = read_order_details(A, reads, now=now, settled=True)
+    # Then within 15 minutes it is still left to the sync; after, getOrder reads it and its workflow starts
+    if left_to_sync:
+        assert read == Deferred(300.0, "left to the order sync's searchOrders pages")
+    else:
+        assert read == ReadDone("fetched", workflow_started=True) and ports.marketplace.get_calls == 1
+
+
 def test_in_a_backlog_a_newer_order_books_a_getorder_token_and_is_read_when_it_is_due():
     ports, reads = a_store()
     quota_used_up(ports)
@@ -168,3 +188,19 @@ def test_the_orders_are_split_by_amazons_documented_rates():
     settings = ReadSettings()
     assert settings.search_orders_per_second == pytest.approx(search_rate * 100)  # 100 orders a page
     assert settings.get_orders_per_second == get_rate
+
+
+def test_a_contended_budget_books_nothing_and_the_notification_comes_back_in_two_seconds():
+    from amazon_channel.domain.errors import RateBudgetContended
+
+    ports, reads = a_store()
+    paid(ports, A)  # Given a paid order, and a getOrder budget so contended that no booking lands
+
+    def contended(seller_id, within):
+        raise RateBudgetContended("rate budget: 8 concurrent writers in a row")
+
+    reads.reads.book_read = contended
+    read = read_order_details(A, reads, now=0.0)  # When its notification is handled
+    # Then it is deferred briefly, with no token it would later take as booked
+    assert isinstance(read, Deferred) and read.seconds == 2.0 and read.slot_at is None
+    assert read.reason.startswith("getOrder budget contended") and ports.marketplace.get_calls == 0

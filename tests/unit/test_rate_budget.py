@@ -92,3 +92,31 @@ def test_two_functions_racing_for_the_last_tokens_never_overspend(dynamodb):
     assert mine.acquire(KEY, 0.5, 3) == 0.0
     # Then exactly three tokens were spent in all: the next call has to wait
     assert other.acquire(KEY, 0.5, 3) == pytest.approx(2.0)
+
+
+class AlwaysOvertaken:
+    """The DynamoDB client, with another function's write landing before each of ours."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def update_item(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "overtaken"}}, "UpdateItem")
+
+
+def test_under_heavy_contention_a_booking_ahead_is_refused_and_a_plain_take_asked_to_wait(dynamodb):
+    from amazon_channel.domain.errors import RateBudgetContended
+
+    # Given a budget every write of which another function overtakes
+    DynamoDbRateBudget("orders", dynamodb, clock=Clock()).acquire(KEY, 0.5, 30)  # the item exists
+    budget = DynamoDbRateBudget("orders", AlwaysOvertaken(dynamodb), clock=Clock(), max_conflicts=3)
+    # When a caller books ahead, it is told that nothing was booked (it must not take a wait as its token)
+    with pytest.raises(RateBudgetContended):
+        budget.book(KEY, 0.5, 30, within=3600.0)
+    # And a caller taking a token now is asked to wait a little, nothing booked either
+    assert budget.acquire(KEY, 0.5, 30) == 1.0

@@ -11,7 +11,8 @@ retry when another function wrote first).
 trying again. `book(key, rate, burst, within)` also books a token that frees up within `within`
 seconds (the bucket goes below zero: later callers wait for the booked tokens too) and returns the
 seconds until it is due; a caller that defers its work that long holds that token then, and sends
-its request without taking another. A wait beyond `within` books nothing. The key is
+its request without taking another. A wait beyond `within` books nothing; so many writers at once
+that no conditional write lands raises `RateBudgetContended` (nothing booked). The key is
 `"<seller>#<operation>"`.
 """
 
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..domain import clock as channel_clock
+from ..domain.errors import RateBudgetContended
 
 SK = "BUDGET"
 
@@ -100,7 +102,11 @@ class DynamoDbRateBudget:
                 return wait
             if self._write(key, tokens - 1.0, now, int(item.get("ver", {"N": "0"})["N"])):
                 return wait
-        # Heavy contention: let the caller wait a little rather than spin on DynamoDB.
+        if within > 0.0:
+            # A caller booking ahead would take any wait within `within` as its booked token: say
+            # instead that nothing was booked (it comes back and books again).
+            raise RateBudgetContended(f"rate budget {key}: {self.max_conflicts} concurrent writers in a row")
+        # Heavy contention: let the caller wait a little rather than spin on DynamoDB (nothing booked).
         return min(1.0, 1.0 / rate) if rate > 0 else 1.0
 
     def _write_new(self, key: str, tokens: float, now: float) -> bool:

@@ -17,6 +17,10 @@ class VersionConflict(TransientError):
     """The order changed under us; reload and try again."""
 
 
+class RateBudgetContended(TransientError):
+    """So many callers wrote the shared rate budget at once that no token could be booked now."""
+
+
 class ConfirmationInProgress(TransientError):
     """Another invocation is confirming this order's packages to Amazon: try again once it is done."""
 

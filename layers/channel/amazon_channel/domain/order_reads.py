@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .clock import normalize
-from .errors import AmazonRejected, AmazonThrottled, AmazonUnavailable
+from .errors import AmazonRejected, AmazonThrottled, AmazonUnavailable, RateBudgetContended
 from .intake import IntakePorts, awaits_workflow, start_workflow
-from .orders import details_current, keep_fetched_details
+from .models import ChannelOrder
+from .orders import details_current, keep_fetched_order
 from .ports import OrderReads, ReadPlans
 from .sync_state import SyncState
 
@@ -38,6 +39,7 @@ class ReadPlan:
     sync_behind: bool = False  # the order sync has a window in progress: a backlog
     sync_frontier: str | None = None  # the newest change the sync handled in that window (or its start)
     newest_unread: str | None = None  # the newest change of an order that waited for its details
+    sync_progress_at: str | None = None  # when the sync last saved a page (its progress)
 
 
 def plan_of(state: SyncState | None, newest_unread: str | None) -> ReadPlan:
@@ -45,7 +47,7 @@ def plan_of(state: SyncState | None, newest_unread: str | None) -> ReadPlan:
     cursor = state.cursor if state else None
     if cursor is None:
         return ReadPlan(newest_unread=newest_unread)
-    return ReadPlan(True, cursor.newest_seen or cursor.after, newest_unread)
+    return ReadPlan(True, cursor.newest_seen or cursor.after, newest_unread, state.last_run_at if state else None)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class ReadSettings:
     settle_seconds: float = 30.0
     book_at_once_seconds: float = 2.0  # a token this close is booked even before the backlog is planned
     booking_horizon_seconds: float = 3600.0  # the furthest a getOrder token is booked ahead
+    # A sync that saved no page for this long is stalled (its credentials refused, its function
+    # failing): what it was left is read with getOrder again, rather than deferred to it forever.
+    # Three sync intervals: a backlog's sync saves a page at least every interval, however thin
+    # the searchOrders quota (one page every 180 s).
+    sync_stalled_seconds: float = 900.0
+    contended_retry_seconds: float = 2.0  # the shared budget was written by too many at once: book again then
 
 
 @dataclass(frozen=True)
@@ -100,23 +108,26 @@ def read_order_details(
     if slot_at is not None:
         if slot_at > now + 0.5:
             return Deferred(slot_at - now, "a getOrder token is booked", slot_at=slot_at)
-        return _read(amazon_order_id, order.seller_id, ports)
+        return _read(order, ports)
     if not settled:
         ports.plans.note_unread(order.seller_id, order.amazon_status_at)
-    if leaves_to_sync(order.amazon_status_at, ports.plans.read_plan(order.seller_id), settings):
+    if leaves_to_sync(order.amazon_status_at, ports.plans.read_plan(order.seller_id), settings, now=now):
         return Deferred(settings.sync_interval_seconds, "left to the order sync's searchOrders pages")
-    return _book(order.amazon_order_id, order.seller_id, ports, now=now, settings=settings, settled=settled)
+    return _book(order, ports, now=now, settings=settings, settled=settled)
 
 
 def _book(
-    amazon_order_id: str, seller_id: str, ports: ReadPorts, *, now: float, settings: ReadSettings, settled: bool
+    order: ChannelOrder, ports: ReadPorts, *, now: float, settings: ReadSettings, settled: bool
 ) -> ReadDone | Deferred:
     """Read now on a free getOrder token, or book one due soon; else, once the backlog is planned,
     book the next one."""
     within = settings.booking_horizon_seconds if settled else settings.book_at_once_seconds
-    wait = ports.reads.book_read(seller_id, within)
+    try:
+        wait = ports.reads.book_read(order.seller_id, within)
+    except RateBudgetContended as e:
+        return Deferred(settings.contended_retry_seconds, f"getOrder budget contended: {e}"[:200], settled=settled)
     if wait <= 0.0:
-        return _read(amazon_order_id, seller_id, ports)
+        return _read(order, ports)
     if wait <= within:
         return Deferred(wait, "a getOrder token is booked", slot_at=now + wait)
     if not settled:
@@ -124,32 +135,36 @@ def _book(
     return Deferred(within, "getOrder quota booked beyond the horizon")
 
 
-def leaves_to_sync(changed_at: str, plan: ReadPlan, settings: ReadSettings) -> bool:
-    """The sync will read this change's order before the backlog is read: leave it to the sync."""
+def leaves_to_sync(changed_at: str, plan: ReadPlan, settings: ReadSettings, *, now: float | None = None) -> bool:
+    """The sync will read this change's order before the backlog is read: leave it to the sync,
+    unless the sync has stalled (no page saved for `sync_stalled_seconds`)."""
     if not (plan.sync_behind and plan.sync_frontier and plan.newest_unread):
+        return False
+    stalled_since = _epoch(plan.sync_progress_at) if plan.sync_progress_at else None
+    if now is not None and stalled_since is not None and now - stalled_since > settings.sync_stalled_seconds:
         return False
     frontier, newest, changed = _epoch(plan.sync_frontier), _epoch(plan.newest_unread), _epoch(changed_at)
     share = settings.search_orders_per_second / (settings.search_orders_per_second + settings.get_orders_per_second)
     return frontier < changed <= frontier + (newest - frontier) * share
 
 
-def _read(amazon_order_id: str, seller_id: str, ports: ReadPorts) -> ReadDone | Deferred:
+def _read(order: ChannelOrder, ports: ReadPorts) -> ReadDone | Deferred:
     try:
-        details = ports.reads.read_booked(seller_id, amazon_order_id)
+        details = ports.reads.read_booked(order.seller_id, order.amazon_order_id)
     except AmazonThrottled as e:  # Amazon's own bucket disagreed (a 429): the token is gone, book again
         return Deferred(float(getattr(e, "retry_after", 0) or 2.0), f"getOrder throttled: {e}"[:200])
     except (AmazonRejected, AmazonUnavailable) as e:
         # A read that fails otherwise (a revoked refresh token, Amazon down) is the workflow's to
         # handle: its FetchOrderDetails retries what is transient and records the rest as Error
         # with the reason, where the merchant sees it. Never left unread in the queue.
-        return ReadDone(f"left to the workflow: {type(e).__name__}", _start(amazon_order_id, ports))
-    keep_fetched_details(ports.intake.orders, amazon_order_id, details)
-    return ReadDone("fetched", _start(amazon_order_id, ports))
+        return ReadDone(f"left to the workflow: {type(e).__name__}", _start(order, ports))
+    order = keep_fetched_order(ports.intake.orders, order.amazon_order_id, details, known=order)
+    return ReadDone("fetched", _start(order, ports))
 
 
-def _start(amazon_order_id: str, ports: ReadPorts) -> bool:
-    order = ports.intake.orders.get(amazon_order_id)
-    return order is not None and awaits_workflow(order) and start_workflow(order, ports.intake)
+def _start(order: ChannelOrder, ports: ReadPorts) -> bool:
+    """Start the workflow of `order` (as just read or saved), unless it no longer awaits one."""
+    return awaits_workflow(order) and start_workflow(order, ports.intake)
 
 
 def _epoch(ts: str) -> float:

@@ -243,7 +243,8 @@ class OrderReads(Protocol):
 
     def book_read(self, seller_id: str, within: float) -> float:
         """Book a token due within `within` seconds: the seconds until it is due (0.0: now). A
-        longer wait is returned with nothing booked."""
+        longer wait is returned with nothing booked. Raises `RateBudgetContended` when too many
+        callers wrote the budget at once to book anything."""
 
     def read_booked(self, seller_id: str, amazon_order_id: str) -> AmazonOrder:
         """getOrder on a booked token now due."""
