@@ -23,7 +23,11 @@ Commerce latencies), so what stores share shows up as waiting.
 
 The backlog (the `queued` case of sync_quota): each store's orders were placed and paid during
 the hour before the channel came back; their notifications wait in the one queue, interleaved as
-they were sent, and the order sync reads the same orders page by page. Cases:
+they were sent, and the order sync reads the same orders page by page. The intake is the
+handler's: each notification recorded once (with Powertools idempotency's two writes as service
+time), then its order's details read on a booked getOrder token or left to the sync's pages
+(`domain/order_reads.py`), a deferred notification sent again with its delay; functions never
+wait for the rate budget (`max_budget_wait=0`, as deployed). Cases:
 - `alone`: one store, `--orders` orders: the reference time.
 - `many`: `--stores` stores of `--orders` each. Target: all done within 10% of `alone`.
 - `big-backlog`: as `many`, but the first store has 10x the orders: the others' times.
@@ -40,13 +44,17 @@ from __future__ import annotations
 
 import argparse
 import functools
+import heapq
+import itertools
 import json
 import logging
+import math
 import random
 import statistics
 import sys
+import threading
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +62,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # sync_quota puts layers/channel, local and tests on the path
-from sync_quota import SCHEDULE_SECONDS, SYNC_TIMEOUT_SECONDS, T0, Executions, SimClock
+from sync_quota import MAX_DELAY_SECONDS, SCHEDULE_SECONDS, SYNC_TIMEOUT_SECONDS, T0, Executions, SimClock
 
 # isort: split
 
@@ -66,6 +74,7 @@ from amazon_channel.domain.clock import iso
 from amazon_channel.domain.errors import CommerceRejected, PermanentError
 from amazon_channel.domain.intake import IntakePorts, record_order_change
 from amazon_channel.domain.models import ChannelStatus, StoreConfig
+from amazon_channel.domain.order_reads import Deferred, ReadPorts, ReadSettings, read_order_details
 from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, sync_stores
 from amazon_channel.domain.orders import ChannelPorts
 from amazon_channel_local.simulators.amazon import SimulatedAmazon
@@ -88,7 +97,10 @@ SERVICE_SECONDS: dict[str, dict[str, float]] = {
     "search": {"search_orders": 1.5, "*": 0.3},
     "marketplace": {"get_order": 0.3, "*": 0.3},
     "commerce": {"create_order": 0.8, "*": 0.2},
-    "sqs_receive": {"*": 0.02},
+    "sqs": {"*": 0.02},  # ReceiveMessage, SendMessage (a deferral)
+    "idempotency": {"*": 0.016},  # Powertools idempotency: the in-progress put and the completed update
+    "reads": {"book_read": 0.008, "*": 0.3},  # booking a getOrder token is one DynamoDB update
+    "plans": {"*": 0.008},  # the read plan: the sync state item
 }
 
 
@@ -155,6 +167,47 @@ class Workflows(Executions):
             self.on_failed(oid)
 
 
+class DelayQueue:
+    """The notifications queue: messages with DelaySeconds, received in batches by several pollers
+    (the event source's concurrency). A poller with nothing due sleeps until the first message is
+    due, or waits to be woken by a send."""
+
+    def __init__(self, clock: SimClock):
+        self.clock = clock
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._idle: list[threading.Event] = []
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def send(self, body: str, delay: float = 0.0, attributes: dict | None = None) -> None:
+        heapq.heappush(self._heap, (self.clock.now + delay, next(self._seq), body, attributes or {}))
+        while self._idle:
+            self.clock.wake(self._idle.pop())
+
+    def receive(self, most: int) -> list[tuple[str, dict]]:
+        """Up to `most` due messages; when none is due, waits (simulated) until one is, or is sent."""
+        ev = threading.Event()
+        while not self.clock.stopped:
+            if not self._heap:
+                self._idle.append(ev)
+                self.clock.park(ev)
+            elif self._heap[0][0] > self.clock.now:
+                self.clock.sleep(self._heap[0][0] - self.clock.now)
+            else:
+                batch: list[tuple[str, dict]] = []
+                while self._heap and self._heap[0][0] <= self.clock.now and len(batch) < most:
+                    _, _, body, attributes = heapq.heappop(self._heap)
+                    batch.append((body, attributes))
+                return batch
+        return []
+
+    def wake_all(self) -> None:
+        while self._idle:
+            self.clock.wake(self._idle.pop())
+
+
 # ---------------------------------------------------------------------------------- one run
 def seller(i: int) -> str:
     return f"A{i:02d}SIMSELLER{i:04d}"
@@ -199,7 +252,7 @@ def run_case(plan: Plan) -> dict:
     random.seed(1)
     clear_token_cache()
     clock = SimClock(T0 - 3600)
-    notifications: deque[str] = deque()
+    notifications: list[str] = []
     amazon = SimulatedAmazon(notify=notifications.append, clock=clock.datetime).start()
     try:
         for s in range(len(plan.sizes)):
@@ -213,8 +266,13 @@ def run_case(plan: Plan) -> dict:
 class Backlog:
     """The channel draining every store's backlog: intake invocations, the sync, the workflows."""
 
-    def __init__(self, plan: Plan, clock: SimClock, amazon: SimulatedAmazon, notifications: deque, owner: dict):
-        self.plan, self.clock, self.amazon, self.notifications, self.owner = plan, clock, amazon, notifications, owner
+    def __init__(self, plan: Plan, clock: SimClock, amazon: SimulatedAmazon, notifications: list, owner: dict):
+        self.plan, self.clock, self.amazon, self.owner = plan, clock, amazon, owner
+        self.queue = DelayQueue(clock)
+        for body in notifications:
+            self.queue.send(body)
+        self.recorded: set[str] = set()
+        self.intake_stats: Counter[str] = Counter()
         self.budget = InMemoryRateBudget(clock=clock.time)  # keyed <seller>#<operation>, as DynamoDB's
         self.waited: defaultdict[str, float] = defaultdict(float)
         self.raw_orders = InMemoryOrders()
@@ -257,7 +315,14 @@ class Backlog:
             events=events,
             state=SyncState(),
         )
-        self.intake_ports = IntakePorts(orders=orders, stores=stores, workflows=started, events=events)
+        self.intake_ports = IntakePorts(
+            orders=orders, stores=stores, workflows=started, events=events, details_first=True
+        )
+        self.read_ports = ReadPorts(
+            intake=IntakePorts(orders=orders, stores=stores, workflows=started, events=events),
+            reads=self._timed("reads", self._client("intake")),
+            plans=self._timed("plans", self.sync.state),
+        )
 
     def _timed(self, name: str, port):
         return Timed(port, self.clock, SERVICE_SECONDS[name])
@@ -280,6 +345,7 @@ class Backlog:
             rate_budget=self.budget,
             sleep=sleep,
             max_wait=20.0,
+            max_budget_wait=0.0,  # as deployed: defer, never wait for the rate budget
         )
 
     # ------------------------------------------------------------------ the end
@@ -289,6 +355,7 @@ class Backlog:
             self.clock.stopped = True
             while self.executions.idle:
                 self.clock.wake(self.executions.idle.pop())
+            self.queue.wake_all()
 
     def _on_done(self, oid: str) -> None:
         self.done.setdefault(oid, self.clock.now)
@@ -300,12 +367,38 @@ class Backlog:
 
     # ------------------------------------------------------------------ the actors
     def intake(self) -> None:
-        """One of the queue's concurrent intake invocations: batches of 10, in the order sent."""
-        while self.notifications and not self.clock.stopped:
-            self.clock.sleep(SERVICE_SECONDS["sqs_receive"]["*"])
-            batch = [self.notifications.popleft() for _ in range(min(BATCH_SIZE, len(self.notifications)))]
-            for body in batch:
-                record_order_change(parse_notification(body).to_order_change(), self.intake_ports)
+        """One of the queue's concurrent intake invocations: batches of 10, each notification as the
+        handler takes it (recorded once, then its details read or the notification deferred)."""
+        while not self.clock.stopped:
+            batch = self.queue.receive(BATCH_SIZE)
+            if batch:
+                self.clock.sleep(SERVICE_SECONDS["sqs"]["*"])
+            for body, attributes in batch:
+                self.deliver(body, attributes)
+
+    def deliver(self, body: str, attributes: dict) -> None:
+        self.intake_stats["deliveries"] += 1
+        notification = parse_notification(body)
+        if notification.NotificationMetadata.NotificationId not in self.recorded:
+            self.clock.sleep(SERVICE_SECONDS["idempotency"]["*"])
+            record_order_change(notification.to_order_change(), self.intake_ports)
+            self.recorded.add(notification.NotificationMetadata.NotificationId)
+        slot = attributes.get("read-slot-at")
+        read = read_order_details(
+            notification.Payload.OrderChangeNotification.AmazonOrderId,
+            self.read_ports,
+            self.clock.now,
+            ReadSettings(sync_interval_seconds=SCHEDULE_SECONDS),
+            slot_at=float(slot) if slot else None,
+            settled=bool(attributes.get("read-settled")),
+        )
+        if isinstance(read, Deferred):
+            self.intake_stats[f"deferred: {read.reason.split(':')[0]}"] += 1
+            again = {"read-settled": "1"} if read.settled else {}
+            if read.slot_at is not None:
+                again["read-slot-at"] = str(read.slot_at)
+            self.clock.sleep(SERVICE_SECONDS["sqs"]["*"])
+            self.queue.send(body, min(MAX_DELAY_SECONDS, math.ceil(read.seconds)), again)
 
     def scheduled_sync(self, seller_id: str | None) -> None:
         n = 0
@@ -375,6 +468,7 @@ class Backlog:
             "lambda_seconds_waiting": {k: round(v) for k, v in self.waited.items()},
             "sync_runs": len({(r["at"], r["seller"]) for r in self.sync_runs}),
             "sync_results": dict(Counter(r["result"] for r in self.sync_runs)),
+            "intake": dict(self.intake_stats),
         }
 
 
@@ -459,7 +553,11 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    results = [run_case(plan) for plan in plans(args)]
+    results = []
+    for plan in plans(args):  # progress on stderr: the 20-store case takes minutes of wall time
+        print(f"case {plan.case}: {len(plan.sizes)} stores, {sum(plan.sizes):,} orders", file=sys.stderr, flush=True)
+        results.append(run_case(plan))
+        print(f"  done in {results[-1]['wall_seconds']} s of wall time", file=sys.stderr, flush=True)
     print(json.dumps(results, indent=2) if args.json else "\n".join(report(results)))
     return 0
 

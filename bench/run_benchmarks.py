@@ -768,13 +768,31 @@ def bench_cold_starts(runs: int) -> dict:
 
 
 # ----------------------------------------------------------------------- 3: simulate wall time
+def machine_seconds(additions: int = 10_000_000) -> float:
+    """Seconds this machine's Python takes for a fixed loop: the wall times of different machines
+    (or of one VM on different days: seen 3x apart) compare once divided by it."""
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(additions):
+        total += i
+    return time.perf_counter() - t0
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_simulate(n: int, fba_share: float) -> dict:
+    machine = machine_seconds()
     fba = round(n * fba_share)
     mfn = n - fba
     with tempfile.TemporaryDirectory(prefix="bench-simulate-") as d:
         path, out = Path(d) / "scenario.json", Path(d) / "result.json"
         path.write_text(json.dumps(scenario(mfn, fba)), encoding="utf-8")
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         proc = subprocess.run(
             [str(CLI), "simulate", str(path), "--out", str(out), "--log", str(Path(d) / "log")],
             capture_output=True,
@@ -782,7 +800,7 @@ def bench_simulate(n: int, fba_share: float) -> dict:
             timeout=280,
             check=False,
         )
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         result = json.loads(out.read_text()) if proc.returncode == 0 and out.exists() else None
     warnings = []
     if result is None:
@@ -801,6 +819,8 @@ def bench_simulate(n: int, fba_share: float) -> dict:
         "mfn": mfn,
         "fba": fba,
         "seconds": seconds,
+        "cpu_seconds": cpu,
+        "machine_seconds": machine,
         "orders_per_second": n / seconds,
         "exit_code": proc.returncode,
         "warnings": warnings,
@@ -919,7 +939,14 @@ def render(r: dict) -> None:
         con.rule(
             f"3. amazon-channel simulate: {s['orders']} orders ({s['mfn']} MFN shipped by the merchant, {s['fba']} FBA)"
         )
-        con.print(f"  wall {s['seconds']:.1f} s, {s['orders_per_second']:.2f} orders/s, exit code {s['exit_code']}")
+        con.print(
+            f"  wall {s['seconds']:.1f} s (CPU {s['cpu_seconds']:.1f} s), {s['orders_per_second']:.2f} orders/s, "
+            f"exit code {s['exit_code']}"
+        )
+        con.print(
+            f"  machine: 10 million Python additions took {s['machine_seconds']:.2f} s here "
+            f"(wall / that = {s['seconds'] / s['machine_seconds']:.1f}, comparable across machines)"
+        )
         for w in s["warnings"][:10]:
             con.print(f"  [bold red]WARNING[/] {w}")
         if not s["warnings"]:
