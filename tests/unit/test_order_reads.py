@@ -204,3 +204,21 @@ def test_a_contended_budget_books_nothing_and_the_notification_comes_back_in_two
     # Then it is deferred briefly, with no token it would later take as booked
     assert isinstance(read, Deferred) and read.seconds == 2.0 and read.slot_at is None
     assert read.reason.startswith("getOrder budget contended") and ports.marketplace.get_calls == 0
+
+
+def test_a_notification_redriven_long_after_its_booked_token_was_due_books_again():
+    ports, reads = a_store()
+    quota_used_up(ports)
+    paid(ports, A)  # Given a paid order whose notification carries a token booked an hour ago (redriven from the DLQ)
+    read = read_order_details(A, reads, now=3600.0, slot_at=0.0, settled=True)
+    # Then it is not read on that stale token: a new one is booked (the quota is still used up: 2 s away)
+    assert read == Deferred(pytest.approx(2.0), "a getOrder token is booked", slot_at=pytest.approx(3602.0))
+    assert ports.marketplace.get_calls == 0
+
+
+def test_a_booked_token_read_a_few_seconds_late_is_still_read_on():
+    ports, reads = a_store()
+    quota_used_up(ports)
+    paid(ports, A)  # Given a token booked for t=0, the quota otherwise used up
+    read = read_order_details(A, reads, now=20.0, slot_at=0.0, settled=True)  # When it comes back 20 s late
+    assert read == ReadDone("fetched", workflow_started=True)  # Then it is read on that token

@@ -63,6 +63,10 @@ class ReadSettings:
     # Three sync intervals: a backlog's sync saves a page at least every interval, however thin
     # the searchOrders quota (one page every 180 s).
     sync_stalled_seconds: float = 900.0
+    # A booked token is read on this long after it is due (SQS delays and the poller are late by
+    # seconds); a notification back later than that (a redrive from the dead-letter queue, hours
+    # on) books again: its token's bucket has refilled since, so reading on it would exceed the quota.
+    booked_grace_seconds: float = 60.0
     contended_retry_seconds: float = 2.0  # the shared budget was written by too many at once: book again then
 
 
@@ -105,6 +109,8 @@ def read_order_details(
         return ReadDone("not-needed")
     if details_current(order.details):
         return ReadDone("kept", start_workflow(order, ports.intake))
+    if slot_at is not None and now - slot_at > settings.booked_grace_seconds:
+        slot_at = None  # booked long ago (e.g. redriven from the dead-letter queue): the bucket has refilled since
     if slot_at is not None:
         if slot_at > now + 0.5:
             return Deferred(slot_at - now, "a getOrder token is booked", slot_at=slot_at)
