@@ -21,6 +21,9 @@ from amazon_channel_local.scenario import parse
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parents[1] / "docs"
+# The README's screenshots are rewritten only when asked (UPDATE_SCREENSHOTS=1): a test run leaves
+# the working tree as it found it. Otherwise they go to the test's own temporary folder.
+UPDATE_SCREENSHOTS = os.environ.get("UPDATE_SCREENSHOTS") == "1"
 BLOCKED, WAITING, SHIPPED, ALSO_WAITING = (f"113-0000000-00001{n}" for n in ("01", "02", "03", "04"))
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from amazon_channel_local.scenario import parse
-from conftest import ALSO_WAITING, BLOCKED, DOCS, SHIPPED, STORE, WAITING, sign_in
+from conftest import ALSO_WAITING, BLOCKED, DOCS, SHIPPED, STORE, UPDATE_SCREENSHOTS, WAITING, sign_in
 
 
 def _rows(page, caption: str) -> list[str]:
@@ -165,8 +165,10 @@ def _axe(page) -> list[dict]:
     return [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in found]
 
 
-def test_every_page_passes_axe_with_no_serious_violation_and_is_saved_for_the_readme(open_page, page_url):
-    """Given each page on a laptop and a phone, axe-core finds nothing serious; screenshots go to docs/."""
+def test_every_page_passes_axe_with_no_serious_violation_and_is_saved_for_the_readme(open_page, page_url, tmp_path):
+    """Given each page on a laptop and a phone, axe-core finds nothing serious; screenshots go to docs/
+    with UPDATE_SCREENSHOTS=1."""
+    shots = DOCS if UPDATE_SCREENSHOTS else tmp_path
     for width in (1280, 390):
         page = open_page(bypass_csp=True, width=width)  # axe is injected as a script: only here
         sign_in(page, page_url, "demo-operator")
@@ -178,7 +180,7 @@ def test_every_page_passes_axe_with_no_serious_violation_and_is_saved_for_the_re
             print(f"axe {name} @{width}px: {violations or 'no violations'}")
             assert [v for v in violations if v["impact"] in ("serious", "critical")] == [], (name, width)
             if width == 1280:
-                page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
+                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
 def test_the_page_is_usable_with_the_keyboard(open_page, page_url):
