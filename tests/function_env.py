@@ -33,7 +33,12 @@ def declared_variables(folder: str) -> set[str]:
 def function_environment(folder: str) -> dict[str, str]:
     """Every variable the function declares: its literal value, or a stand-in for a reference
     (a valid one where the value is checked)."""
-    numbers = {"ORDER_SYNC_OVERLAP_SECONDS": "600", "PII_RETENTION_DAYS": "30", "COMMERCE_AUTH": "oauth1"}
+    numbers = {
+        "ORDER_SYNC_OVERLAP_SECONDS": "600",
+        "ORDER_SYNC_INTERVAL_MINUTES": "5",
+        "PII_RETENTION_DAYS": "30",
+        "COMMERCE_AUTH": "oauth1",
+    }
     return {
         name: value if isinstance(value, str) else numbers.get(name, f"test-{name.lower().replace('_', '-')}")
         for name, value in sorted(_declared(folder).items())

@@ -27,7 +27,7 @@ from amazon_channel.domain import clock
 from amazon_channel.domain.clock import now_iso
 from amazon_channel.domain.errors import PermanentError
 from amazon_channel.domain.intake import IntakePorts, record_order_change
-from amazon_channel.domain.order_reads import Deferred, ReadDone, read_order_details
+from amazon_channel.domain.order_reads import Deferred, ReadDone, ReadSettings, read_order_details
 from amazon_channel.settings import (
     AmazonSettings,
     EventsSettings,
@@ -58,6 +58,7 @@ class Settings(
 
 
 settings = Settings.from_environment()
+_read_settings = ReadSettings(sync_interval_seconds=60.0 * settings.order_sync_interval_minutes)
 processor = BatchProcessor(event_type=EventType.SQS)
 _idempotency = IdempotencyConfig(
     event_key_jmespath="NotificationMetadata.NotificationId", expires_after_seconds=7 * 24 * 3600
@@ -138,7 +139,12 @@ def _read_or_defer(record: SQSRecord, amazon_order_id: str, replay: str | None, 
         )
     else:
         read = read_order_details(
-            amazon_order_id, runtime.read_ports(settings), clock.now().timestamp(), slot_at=slot_at, settled=settled
+            amazon_order_id,
+            runtime.read_ports(settings),
+            clock.now().timestamp(),
+            _read_settings,
+            slot_at=slot_at,
+            settled=settled,
         )
     if not isinstance(read, Deferred):
         return read.result

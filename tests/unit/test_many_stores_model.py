@@ -30,11 +30,11 @@ def test_two_stores_backlogs_are_imported_through_the_handlers_intake_and_the_sy
     plan = many_stores.Plan("many", [30, 30])
     # When the channel drains them on the simulated clock
     figures = many_stores.run_case(plan)
-    # Then every order is imported, no function waited for the rate budget, and no 429 reached a handler
+    # Then every order is imported, no function waited for the rate budget, no 429 was sent
     assert figures["imported"] == 60
     assert figures["lambda_seconds_waiting"] == {}
     assert figures["throttled_429_sent"] == 0
-    assert figures["intake"]["deliveries"] >= 1
+    assert figures["getOrder_calls"] <= 60  # never more reads than orders: each read once, by one path
 
 
 def test_a_store_with_revoked_credentials_leaves_the_healthy_one_imported(many_stores):

@@ -3,6 +3,8 @@ decided on a copy that another writer has overtaken."""
 
 from __future__ import annotations
 
+import pytest
+
 from amazon_channel.domain.errors import ConfirmationInProgress
 from amazon_channel.domain.models import ChannelOrder, HistoryEntry
 from amazon_channel.domain.orders import entry, load, mutate
@@ -73,18 +75,61 @@ def test_nothing_to_do_on_a_stale_copy_is_checked_on_the_latest():
 
 
 def test_a_refusal_on_a_stale_copy_is_checked_on_the_latest():
-    # Given a copy that still shows another invocation's confirm lease, since released
+    # Given a copy read while another invocation still held the order (noted "Busy"), released since
     orders = an_unshipped_order_read(ORDER).orders
+    mutate(orders, ORDER, _note("Busy"))
     stale = load(orders, ORDER)
 
-    def refuse_on_old_notes(o: ChannelOrder) -> list[HistoryEntry] | None:
-        if o.notes != "Lease released":
-            raise ConfirmationInProgress("another invocation holds the lease")
+    def refuse_while_busy(o: ChannelOrder) -> list[HistoryEntry] | None:
+        if o.notes == "Busy":
+            raise ConfirmationInProgress("another invocation holds the order")
         o.import_attempt += 1
         return []
 
-    mutate(orders, ORDER, _note("Lease released"))
+    mutate(orders, ORDER, _note("Released"))
     # When the change refuses on the stale copy
-    saved = mutate(orders, ORDER, refuse_on_old_notes, known=stale)
+    saved = mutate(orders, ORDER, refuse_while_busy, known=stale)
     # Then it was applied again to the latest copy, which it accepts
     assert saved.import_attempt == stale.import_attempt + 1
+
+
+def test_a_refusal_that_holds_on_the_latest_copy_is_raised():
+    # Given an order another invocation holds, and a copy read after it took it
+    orders = an_unshipped_order_read(ORDER).orders
+    mutate(orders, ORDER, _note("Busy"))
+    fresh = load(orders, ORDER)
+
+    def refuse_while_busy(o: ChannelOrder) -> list[HistoryEntry] | None:
+        if o.notes == "Busy":
+            raise ConfirmationInProgress("another invocation holds the order")
+        return []
+
+    # When the change refuses on that copy, Then it refuses on the latest too, and the refusal is raised
+    with pytest.raises(ConfirmationInProgress):
+        mutate(orders, ORDER, refuse_while_busy, known=fresh)
+
+
+def test_a_stale_copy_without_a_lease_never_takes_one_another_invocation_holds():
+    from amazon_channel.domain.errors import CommerceOrderInProgress
+    from amazon_channel.domain.mfn_workflow import _take_lease
+
+    # Given a copy read before another invocation took the order's create lease
+    ports = an_unshipped_order_read(ORDER)
+    stale = load(ports.orders, ORDER)
+    _take_lease(ports, load(ports.orders, ORDER), "create_lease", "the-other-invocation", 60.0)
+    # When this invocation takes the lease from its stale copy, Then it is refused: one creator at a time
+    with pytest.raises(CommerceOrderInProgress):
+        _take_lease(ports, stale, "create_lease", "this-invocation", 60.0)
+    assert load(ports.orders, ORDER).create_lease.owner == "the-other-invocation"
+
+
+def test_the_trial_on_a_copy_is_not_counted_among_the_attempts():
+    # Given a stale copy, and an order store that refuses the first write after each read
+    orders = an_unshipped_order_read(ORDER).orders
+    stale = load(orders, ORDER)
+    mutate(orders, ORDER, _note("Moved on"))
+    reads = CountingReads(orders)
+    # When a change is applied with one attempt from the stale copy
+    mutate(reads, ORDER, _note("Mine"), attempts=1, known=stale)
+    # Then the trial failed on the version, and the one attempt (one read) still landed
+    assert reads.reads == 1 and load(orders, ORDER).notes == "Mine"

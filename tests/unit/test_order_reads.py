@@ -190,7 +190,7 @@ def test_the_orders_are_split_by_amazons_documented_rates():
     assert settings.get_orders_per_second == get_rate
 
 
-def test_a_contended_budget_books_nothing_and_the_notification_comes_back_in_two_seconds():
+def test_a_contended_budget_books_nothing_and_the_notification_comes_back_in_a_few_seconds():
     from amazon_channel.domain.errors import RateBudgetContended
 
     ports, reads = a_store()
@@ -202,18 +202,32 @@ def test_a_contended_budget_books_nothing_and_the_notification_comes_back_in_two
     reads.reads.book_read = contended
     read = read_order_details(A, reads, now=0.0)  # When its notification is handled
     # Then it is deferred briefly, with no token it would later take as booked
-    assert isinstance(read, Deferred) and read.seconds == 2.0 and read.slot_at is None
+    assert isinstance(read, Deferred) and 1.0 <= read.seconds <= 5.0 and read.slot_at is None
     assert read.reason.startswith("getOrder budget contended") and ports.marketplace.get_calls == 0
 
 
-def test_a_notification_redriven_long_after_its_booked_token_was_due_books_again():
+def test_a_notification_back_long_after_its_token_was_due_takes_a_free_token_before_reading():
     ports, reads = a_store()
-    quota_used_up(ports)
-    paid(ports, A)  # Given a paid order whose notification carries a token booked an hour ago (redriven from the DLQ)
+    paid(ports, A)  # Given a paid order whose notification carries a token booked for t=0, back an hour late
+    tokens_free = ports.marketplace.book_read(SELLER, 0.0) == 0.0  # (the bucket refilled meanwhile: one is free)
+    assert tokens_free
     read = read_order_details(A, reads, now=3600.0, slot_at=0.0, settled=True)
-    # Then it is not read on that stale token: a new one is booked (the quota is still used up: 2 s away)
-    assert read == Deferred(pytest.approx(2.0), "a getOrder token is booked", slot_at=pytest.approx(3602.0))
-    assert ports.marketplace.get_calls == 0
+    # Then it is read, on a token taken now (the old booking no longer holds one): the bucket counts it
+    assert read == ReadDone("fetched", workflow_started=True)
+    assert ports.marketplace.book_read(SELLER, 0.0) == 0.0  # 28 left of the burst of 30: two were taken in all
+    for _ in range(27):
+        ports.marketplace.book_read(SELLER, 0.0)
+    assert ports.marketplace.book_read(SELLER, 0.0) > 0.0
+
+
+def test_in_a_backlog_a_notification_back_late_is_read_on_its_booking():
+    ports, reads = a_store()
+    quota_used_up(ports, booked_ahead=5)
+    paid(ports, A)  # Given a backlog (no token free, five booked ahead) and a notification 3 minutes late
+    read = read_order_details(A, reads, now=180.0, slot_at=0.0, settled=True)
+    # Then it is read on its booking (the bucket still counts it), without taking another
+    assert read == ReadDone("fetched", workflow_started=True)
+    assert ports.marketplace.book_read(SELLER, 0.0) == pytest.approx(12.0)  # still behind the 5 booked + 1
 
 
 def test_a_booked_token_read_a_few_seconds_late_is_still_read_on():
@@ -222,3 +236,28 @@ def test_a_booked_token_read_a_few_seconds_late_is_still_read_on():
     paid(ports, A)  # Given a token booked for t=0, the quota otherwise used up
     read = read_order_details(A, reads, now=20.0, slot_at=0.0, settled=True)  # When it comes back 20 s late
     assert read == ReadDone("fetched", workflow_started=True)  # Then it is read on that token
+
+
+def test_an_order_canceled_while_its_read_failed_gets_no_workflow():
+    from amazon_channel.domain.errors import AmazonUnavailable
+
+    ports, reads = a_store()
+    paid(ports, A)  # Given a paid order whose getOrder fails (Amazon down) while the buyer cancels it
+
+    def down_while_canceled(seller_id, amazon_order_id):
+        change = OrderChange(
+            amazon_order_id=A,
+            seller_id=SELLER,
+            marketplace_id=MARKETPLACE,
+            status=AmazonStatus.CANCELED,
+            fulfillment="MFN",
+            changed_at="2026-11-26T10:00:05.000000Z",
+        )
+        record_order_change(change, IntakePorts(ports.orders, ports.stores, ports.workflows, ports.events))
+        raise AmazonUnavailable("SP-API answered 503")
+
+    reads.reads.read_booked = down_while_canceled
+    read = read_order_details(A, reads, now=0.0)  # When its notification is handled
+    # Then the failed read leaves nothing to a workflow: the order is canceled, none is started
+    assert read == ReadDone("left to the workflow: AmazonUnavailable", workflow_started=False)
+    assert ports.workflows.started == set()

@@ -109,6 +109,7 @@ class NotificationDeferralSettings(Settings):
     """The notifications queue, where a notification whose order waits for getOrder's quota goes back."""
 
     notifications_queue_url: str = Field(alias="NOTIFICATIONS_QUEUE_URL")
+    order_sync_interval_minutes: float = Field(5.0, alias="ORDER_SYNC_INTERVAL_MINUTES")
 
 
 class SyncContinuationSettings(Settings):

@@ -47,7 +47,7 @@ def import_fba_order(amazon_order_id: str, ports: ChannelPorts) -> str:
         ref, commerce_status = _complete_commerce_order(order, store, ports)
     except PermanentError as e:
         raise _blocked(amazon_order_id, e, ports) from e
-    order = _record_import(order, ref, commerce_status, ports)
+    order = _record_import(amazon_order_id, ref, commerce_status, ports)
     outbox.deliver(ports.orders, ports.events, order)
     return "imported"
 
@@ -72,10 +72,9 @@ def _complete_commerce_order(
 
 
 def _record_import(
-    order: ChannelOrder, ref: CommerceOrderRef, commerce_status: str, ports: ChannelPorts
+    amazon_order_id: str, ref: CommerceOrderRef, commerce_status: str, ports: ChannelPorts
 ) -> ChannelOrder:
     """The order is Shipped, with its Commerce order, and CommerceOrderCreated in its outbox."""
-    amazon_order_id = order.amazon_order_id
 
     def imported(o: ChannelOrder) -> list[HistoryEntry] | None:
         if o.commerce is not None:
@@ -104,7 +103,7 @@ def _record_import(
         )
         return [entry("commerce", o.notes, ref.request_id, commerce_order_id=ref.order_id)]
 
-    return mutate(ports.orders, amazon_order_id, imported, known=order)
+    return mutate(ports.orders, amazon_order_id, imported)
 
 
 def _blocked(amazon_order_id: str, error: PermanentError, ports: ChannelPorts) -> OrderBlocked:

@@ -22,6 +22,8 @@ and the sync has shown its frontier before the orders are split.
 
 from __future__ import annotations
 
+import contextlib
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,16 +60,23 @@ class ReadSettings:
     settle_seconds: float = 30.0
     book_at_once_seconds: float = 2.0  # a token this close is booked even before the backlog is planned
     booking_horizon_seconds: float = 3600.0  # the furthest a getOrder token is booked ahead
-    # A sync that saved no page for this long is stalled (its credentials refused, its function
-    # failing): what it was left is read with getOrder again, rather than deferred to it forever.
-    # Three sync intervals: a backlog's sync saves a page at least every interval, however thin
-    # the searchOrders quota (one page every 180 s).
-    sync_stalled_seconds: float = 900.0
-    # A booked token is read on this long after it is due (SQS delays and the poller are late by
-    # seconds); a notification back later than that (a redrive from the dead-letter queue, hours
-    # on) books again: its token's bucket has refilled since, so reading on it would exceed the quota.
+    # A booked token is read on at once up to this long after it is due (SQS delays and the poller
+    # are late by seconds). Later (a batch item failure back after the visibility timeout, a redrive
+    # from the dead-letter queue), a token is first taken if one is free now: a free token means the
+    # bucket refilled since the booking, which no longer holds it; none free means a backlog, whose
+    # bucket still counts the booking.
     booked_grace_seconds: float = 60.0
-    contended_retry_seconds: float = 2.0  # the shared budget was written by too many at once: book again then
+    # The shared budget was written by too many at once: book again after 1 to 5 s (spread, so that
+    # the contenders do not meet again in the same second).
+    contended_retry_seconds: tuple[float, float] = (1.0, 5.0)
+
+    @property
+    def sync_stalled_seconds(self) -> float:
+        """A sync that saved no page for this long is stalled (its credentials refused, its function
+        failing): what it was left is read with getOrder again, rather than deferred to it forever.
+        Three sync intervals: a backlog's sync saves a page about every 180 s (the searchOrders
+        quota) through its continuations, and at least every run otherwise."""
+        return 3 * self.sync_interval_seconds
 
 
 @dataclass(frozen=True)
@@ -109,11 +118,11 @@ def read_order_details(
         return ReadDone("not-needed")
     if details_current(order.details):
         return ReadDone("kept", start_workflow(order, ports.intake))
-    if slot_at is not None and now - slot_at > settings.booked_grace_seconds:
-        slot_at = None  # booked long ago (e.g. redriven from the dead-letter queue): the bucket has refilled since
     if slot_at is not None:
         if slot_at > now + 0.5:
             return Deferred(slot_at - now, "a getOrder token is booked", slot_at=slot_at)
+        if now - slot_at > settings.booked_grace_seconds:
+            _take_a_free_token(order.seller_id, ports)
         return _read(order, ports)
     if not settled:
         ports.plans.note_unread(order.seller_id, order.amazon_status_at)
@@ -131,7 +140,8 @@ def _book(
     try:
         wait = ports.reads.book_read(order.seller_id, within)
     except RateBudgetContended as e:
-        return Deferred(settings.contended_retry_seconds, f"getOrder budget contended: {e}"[:200], settled=settled)
+        seconds = random.uniform(*settings.contended_retry_seconds)  # noqa: S311 - spreading retries, not security
+        return Deferred(seconds, f"getOrder budget contended: {e}"[:200], settled=settled)
     if wait <= 0.0:
         return _read(order, ports)
     if wait <= within:
@@ -141,13 +151,13 @@ def _book(
     return Deferred(within, "getOrder quota booked beyond the horizon")
 
 
-def leaves_to_sync(changed_at: str, plan: ReadPlan, settings: ReadSettings, *, now: float | None = None) -> bool:
+def leaves_to_sync(changed_at: str, plan: ReadPlan, settings: ReadSettings, *, now: float) -> bool:
     """The sync will read this change's order before the backlog is read: leave it to the sync,
     unless the sync has stalled (no page saved for `sync_stalled_seconds`)."""
     if not (plan.sync_behind and plan.sync_frontier and plan.newest_unread):
         return False
     stalled_since = _epoch(plan.sync_progress_at) if plan.sync_progress_at else None
-    if now is not None and stalled_since is not None and now - stalled_since > settings.sync_stalled_seconds:
+    if stalled_since is not None and now - stalled_since > settings.sync_stalled_seconds:
         return False
     frontier, newest, changed = _epoch(plan.sync_frontier), _epoch(plan.newest_unread), _epoch(changed_at)
     share = settings.search_orders_per_second / (settings.search_orders_per_second + settings.get_orders_per_second)
@@ -163,9 +173,17 @@ def _read(order: ChannelOrder, ports: ReadPorts) -> ReadDone | Deferred:
         # A read that fails otherwise (a revoked refresh token, Amazon down) is the workflow's to
         # handle: its FetchOrderDetails retries what is transient and records the rest as Error
         # with the reason, where the merchant sees it. Never left unread in the queue.
-        return ReadDone(f"left to the workflow: {type(e).__name__}", _start(order, ports))
+        # The order as it is now: it may have changed (canceled) during the read.
+        latest = ports.intake.orders.get(order.amazon_order_id)
+        return ReadDone(f"left to the workflow: {type(e).__name__}", latest is not None and _start(latest, ports))
     order = keep_fetched_order(ports.intake.orders, order.amazon_order_id, details, known=order)
     return ReadDone("fetched", _start(order, ports))
+
+
+def _take_a_free_token(seller_id: str, ports: ReadPorts) -> None:
+    """Take a getOrder token if one is free now, so that a late read on an old booking is counted."""
+    with contextlib.suppress(RateBudgetContended):
+        ports.reads.book_read(seller_id, 0.0)
 
 
 def _start(order: ChannelOrder, ports: ReadPorts) -> bool:

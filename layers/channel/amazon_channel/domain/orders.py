@@ -61,7 +61,7 @@ def mutate(
     on its version, and a change that finds nothing to do, or refuses (raises), on `known` is
     applied again to the latest copy.
     """
-    for _ in range(attempts):
+    for _ in range(attempts + (known is not None)):  # the trial on `known` is not one of the attempts
         trial = known is not None
         order = known.model_copy(deep=True) if known is not None else load(orders, amazon_order_id)
         known = None
