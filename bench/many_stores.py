@@ -48,7 +48,6 @@ import heapq
 import itertools
 import json
 import logging
-import math
 import random
 import statistics
 import sys
@@ -62,19 +61,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # sync_quota puts layers/channel, local and tests on the path
-from sync_quota import MAX_DELAY_SECONDS, SCHEDULE_SECONDS, SYNC_TIMEOUT_SECONDS, T0, Executions, SimClock
+from sync_quota import SCHEDULE_SECONDS, SYNC_TIMEOUT_SECONDS, T0, Executions, SimClock, handle_notification
 
 # isort: split
 
 from amazon_channel.adapters.rate_budget import InMemoryRateBudget
 from amazon_channel.adapters.sp_api import SellingPartnerClient, clear_token_cache
-from amazon_channel.contracts import parse_notification
 from amazon_channel.domain import mfn_workflow as mfn
 from amazon_channel.domain.clock import iso
 from amazon_channel.domain.errors import CommerceRejected, PermanentError
-from amazon_channel.domain.intake import IntakePorts, record_order_change
+from amazon_channel.domain.intake import IntakePorts
 from amazon_channel.domain.models import ChannelStatus, StoreConfig
-from amazon_channel.domain.order_reads import Deferred, ReadPorts, ReadSettings, read_order_details
+from amazon_channel.domain.order_reads import ReadPorts, ReadSettings
 from amazon_channel.domain.order_sync import SyncPorts, SyncSettings, sync_stores
 from amazon_channel.domain.orders import ChannelPorts
 from amazon_channel_local.simulators.amazon import SimulatedAmazon
@@ -377,28 +375,20 @@ class Backlog:
                 self.deliver(body, attributes)
 
     def deliver(self, body: str, attributes: dict) -> None:
-        self.intake_stats["deliveries"] += 1
-        notification = parse_notification(body)
-        if notification.NotificationMetadata.NotificationId not in self.recorded:
-            self.clock.sleep(SERVICE_SECONDS["idempotency"]["*"])
-            record_order_change(notification.to_order_change(), self.intake_ports)
-            self.recorded.add(notification.NotificationMetadata.NotificationId)
-        slot = attributes.get("read-slot-at")
-        read = read_order_details(
-            notification.Payload.OrderChangeNotification.AmazonOrderId,
-            self.read_ports,
-            self.clock.now,
-            ReadSettings(sync_interval_seconds=SCHEDULE_SECONDS),
-            slot_at=float(slot) if slot else None,
-            settled=bool(attributes.get("read-settled")),
+        deferred = handle_notification(
+            body,
+            attributes,
+            recorded=self.recorded,
+            intake=self.intake_ports,
+            reads=self.read_ports,
+            now=self.clock.time,
+            settings=ReadSettings(sync_interval_seconds=SCHEDULE_SECONDS),
+            stats=self.intake_stats,
+            before_record=lambda: self.clock.sleep(SERVICE_SECONDS["idempotency"]["*"]),
         )
-        if isinstance(read, Deferred):
-            self.intake_stats[f"deferred: {read.reason.split(':')[0]}"] += 1
-            again = {"read-settled": "1"} if read.settled else {}
-            if read.slot_at is not None:
-                again["read-slot-at"] = str(read.slot_at)
+        if deferred is not None:
             self.clock.sleep(SERVICE_SECONDS["sqs"]["*"])
-            self.queue.send(body, min(MAX_DELAY_SECONDS, math.ceil(read.seconds)), again)
+            self.queue.send(body, *deferred)
 
     def scheduled_sync(self, seller_id: str | None) -> None:
         n = 0

@@ -293,26 +293,58 @@ class NotificationQueue:
                 self.deliver(body, attributes)
 
     def deliver(self, body: str, attributes: dict) -> None:
-        self.stats["deliveries"] += 1
-        notification = parse_notification(body)
-        if notification.NotificationMetadata.NotificationId not in self.recorded:
-            record_order_change(notification.to_order_change(), self.intake)
-            self.recorded.add(notification.NotificationMetadata.NotificationId)
-        slot = attributes.get("read-slot-at")
-        read = read_order_details(
-            notification.Payload.OrderChangeNotification.AmazonOrderId,
-            self.reads,
-            self.clock.now,
-            self.settings,
-            slot_at=float(slot) if slot else None,
-            settled=bool(attributes.get("read-settled")),
+        deferred = handle_notification(
+            body,
+            attributes,
+            recorded=self.recorded,
+            intake=self.intake,
+            reads=self.reads,
+            now=self.clock.time,
+            settings=self.settings,
+            stats=self.stats,
         )
-        if isinstance(read, Deferred):
-            self.stats[f"deferred: {read.reason.split(':')[0]}"] += 1
-            attrs = {"read-settled": "1"} if read.settled else {}
-            if read.slot_at is not None:
-                attrs["read-slot-at"] = str(read.slot_at)
-            self.send(body, min(MAX_DELAY_SECONDS, math.ceil(read.seconds)), attrs)
+        if deferred is not None:
+            self.send(body, *deferred)
+
+
+def handle_notification(
+    body: str,
+    attributes: dict,
+    *,
+    recorded: set[str],
+    intake: IntakePorts,
+    reads: ReadPorts,
+    now,
+    settings: ReadSettings,
+    stats: Counter,
+    before_record=lambda: None,
+) -> tuple[int, dict] | None:
+    """One delivery as OrderNotificationIntake handles it: the change recorded once per
+    NotificationId (`before_record` first: e.g. idempotency's service time), then the order's
+    details read or the notification deferred. Returns (DelaySeconds, attributes) of the
+    notification sent again, or None."""
+    stats["deliveries"] += 1
+    notification = parse_notification(body)
+    if notification.NotificationMetadata.NotificationId not in recorded:
+        before_record()
+        record_order_change(notification.to_order_change(), intake)
+        recorded.add(notification.NotificationMetadata.NotificationId)
+    slot = attributes.get("read-slot-at")
+    read = read_order_details(
+        notification.Payload.OrderChangeNotification.AmazonOrderId,
+        reads,
+        now(),
+        settings,
+        slot_at=float(slot) if slot else None,
+        settled=bool(attributes.get("read-settled")),
+    )
+    if not isinstance(read, Deferred):
+        return None
+    stats[f"deferred: {read.reason.split(':')[0]}"] += 1
+    again = {"read-settled": "1"} if read.settled else {}
+    if read.slot_at is not None:
+        again["read-slot-at"] = str(read.slot_at)
+    return min(MAX_DELAY_SECONDS, math.ceil(read.seconds)), again
 
 
 class SearchedOrders:

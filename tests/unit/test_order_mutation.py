@@ -37,6 +37,15 @@ def _note(text: str):
     return change
 
 
+def refuse_while_busy(o: ChannelOrder) -> list[HistoryEntry] | None:
+    """A change that refuses while the order is noted "Busy" (another invocation holds it), else
+    counts an import attempt."""
+    if o.notes == "Busy":
+        raise ConfirmationInProgress("another invocation holds the order")
+    o.import_attempt += 1
+    return []
+
+
 def test_a_change_to_the_copy_just_read_is_saved_without_reading_again():
     # Given an Unshipped order the workflow has just read
     orders = CountingReads(an_unshipped_order_read(ORDER).orders)
@@ -80,12 +89,6 @@ def test_a_refusal_on_a_stale_copy_is_checked_on_the_latest():
     mutate(orders, ORDER, _note("Busy"))
     stale = load(orders, ORDER)
 
-    def refuse_while_busy(o: ChannelOrder) -> list[HistoryEntry] | None:
-        if o.notes == "Busy":
-            raise ConfirmationInProgress("another invocation holds the order")
-        o.import_attempt += 1
-        return []
-
     mutate(orders, ORDER, _note("Released"))
     # When the change refuses on the stale copy
     saved = mutate(orders, ORDER, refuse_while_busy, known=stale)
@@ -98,11 +101,6 @@ def test_a_refusal_that_holds_on_the_latest_copy_is_raised():
     orders = an_unshipped_order_read(ORDER).orders
     mutate(orders, ORDER, _note("Busy"))
     fresh = load(orders, ORDER)
-
-    def refuse_while_busy(o: ChannelOrder) -> list[HistoryEntry] | None:
-        if o.notes == "Busy":
-            raise ConfirmationInProgress("another invocation holds the order")
-        return []
 
     # When the change refuses on that copy, Then it refuses on the latest too, and the refusal is raised
     with pytest.raises(ConfirmationInProgress):

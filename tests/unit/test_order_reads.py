@@ -35,11 +35,16 @@ def a_store():
 def paid(ports, oid, at=PAID_AT):
     """Amazon verified the buyer's payment; its notification is recorded, as the intake does."""
     ports.marketplace.add(oid)
+    return amazon_says(ports, oid, AmazonStatus.UNSHIPPED, at)
+
+
+def amazon_says(ports, oid, status, at):
+    """Amazon's notification that order `oid` is now `status`, recorded as the intake does."""
     change = OrderChange(
         amazon_order_id=oid,
         seller_id=SELLER,
         marketplace_id=MARKETPLACE,
-        status=AmazonStatus.UNSHIPPED,
+        status=status,
         fulfillment="MFN",
         changed_at=at,
         purchase_date="2026-11-26T09:00:00.000000Z",
@@ -245,15 +250,7 @@ def test_an_order_canceled_while_its_read_failed_gets_no_workflow():
     paid(ports, A)  # Given a paid order whose getOrder fails (Amazon down) while the buyer cancels it
 
     def down_while_canceled(seller_id, amazon_order_id):
-        change = OrderChange(
-            amazon_order_id=A,
-            seller_id=SELLER,
-            marketplace_id=MARKETPLACE,
-            status=AmazonStatus.CANCELED,
-            fulfillment="MFN",
-            changed_at="2026-11-26T10:00:05.000000Z",
-        )
-        record_order_change(change, IntakePorts(ports.orders, ports.stores, ports.workflows, ports.events))
+        amazon_says(ports, A, AmazonStatus.CANCELED, "2026-11-26T10:00:05.000000Z")
         raise AmazonUnavailable("SP-API answered 503")
 
     reads.reads.read_booked = down_while_canceled
