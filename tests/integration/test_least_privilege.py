@@ -7,6 +7,10 @@ made (and the Lambda poller's and the state machine's) was checked against its o
 - every grant of every role (each action on each resource of each statement) was used by a call,
   except the ones named in NOT_MADE_BY_A_HANDLER, each with its reason.
 
+The same plays record the Commerce traffic of every shipped scenario, checked here against each
+version of Adobe's schema: playing every scenario once for both checks, instead of once each,
+takes about 200 s off the suite.
+
 `pytest tests/integration/test_least_privilege.py -s` prints, per function, what it called.
 `python -m amazon_channel_local.iam_grants --before REV` prints the grants before and after.
 """
@@ -26,6 +30,7 @@ from amazon_channel_local.http_api import HttpApiAdapter
 from amazon_channel_local.iam import Grant, Statement
 from amazon_channel_local.player import DEFAULT_SELLER, Player
 from amazon_channel_local.scenario import load, parse
+from amazon_channel_local.simulators import commerce_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(ROOT.glob("scenarios/*.json")) + sorted(ROOT.glob("tests/scenarios/*.json"))
@@ -59,6 +64,7 @@ class Ledger:
     """Calls and used grants of every stack played, with each stack's names made logical."""
 
     def __init__(self) -> None:
+        self.commerce_traffic: list[commerce_schema.Exchange] = []  # the scenarios' Commerce exchanges
         self.calls: set[tuple[str, str, str, bool]] = set()
         self.used: dict[str, set[Grant]] = {}
         self.grants: dict[str, set[Grant]] = {}
@@ -97,10 +103,12 @@ def _physical_names(stack) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def ledger() -> Ledger:
     ledger = Ledger()
-    for path in SCENARIOS:
-        with Player(load(path), log_stream=io.StringIO()) as player:
-            player.play()
-            ledger.add(player.stack)
+    with commerce_schema.recorded() as traffic:
+        for path in SCENARIOS:
+            with Player(load(path), log_stream=io.StringIO()) as player:
+                player.play()
+                ledger.add(player.stack)
+    ledger.commerce_traffic = traffic
     with Player(parse(STORY, "least-privilege stories"), log_stream=io.StringIO(), time_scale=0.01) as player:
         _stories(player)
         ledger.add(player.stack)
@@ -393,3 +401,19 @@ def test_a_call_the_role_does_not_allow_fails_as_on_aws():
 def sqs_depth(stack, url: str) -> int:
     attrs = stack.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_every_commerce_request_and_answer_of_the_shipped_scenarios_follows_adobes_schema(ledger):
+    # Given every shipped scenario, played as `amazon-channel simulate` plays it (store on 2.4.9)
+    # When its Commerce traffic is checked against each schema version
+    for version in commerce_schema.VERSIONS:
+        figures = commerce_schema.revalidate(ledger.commerce_traffic, version)
+        per_exchange_us = (figures.request_seconds + figures.response_seconds) / max(figures.requests, 1) * 1e6
+        print(
+            f"\nCommerce schema {version}: {figures.requests} requests and {figures.responses} responses "
+            f"validated over {len(SCENARIOS)} scenarios, {len(figures.refused)} refused, "
+            f"{len(figures.violations)} violations, {per_exchange_us:.0f} µs per request+response"
+        )
+        # Then every one of them is valid, and there were some
+        assert figures.requests > 0 and figures.responses > 0
+        assert figures.refused == [] and figures.violations == []
