@@ -46,10 +46,10 @@ class ReadPlan:
 
 def plan_of(state: SyncState | None, newest_unread: str | None) -> ReadPlan:
     """The read plan: the sync's progress through a window in progress, and the newest unread change."""
-    cursor = state.cursor if state else None
-    if cursor is None:
+    if state is None or state.cursor is None:
         return ReadPlan(newest_unread=newest_unread)
-    return ReadPlan(True, cursor.newest_seen or cursor.after, newest_unread, state.last_run_at if state else None)
+    cursor = state.cursor
+    return ReadPlan(True, cursor.newest_seen or cursor.after, newest_unread, state.last_run_at)
 
 
 @dataclass(frozen=True)
